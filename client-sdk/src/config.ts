@@ -1,0 +1,91 @@
+/** Configuration of the browser SDK: one interface, defaults in one place. */
+
+/** How the SDK learns who the visitor is. */
+export type VisitorIdSource =
+  /** Read this query parameter (kept for the visit), else fall back to an anonymous id. */
+  | { readonly kind: 'query'; readonly param: string }
+  /** A fixed id given by the page. */
+  | { readonly kind: 'fixed'; readonly id: string }
+  /** A random anonymous id kept in localStorage. */
+  | { readonly kind: 'anonymous' };
+
+export interface VariantLensConfig {
+  /** Base URL of the variant-lens server: OTLP goes to `${endpoint}/v1/*` and the API is under `${endpoint}/api`. Default: this page's origin. */
+  readonly endpoint: string;
+  /** `service.name` of the browser telemetry. Default `content-site`. */
+  readonly serviceName: string;
+  /** Other origins whose fetches get `traceparent` and `baggage` (the page's own origin always does). */
+  readonly propagateTo: readonly string[];
+  /** How the visitor id is obtained. Default: the `user` query parameter, else anonymous. */
+  readonly visitorId: VisitorIdSource;
+  /** Track clicks on `[data-rec-content-id]` automatically. Default true. */
+  readonly autoTrack: boolean;
+  /** How long spans wait to be batched before export, in ms. */
+  readonly spanBatchDelayMs: number;
+  /** How often metrics are exported, in ms. */
+  readonly metricIntervalMs: number;
+}
+
+/** Spans are sent after a second so that a click is visible quickly without one request per span. */
+const DEFAULT_SPAN_BATCH_DELAY_MS = 1000;
+/** Metrics every 10 s; clicks also flush at once. */
+const DEFAULT_METRIC_INTERVAL_MS = 10_000;
+
+/** Thrown for an invalid option; the script tag logs it instead of throwing into the page. */
+export class ConfigurationError extends Error {}
+
+function originOf(value: string, option: string): string {
+  try {
+    return new URL(value).origin;
+  } catch {
+    throw new ConfigurationError(`Configuration: ${option} is invalid, expected an absolute URL (actual: ${value})`);
+  }
+}
+
+/** Fills in the defaults for the options the page did not set. */
+export function resolveConfig(partial: Partial<VariantLensConfig>, pageOrigin: string): VariantLensConfig {
+  const endpoint = (partial.endpoint ?? pageOrigin).replace(/\/+$/, '');
+  originOf(endpoint, 'endpoint');
+  const propagateTo = (partial.propagateTo ?? []).map((o) => originOf(o, 'propagateTo'));
+  return {
+    endpoint,
+    serviceName: partial.serviceName ?? 'content-site',
+    propagateTo,
+    visitorId: partial.visitorId ?? { kind: 'query', param: 'user' },
+    autoTrack: partial.autoTrack ?? true,
+    spanBatchDelayMs: partial.spanBatchDelayMs ?? DEFAULT_SPAN_BATCH_DELAY_MS,
+    metricIntervalMs: partial.metricIntervalMs ?? DEFAULT_METRIC_INTERVAL_MS,
+  };
+}
+
+function parseBoolean(value: string | undefined, option: string): boolean | undefined {
+  if (value === undefined) return undefined;
+  if (value === 'true' || value === '') return true;
+  if (value === 'false') return false;
+  throw new ConfigurationError(`Configuration: data-${option} is invalid, expected true or false (actual: ${value})`);
+}
+
+function parseVisitorId(value: string | undefined): VisitorIdSource | undefined {
+  if (value === undefined) return undefined;
+  if (value === 'anonymous') return { kind: 'anonymous' };
+  if (value.startsWith('query:') && value.length > 'query:'.length) return { kind: 'query', param: value.slice('query:'.length) };
+  if (value.startsWith('fixed:') && value.length > 'fixed:'.length) return { kind: 'fixed', id: value.slice('fixed:'.length) };
+  throw new ConfigurationError(
+    `Configuration: data-visitor-id is invalid, expected anonymous, query:<param> or fixed:<id> (actual: ${value})`,
+  );
+}
+
+/** Reads the options of a `<script data-*>` tag. */
+export function configFromDataset(dataset: Readonly<Record<string, string | undefined>>): Partial<VariantLensConfig> {
+  const config: { -readonly [K in keyof VariantLensConfig]?: VariantLensConfig[K] } = {};
+  if (dataset.endpoint !== undefined) config.endpoint = dataset.endpoint;
+  if (dataset.serviceName !== undefined) config.serviceName = dataset.serviceName;
+  if (dataset.propagateTo !== undefined) {
+    config.propagateTo = dataset.propagateTo.split(/[\s,]+/).filter((o) => o !== '');
+  }
+  const visitorId = parseVisitorId(dataset.visitorId);
+  if (visitorId !== undefined) config.visitorId = visitorId;
+  const autoTrack = parseBoolean(dataset.autoTrack, 'auto-track');
+  if (autoTrack !== undefined) config.autoTrack = autoTrack;
+  return config;
+}

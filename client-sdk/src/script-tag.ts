@@ -1,0 +1,43 @@
+/**
+ * The `<script src="/sdk.js" data-*>` build: starts the SDK from the tag's data attributes
+ * and exposes the global `VariantLens`.
+ */
+import { configFromDataset } from './config.js';
+import { init } from './index.js';
+import type { ExperimentData } from './visit-memory.js';
+import type { RecommendationResponse } from './variant-lens.js';
+
+const script = document.currentScript as HTMLScriptElement | null;
+let options = {};
+try {
+  options = configFromDataset(script?.dataset ?? {});
+} catch (error) {
+  console.warn('variant-lens:', (error as Error).message);
+}
+const sdk = init(options);
+
+/** Fetches recommendations for this visitor. */
+export function getRecommendations(opts?: { limit?: number }): Promise<RecommendationResponse> {
+  if (sdk === undefined) return Promise.reject(new Error('variant-lens is not started'));
+  return sdk.getRecommendations(opts);
+}
+
+/** Records a recommendation click (the seed article's signature). */
+export function trackRecommendationClick(contentId: string, position: number, experimentData?: ExperimentData): void {
+  sdk?.trackRecommendationClick(contentId, position, experimentData);
+}
+
+/** The visitor id the SDK acts for. */
+export function visitorId(): string | undefined {
+  return sdk?.visitorId;
+}
+
+/** Experiment data remembered for a served list, or for the visit. */
+export function experimentData(requestId?: string): ExperimentData | undefined {
+  return sdk?.experimentData(requestId);
+}
+
+/** Sends pending telemetry now. */
+export function flush(): Promise<void> {
+  return sdk?.flush() ?? Promise.resolve();
+}

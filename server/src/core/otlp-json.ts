@@ -1,0 +1,333 @@
+/**
+ * Decodes OTLP/JSON export requests (as the OpenTelemetry exporters send them) into stored
+ * records. Invalid items are rejected one by one, with a reason, so that the valid ones can
+ * still be accepted as a partial success.
+ */
+import type {
+  AttributeValue,
+  Attributes,
+  MetricKind,
+  MetricPointRecord,
+  SpanEventRecord,
+  SpanLinkRecord,
+  SpanRecord,
+  Temporality,
+} from './telemetry-records.js';
+
+/** Bounds applied while decoding untrusted input. */
+export interface DecodeLimits {
+  /** Most attributes kept per span, event, link or point; extra ones are dropped (as span limits do). */
+  readonly maxAttributes: number;
+  /** Longest string attribute value kept; longer ones are truncated. */
+  readonly maxValueLength: number;
+  /** Deepest array/kvlist nesting kept in an attribute value. */
+  readonly maxDepth: number;
+  /** Most events or links kept per span. */
+  readonly maxEventsOrLinks: number;
+}
+
+export const DEFAULT_DECODE_LIMITS: DecodeLimits = {
+  maxAttributes: 128,
+  maxValueLength: 4096,
+  maxDepth: 8,
+  maxEventsOrLinks: 128,
+};
+
+export interface DecodeResult<T> {
+  readonly items: T[];
+  readonly rejected: number;
+  /** The first few reasons, for the partial-success `errorMessage`. */
+  readonly errors: string[];
+}
+
+/** Thrown when the body is not an OTLP export request at all (answered with 400). */
+export class MalformedOtlpError extends Error {}
+
+const TRACE_ID = /^[0-9a-f]{32}$/;
+const SPAN_ID = /^[0-9a-f]{16}$/;
+const ZERO_TRACE_ID = '0'.repeat(32);
+const ZERO_SPAN_ID = '0'.repeat(16);
+const MAX_REPORTED_ERRORS = 5;
+
+type Json = unknown;
+
+function isObject(value: Json): value is Record<string, Json> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function arrayField(parent: Record<string, Json>, field: string): Json[] {
+  const value = parent[field];
+  if (value === undefined || value === null) return [];
+  if (!Array.isArray(value)) throw new MalformedOtlpError(`${field} must be an array`);
+  return value;
+}
+
+function stringField(parent: Record<string, Json>, field: string): string {
+  const value = parent[field];
+  return typeof value === 'string' ? value : '';
+}
+
+function normalizeId(value: Json): string {
+  return typeof value === 'string' ? value.toLowerCase() : '';
+}
+
+/** A 64-bit unsigned nanosecond timestamp, sent as a string or a number. */
+function nanos(value: Json): string | undefined {
+  if (typeof value === 'string' && /^\d{1,20}$/.test(value)) return BigInt(value).toString();
+  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return String(value);
+  if (typeof value === 'number' && Number.isFinite(value) && value >= 0) return BigInt(Math.round(value)).toString();
+  return undefined;
+}
+
+function numberValue(value: Json): number | undefined {
+  if (typeof value === 'number' && Number.isFinite(value)) return value;
+  if (typeof value === 'string' && value.trim() !== '' && Number.isFinite(Number(value))) return Number(value);
+  return undefined;
+}
+
+function truncate(value: string, limits: DecodeLimits): string {
+  return value.length > limits.maxValueLength ? value.slice(0, limits.maxValueLength) : value;
+}
+
+function anyValue(value: Json, limits: DecodeLimits, depth: number): AttributeValue {
+  if (!isObject(value)) return null;
+  if (typeof value.stringValue === 'string') return truncate(value.stringValue, limits);
+  if (typeof value.boolValue === 'boolean') return value.boolValue;
+  if (value.intValue !== undefined) {
+    const n = numberValue(value.intValue);
+    if (n === undefined) return null;
+    return Number.isSafeInteger(n) ? n : String(value.intValue);
+  }
+  if (value.doubleValue !== undefined) return numberValue(value.doubleValue) ?? null;
+  if (typeof value.bytesValue === 'string') return truncate(value.bytesValue, limits);
+  if (depth >= limits.maxDepth) return null;
+  if (isObject(value.arrayValue)) {
+    const values = Array.isArray(value.arrayValue.values) ? value.arrayValue.values : [];
+    return values.slice(0, limits.maxAttributes).map((v) => anyValue(v, limits, depth + 1));
+  }
+  if (isObject(value.kvlistValue)) {
+    return keyValues(value.kvlistValue.values, limits, depth + 1);
+  }
+  return null;
+}
+
+function keyValues(list: Json, limits: DecodeLimits, depth = 0): Attributes {
+  const attributes: Attributes = {};
+  if (!Array.isArray(list)) return attributes;
+  let count = 0;
+  for (const kv of list) {
+    if (count >= limits.maxAttributes) break;
+    if (!isObject(kv) || typeof kv.key !== 'string' || kv.key === '') continue;
+    attributes[truncate(kv.key, limits)] = anyValue(kv.value, limits, depth);
+    count += 1;
+  }
+  return attributes;
+}
+
+function serviceName(resource: Json): string {
+  if (!isObject(resource)) return 'unknown_service';
+  const name = keyValues(resource.attributes, DEFAULT_DECODE_LIMITS)['service.name'];
+  return typeof name === 'string' && name !== '' ? name : 'unknown_service';
+}
+
+function collector<T>(): { items: T[]; rejected: number; errors: string[]; reject(reason: string): void } {
+  return {
+    items: [],
+    rejected: 0,
+    errors: [],
+    reject(reason: string) {
+      this.rejected += 1;
+      if (this.errors.length < MAX_REPORTED_ERRORS) this.errors.push(reason);
+    },
+  };
+}
+
+function requireRoot(body: Json, field: string): Json[] {
+  if (!isObject(body)) throw new MalformedOtlpError('body must be a JSON object');
+  return arrayField(body, field);
+}
+
+/** Decodes an `ExportTraceServiceRequest` in OTLP/JSON. */
+export function decodeTraceRequest(
+  body: Json,
+  options: { trusted: boolean; limits?: DecodeLimits },
+): DecodeResult<SpanRecord> {
+  const limits = options.limits ?? DEFAULT_DECODE_LIMITS;
+  const out = collector<SpanRecord>();
+  for (const resourceSpans of requireRoot(body, 'resourceSpans')) {
+    if (!isObject(resourceSpans)) throw new MalformedOtlpError('resourceSpans[] must be objects');
+    const service = serviceName(resourceSpans.resource);
+    for (const scopeSpans of arrayField(resourceSpans, 'scopeSpans')) {
+      if (!isObject(scopeSpans)) throw new MalformedOtlpError('scopeSpans[] must be objects');
+      const scope = isObject(scopeSpans.scope) ? stringField(scopeSpans.scope, 'name') : '';
+      for (const span of arrayField(scopeSpans, 'spans')) {
+        const decoded = decodeSpan(span, service, scope, options.trusted, limits);
+        if (typeof decoded === 'string') out.reject(decoded);
+        else out.items.push(decoded);
+      }
+    }
+  }
+  return out;
+}
+
+function decodeSpan(
+  span: Json,
+  service: string,
+  scope: string,
+  trusted: boolean,
+  limits: DecodeLimits,
+): SpanRecord | string {
+  if (!isObject(span)) return 'span is not an object';
+  const traceId = normalizeId(span.traceId);
+  const spanId = normalizeId(span.spanId);
+  if (!TRACE_ID.test(traceId) || traceId === ZERO_TRACE_ID) return `span traceId is invalid, expected 32 hex digits (actual: ${String(span.traceId).slice(0, 40)})`;
+  if (!SPAN_ID.test(spanId) || spanId === ZERO_SPAN_ID) return `span spanId is invalid, expected 16 hex digits (actual: ${String(span.spanId).slice(0, 40)})`;
+  const parent = normalizeId(span.parentSpanId);
+  if (parent !== '' && !SPAN_ID.test(parent)) return `span ${spanId} parentSpanId is invalid, expected 16 hex digits`;
+  const name = stringField(span, 'name');
+  if (name === '') return `span ${spanId} has no name`;
+  const start = nanos(span.startTimeUnixNano);
+  const end = nanos(span.endTimeUnixNano);
+  if (start === undefined || end === undefined) return `span ${spanId} timestamps are invalid, expected unsigned nanoseconds`;
+  if (BigInt(end) < BigInt(start)) return `span ${spanId} ends before it starts`;
+  const kind = numberValue(span.kind) ?? 0;
+  const status = isObject(span.status) ? span.status : {};
+  return {
+    traceId,
+    spanId,
+    parentSpanId: parent === '' || parent === ZERO_SPAN_ID ? null : parent,
+    name: truncate(name, limits),
+    kind: Number.isInteger(kind) && kind >= 0 && kind <= 5 ? kind : 0,
+    service: truncate(service, limits),
+    scope: truncate(scope, limits),
+    startTimeUnixNano: start,
+    endTimeUnixNano: end,
+    statusCode: [0, 1, 2].includes(numberValue(status.code) ?? 0) ? (numberValue(status.code) ?? 0) : 0,
+    statusMessage: truncate(stringField(status, 'message'), limits),
+    attributes: keyValues(span.attributes, limits),
+    events: decodeEvents(span.events, limits),
+    links: decodeLinks(span.links, limits),
+    trusted,
+  };
+}
+
+function decodeEvents(list: Json, limits: DecodeLimits): SpanEventRecord[] {
+  if (!Array.isArray(list)) return [];
+  const events: SpanEventRecord[] = [];
+  for (const event of list.slice(0, limits.maxEventsOrLinks)) {
+    if (!isObject(event)) continue;
+    const time = nanos(event.timeUnixNano);
+    if (time === undefined) continue;
+    events.push({ name: truncate(stringField(event, 'name'), limits), timeUnixNano: time, attributes: keyValues(event.attributes, limits) });
+  }
+  return events;
+}
+
+function decodeLinks(list: Json, limits: DecodeLimits): SpanLinkRecord[] {
+  if (!Array.isArray(list)) return [];
+  const links: SpanLinkRecord[] = [];
+  for (const link of list.slice(0, limits.maxEventsOrLinks)) {
+    if (!isObject(link)) continue;
+    const traceId = normalizeId(link.traceId);
+    const spanId = normalizeId(link.spanId);
+    if (!TRACE_ID.test(traceId) || !SPAN_ID.test(spanId)) continue;
+    links.push({ traceId, spanId, attributes: keyValues(link.attributes, limits) });
+  }
+  return links;
+}
+
+/** Decodes an `ExportMetricsServiceRequest` in OTLP/JSON. */
+export function decodeMetricsRequest(
+  body: Json,
+  options: { trusted: boolean; limits?: DecodeLimits },
+): DecodeResult<MetricPointRecord> {
+  const limits = options.limits ?? DEFAULT_DECODE_LIMITS;
+  const out = collector<MetricPointRecord>();
+  for (const resourceMetrics of requireRoot(body, 'resourceMetrics')) {
+    if (!isObject(resourceMetrics)) throw new MalformedOtlpError('resourceMetrics[] must be objects');
+    const service = serviceName(resourceMetrics.resource);
+    for (const scopeMetrics of arrayField(resourceMetrics, 'scopeMetrics')) {
+      if (!isObject(scopeMetrics)) throw new MalformedOtlpError('scopeMetrics[] must be objects');
+      const scope = isObject(scopeMetrics.scope) ? stringField(scopeMetrics.scope, 'name') : '';
+      for (const metric of arrayField(scopeMetrics, 'metrics')) {
+        decodeMetric(metric, service, scope, options.trusted, limits, out);
+      }
+    }
+  }
+  return out;
+}
+
+function decodeMetric(
+  metric: Json,
+  service: string,
+  scope: string,
+  trusted: boolean,
+  limits: DecodeLimits,
+  out: ReturnType<typeof collector<MetricPointRecord>>,
+): void {
+  if (!isObject(metric) || stringField(metric, 'name') === '') {
+    out.reject('metric has no name');
+    return;
+  }
+  const name = truncate(stringField(metric, 'name'), limits);
+  const unit = truncate(stringField(metric, 'unit'), limits);
+  let kind: MetricKind;
+  let data: Record<string, Json>;
+  if (isObject(metric.sum)) [kind, data] = ['sum', metric.sum];
+  else if (isObject(metric.gauge)) [kind, data] = ['gauge', metric.gauge];
+  else if (isObject(metric.histogram)) [kind, data] = ['histogram', metric.histogram];
+  else {
+    const points = ['exponentialHistogram', 'summary'].some((k) => isObject(metric[k])) ? 'unsupported type' : 'no data';
+    out.reject(`metric ${name}: ${points}`);
+    return;
+  }
+  const rawTemporality = numberValue(data.aggregationTemporality) ?? 0;
+  const temporality: Temporality = rawTemporality === 1 || rawTemporality === 2 ? rawTemporality : 0;
+  const monotonic = data.isMonotonic === true;
+  for (const point of Array.isArray(data.dataPoints) ? data.dataPoints : []) {
+    const decoded = decodePoint(point, kind, limits);
+    if (typeof decoded === 'string') {
+      out.reject(`metric ${name}: ${decoded}`);
+      continue;
+    }
+    out.items.push({ service, scope, name, unit, kind, temporality: kind === 'gauge' ? 0 : temporality, monotonic, trusted, ...decoded });
+  }
+}
+
+type PointFields = Pick<
+  MetricPointRecord,
+  'attributes' | 'startTimeUnixNano' | 'timeUnixNano' | 'value' | 'count' | 'sum' | 'bucketCounts' | 'explicitBounds'
+>;
+
+function decodePoint(point: Json, kind: MetricKind, limits: DecodeLimits): PointFields | string {
+  if (!isObject(point)) return 'data point is not an object';
+  const time = nanos(point.timeUnixNano);
+  if (time === undefined) return 'data point timeUnixNano is invalid';
+  const start = nanos(point.startTimeUnixNano) ?? '0';
+  const attributes = keyValues(point.attributes, limits);
+  if (kind !== 'histogram') {
+    const value = numberValue(point.asDouble) ?? numberValue(point.asInt);
+    if (value === undefined) return 'data point has no asDouble or asInt';
+    return { attributes, startTimeUnixNano: start, timeUnixNano: time, value, count: null, sum: null, bucketCounts: null, explicitBounds: null };
+  }
+  const count = numberValue(point.count);
+  if (count === undefined || count < 0) return 'histogram point count is invalid';
+  const bucketCounts = (Array.isArray(point.bucketCounts) ? point.bucketCounts : []).map(numberValue);
+  const explicitBounds = (Array.isArray(point.explicitBounds) ? point.explicitBounds : []).map(numberValue);
+  if (bucketCounts.some((c) => c === undefined) || explicitBounds.some((b) => b === undefined)) {
+    return 'histogram buckets are not numbers';
+  }
+  if (bucketCounts.length > 0 && bucketCounts.length !== explicitBounds.length + 1) {
+    return 'histogram bucketCounts must have one more entry than explicitBounds';
+  }
+  return {
+    attributes,
+    startTimeUnixNano: start,
+    timeUnixNano: time,
+    value: null,
+    count,
+    sum: numberValue(point.sum) ?? null,
+    bucketCounts: bucketCounts as number[],
+    explicitBounds: explicitBounds as number[],
+  };
+}

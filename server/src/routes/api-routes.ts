@@ -1,0 +1,84 @@
+import { Router } from 'express';
+import type { ExperimentService } from '../services/experiment-service.js';
+import type { RecommendationService } from '../services/recommendation-service.js';
+import type { TelemetryStore } from '../store/telemetry-store.js';
+import { HttpError } from '../http/http-error.js';
+import { requestLocals } from '../http/request-context.js';
+import { requireVisitorId } from '../http/visitor.js';
+
+const DEFAULT_LIMIT = 8;
+const MAX_LIMIT = 50;
+const TRACE_ID = /^[0-9a-f]{32}$/;
+const CONTENT_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+function parseLimit(raw: unknown): number {
+  if (raw === undefined) return DEFAULT_LIMIT;
+  const limit = typeof raw === 'string' && /^\d+$/.test(raw) ? Number(raw) : NaN;
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) {
+    throw new HttpError(400, `limit is invalid, expected an integer from 1 to ${MAX_LIMIT}`);
+  }
+  return limit;
+}
+
+function optionalString(raw: unknown, name: string): string | undefined {
+  if (raw === undefined) return undefined;
+  if (typeof raw !== 'string' || raw.length > 256) throw new HttpError(400, `${name} is invalid, expected a string`);
+  return raw;
+}
+
+/** The visitor-facing API: recommendations, assignments and content. */
+export function visitorApi(deps: { experiments: ExperimentService; recommendations: RecommendationService }): Router {
+  const router = Router();
+  router.get('/recommendations', (req, res) => {
+    const userId = requireVisitorId(req);
+    const limit = parseLimit(req.query.limit);
+    const assignment = requestLocals(res).experiment.assignment ?? deps.experiments.assign(userId);
+    res.json(deps.recommendations.recommend(userId, limit, assignment));
+  });
+  router.get('/assignments', (req, res) => {
+    const userId = requireVisitorId(req);
+    const assignment = deps.experiments.assign(userId);
+    res.json({ userId, experiments: assignment.experiments, baggage: assignment.baggage });
+  });
+  router.get('/content/:id', (req, res) => {
+    const id = req.params.id;
+    if (!CONTENT_ID.test(id)) throw new HttpError(400, 'content id is invalid, expected letters, digits, _ or -');
+    const article = deps.recommendations.getArticle(id);
+    if (article === undefined) throw new HttpError(404, `no article with id ${id}`);
+    res.json(article);
+  });
+  router.get('/experiments', (_req, res) => {
+    res.json({
+      experiments: deps.experiments.experiments.map((e) => ({
+        key: e.key,
+        baggageKey: e.baggageKey,
+        status: e.status,
+        variants: e.variants,
+        description: e.description,
+      })),
+    });
+  });
+  return router;
+}
+
+/** Read access to stored telemetry. */
+export function telemetryApi(deps: { store: TelemetryStore }): Router {
+  const router = Router();
+  router.get('/traces/:traceId', (req, res) => {
+    const traceId = req.params.traceId.toLowerCase();
+    if (!TRACE_ID.test(traceId)) throw new HttpError(400, 'traceId is invalid, expected 32 hex digits');
+    const spans = deps.store.getTrace(traceId);
+    if (spans.length === 0) throw new HttpError(404, `no spans stored for trace ${traceId}`);
+    res.json({ traceId, spans });
+  });
+  router.get('/spans', (req, res) => {
+    const name = optionalString(req.query.name, 'name');
+    const requestId = optionalString(req.query.requestId, 'requestId');
+    const limit = req.query.limit === undefined ? undefined : parseLimit(req.query.limit);
+    res.json({ spans: deps.store.findSpans({ name, requestId, limit }) });
+  });
+  router.get('/metrics/:name', (req, res) => {
+    res.json({ name: req.params.name, points: deps.store.findMetricPoints(req.params.name) });
+  });
+  return router;
+}

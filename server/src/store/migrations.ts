@@ -1,0 +1,31 @@
+import type Database from 'better-sqlite3';
+
+/** One schema step; applied once, in order, tracked in `PRAGMA user_version`. */
+interface Migration {
+  readonly version: number;
+  readonly sql: string;
+}
+
+/** Schema migrations of a store. Append only: a shipped step is never edited. */
+export function migrate(db: Database.Database, migrations: readonly Migration[]): void {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  for (const migration of migrations) {
+    if (migration.version <= current) continue;
+    db.transaction(() => {
+      db.exec(migration.sql);
+      db.pragma(`user_version = ${migration.version}`);
+    })();
+  }
+}
+
+/** Opens pragmas shared by every store: WAL so readers never block the writer. */
+export function configureConnection(db: Database.Database): void {
+  db.pragma('journal_mode = WAL');
+  // NORMAL is durable against a process crash (kill -9) in WAL mode; only power loss may
+  // roll back the last transactions, which a telemetry store accepts for the speed.
+  db.pragma('synchronous = NORMAL');
+  db.pragma('foreign_keys = ON');
+  db.pragma('busy_timeout = 5000');
+}
+
+export type { Migration };

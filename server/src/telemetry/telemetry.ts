@@ -1,0 +1,98 @@
+/** The server's OpenTelemetry SDK: tracer and meter providers writing to the store in-process. */
+import { context, metrics, propagation, trace, type Meter, type Tracer } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
+import { BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { BaggageSpanProcessor, type BaggageKeyPredicate } from './baggage-span-processor.js';
+import { StoreMetricExporter, StoreSpanExporter, type RecordSink } from './store-exporters.js';
+
+/** Configuration of the server's telemetry. */
+export interface TelemetryConfig {
+  /** `service.name` of the resource. */
+  readonly serviceName: string;
+  /** Where spans and metric points are written. */
+  readonly sink: RecordSink;
+  /** Which baggage keys are copied onto every span. */
+  readonly baggageKeyPredicate: BaggageKeyPredicate;
+  /** With true, nothing is registered and the API stays a no-op (`OTEL_SDK_DISABLED=true`). */
+  readonly disabled: boolean;
+  /** How often metrics are collected and written, in ms. */
+  readonly metricIntervalMs: number;
+}
+
+/** What the rest of the server uses of the telemetry. */
+export interface Telemetry {
+  readonly tracer: Tracer;
+  readonly meter: Meter;
+  readonly enabled: boolean;
+  /** Writes everything pending to the store. */
+  flush(): Promise<void>;
+  /** Flushes and unregisters the providers. */
+  shutdown(): Promise<void>;
+}
+
+const SCOPE = 'variant-lens-server';
+/** Spans are written in batches this often; short so a trace is readable within a second. */
+const SPAN_BATCH_DELAY_MS = 200;
+const SPAN_BATCH_SIZE = 512;
+const SPAN_QUEUE_SIZE = 16_384;
+
+/** Starts and registers the SDK, or the no-op API when disabled. */
+export function startTelemetry(config: TelemetryConfig): Telemetry {
+  if (config.disabled) {
+    return {
+      tracer: trace.getTracer(SCOPE),
+      meter: metrics.getMeter(SCOPE),
+      enabled: false,
+      flush: () => Promise.resolve(),
+      shutdown: () => Promise.resolve(),
+    };
+  }
+  const resource = resourceFromAttributes({ 'service.name': config.serviceName });
+  const tracerProvider = new BasicTracerProvider({
+    resource,
+    spanProcessors: [
+      new BaggageSpanProcessor(config.baggageKeyPredicate),
+      new BatchSpanProcessor(new StoreSpanExporter(config.sink), {
+        scheduledDelayMillis: SPAN_BATCH_DELAY_MS,
+        maxExportBatchSize: SPAN_BATCH_SIZE,
+        maxQueueSize: SPAN_QUEUE_SIZE,
+      }),
+    ],
+  });
+  const meterProvider = new MeterProvider({
+    resource,
+    readers: [
+      new PeriodicExportingMetricReader({
+        exporter: new StoreMetricExporter(config.sink),
+        exportIntervalMillis: config.metricIntervalMs,
+      }),
+    ],
+  });
+  const contextManager = new AsyncLocalStorageContextManager().enable();
+  context.setGlobalContextManager(contextManager);
+  propagation.setGlobalPropagator(
+    new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] }),
+  );
+  trace.setGlobalTracerProvider(tracerProvider);
+  metrics.setGlobalMeterProvider(meterProvider);
+  return {
+    tracer: tracerProvider.getTracer(SCOPE),
+    meter: meterProvider.getMeter(SCOPE),
+    enabled: true,
+    async flush() {
+      await tracerProvider.forceFlush();
+      await meterProvider.forceFlush();
+    },
+    async shutdown() {
+      await tracerProvider.shutdown();
+      await meterProvider.shutdown();
+      trace.disable();
+      metrics.disable();
+      propagation.disable();
+      context.disable();
+    },
+  };
+}

@@ -1,0 +1,54 @@
+import { resolve } from 'node:path';
+import { defineConfig, type UserConfig } from 'vite';
+
+const root = import.meta.dirname;
+
+/** The SDK for a `<script>` tag: one IIFE file exposing the global `VariantLens`. */
+const sdkScriptTag: UserConfig = {
+  build: {
+    outDir: resolve(root, 'dist/sdk'),
+    emptyOutDir: true,
+    sourcemap: true,
+    lib: {
+      entry: resolve(root, 'client-sdk/src/script-tag.ts'),
+      name: 'VariantLens',
+      formats: ['iife'],
+      fileName: () => 'variant-lens.iife.js',
+    },
+  },
+};
+
+/** The SDK as an ES module (`variant-lens/client`), its dependencies bundled in. */
+const sdkModule: UserConfig = {
+  build: {
+    outDir: resolve(root, 'dist/sdk'),
+    emptyOutDir: false,
+    sourcemap: true,
+    lib: {
+      entry: resolve(root, 'client-sdk/src/index.ts'),
+      formats: ['es'],
+      fileName: () => 'variant-lens.js',
+    },
+  },
+};
+
+/** The demo content site: a multi-page Vite app. */
+const demoSite: UserConfig = {
+  root: resolve(root, 'demo-site'),
+  build: {
+    outDir: resolve(root, 'dist/demo-site'),
+    emptyOutDir: true,
+    rollupOptions: {
+      input: {
+        index: resolve(root, 'demo-site/index.html'),
+        article: resolve(root, 'demo-site/article.html'),
+      },
+    },
+  },
+};
+
+export default defineConfig(({ mode }) => {
+  if (mode === 'sdk') return sdkScriptTag;
+  if (mode === 'sdk-module') return sdkModule;
+  return demoSite;
+});
