@@ -6,6 +6,9 @@ import { CHROMIUM_ARGS, chromiumExecutable } from './chromium.js';
 
 const port = Number(process.env.E2E_PORT ?? 3199);
 const baseURL = `http://localhost:${port}`;
+/** A second server whose experiments file has concluded `rec_algorithm_v3` (winner: hybrid). */
+const concludedPort = port - 1;
+process.env.E2E_CONCLUDED_URL = `http://localhost:${concludedPort}`;
 // A fresh store per run, so assertions see only this run's telemetry.
 const dataDir = process.env.E2E_DATA_DIR ?? mkdtempSync(join(tmpdir(), 'variant-lens-e2e-'));
 process.env.E2E_DATA_DIR = dataDir;
@@ -24,15 +27,30 @@ export default defineConfig({
     trace: 'on-first-retry',
     launchOptions: { executablePath: chromiumExecutable(), args: CHROMIUM_ARGS },
   },
-  webServer: {
-    // The server exactly as `npm start` runs it, after the test command has built it.
-    command: 'npm run serve',
-    cwd: '..',
-    url: `${baseURL}/healthz`,
-    reuseExistingServer: false,
-    timeout: 60_000,
-    env: { PORT: String(port), DATA_DIR: dataDir, METRIC_INTERVAL_MS: '1000' },
-    stdout: 'pipe',
-    stderr: 'pipe',
-  },
+  webServer: [
+    {
+      // The server exactly as `npm start` runs it, after the test command has built it.
+      command: 'npm run serve',
+      cwd: '..',
+      url: `${baseURL}/healthz`,
+      reuseExistingServer: false,
+      timeout: 60_000,
+      env: { PORT: String(port), DATA_DIR: dataDir, METRIC_INTERVAL_MS: '1000' },
+      stdout: 'pipe',
+      stderr: 'pipe',
+    },
+    {
+      command: 'npm run serve',
+      cwd: '..',
+      url: `http://localhost:${concludedPort}/healthz`,
+      reuseExistingServer: false,
+      timeout: 60_000,
+      env: {
+        PORT: String(concludedPort),
+        DATA_DIR: join(dataDir, 'concluded'),
+        EXPERIMENTS_FILE: 'e2e/fixtures/experiments-concluded.json',
+        METRIC_INTERVAL_MS: '1000',
+      },
+    },
+  ],
 });

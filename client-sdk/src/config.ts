@@ -35,17 +35,23 @@ const DEFAULT_METRIC_INTERVAL_MS = 10_000;
 export class ConfigurationError extends Error {}
 
 function originOf(value: string, option: string): string {
+  let url: URL | undefined;
   try {
-    return new URL(value).origin;
+    url = new URL(value);
   } catch {
-    throw new ConfigurationError(`Configuration: ${option} is invalid, expected an absolute URL (actual: ${value})`);
+    url = undefined;
   }
+  if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+    throw new ConfigurationError(`Configuration: ${option} is invalid, expected an absolute http(s) URL (actual: ${value})`);
+  }
+  return url.origin;
 }
 
 /** Fills in the defaults for the options the page did not set. */
 export function resolveConfig(partial: Partial<VariantLensConfig>, pageOrigin: string): VariantLensConfig {
-  const endpoint = (partial.endpoint ?? pageOrigin).replace(/\/+$/, '');
-  originOf(endpoint, 'endpoint');
+  const requested = partial.endpoint ?? pageOrigin;
+  originOf(requested, 'endpoint');
+  const endpoint = requested.replace(/\/+$/, '');
   const propagateTo = (partial.propagateTo ?? []).map((o) => originOf(o, 'propagateTo'));
   return {
     endpoint,

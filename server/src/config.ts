@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { ExperimentsFileError, parseExperimentsFile, type ExperimentsFile } from './core/experiment-config.js';
 
 /** The server's configuration, read once from the environment at start. */
 export interface ServerConfig {
@@ -18,6 +20,9 @@ export interface ServerConfig {
   readonly distDir: string;
   /** `SERVICE_NAME`: the server's `service.name` (default `recommendation-service`). */
   readonly serviceName: string;
+  /** `EXPERIMENTS_FILE`: the experiment definitions (default `config/experiments.json`), validated. */
+  readonly experimentsFile: string;
+  readonly experiments: ExperimentsFile;
 }
 
 const MIB = 1024 * 1024;
@@ -42,9 +47,28 @@ function boolean(env: NodeJS.ProcessEnv, name: string): boolean {
   throw new ConfigError(`Configuration: ${name} is invalid, expected true or false (actual: ${env[name]})`);
 }
 
+/** Reads and validates the experiments file; a bad one is a `ConfigError` naming experiment and field. */
+export function readExperimentsFile(path: string): ExperimentsFile {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (error) {
+    throw new ConfigError(`Configuration: EXPERIMENTS_FILE ${path} could not be read as JSON: ${(error as Error).message}`);
+  }
+  try {
+    return parseExperimentsFile(raw, path);
+  } catch (error) {
+    if (error instanceof ExperimentsFileError) throw new ConfigError(`Configuration: ${error.message}`);
+    throw error;
+  }
+}
+
 /** Parses the environment; throws `ConfigError` naming the first bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv): ServerConfig {
+  const experimentsFile = resolve(env.EXPERIMENTS_FILE || 'config/experiments.json');
   return {
+    experimentsFile,
+    experiments: readExperimentsFile(experimentsFile),
     port: integer(env, 'PORT', 3000, 0, 65_535),
     dataDir: resolve(env.DATA_DIR || './data'),
     corsOrigins: (env.CORS_ORIGINS ?? '').split(',').map((o) => o.trim()).filter((o) => o !== ''),

@@ -4,7 +4,6 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { createApp } from './app.js';
 import type { ServerConfig } from './config.js';
-import { DEFAULT_EXPERIMENTS } from './core/experiments.js';
 import { ExperimentService } from './services/experiment-service.js';
 import { RecommendationService } from './services/recommendation-service.js';
 import { ContentStore } from './store/content-store.js';
@@ -31,7 +30,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   mkdirSync(config.dataDir, { recursive: true });
   const store = new TelemetryStore(join(config.dataDir, 'telemetry.db'));
   const content = new ContentStore({ path: join(config.dataDir, 'content.db'), articleCount: CATALOGUE_SIZE, seed: CATALOGUE_SEED });
-  const experiments = new ExperimentService(DEFAULT_EXPERIMENTS);
+  const experiments = new ExperimentService(config.experiments);
   const telemetry = startTelemetry({
     serviceName: config.serviceName,
     sink: store,

@@ -26,3 +26,43 @@ export function assignVariant(userId: string, experiment: AssignableExperiment):
   if (variant === undefined) throw new RangeError(`experiment ${experiment.key} has no variants`);
   return variant;
 }
+
+/** 2^52: the fraction below keeps 52 bits, all a double can hold exactly. */
+const FRACTION_BITS = 52n;
+const FRACTION_SCALE = 2 ** 52;
+
+/**
+ * A uniform number in [0, 1) for a user and a salt: SHA-256 of the UTF-8 string
+ * `${userId}:${salt}`, read as a big-endian integer, its low 52 bits divided by 2^52.
+ */
+export function unitHash(userId: string, salt: string): number {
+  const digest = createHash('sha256').update(`${userId}:${salt}`, 'utf8').digest('hex');
+  return Number(BigInt(`0x${digest}`) & ((1n << FRACTION_BITS) - 1n)) / FRACTION_SCALE;
+}
+
+/** True when every weight is the same, so the equal-weight formula applies unchanged. */
+export function hasEqualWeights(weights: readonly number[] | undefined): boolean {
+  return weights === undefined || weights.every((w) => w === weights[0]);
+}
+
+/**
+ * The variant for a user with optional weights. Equal (or no) weights: exactly
+ * `assignVariant`. Unequal weights: u = `unitHash(userId, experimentKey)` — the low 52 bits
+ * of the same digest — and the variant is the first whose cumulative share exceeds u.
+ */
+export function assignWeightedVariant(
+  userId: string,
+  experiment: AssignableExperiment & { readonly weights?: readonly number[] },
+): string {
+  if (hasEqualWeights(experiment.weights)) return assignVariant(userId, experiment);
+  const weights = experiment.weights!;
+  const total = weights.reduce((sum, w) => sum + w, 0);
+  const u = unitHash(userId, experiment.key) * total;
+  let cumulative = 0;
+  for (let i = 0; i < weights.length; i += 1) {
+    cumulative += weights[i]!;
+    if (u < cumulative) return experiment.variants[i]!;
+  }
+  // Floating-point rounding can leave u a hair above the last bound.
+  return experiment.variants[experiment.variants.length - 1]!;
+}

@@ -54,11 +54,17 @@ export function guardBaggage(
   config: BaggageGuardConfig,
 ): GuardedBaggage {
   const maxItems = config.maxItems ?? DEFAULT_MAX_ITEMS;
+  // A repeated key keeps its last value, as a Map would; limits then apply to distinct keys.
+  const latest = new Map<string, string>();
+  for (const [key, value] of entries) {
+    latest.delete(key);
+    latest.set(key, value);
+  }
   const kept: Record<string, string> = {};
   const dropped: { key: string; reason: string }[] = [];
   let count = 0;
   let totalBytes = 0;
-  for (const [key, value] of entries) {
+  for (const [key, value] of latest) {
     if (FORBIDDEN_KEYS.has(key)) {
       dropped.push({ key, reason: 'personal key' });
       continue;
@@ -72,18 +78,18 @@ export function guardBaggage(
       dropped.push({ key, reason: unsafe });
       continue;
     }
-    const bytes = memberBytes(key, value);
-    const separator = count === 0 ? 0 : 1;
     if (count >= maxItems) {
       dropped.push({ key, reason: `more than ${maxItems} entries` });
       continue;
     }
+    const bytes = memberBytes(key, value);
+    const separator = count === 0 ? 0 : 1;
     if (bytes > W3C_MAX_MEMBER_BYTES || totalBytes + separator + bytes > W3C_MAX_TOTAL_BYTES) {
       dropped.push({ key, reason: 'W3C baggage size limit' });
       continue;
     }
-    if (!(key in kept)) count += 1;
     kept[key] = value;
+    count += 1;
     totalBytes += separator + bytes;
   }
   return { entries: kept, dropped };

@@ -1,60 +1,28 @@
-import { assignVariant } from './assignment.js';
+/** Assignment of a visitor to every experiment of the file: pure, no I/O. */
+import { assignWeightedVariant, unitHash } from './assignment.js';
+import type { ExperimentDefinition, ExperimentsFile } from './experiment-config.js';
 
-/** One A/B experiment and how its assignment travels in baggage. */
-export interface ExperimentDefinition {
-  /** Stable key hashed into the assignment, e.g. `rec_algorithm_v3`. */
-  readonly key: string;
-  /** Baggage entry and span attribute that carry the variant, e.g. `experiment.rec_algorithm`. */
-  readonly baggageKey: string;
-  /** Variant names; the first is the control. */
-  readonly variants: readonly string[];
-  readonly status: 'running' | 'concluded';
-  readonly description: string;
-}
-
-/** The two experiments of the seed article, shipped as defaults. */
-export const DEFAULT_EXPERIMENTS: readonly ExperimentDefinition[] = [
-  {
-    key: 'rec_algorithm_v3',
-    baggageKey: 'experiment.rec_algorithm',
-    variants: ['control', 'collaborative', 'hybrid'],
-    status: 'running',
-    description: 'Which recommendation algorithm fills the rail',
-  },
-  {
-    key: 'ranking_boost_v2',
-    baggageKey: 'experiment.ranking_boost',
-    variants: ['control', 'recency_boost'],
-    status: 'running',
-    description: 'Whether fresh articles are boosted in the ranking',
-  },
-];
+export type { ExperimentDefinition, ExperimentsFile } from './experiment-config.js';
 
 /** Baggage key for the visitor's cohort, the one non-experiment key allowed in baggage. */
 export const COHORT_BAGGAGE_KEY = 'user.cohort';
 
-/** A visitor's variants, keyed by experiment and by baggage key. */
-export interface Assignment {
-  readonly experiments: Readonly<Record<string, string>>;
-  readonly baggage: Readonly<Record<string, string>>;
-}
+/**
+ * Why a visitor got a variant, in the feature-flag semantic conventions' terms
+ * (`feature_flag.result.reason`): `split` by hash, `targeting_match` when forced for QA,
+ * `static` for a concluded experiment's winner, `default` when not enrolled (allocation,
+ * layer or holdout) and served the control.
+ */
+export type AssignmentReason = 'split' | 'targeting_match' | 'static' | 'default';
 
-/** Assigns a user to every running experiment and adds the cohort to the baggage. */
-export function assignUser(
-  userId: string,
-  experiments: readonly ExperimentDefinition[],
-  cohort: string,
-): Assignment {
-  const byKey: Record<string, string> = {};
-  const baggage: Record<string, string> = {};
-  for (const experiment of experiments) {
-    if (experiment.status !== 'running') continue;
-    const variant = assignVariant(userId, experiment);
-    byKey[experiment.key] = variant;
-    baggage[experiment.baggageKey] = variant;
-  }
-  baggage[COHORT_BAGGAGE_KEY] = cohort;
-  return { experiments: byKey, baggage };
+/** A visitor's variants. */
+export interface Assignment {
+  /** Experiment key → the variant the visitor experiences (control when not enrolled, the winner when concluded). */
+  readonly experiments: Readonly<Record<string, string>>;
+  /** Experiment key → why. */
+  readonly reasons: Readonly<Record<string, AssignmentReason>>;
+  /** What travels in baggage and is attributed: running experiments the visitor is enrolled in, and the cohort. */
+  readonly baggage: Readonly<Record<string, string>>;
 }
 
 /** Prefix of the random ids browsers make up for visitors who are not signed in. */
@@ -68,14 +36,85 @@ export function cohortOf(userId: string): string {
   return userId.startsWith(ANONYMOUS_ID_PREFIX) ? 'anonymous' : 'registered';
 }
 
-/** Metric attributes for a set of baggage entries: every experiment key, `unknown` when absent. */
+/** True when the visitor falls in the global holdout, which is enrolled in no experiment. */
+export function inHoldout(userId: string, file: Pick<ExperimentsFile, 'holdout'>): boolean {
+  return file.holdout !== undefined && unitHash(userId, `holdout:${file.holdout.key}`) < file.holdout.share;
+}
+
+/**
+ * Whether a visitor is enrolled. Without a layer: u = unitHash(userId, `${key}:allocation`)
+ * < allocation — a hash independent of the variant's. In a layer, the layer's traffic
+ * u = unitHash(userId, `layer:${layer}`) is cut into consecutive ranges, one per running
+ * experiment in file order, each as wide as its allocation, so no visitor is in two.
+ */
+function isEnrolled(userId: string, experiment: ExperimentDefinition, running: readonly ExperimentDefinition[]): boolean {
+  if (experiment.layer === undefined) {
+    return experiment.allocation >= 1 || unitHash(userId, `${experiment.key}:allocation`) < experiment.allocation;
+  }
+  const u = unitHash(userId, `layer:${experiment.layer}`);
+  let start = 0;
+  for (const other of running) {
+    if (other.layer !== experiment.layer) continue;
+    if (other.key === experiment.key) return u >= start && u < start + other.allocation;
+    start += other.allocation;
+  }
+  return false;
+}
+
+/**
+ * Assigns a visitor to every experiment of the file. `forced` (experiment key → variant)
+ * comes from the QA query parameter and is applied only when the caller allows it; the
+ * file's own `forcedVariants` allow-list always applies.
+ */
+export function assignUser(
+  userId: string,
+  file: Pick<ExperimentsFile, 'experiments' | 'holdout'>,
+  cohort: string,
+  forced: Readonly<Record<string, string>> = {},
+): Assignment {
+  const experiments: Record<string, string> = {};
+  const reasons: Record<string, AssignmentReason> = {};
+  const baggage: Record<string, string> = {};
+  const running = file.experiments.filter((e) => e.status === 'running');
+  const heldOut = inHoldout(userId, file);
+  for (const experiment of file.experiments) {
+    const control = experiment.variants[0]!;
+    if (experiment.status === 'concluded') {
+      experiments[experiment.key] = experiment.winner ?? control;
+      reasons[experiment.key] = 'static';
+      continue;
+    }
+    const forcedVariant = experiment.forcedVariants[userId] ?? forced[experiment.key];
+    let variant: string;
+    if (forcedVariant !== undefined && experiment.variants.includes(forcedVariant)) {
+      variant = forcedVariant;
+      reasons[experiment.key] = 'targeting_match';
+    } else if (heldOut || !isEnrolled(userId, experiment, running)) {
+      experiments[experiment.key] = control;
+      reasons[experiment.key] = 'default';
+      continue;
+    } else {
+      variant = assignWeightedVariant(userId, experiment);
+      reasons[experiment.key] = 'split';
+    }
+    experiments[experiment.key] = variant;
+    baggage[experiment.baggageKey] = variant;
+  }
+  baggage[COHORT_BAGGAGE_KEY] = cohort;
+  return { experiments, reasons, baggage };
+}
+
+/**
+ * Metric attributes: the baggage key of every running experiment, `unknown` when the visitor
+ * is not enrolled (as in the seed article). Concluded experiments are no longer attributed.
+ */
 export function experimentMetricAttributes(
   experiments: readonly ExperimentDefinition[],
   baggage: Readonly<Record<string, string>>,
 ): Record<string, string> {
   const attributes: Record<string, string> = {};
   for (const experiment of experiments) {
-    attributes[experiment.baggageKey] = baggage[experiment.baggageKey] ?? 'unknown';
+    if (experiment.status === 'running') attributes[experiment.baggageKey] = baggage[experiment.baggageKey] ?? 'unknown';
   }
   return attributes;
 }

@@ -71,12 +71,22 @@ function normalizeId(value: Json): string {
   return typeof value === 'string' ? value.toLowerCase() : '';
 }
 
+const MAX_UINT64 = (1n << 64n) - 1n;
+
 /** A 64-bit unsigned nanosecond timestamp, sent as a string or a number. */
 function nanos(value: Json): string | undefined {
-  if (typeof value === 'string' && /^\d{1,20}$/.test(value)) return BigInt(value).toString();
-  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return String(value);
-  if (typeof value === 'number' && Number.isFinite(value) && value >= 0) return BigInt(Math.round(value)).toString();
-  return undefined;
+  let parsed: bigint | undefined;
+  if (typeof value === 'string' && /^\d{1,20}$/.test(value)) parsed = BigInt(value);
+  else if (typeof value === 'number' && Number.isFinite(value) && value >= 0) parsed = BigInt(Math.round(value));
+  return parsed !== undefined && parsed <= MAX_UINT64 ? parsed.toString() : undefined;
+}
+
+/** A 64-bit integer sent as a string or a number (OTLP/JSON allows both). */
+function integerValue(value: Json): number | string | undefined {
+  if (typeof value === 'number') return Number.isInteger(value) ? value : undefined;
+  if (typeof value !== 'string' || !/^-?\d{1,20}$/.test(value)) return undefined;
+  const n = Number(value);
+  return Number.isSafeInteger(n) ? n : value;
 }
 
 function numberValue(value: Json): number | undefined {
@@ -86,18 +96,19 @@ function numberValue(value: Json): number | undefined {
 }
 
 function truncate(value: string, limits: DecodeLimits): string {
-  return value.length > limits.maxValueLength ? value.slice(0, limits.maxValueLength) : value;
+  if (value.length <= limits.maxValueLength) return value;
+  let end = limits.maxValueLength;
+  // Never keep half of a surrogate pair: cut before a high surrogate left without its partner.
+  const last = value.charCodeAt(end - 1);
+  if (last >= 0xd800 && last <= 0xdbff) end -= 1;
+  return value.slice(0, end);
 }
 
 function anyValue(value: Json, limits: DecodeLimits, depth: number): AttributeValue {
   if (!isObject(value)) return null;
   if (typeof value.stringValue === 'string') return truncate(value.stringValue, limits);
   if (typeof value.boolValue === 'boolean') return value.boolValue;
-  if (value.intValue !== undefined) {
-    const n = numberValue(value.intValue);
-    if (n === undefined) return null;
-    return Number.isSafeInteger(n) ? n : String(value.intValue);
-  }
+  if (value.intValue !== undefined) return integerValue(value.intValue) ?? null;
   if (value.doubleValue !== undefined) return numberValue(value.doubleValue) ?? null;
   if (typeof value.bytesValue === 'string') return truncate(value.bytesValue, limits);
   if (depth >= limits.maxDepth) return null;
@@ -130,14 +141,18 @@ function serviceName(resource: Json): string {
   return typeof name === 'string' && name !== '' ? name : 'unknown_service';
 }
 
-function collector<T>(): { items: T[]; rejected: number; errors: string[]; reject(reason: string): void } {
+interface Collector<T> {
+  readonly result: { items: T[]; rejected: number; errors: string[] };
+  reject(reason: string): void;
+}
+
+function collector<T>(): Collector<T> {
+  const result = { items: [] as T[], rejected: 0, errors: [] as string[] };
   return {
-    items: [],
-    rejected: 0,
-    errors: [],
+    result,
     reject(reason: string) {
-      this.rejected += 1;
-      if (this.errors.length < MAX_REPORTED_ERRORS) this.errors.push(reason);
+      result.rejected += 1;
+      if (result.errors.length < MAX_REPORTED_ERRORS) result.errors.push(reason);
     },
   };
 }
@@ -163,11 +178,11 @@ export function decodeTraceRequest(
       for (const span of arrayField(scopeSpans, 'spans')) {
         const decoded = decodeSpan(span, service, scope, options.trusted, limits);
         if (typeof decoded === 'string') out.reject(decoded);
-        else out.items.push(decoded);
+        else out.result.items.push(decoded);
       }
     }
   }
-  return out;
+  return out.result;
 }
 
 function decodeSpan(
@@ -230,7 +245,7 @@ function decodeLinks(list: Json, limits: DecodeLimits): SpanLinkRecord[] {
     if (!isObject(link)) continue;
     const traceId = normalizeId(link.traceId);
     const spanId = normalizeId(link.spanId);
-    if (!TRACE_ID.test(traceId) || !SPAN_ID.test(spanId)) continue;
+    if (!TRACE_ID.test(traceId) || !SPAN_ID.test(spanId) || traceId === ZERO_TRACE_ID || spanId === ZERO_SPAN_ID) continue;
     links.push({ traceId, spanId, attributes: keyValues(link.attributes, limits) });
   }
   return links;
@@ -254,7 +269,7 @@ export function decodeMetricsRequest(
       }
     }
   }
-  return out;
+  return out.result;
 }
 
 function decodeMetric(
@@ -263,7 +278,7 @@ function decodeMetric(
   scope: string,
   trusted: boolean,
   limits: DecodeLimits,
-  out: ReturnType<typeof collector<MetricPointRecord>>,
+  out: Collector<MetricPointRecord>,
 ): void {
   if (!isObject(metric) || stringField(metric, 'name') === '') {
     out.reject('metric has no name');
@@ -290,7 +305,7 @@ function decodeMetric(
       out.reject(`metric ${name}: ${decoded}`);
       continue;
     }
-    out.items.push({ service, scope, name, unit, kind, temporality: kind === 'gauge' ? 0 : temporality, monotonic, trusted, ...decoded });
+    out.result.items.push({ service, scope, name, unit, kind, temporality: kind === 'gauge' ? 0 : temporality, monotonic, trusted, ...decoded });
   }
 }
 
@@ -310,16 +325,19 @@ function decodePoint(point: Json, kind: MetricKind, limits: DecodeLimits): Point
     if (value === undefined) return 'data point has no asDouble or asInt';
     return { attributes, startTimeUnixNano: start, timeUnixNano: time, value, count: null, sum: null, bucketCounts: null, explicitBounds: null };
   }
-  const count = numberValue(point.count);
-  if (count === undefined || count < 0) return 'histogram point count is invalid';
-  const bucketCounts = (Array.isArray(point.bucketCounts) ? point.bucketCounts : []).map(numberValue);
+  const count = integerValue(point.count);
+  if (typeof count !== 'number' || count < 0) return 'histogram point count is invalid, expected a non-negative integer';
+  const bucketCounts = (Array.isArray(point.bucketCounts) ? point.bucketCounts : []).map(integerValue);
   const explicitBounds = (Array.isArray(point.explicitBounds) ? point.explicitBounds : []).map(numberValue);
-  if (bucketCounts.some((c) => c === undefined) || explicitBounds.some((b) => b === undefined)) {
-    return 'histogram buckets are not numbers';
-  }
-  if (bucketCounts.length > 0 && bucketCounts.length !== explicitBounds.length + 1) {
+  if (bucketCounts.some((c) => typeof c !== 'number' || c < 0)) return 'histogram bucketCounts must be non-negative integers';
+  if (explicitBounds.some((b) => b === undefined)) return 'histogram explicitBounds must be numbers';
+  const bounds = explicitBounds as number[];
+  const buckets = bucketCounts as number[];
+  if (bounds.some((b, i) => i > 0 && b <= bounds[i - 1]!)) return 'histogram explicitBounds must be strictly increasing';
+  if ((buckets.length > 0 || bounds.length > 0) && buckets.length !== bounds.length + 1) {
     return 'histogram bucketCounts must have one more entry than explicitBounds';
   }
+  if (buckets.length > 0 && buckets.reduce((a, b) => a + b, 0) !== count) return 'histogram count must equal the sum of bucketCounts';
   return {
     attributes,
     startTimeUnixNano: start,
@@ -327,7 +345,7 @@ function decodePoint(point: Json, kind: MetricKind, limits: DecodeLimits): Point
     value: null,
     count,
     sum: numberValue(point.sum) ?? null,
-    bucketCounts: bucketCounts as number[],
-    explicitBounds: explicitBounds as number[],
+    bucketCounts: buckets,
+    explicitBounds: bounds,
   };
 }

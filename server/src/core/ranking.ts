@@ -48,15 +48,16 @@ export function rankArticles(
   limit: number,
   nowMs: number,
 ): Article[] {
-  const score = SCORERS[algorithm] ?? SCORERS.control!;
+  const score = Object.hasOwn(SCORERS, algorithm) ? SCORERS[algorithm]! : SCORERS.control!;
+  const count = Math.max(0, Math.floor(limit));
   const scored = candidates
     .filter((a) => !visitor.seen.has(a.contentId))
     .map((article) => ({ article, score: score(article, visitor, nowMs) }));
   scored.sort((x, y) => y.score - x.score || x.article.contentId.localeCompare(y.article.contentId));
-  const top = scored.slice(0, Math.max(limit * 3, limit));
+  const top = scored.slice(0, count * 3);
   if (boost === 'recency_boost') {
     for (const entry of top) entry.score *= decay(entry.article, nowMs, BOOST_HALF_LIFE_DAYS) + 0.1;
     top.sort((x, y) => y.score - x.score || x.article.contentId.localeCompare(y.article.contentId));
   }
-  return top.slice(0, limit).map((entry) => entry.article);
+  return top.slice(0, count).map((entry) => entry.article);
 }

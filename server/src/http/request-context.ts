@@ -11,7 +11,7 @@ import {
 } from '@opentelemetry/api';
 import type { RequestHandler, Response } from 'express';
 import type { ExperimentService, VisitorExperimentContext } from '../services/experiment-service.js';
-import { visitorId } from './visitor.js';
+import { forcedVariants, visitorId } from './visitor.js';
 
 /** What the request-context middleware leaves for the routes. */
 export interface RequestLocals {
@@ -40,6 +40,7 @@ export function requestContext(deps: { tracer: Tracer; meter: Meter; experiments
     const experiment = deps.experiments.visitorContext(
       visitorId(req),
       inbound.map(([key, entry]) => [key, entry.value] as const),
+      forcedVariants(req),
     );
     requestLocals(res).experiment = experiment;
     const baggage = propagation.createBaggage(

@@ -25,3 +25,22 @@ export function requireVisitorId(req: Request): string {
   if (id === undefined) throw new HttpError(400, 'userId is required');
   return id;
 }
+
+const FORCED_PAIR = /^([a-z0-9_][a-z0-9_.-]{0,62}):([A-Za-z0-9_.-]{1,64})$/;
+
+/**
+ * QA overrides from `?forceVariant=<experimentKey>:<variant>[,...]`. Parsed always, honoured
+ * only when the experiments file sets `allowForcedVariantQuery`.
+ */
+export function forcedVariants(req: Request): Record<string, string> {
+  const raw = req.query.forceVariant;
+  if (raw === undefined) return {};
+  if (typeof raw !== 'string') throw new HttpError(400, 'forceVariant is invalid, expected <experimentKey>:<variant>[,...]');
+  const forced: Record<string, string> = {};
+  for (const pair of raw.split(',')) {
+    const match = FORCED_PAIR.exec(pair.trim());
+    if (match === null) throw new HttpError(400, `forceVariant is invalid, expected <experimentKey>:<variant>[,...] (actual: ${pair.slice(0, 80)})`);
+    forced[match[1]!] = match[2]!;
+  }
+  return forced;
+}

@@ -4,7 +4,7 @@ import type { RecommendationService } from '../services/recommendation-service.j
 import type { TelemetryStore } from '../store/telemetry-store.js';
 import { HttpError } from '../http/http-error.js';
 import { requestLocals } from '../http/request-context.js';
-import { requireVisitorId } from '../http/visitor.js';
+import { forcedVariants, requireVisitorId } from '../http/visitor.js';
 
 const DEFAULT_LIMIT = 8;
 const MAX_LIMIT = 50;
@@ -32,13 +32,13 @@ export function visitorApi(deps: { experiments: ExperimentService; recommendatio
   router.get('/recommendations', (req, res) => {
     const userId = requireVisitorId(req);
     const limit = parseLimit(req.query.limit);
-    const assignment = requestLocals(res).experiment.assignment ?? deps.experiments.assign(userId);
+    const assignment = requestLocals(res).experiment.assignment ?? deps.experiments.assign(userId, forcedVariants(req));
     res.json(deps.recommendations.recommend(userId, limit, assignment));
   });
   router.get('/assignments', (req, res) => {
     const userId = requireVisitorId(req);
-    const assignment = deps.experiments.assign(userId);
-    res.json({ userId, experiments: assignment.experiments, baggage: assignment.baggage });
+    const assignment = deps.experiments.assign(userId, forcedVariants(req));
+    res.json({ userId, experiments: assignment.experiments, reasons: assignment.reasons, baggage: assignment.baggage });
   });
   router.get('/content/:id', (req, res) => {
     const id = req.params.id;
@@ -53,8 +53,14 @@ export function visitorApi(deps: { experiments: ExperimentService; recommendatio
         key: e.key,
         baggageKey: e.baggageKey,
         status: e.status,
+        winner: e.winner ?? null,
         variants: e.variants,
+        weights: e.weights ?? e.variants.map(() => 1),
+        allocation: e.allocation,
+        layer: e.layer ?? null,
         description: e.description,
+        owner: e.owner,
+        startDate: e.startDate ?? null,
       })),
     });
   });

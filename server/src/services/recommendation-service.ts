@@ -32,6 +32,9 @@ const REQUEST_ID_BYTES = 16;
 /** Millisecond buckets from sub-millisecond cache hits to multi-second stalls. */
 export const LATENCY_BUCKETS_MS = [0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000];
 const FEATURE_FLAG_PROVIDER = 'variant-lens';
+/** The experiments whose variants choose the algorithm and the re-ranking, by baggage key. */
+const ALGORITHM_BAGGAGE_KEY = 'experiment.rec_algorithm';
+const BOOST_BAGGAGE_KEY = 'experiment.ranking_boost';
 
 /** Article page URL for a content id. */
 export function articleUrl(contentId: string): string {
@@ -86,11 +89,12 @@ export class RecommendationService {
           'feature_flag.key': experiment.key,
           'feature_flag.result.variant': variant,
           'feature_flag.provider.name': FEATURE_FLAG_PROVIDER,
-          'feature_flag.result.reason': 'split',
+          'feature_flag.result.reason': assignment.reasons[experiment.key] ?? 'unknown',
         });
       }
-      const algorithm = assignment.baggage['experiment.rec_algorithm'] ?? 'control';
-      const boost = assignment.baggage['experiment.ranking_boost'] ?? 'control';
+      if (Object.values(assignment.reasons).includes('targeting_match')) span.setAttribute('experiment.forced', true);
+      const algorithm = this.experiments.variantOf(assignment, ALGORITHM_BAGGAGE_KEY) ?? 'control';
+      const boost = this.experiments.variantOf(assignment, BOOST_BAGGAGE_KEY) ?? 'control';
       const ranked = rankArticles(this.articles, visitorProfile(userId), algorithm, boost, limit, Date.now());
       const recommendations = ranked.map((article, index) => ({
         contentId: article.contentId,
