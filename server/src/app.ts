@@ -5,9 +5,11 @@ import { errorHandler, notFound } from './http/http-error.js';
 import { requestContext } from './http/request-context.js';
 import { telemetryApi, visitorApi } from './routes/api-routes.js';
 import { otlpRoutes, type OtlpRouteConfig } from './routes/otlp-routes.js';
+import type { OtlpForwarder } from './services/otlp-forwarder.js';
 import { staticRoutes, type StaticConfig } from './routes/static-routes.js';
 import type { ExperimentService } from './services/experiment-service.js';
 import type { RecommendationService } from './services/recommendation-service.js';
+import type { IngestPool } from './store/ingest-pool.js';
 import type { TelemetryStore } from './store/telemetry-store.js';
 
 /** Everything the HTTP layer needs; `index.ts` builds it, tests build their own. */
@@ -19,6 +21,10 @@ export interface AppDeps {
   readonly recommendations: RecommendationService;
   readonly corsOrigins: readonly string[];
   readonly otlp: OtlpRouteConfig;
+  readonly ingestPool: IngestPool;
+  readonly forwarder?: OtlpForwarder;
+  /** Serve `/bench/parse-only/v1/*` (decode, store nothing) for the ingest benchmark. */
+  readonly benchParseOnlyRoute?: boolean;
   readonly static: StaticConfig;
   /** Answers `/healthz`: false while starting or shutting down. */
   readonly isReady: () => boolean;
@@ -32,7 +38,10 @@ export function createApp(deps: AppDeps): Express {
   app.get('/healthz', (_req, res) => {
     res.status(deps.isReady() ? 200 : 503).json({ status: deps.isReady() ? 'ok' : 'unavailable' });
   });
-  app.use('/v1', cors(deps.corsOrigins), otlpRoutes({ store: deps.store, config: deps.otlp }));
+  app.use('/v1', cors(deps.corsOrigins), otlpRoutes({ pool: deps.ingestPool, forwarder: deps.forwarder, config: deps.otlp }));
+  if (deps.benchParseOnlyRoute) {
+    app.use('/bench/parse-only/v1', otlpRoutes({ pool: deps.ingestPool, config: { ...deps.otlp, parseOnly: true } }));
+  }
   app.use('/api', cors(deps.corsOrigins), telemetryApi(deps));
   // After the telemetry API, so reading traces does not itself make traces.
   app.use('/api', requestContext(deps), visitorApi(deps));

@@ -20,6 +20,20 @@ export interface ServerConfig {
   readonly distDir: string;
   /** `SERVICE_NAME`: the server's `service.name` (default `recommendation-service`). */
   readonly serviceName: string;
+  /** `OTLP_FORWARD_URL`: upstream OTLP/HTTP collector that every accepted batch is forwarded to (default none). */
+  readonly forwardUrl: string | undefined;
+  /** `INGEST_WORKERS`: threads that parse, decode and store OTLP (default 2). */
+  readonly ingestWorkers: number;
+  /** `INGEST_MAX_IN_FLIGHT_BYTES`: OTLP bytes being decoded or awaiting a commit before the endpoint answers 503 (default 64 MiB). */
+  readonly ingestMaxInFlightBytes: number;
+  /** `RETENTION_MAX_AGE_HOURS`: spans and points older than this are deleted (default 720, 30 days; 0 keeps everything). */
+  readonly retentionMaxAgeHours: number;
+  /** `RETENTION_MAX_SPANS`: the oldest spans beyond this count are deleted (default 10,000,000; 0: no limit). */
+  readonly retentionMaxSpans: number;
+  /** `RETENTION_INTERVAL_MS`: how often the background cleanup runs (default 60,000). */
+  readonly retentionIntervalMs: number;
+  /** `BENCH_PARSE_ONLY_ROUTE=true`: also serve `/bench/parse-only/v1/*`, which decodes but stores nothing (for `npm run bench`). */
+  readonly benchParseOnlyRoute: boolean;
   /** `EXPERIMENTS_FILE`: the experiment definitions (default `config/experiments.json`), validated. */
   readonly experimentsFile: string;
   readonly experiments: ExperimentsFile;
@@ -45,6 +59,20 @@ function boolean(env: NodeJS.ProcessEnv, name: string): boolean {
   if (raw === '' || raw === 'false') return false;
   if (raw === 'true') return true;
   throw new ConfigError(`Configuration: ${name} is invalid, expected true or false (actual: ${env[name]})`);
+}
+
+function forwardUrl(raw: string | undefined): string | undefined {
+  if (raw === undefined || raw.trim() === '') return undefined;
+  let url: URL;
+  try {
+    url = new URL(raw.trim());
+  } catch {
+    throw new ConfigError(`Configuration: OTLP_FORWARD_URL is invalid, expected an http(s) URL of an OTLP/HTTP receiver (actual: ${raw})`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new ConfigError(`Configuration: OTLP_FORWARD_URL is invalid, expected an http(s) URL (actual: ${raw})`);
+  }
+  return url.href.replace(/\/+$/, '');
 }
 
 /** Reads and validates the experiments file; a bad one is a `ConfigError` naming experiment and field. */
@@ -77,5 +105,12 @@ export function loadConfig(env: NodeJS.ProcessEnv): ServerConfig {
     metricIntervalMs: integer(env, 'METRIC_INTERVAL_MS', 5000, 100, 3_600_000),
     distDir: resolve(env.DIST_DIR || './dist'),
     serviceName: env.SERVICE_NAME || 'recommendation-service',
+    forwardUrl: forwardUrl(env.OTLP_FORWARD_URL),
+    ingestWorkers: integer(env, 'INGEST_WORKERS', 2, 1, 16),
+    ingestMaxInFlightBytes: integer(env, 'INGEST_MAX_IN_FLIGHT_BYTES', 64 * MIB, 1024, 4096 * MIB),
+    retentionMaxAgeHours: integer(env, 'RETENTION_MAX_AGE_HOURS', 720, 0, 24 * 365 * 10),
+    retentionMaxSpans: integer(env, 'RETENTION_MAX_SPANS', 10_000_000, 0, 1_000_000_000),
+    retentionIntervalMs: integer(env, 'RETENTION_INTERVAL_MS', 60_000, 100, 86_400_000),
+    benchParseOnlyRoute: boolean(env, 'BENCH_PARSE_ONLY_ROUTE'),
   };
 }

@@ -350,6 +350,7 @@ const VARIANT_ATTRIBUTES = [
 
 const POINT_BASE = {
   service: 'content-site',
+  resourceKey: '{"service.name":"content-site"}',
   scope: 'variant-lens-sdk',
   trusted: false,
   attributes: { 'experiment.rec_algorithm': 'hybrid', 'experiment.ranking_boost': 'control' },

@@ -26,7 +26,7 @@ export const W3C_MAX_TOTAL_BYTES = 8192;
 /** W3C Baggage: one list-member is at most 4,096 bytes. */
 export const W3C_MAX_MEMBER_BYTES = 4096;
 /** Keys that name a person; never allowed, whatever the allow-list says. */
-const FORBIDDEN_KEYS = new Set(['user.id', 'user.email', 'user.name', 'enduser.id']);
+export const FORBIDDEN_KEYS: ReadonlySet<string> = new Set(['user.id', 'user.email', 'user.name', 'enduser.id']);
 /** A short token: variant names and cohorts look like this; free text does not. */
 const SAFE_VALUE = /^[A-Za-z0-9._-]+$/;
 const EMAIL_LIKE = /@/;

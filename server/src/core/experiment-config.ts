@@ -3,6 +3,7 @@
  * and errors that name the experiment and the field.
  */
 import { z } from 'zod';
+import { FORBIDDEN_KEYS } from './baggage-guard.js';
 
 /** Version of the file format this code reads. */
 export const EXPERIMENTS_SPEC_VERSION = 1;
@@ -24,6 +25,8 @@ const experimentSchema = z
     owner: z.string().default(''),
     startDate: z.iso.date('expected a date as YYYY-MM-DD').optional(),
     layer: z.string().regex(KEY, 'expected lower-case letters, digits, _ . or -').optional(),
+    /** The experiment's fixed slice [start, end) of its layer's traffic. */
+    layerRange: z.tuple([z.number().min(0), z.number().max(1)]).optional(),
     forcedVariants: z.record(z.string().min(1), z.string()).default({}),
   })
   .strict()
@@ -37,6 +40,15 @@ const experimentSchema = z
     }
     if (e.status === 'running' && e.winner !== undefined) {
       ctx.addIssue({ code: 'custom', path: ['winner'], message: 'only a concluded experiment has a winner' });
+    }
+    if (e.layer !== undefined) {
+      if (e.layerRange === undefined) {
+        ctx.addIssue({ code: 'custom', path: ['layerRange'], message: 'an experiment in a layer needs its [start, end) slice of the layer' });
+      } else if (!(e.layerRange[0] < e.layerRange[1])) {
+        ctx.addIssue({ code: 'custom', path: ['layerRange'], message: 'expected start < end within [0, 1]' });
+      }
+    } else if (e.layerRange !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['layerRange'], message: 'only an experiment with a layer has a layerRange' });
     }
     for (const [userId, variant] of Object.entries(e.forcedVariants)) {
       if (!e.variants.includes(variant)) {
@@ -63,18 +75,26 @@ const fileSchema = z
     file.experiments.forEach((e, i) => {
       if (keys.has(e.key)) ctx.addIssue({ code: 'custom', path: ['experiments', i, 'key'], message: `duplicate key ${e.key}` });
       if (baggageKeys.has(e.baggageKey)) ctx.addIssue({ code: 'custom', path: ['experiments', i, 'baggageKey'], message: `duplicate baggage key ${e.baggageKey}` });
-      if (e.baggageKey === 'user.id' || e.baggageKey === 'user.cohort') {
+      if (FORBIDDEN_KEYS.has(e.baggageKey) || e.baggageKey === 'user.cohort') {
         ctx.addIssue({ code: 'custom', path: ['experiments', i, 'baggageKey'], message: `${e.baggageKey} is reserved` });
       }
       keys.add(e.key);
       baggageKeys.add(e.baggageKey);
     });
-    const layerShares = new Map<string, number>();
-    for (const e of file.experiments) {
-      if (e.layer !== undefined && e.status === 'running') layerShares.set(e.layer, (layerShares.get(e.layer) ?? 0) + e.allocation);
-    }
-    for (const [layer, share] of layerShares) {
-      if (share > 1 + 1e-9) ctx.addIssue({ code: 'custom', path: ['experiments'], message: `layer ${layer}: allocations of its running experiments add up to ${share}, more than 1` });
+    // Slices of one layer may not overlap, concluded experiments included, so that a slice
+    // is never handed to a new experiment while its old visitors could still be attributed.
+    file.experiments.forEach((e, i) => {
+      if (e.layer === undefined || e.layerRange === undefined) return;
+      const clash = file.experiments.find(
+        (o, j) => j < i && o.layer === e.layer && o.layerRange !== undefined && o.layerRange[0] < e.layerRange![1] && e.layerRange![0] < o.layerRange[1],
+      );
+      if (clash !== undefined) {
+        ctx.addIssue({ code: 'custom', path: ['experiments', i, 'layerRange'], message: `overlaps the slice of ${clash.key} in layer ${e.layer}` });
+      }
+    });
+    const running = file.experiments.filter((e) => e.status === 'running').length;
+    if (file.baggage.maxItems < running + 1) {
+      ctx.addIssue({ code: 'custom', path: ['baggage', 'maxItems'], message: `expected at least ${running + 1}: one per running experiment plus user.cohort` });
     }
   });
 

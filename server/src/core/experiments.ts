@@ -43,22 +43,17 @@ export function inHoldout(userId: string, file: Pick<ExperimentsFile, 'holdout'>
 
 /**
  * Whether a visitor is enrolled. Without a layer: u = unitHash(userId, `${key}:allocation`)
- * < allocation — a hash independent of the variant's. In a layer, the layer's traffic
- * u = unitHash(userId, `layer:${layer}`) is cut into consecutive ranges, one per running
- * experiment in file order, each as wide as its allocation, so no visitor is in two.
+ * < allocation — a hash independent of the variant's. In a layer: u = unitHash(userId,
+ * `layer:${layer}`) falls in the experiment's own `layerRange` [start, end); ranges of one
+ * layer never overlap (the schema checks), so no visitor is in two, and since each range is
+ * fixed in the file, concluding or resizing one experiment never moves another's visitors.
  */
-function isEnrolled(userId: string, experiment: ExperimentDefinition, running: readonly ExperimentDefinition[]): boolean {
-  if (experiment.layer === undefined) {
-    return experiment.allocation >= 1 || unitHash(userId, `${experiment.key}:allocation`) < experiment.allocation;
+function isEnrolled(userId: string, experiment: ExperimentDefinition): boolean {
+  if (experiment.layer !== undefined && experiment.layerRange !== undefined) {
+    const u = unitHash(userId, `layer:${experiment.layer}`);
+    return u >= experiment.layerRange[0] && u < experiment.layerRange[1];
   }
-  const u = unitHash(userId, `layer:${experiment.layer}`);
-  let start = 0;
-  for (const other of running) {
-    if (other.layer !== experiment.layer) continue;
-    if (other.key === experiment.key) return u >= start && u < start + other.allocation;
-    start += other.allocation;
-  }
-  return false;
+  return experiment.allocation >= 1 || unitHash(userId, `${experiment.key}:allocation`) < experiment.allocation;
 }
 
 /**
@@ -75,7 +70,6 @@ export function assignUser(
   const experiments: Record<string, string> = {};
   const reasons: Record<string, AssignmentReason> = {};
   const baggage: Record<string, string> = {};
-  const running = file.experiments.filter((e) => e.status === 'running');
   const heldOut = inHoldout(userId, file);
   for (const experiment of file.experiments) {
     const control = experiment.variants[0]!;
@@ -84,12 +78,16 @@ export function assignUser(
       reasons[experiment.key] = 'static';
       continue;
     }
-    const forcedVariant = experiment.forcedVariants[userId] ?? forced[experiment.key];
+    const forcedVariant = Object.hasOwn(experiment.forcedVariants, userId)
+      ? experiment.forcedVariants[userId]
+      : Object.hasOwn(forced, experiment.key)
+        ? forced[experiment.key]
+        : undefined;
     let variant: string;
     if (forcedVariant !== undefined && experiment.variants.includes(forcedVariant)) {
       variant = forcedVariant;
       reasons[experiment.key] = 'targeting_match';
-    } else if (heldOut || !isEnrolled(userId, experiment, running)) {
+    } else if (heldOut || !isEnrolled(userId, experiment)) {
       experiments[experiment.key] = control;
       reasons[experiment.key] = 'default';
       continue;

@@ -3,6 +3,7 @@
  * records. Invalid items are rejected one by one, with a reason, so that the valid ones can
  * still be accepted as a partial success.
  */
+import { canonicalJson } from './telemetry-records.js';
 import type {
   AttributeValue,
   Attributes,
@@ -67,8 +68,11 @@ function stringField(parent: Record<string, Json>, field: string): string {
   return typeof value === 'string' ? value : '';
 }
 
+/** Ids arrive as hex strings (OTLP/JSON) or as bytes (decoded protobuf). */
 function normalizeId(value: Json): string {
-  return typeof value === 'string' ? value.toLowerCase() : '';
+  if (typeof value === 'string') return value.toLowerCase();
+  if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('hex');
+  return '';
 }
 
 const MAX_UINT64 = (1n << 64n) - 1n;
@@ -111,6 +115,7 @@ function anyValue(value: Json, limits: DecodeLimits, depth: number): AttributeVa
   if (value.intValue !== undefined) return integerValue(value.intValue) ?? null;
   if (value.doubleValue !== undefined) return numberValue(value.doubleValue) ?? null;
   if (typeof value.bytesValue === 'string') return truncate(value.bytesValue, limits);
+  if (value.bytesValue instanceof Uint8Array) return truncate(Buffer.from(value.bytesValue).toString('base64'), limits);
   if (depth >= limits.maxDepth) return null;
   if (isObject(value.arrayValue)) {
     const values = Array.isArray(value.arrayValue.values) ? value.arrayValue.values : [];
@@ -135,9 +140,12 @@ function keyValues(list: Json, limits: DecodeLimits, depth = 0): Attributes {
   return attributes;
 }
 
-function serviceName(resource: Json): string {
-  if (!isObject(resource)) return 'unknown_service';
-  const name = keyValues(resource.attributes, DEFAULT_DECODE_LIMITS)['service.name'];
+function resourceAttributes(resource: Json, limits: DecodeLimits): Attributes {
+  return isObject(resource) ? keyValues(resource.attributes, limits) : {};
+}
+
+function serviceName(attributes: Attributes): string {
+  const name = attributes['service.name'];
   return typeof name === 'string' && name !== '' ? name : 'unknown_service';
 }
 
@@ -171,7 +179,7 @@ export function decodeTraceRequest(
   const out = collector<SpanRecord>();
   for (const resourceSpans of requireRoot(body, 'resourceSpans')) {
     if (!isObject(resourceSpans)) throw new MalformedOtlpError('resourceSpans[] must be objects');
-    const service = serviceName(resourceSpans.resource);
+    const service = serviceName(resourceAttributes(resourceSpans.resource, limits));
     for (const scopeSpans of arrayField(resourceSpans, 'scopeSpans')) {
       if (!isObject(scopeSpans)) throw new MalformedOtlpError('scopeSpans[] must be objects');
       const scope = isObject(scopeSpans.scope) ? stringField(scopeSpans.scope, 'name') : '';
@@ -260,12 +268,14 @@ export function decodeMetricsRequest(
   const out = collector<MetricPointRecord>();
   for (const resourceMetrics of requireRoot(body, 'resourceMetrics')) {
     if (!isObject(resourceMetrics)) throw new MalformedOtlpError('resourceMetrics[] must be objects');
-    const service = serviceName(resourceMetrics.resource);
+    const resource = resourceAttributes(resourceMetrics.resource, limits);
+    const service = serviceName(resource);
+    const resourceKey = canonicalJson(resource);
     for (const scopeMetrics of arrayField(resourceMetrics, 'scopeMetrics')) {
       if (!isObject(scopeMetrics)) throw new MalformedOtlpError('scopeMetrics[] must be objects');
       const scope = isObject(scopeMetrics.scope) ? stringField(scopeMetrics.scope, 'name') : '';
       for (const metric of arrayField(scopeMetrics, 'metrics')) {
-        decodeMetric(metric, service, scope, options.trusted, limits, out);
+        decodeMetric(metric, { service, resourceKey, scope }, options.trusted, limits, out);
       }
     }
   }
@@ -274,8 +284,7 @@ export function decodeMetricsRequest(
 
 function decodeMetric(
   metric: Json,
-  service: string,
-  scope: string,
+  origin: Pick<MetricPointRecord, 'service' | 'resourceKey' | 'scope'>,
   trusted: boolean,
   limits: DecodeLimits,
   out: Collector<MetricPointRecord>,
@@ -305,7 +314,7 @@ function decodeMetric(
       out.reject(`metric ${name}: ${decoded}`);
       continue;
     }
-    out.result.items.push({ service, scope, name, unit, kind, temporality: kind === 'gauge' ? 0 : temporality, monotonic, trusted, ...decoded });
+    out.result.items.push({ ...origin, name, unit, kind, temporality: kind === 'gauge' ? 0 : temporality, monotonic, trusted, ...decoded });
   }
 }
 

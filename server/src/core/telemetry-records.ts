@@ -57,6 +57,12 @@ export type Temporality = 0 | 1 | 2;
 /** One metric data point as stored. */
 export interface MetricPointRecord {
   readonly service: string;
+  /**
+   * Identity of the resource that reported the point (canonical JSON of its attributes):
+   * with scope, name and point attributes it names the stream whose cumulative points
+   * supersede each other.
+   */
+  readonly resourceKey: string;
   readonly scope: string;
   readonly name: string;
   readonly unit: string;
@@ -75,7 +81,18 @@ export interface MetricPointRecord {
   readonly trusted: boolean;
 }
 
-/** Nanoseconds since the epoch (as a decimal string) to milliseconds. */
+/** Nanoseconds since the epoch (as a decimal string) to milliseconds, without BigInt on the hot path. */
 export function nanosToMillis(nanos: string): number {
-  return Number(BigInt(nanos)) / 1e6;
+  if (nanos.length <= 6) return Number(nanos) / 1e6;
+  return Number(nanos.slice(0, -6)) + Number(nanos.slice(-6)) / 1e6;
+}
+
+/** JSON with object keys sorted at every level, so equal attribute sets give equal strings. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
 }

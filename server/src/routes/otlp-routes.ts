@@ -1,54 +1,92 @@
-import express, { Router, type Request } from 'express';
-import { decodeMetricsRequest, decodeTraceRequest, MalformedOtlpError, type DecodeResult } from '../core/otlp-json.js';
-import type { TelemetryStore } from '../store/telemetry-store.js';
+import express, { Router, type Request, type Response } from 'express';
+import { encodeExportResponse } from '../core/otlp-protobuf.js';
 import { HttpError } from '../http/http-error.js';
+import type { OtlpForwarder } from '../services/otlp-forwarder.js';
+import { IngestOverloadedError, MalformedBodyError, type IngestOutcome, type IngestPool } from '../store/ingest-pool.js';
 
 /** Configuration of the OTLP/HTTP collection endpoint. */
 export interface OtlpRouteConfig {
-  /** Largest request body accepted, compressed or not, in bytes. */
+  /** Largest request body accepted, compressed and after decompression, in bytes. */
   readonly maxBodyBytes: number;
+  /** Decode but do not store: the ceiling the ingest benchmark compares against. */
+  readonly parseOnly?: boolean;
 }
 
-function parseJson(req: Request): unknown {
-  const type = req.headers['content-type'] ?? '';
-  if (!type.startsWith('application/json')) {
-    throw new HttpError(415, `content-type ${type || '(none)'} is not supported, expected application/json`);
-  }
+/** What the OTLP routes need. */
+export interface OtlpRouteDeps {
+  readonly pool: IngestPool;
+  readonly forwarder?: OtlpForwarder;
+  readonly config: OtlpRouteConfig;
+}
+
+type Encoding = 'json' | 'protobuf';
+
+const JSON_TYPE = 'application/json';
+const PROTOBUF_TYPE = 'application/x-protobuf';
+/** How long an overloaded endpoint asks exporters to wait before retrying, in seconds. */
+const OVERLOAD_RETRY_AFTER_SECONDS = 1;
+
+function encodingOf(req: Request): Encoding {
+  const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  if (type === JSON_TYPE) return 'json';
+  if (type === PROTOBUF_TYPE) return 'protobuf';
+  throw new HttpError(415, `content-type ${type || '(none)'} is not supported, expected ${JSON_TYPE} or ${PROTOBUF_TYPE}`);
+}
+
+function bodyOf(req: Request): Buffer {
   const body = req.body as unknown;
   if (!Buffer.isBuffer(body) || body.length === 0) throw new HttpError(400, 'body is empty, expected an OTLP export request');
+  return body;
+}
+
+function respond(res: Response, encoding: Encoding, signal: 'traces' | 'metrics', response: object): void {
+  if (encoding === 'json') {
+    res.json(response);
+    return;
+  }
+  res.type(PROTOBUF_TYPE).send(Buffer.from(encodeExportResponse(signal, response)));
+}
+
+async function ingest(deps: OtlpRouteDeps, signal: 'traces' | 'metrics', encoding: Encoding, body: Buffer): Promise<IngestOutcome> {
   try {
-    return JSON.parse(body.toString('utf8'));
+    return await deps.pool.ingest(signal, encoding, body, { parseOnly: deps.config.parseOnly });
   } catch (error) {
-    throw new HttpError(400, `body is not valid JSON: ${(error as Error).message}`);
+    if (error instanceof MalformedBodyError) throw new HttpError(400, `body is not an OTLP export request: ${error.message}`);
+    if (error instanceof IngestOverloadedError) {
+      throw new HttpError(503, `overloaded: ${error.message}; retry later`, { 'Retry-After': String(OVERLOAD_RETRY_AFTER_SECONDS) });
+    }
+    console.error('committing telemetry failed', error);
+    throw new HttpError(503, 'the store could not commit this batch; retry later', { 'Retry-After': String(OVERLOAD_RETRY_AFTER_SECONDS) });
   }
 }
 
-function decodeOrReject<T>(decode: () => DecodeResult<T>): DecodeResult<T> {
-  try {
-    return decode();
-  } catch (error) {
-    if (error instanceof MalformedOtlpError) throw new HttpError(400, `body is not an OTLP export request: ${error.message}`);
-    throw error;
-  }
-}
-
-/** `POST /v1/traces` and `POST /v1/metrics`: OTLP/HTTP from browsers (untrusted). */
-export function otlpRoutes(deps: { store: TelemetryStore; config: OtlpRouteConfig }): Router {
+/**
+ * `POST /v1/traces` and `POST /v1/metrics`: OTLP/HTTP with JSON or protobuf bodies, gzip or
+ * deflate, from browsers (untrusted). The response is sent only after the valid items are
+ * committed; invalid items are reported as a partial success.
+ */
+export function otlpRoutes(deps: OtlpRouteDeps): Router {
   const router = Router();
-  // body-parser inflates gzip/deflate and applies the limit to the inflated bytes too.
+  // body-parser inflates gzip/deflate and applies the limit to the inflated bytes too, so a
+  // small compressed body that inflates past the limit (a gzip bomb) is refused with 413.
   router.use(express.raw({ type: () => true, limit: deps.config.maxBodyBytes }));
-  router.post('/traces', (req, res) => {
-    const body = parseJson(req);
-    const result = decodeOrReject(() => decodeTraceRequest(body, { trusted: false }));
-    deps.store.addSpans(result.items);
-    res.json(result.rejected > 0 ? { partialSuccess: { rejectedSpans: result.rejected, errorMessage: result.errors.join('; ') } } : {});
+  router.post('/traces', async (req, res) => {
+    const encoding = encodingOf(req);
+    const body = bodyOf(req);
+    const outcome = await ingest(deps, 'traces', encoding, body);
+    deps.forwarder?.enqueue('traces', body, req.headers['content-type']!);
+    respond(res, encoding, 'traces', outcome.rejected > 0 ? { partialSuccess: { rejectedSpans: outcome.rejected, errorMessage: outcome.errors.join('; ') } } : {});
   });
-  router.post('/metrics', (req, res) => {
-    const body = parseJson(req);
-    const result = decodeOrReject(() => decodeMetricsRequest(body, { trusted: false }));
-    deps.store.addMetricPoints(result.items);
-    res.json(
-      result.rejected > 0 ? { partialSuccess: { rejectedDataPoints: result.rejected, errorMessage: result.errors.join('; ') } } : {},
+  router.post('/metrics', async (req, res) => {
+    const encoding = encodingOf(req);
+    const body = bodyOf(req);
+    const outcome = await ingest(deps, 'metrics', encoding, body);
+    deps.forwarder?.enqueue('metrics', body, req.headers['content-type']!);
+    respond(
+      res,
+      encoding,
+      'metrics',
+      outcome.rejected > 0 ? { partialSuccess: { rejectedDataPoints: outcome.rejected, errorMessage: outcome.errors.join('; ') } } : {},
     );
   });
   router.post('/logs', (_req, res) => {

@@ -1,6 +1,7 @@
+import { createHash } from 'node:crypto';
 import Database from 'better-sqlite3';
 import type { MetricPointRecord, SpanRecord } from '../core/telemetry-records.js';
-import { nanosToMillis } from '../core/telemetry-records.js';
+import { canonicalJson, nanosToMillis } from '../core/telemetry-records.js';
 import { configureConnection, migrate, type Migration } from './migrations.js';
 
 const MIGRATIONS: readonly Migration[] = [
@@ -54,7 +55,75 @@ const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX metric_points_name_time ON metric_points (name, time_ms);
     `,
   },
+  {
+    // Slicing by variant without scanning JSON: experiment attributes in a narrow indexed
+    // table, the visitor on trusted spans, and the identity of each metric stream.
+    version: 2,
+    sql: `
+      CREATE TABLE span_experiments (
+        key TEXT NOT NULL,
+        variant TEXT NOT NULL,
+        span_id INTEGER NOT NULL,
+        PRIMARY KEY (key, variant, span_id)
+      ) WITHOUT ROWID;
+      CREATE INDEX span_experiments_span ON span_experiments (span_id);
+      ALTER TABLE spans ADD COLUMN user_id TEXT;
+      CREATE INDEX spans_user ON spans (user_id) WHERE user_id IS NOT NULL;
+      ALTER TABLE metric_points ADD COLUMN stream TEXT NOT NULL DEFAULT '';
+      CREATE INDEX metric_points_stream ON metric_points (name, stream, start_ns, time_ms);
+    `,
+  },
 ];
+
+/** How the store is opened. */
+export interface TelemetryStoreOptions {
+  /** The SQLite file. */
+  readonly path: string;
+  /** Attribute keys copied into the indexed `span_experiments` table (string values only). */
+  readonly isExperimentKey?: (key: string) => boolean;
+}
+
+const EMPTY_LIST = '[]';
+const SPAN_COLUMNS = 19;
+/** Browser spans per multi-row INSERT; 50 × 19 parameters stays far below SQLite's limit. */
+const MULTI_ROW = 50;
+
+/** The `spans` row of a span, in column order. */
+function spanRow(span: SpanRecord): unknown[] {
+  const startMs = nanosToMillis(span.startTimeUnixNano);
+  const requestId = span.attributes['recommendation.request_id'];
+  // Only the server's own spans name the visitor; a browser could claim anyone.
+  const userId = span.trusted ? span.attributes['user.id'] : undefined;
+  return [
+    span.traceId,
+    span.spanId,
+    span.parentSpanId,
+    span.name,
+    span.kind,
+    span.service,
+    span.scope,
+    span.startTimeUnixNano,
+    span.endTimeUnixNano,
+    startMs,
+    nanosToMillis(span.endTimeUnixNano) - startMs,
+    span.statusCode,
+    span.statusMessage,
+    span.trusted ? 1 : 0,
+    typeof requestId === 'string' ? requestId : null,
+    typeof userId === 'string' ? userId : null,
+    JSON.stringify(span.attributes),
+    span.events.length === 0 ? EMPTY_LIST : JSON.stringify(span.events),
+    span.links.length === 0 ? EMPTY_LIST : JSON.stringify(span.links),
+  ];
+}
+
+const defaultExperimentKey = (key: string): boolean => key.startsWith('experiment.') || key === 'user.cohort';
+
+/** One stream's share of a metric total; see `metricTotals`. */
+export interface MetricTotal {
+  readonly attributes: Record<string, unknown>;
+  readonly value: number;
+}
 
 /** A span as the API returns it. */
 export interface StoredSpan {
@@ -183,83 +252,177 @@ function clampLimit(limit: number | undefined): number {
 export class TelemetryStore {
   private readonly db: Database.Database;
   private readonly insertSpan: Database.Statement;
+  private readonly insertSpanRows: Database.Statement;
+  private readonly insertExperiment: Database.Statement;
   private readonly insertPoint: Database.Statement;
+  private readonly isExperimentKey: (key: string) => boolean;
+  private readonly writeInTransaction: (spans: readonly SpanRecord[], points: readonly MetricPointRecord[]) => number;
 
-  constructor(path: string) {
-    this.db = new Database(path);
+  constructor(options: TelemetryStoreOptions) {
+    this.db = new Database(options.path);
     configureConnection(this.db);
     migrate(this.db, MIGRATIONS);
+    this.isExperimentKey = options.isExperimentKey ?? defaultExperimentKey;
+    // Positional parameters: binding an object per row costs measurably at 100k spans/s.
     this.insertSpan = this.db.prepare(`
       INSERT OR IGNORE INTO spans (trace_id, span_id, parent_span_id, name, kind, service, scope,
         start_ns, end_ns, start_ms, duration_ms, status_code, status_message, trusted, request_id,
-        attributes, events, links)
-      VALUES (@traceId, @spanId, @parentSpanId, @name, @kind, @service, @scope, @startNs, @endNs,
-        @startMs, @durationMs, @statusCode, @statusMessage, @trusted, @requestId, @attributes,
-        @events, @links)`);
+        user_id, attributes, events, links)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    this.insertExperiment = this.db.prepare('INSERT OR IGNORE INTO span_experiments (key, variant, span_id) VALUES (?, ?, ?)');
     this.insertPoint = this.db.prepare(`
       INSERT INTO metric_points (service, scope, name, unit, kind, temporality, monotonic,
-        attributes, start_ns, time_ns, time_ms, value, count, sum, bucket_counts, explicit_bounds, trusted)
-      VALUES (@service, @scope, @name, @unit, @kind, @temporality, @monotonic, @attributes,
-        @startNs, @timeNs, @timeMs, @value, @count, @sum, @bucketCounts, @explicitBounds, @trusted)`);
-  }
-
-  /** Stores spans in one transaction; a span already stored (same trace and span id) is skipped. Returns how many were new. */
-  addSpans(spans: readonly SpanRecord[]): number {
-    return this.db.transaction((batch: readonly SpanRecord[]) => {
+        attributes, start_ns, time_ns, time_ms, value, count, sum, bucket_counts, explicit_bounds, trusted, stream)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    this.insertSpanRows = this.db.prepare(`
+      INSERT OR IGNORE INTO spans (trace_id, span_id, parent_span_id, name, kind, service, scope,
+        start_ns, end_ns, start_ms, duration_ms, status_code, status_message, trusted, request_id,
+        user_id, attributes, events, links)
+      VALUES ${Array(MULTI_ROW).fill(`(${Array(SPAN_COLUMNS).fill('?').join(', ')})`).join(', ')}`);
+    this.writeInTransaction = this.db.transaction((spans: readonly SpanRecord[], points: readonly MetricPointRecord[]) => {
       let added = 0;
-      for (const span of batch) {
-        const startMs = nanosToMillis(span.startTimeUnixNano);
-        const requestId = span.attributes['recommendation.request_id'];
-        added += this.insertSpan.run({
-          traceId: span.traceId,
-          spanId: span.spanId,
-          parentSpanId: span.parentSpanId,
-          name: span.name,
-          kind: span.kind,
-          service: span.service,
-          scope: span.scope,
-          startNs: span.startTimeUnixNano,
-          endNs: span.endTimeUnixNano,
-          startMs,
-          durationMs: nanosToMillis(span.endTimeUnixNano) - startMs,
-          statusCode: span.statusCode,
-          statusMessage: span.statusMessage,
-          trusted: span.trusted ? 1 : 0,
-          requestId: typeof requestId === 'string' ? requestId : null,
-          attributes: JSON.stringify(span.attributes),
-          events: JSON.stringify(span.events),
-          links: JSON.stringify(span.links),
-        }).changes;
+      let i = 0;
+      // Browser spans go in MULTI_ROW at a time: one statement per chunk instead of per span.
+      const untrusted = spans.filter((span) => !span.trusted);
+      for (; i + MULTI_ROW <= untrusted.length; i += MULTI_ROW) {
+        const params: unknown[] = [];
+        for (let j = i; j < i + MULTI_ROW; j += 1) params.push(...spanRow(untrusted[j]!));
+        added += this.insertSpanRows.run(params).changes;
       }
+      for (; i < untrusted.length; i += 1) added += this.writeSpan(untrusted[i]!);
+      for (const span of spans) if (span.trusted) added += this.writeSpan(span);
+      for (const point of points) this.writePoint(point);
       return added;
-    })(spans);
+    });
   }
 
-  /** Stores metric points in one transaction. */
+  private writeSpan(span: SpanRecord): number {
+    const result = this.insertSpan.run(spanRow(span));
+    // Variants are read from the server's own spans; a browser's claim is kept in the JSON
+    // but not indexed, which also keeps the public ingest path to one row per span.
+    if (result.changes === 0 || !span.trusted) return result.changes;
+    for (const key in span.attributes) {
+      const value = span.attributes[key];
+      if (typeof value === 'string' && this.isExperimentKey(key)) this.insertExperiment.run(key, value, result.lastInsertRowid);
+    }
+    return 1;
+  }
+
+  private writePoint(point: MetricPointRecord): void {
+    const attributes = canonicalJson(point.attributes);
+    const stream = createHash('sha1').update(`${point.resourceKey}\u0000${point.scope}\u0000${point.name}\u0000${attributes}`).digest('hex');
+    this.insertPoint.run(
+      point.service,
+      point.scope,
+      point.name,
+      point.unit,
+      point.kind,
+      point.temporality,
+      point.monotonic ? 1 : 0,
+      attributes,
+      point.startTimeUnixNano,
+      point.timeUnixNano,
+      nanosToMillis(point.timeUnixNano),
+      point.value,
+      point.count,
+      point.sum,
+      point.bucketCounts === null ? null : JSON.stringify(point.bucketCounts),
+      point.explicitBounds === null ? null : JSON.stringify(point.explicitBounds),
+      point.trusted ? 1 : 0,
+      stream,
+    );
+  }
+
+  /**
+   * Stores spans and metric points in one transaction: all or nothing, committed when this
+   * returns. A span already stored (same trace and span id) is skipped, so retried exports
+   * are stored once. Returns how many spans were new.
+   */
+  write(spans: readonly SpanRecord[], points: readonly MetricPointRecord[]): number {
+    return this.writeInTransaction(spans, points);
+  }
+
+  /** Stores spans; see `write`. */
+  addSpans(spans: readonly SpanRecord[]): number {
+    return this.write(spans, []);
+  }
+
+  /** Stores metric points; see `write`. */
   addMetricPoints(points: readonly MetricPointRecord[]): void {
-    this.db.transaction((batch: readonly MetricPointRecord[]) => {
-      for (const point of batch) {
-        this.insertPoint.run({
-          service: point.service,
-          scope: point.scope,
-          name: point.name,
-          unit: point.unit,
-          kind: point.kind,
-          temporality: point.temporality,
-          monotonic: point.monotonic ? 1 : 0,
-          attributes: JSON.stringify(point.attributes),
-          startNs: point.startTimeUnixNano,
-          timeNs: point.timeUnixNano,
-          timeMs: nanosToMillis(point.timeUnixNano),
-          value: point.value,
-          count: point.count,
-          sum: point.sum,
-          bucketCounts: point.bucketCounts === null ? null : JSON.stringify(point.bucketCounts),
-          explicitBounds: point.explicitBounds === null ? null : JSON.stringify(point.explicitBounds),
-          trusted: point.trusted ? 1 : 0,
-        });
-      }
-    })(points);
+    this.write([], points);
+  }
+
+  /** How many spans are stored. */
+  spanCount(): number {
+    return (this.db.prepare('SELECT count(*) AS n FROM spans').get() as { n: number }).n;
+  }
+
+  /**
+   * A monotonic sum's total per attribute set, with either temporality: delta points add up;
+   * a cumulative stream (resource, scope, name, attributes, start time) contributes its latest
+   * value only, and a restarted stream (a new start time) is a new stream that adds.
+   */
+  metricTotals(name: string): MetricTotal[] {
+    const rows = this.db
+      .prepare(
+        `WITH latest AS (
+           SELECT attributes, value, temporality,
+                  row_number() OVER (PARTITION BY stream, start_ns ORDER BY time_ms DESC, id DESC) AS rank
+           FROM metric_points WHERE name = ? AND kind = 'sum' AND temporality = 2
+         )
+         SELECT attributes, sum(value) AS value FROM (
+           SELECT attributes, value FROM latest WHERE rank = 1
+           UNION ALL
+           SELECT attributes, value FROM metric_points WHERE name = ? AND kind = 'sum' AND temporality <> 2
+         ) GROUP BY attributes ORDER BY attributes`,
+      )
+      .all(name, name) as { attributes: string; value: number }[];
+    return rows.map((row) => ({ attributes: JSON.parse(row.attributes) as Record<string, unknown>, value: row.value }));
+  }
+
+  /** Deletes spans and points older than `cutoffMs` (ms since the epoch), at most `batch` spans. Returns how many spans went. */
+  deleteOlderThan(cutoffMs: number, batch: number): number {
+    return this.db.transaction(() => {
+      const ids = this.db.prepare('SELECT id FROM spans WHERE start_ms < ? ORDER BY start_ms LIMIT ?').pluck().all(cutoffMs, batch) as number[];
+      this.deleteSpans(ids);
+      this.db.prepare('DELETE FROM metric_points WHERE id IN (SELECT id FROM metric_points WHERE time_ms < ? LIMIT ?)').run(cutoffMs, batch);
+      return ids.length;
+    })();
+  }
+
+  /** Deletes the oldest spans beyond `maxSpans`, at most `batch` of them. Returns how many went. */
+  trimToMaxSpans(maxSpans: number, batch: number): number {
+    return this.db.transaction(() => {
+      const excess = this.spanCount() - maxSpans;
+      if (excess <= 0) return 0;
+      const ids = this.db.prepare('SELECT id FROM spans ORDER BY start_ms, id LIMIT ?').pluck().all(Math.min(excess, batch)) as number[];
+      this.deleteSpans(ids);
+      return ids.length;
+    })();
+  }
+
+  private deleteSpans(ids: readonly number[]): void {
+    const deleteSpan = this.db.prepare('DELETE FROM spans WHERE id = ?');
+    const deleteExperiments = this.db.prepare('DELETE FROM span_experiments WHERE span_id = ?');
+    for (const id of ids) {
+      deleteExperiments.run(id);
+      deleteSpan.run(id);
+    }
+  }
+
+  /** Stops this connection from checkpointing at commit; see `checkpoint`. */
+  disableAutoCheckpoint(): void {
+    this.db.pragma('wal_autocheckpoint = 0');
+  }
+
+  /** Copies committed WAL pages into the database without blocking writers (PASSIVE). */
+  checkpoint(): void {
+    this.db.pragma('wal_checkpoint(PASSIVE)');
+  }
+
+  /** `PRAGMA integrity_check`: "ok" for a sound file. */
+  integrityCheck(): string {
+    return this.db.pragma('integrity_check', { simple: true }) as string;
   }
 
   /** Every stored span of a trace, in start order. */

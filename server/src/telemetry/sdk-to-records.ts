@@ -2,7 +2,7 @@
 import type { Attributes as OtelAttributes, HrTime } from '@opentelemetry/api';
 import { AggregationTemporality, DataPointType, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
-import type { Attributes, MetricPointRecord, SpanRecord } from '../core/telemetry-records.js';
+import { canonicalJson, type Attributes, type MetricPointRecord, type SpanRecord } from '../core/telemetry-records.js';
 
 const NANOS_PER_SECOND = 1_000_000_000n;
 
@@ -62,11 +62,13 @@ function otlpTemporality(temporality: AggregationTemporality): 1 | 2 {
 /** Every data point of a collection as trusted stored points. */
 export function metricsToRecords(resourceMetrics: ResourceMetrics): MetricPointRecord[] {
   const service = serviceOf(resourceMetrics.resource.attributes);
+  const resourceKey = canonicalJson(attributes(resourceMetrics.resource.attributes));
   const points: MetricPointRecord[] = [];
   for (const scopeMetrics of resourceMetrics.scopeMetrics) {
     for (const metric of scopeMetrics.metrics) {
       const base = {
         service,
+        resourceKey,
         scope: scopeMetrics.scope.name,
         name: metric.descriptor.name,
         unit: metric.descriptor.unit,

@@ -6,29 +6,34 @@ import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
 import type { MetricPointRecord, SpanRecord } from '../core/telemetry-records.js';
 import { metricsToRecords, spanToRecord } from './sdk-to-records.js';
 
-/** Where exported records go: the telemetry store, or anything with the same two methods. */
+/** Where exported records go: the store's ingest queue, settled once committed. */
 export interface RecordSink {
-  addSpans(spans: readonly SpanRecord[]): unknown;
-  addMetricPoints(points: readonly MetricPointRecord[]): unknown;
+  submit(spans: readonly SpanRecord[], points: readonly MetricPointRecord[]): Promise<unknown>;
 }
 
 const logger = diag.createComponentLogger({ namespace: 'variant-lens/store-exporters' });
 
-function run(write: () => void, resultCallback: (result: ExportResult) => void): void {
+function run(write: () => Promise<unknown>, resultCallback: (result: ExportResult) => void): void {
+  let written: Promise<unknown>;
   try {
-    write();
-    resultCallback({ code: ExportResultCode.SUCCESS });
+    written = write();
   } catch (error) {
-    logger.error('writing telemetry to the store failed', error);
-    resultCallback({ code: ExportResultCode.FAILED, error: error as Error });
+    written = Promise.reject(error);
   }
+  written.then(
+    () => resultCallback({ code: ExportResultCode.SUCCESS }),
+    (error: unknown) => {
+      logger.error('writing telemetry to the store failed', error);
+      resultCallback({ code: ExportResultCode.FAILED, error: error as Error });
+    },
+  );
 }
 
 export class StoreSpanExporter implements SpanExporter {
   constructor(private readonly sink: RecordSink) {}
 
   export(spans: ReadableSpan[], resultCallback: (result: ExportResult) => void): void {
-    run(() => this.sink.addSpans(spans.map(spanToRecord)), resultCallback);
+    run(() => this.sink.submit(spans.map(spanToRecord), []), resultCallback);
   }
 
   shutdown(): Promise<void> {
@@ -45,7 +50,7 @@ export class StoreMetricExporter implements PushMetricExporter {
   constructor(private readonly sink: RecordSink) {}
 
   export(metrics: ResourceMetrics, resultCallback: (result: ExportResult) => void): void {
-    run(() => this.sink.addMetricPoints(metricsToRecords(metrics)), resultCallback);
+    run(() => this.sink.submit([], metricsToRecords(metrics)), resultCallback);
   }
 
   selectAggregationTemporality(): AggregationTemporality {

@@ -2,6 +2,8 @@
 import { context, metrics, propagation, trace, type Meter, type Tracer } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
+import { AggregationTemporalityPreference, OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import { BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
@@ -20,6 +22,8 @@ export interface TelemetryConfig {
   readonly disabled: boolean;
   /** How often metrics are collected and written, in ms. */
   readonly metricIntervalMs: number;
+  /** Upstream OTLP/HTTP collector that the server's own spans and metrics are also exported to. */
+  readonly forwardUrl?: string;
 }
 
 /** What the rest of the server uses of the telemetry. */
@@ -60,6 +64,9 @@ export function startTelemetry(config: TelemetryConfig): Telemetry {
         maxExportBatchSize: SPAN_BATCH_SIZE,
         maxQueueSize: SPAN_QUEUE_SIZE,
       }),
+      ...(config.forwardUrl === undefined
+        ? []
+        : [new BatchSpanProcessor(new OTLPTraceExporter({ url: `${config.forwardUrl}/v1/traces` }), { maxQueueSize: SPAN_QUEUE_SIZE })]),
     ],
   });
   const meterProvider = new MeterProvider({
@@ -69,6 +76,14 @@ export function startTelemetry(config: TelemetryConfig): Telemetry {
         exporter: new StoreMetricExporter(config.sink),
         exportIntervalMillis: config.metricIntervalMs,
       }),
+      ...(config.forwardUrl === undefined
+        ? []
+        : [
+            new PeriodicExportingMetricReader({
+              exporter: new OTLPMetricExporter({ url: `${config.forwardUrl}/v1/metrics`, temporalityPreference: AggregationTemporalityPreference.DELTA }),
+              exportIntervalMillis: config.metricIntervalMs,
+            }),
+          ]),
     ],
   });
   const contextManager = new AsyncLocalStorageContextManager().enable();

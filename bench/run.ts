@@ -1,0 +1,16 @@
+/** `npm run bench`: every benchmark, or those named as arguments (e.g. `npm run bench -- ingest`). */
+import { runIngestBench } from './ingest-bench.js';
+
+const BENCHES: Record<string, () => Promise<unknown>> = {
+  ingest: runIngestBench,
+};
+
+const selected = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+for (const name of selected.length > 0 ? selected : Object.keys(BENCHES)) {
+  const bench = BENCHES[name];
+  if (bench === undefined) {
+    console.error(`unknown benchmark ${name}; choose from ${Object.keys(BENCHES).join(', ')}`);
+    process.exit(2);
+  }
+  await bench();
+}

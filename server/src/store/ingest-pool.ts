@@ -1,0 +1,160 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type { DecodeLimits } from '../core/otlp-json.js';
+import type { MetricPointRecord, SpanRecord } from '../core/telemetry-records.js';
+import type { IngestReply, IngestRequest } from './ingest-messages.js';
+import { createWriteLock } from './write-lock.js';
+
+/** Configuration of the ingest workers. */
+export interface IngestPoolConfig {
+  /** The SQLite file the workers write. */
+  readonly path: string;
+  /** Attribute keys indexed as experiment variants. */
+  readonly experimentKeys: readonly string[];
+  /** Bounds on untrusted OTLP input. */
+  readonly limits?: DecodeLimits;
+  /** How many worker threads parse, decode and write. */
+  readonly workers: number;
+  /** Most bytes of OTLP bodies in flight; beyond it requests are refused as overload (503). */
+  readonly maxInFlightBytes: number;
+}
+
+/** What became of one OTLP body. */
+export interface IngestOutcome {
+  readonly rejected: number;
+  readonly errors: readonly string[];
+}
+
+/** Too much in flight: answered with 503 and Retry-After, and the exporter retries. */
+export class IngestOverloadedError extends Error {}
+/** The body is not an OTLP export request (answered with 400). */
+export class MalformedBodyError extends Error {}
+
+const WORKER_FILE = 'ingest-worker.js';
+
+/** The compiled worker: beside this file in `dist`, or in `dist` when the tests run the TypeScript sources. */
+function workerScript(): string {
+  const candidates = [new URL(`./${WORKER_FILE}`, import.meta.url), new URL(`../../../dist/server/src/store/${WORKER_FILE}`, import.meta.url)];
+  for (const candidate of candidates) {
+    const path = fileURLToPath(candidate);
+    if (existsSync(path)) return path;
+  }
+  throw new Error(`the ingest worker (${WORKER_FILE}) is not built; run \`npm run build\``);
+}
+
+interface Slot {
+  readonly worker: Worker;
+  inFlightBytes: number;
+  inFlight: number;
+}
+
+interface Waiter {
+  readonly slot: Slot;
+  readonly bytes: number;
+  resolve(outcome: IngestOutcome): void;
+  reject(error: Error): void;
+}
+
+/**
+ * Worker threads that parse, decode and commit OTLP bodies and the server's own records.
+ * Each body is acknowledged only after its transaction commits; the workers share one
+ * write lock, so decoding runs in parallel while commits take turns.
+ */
+export class IngestPool {
+  private readonly slots: Slot[];
+  private readonly checkpointer: Worker;
+  private readonly waiters = new Map<number, Waiter>();
+  private nextId = 1;
+  private failure: Error | undefined;
+
+  constructor(private readonly config: IngestPoolConfig) {
+    const lock = createWriteLock();
+    const script = workerScript();
+    const workerData = (role: 'ingest' | 'checkpoint') => ({ path: config.path, experimentKeys: config.experimentKeys, limits: config.limits ?? null, lock, role });
+    this.checkpointer = new Worker(script, { workerData: workerData('checkpoint') });
+    this.checkpointer.on('error', (error) => console.error('the WAL checkpoint thread failed', error));
+    this.slots = Array.from({ length: Math.max(1, config.workers) }, () => {
+      const worker = new Worker(script, { workerData: workerData('ingest') });
+      const slot: Slot = { worker, inFlightBytes: 0, inFlight: 0 };
+      worker.on('message', (reply: IngestReply) => this.settle(reply));
+      worker.on('error', (error) => this.fail(error));
+      worker.on('exit', (code) => {
+        if (code !== 0) this.fail(new Error(`an ingest worker exited with code ${code}`));
+      });
+      return slot;
+    });
+  }
+
+  private fail(error: Error): void {
+    this.failure ??= error;
+    console.error('ingest worker failed', error);
+    for (const waiter of this.waiters.values()) waiter.reject(error);
+    this.waiters.clear();
+  }
+
+  private settle(reply: IngestReply): void {
+    const waiter = this.waiters.get(reply.id);
+    if (waiter === undefined) return;
+    this.waiters.delete(reply.id);
+    waiter.slot.inFlight -= 1;
+    waiter.slot.inFlightBytes -= waiter.bytes;
+    if ('malformed' in reply) waiter.reject(new MalformedBodyError(reply.malformed));
+    else if ('error' in reply) waiter.reject(new Error(reply.error));
+    else waiter.resolve({ rejected: reply.rejected, errors: reply.errors });
+  }
+
+  private send(slot: Slot, request: IngestRequest, bytes: number, transfer: ArrayBuffer[] = []): Promise<IngestOutcome> {
+    if (this.failure !== undefined) return Promise.reject(this.failure);
+    return new Promise((resolve, reject) => {
+      this.waiters.set(request.id, { slot, bytes, resolve, reject });
+      slot.inFlight += 1;
+      slot.inFlightBytes += bytes;
+      slot.worker.postMessage(request, transfer);
+    });
+  }
+
+  /** The least busy worker. */
+  private pick(): Slot {
+    return this.slots.reduce((best, slot) => (slot.inFlightBytes < best.inFlightBytes ? slot : best));
+  }
+
+  /** Bytes of OTLP bodies being decoded or waiting for a commit. */
+  get inFlightBytes(): number {
+    return this.slots.reduce((sum, slot) => sum + slot.inFlightBytes, 0);
+  }
+
+  /** Decodes and commits one OTLP body; resolves after the commit with what was rejected. */
+  ingest(signal: 'traces' | 'metrics', encoding: 'json' | 'protobuf', body: Buffer, options: { parseOnly?: boolean } = {}): Promise<IngestOutcome> {
+    const inFlight = this.inFlightBytes;
+    if (inFlight > 0 && inFlight + body.length > this.config.maxInFlightBytes) {
+      return Promise.reject(new IngestOverloadedError(`${inFlight} bytes of telemetry are waiting to be stored`));
+    }
+    // A copy the worker can own: the request's Buffer may share memory with other requests.
+    const copy = new Uint8Array(body);
+    return this.send(
+      this.pick(),
+      { kind: 'otlp', id: this.nextId++, signal, encoding, body: copy, parseOnly: options.parseOnly ?? false },
+      body.length,
+      [copy.buffer],
+    );
+  }
+
+  /** Commits the server's own records (trusted). */
+  submit(spans: readonly SpanRecord[], points: readonly MetricPointRecord[]): Promise<IngestOutcome> {
+    return this.send(this.pick(), { kind: 'records', id: this.nextId++, spans, points }, 0);
+  }
+
+  /** Resolves when everything sent so far is committed. */
+  async drain(): Promise<void> {
+    while (this.waiters.size > 0 && this.failure === undefined) await new Promise((r) => setTimeout(r, 5));
+  }
+
+  /** Commits what is pending, closes the workers' connections and stops them. */
+  async close(): Promise<void> {
+    await this.drain();
+    await Promise.allSettled(this.slots.map((slot) => this.send(slot, { kind: 'close', id: this.nextId++ }, 0)));
+    await Promise.all(this.slots.map((slot) => slot.worker.terminate()));
+    await this.checkpointer.terminate();
+  }
+}

@@ -1,0 +1,129 @@
+/**
+ * An ingest worker thread: parses and decodes OTLP bodies, then commits them (and the
+ * server's own records) in group commits under the shared write lock, replying to each
+ * message only after its data is committed. Several run in parallel; the main thread only
+ * speaks HTTP.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { decodeMetricsRequest, decodeTraceRequest, MalformedOtlpError, type DecodeLimits } from '../core/otlp-json.js';
+import { decodeMetricsProtobuf, decodeTraceProtobuf, MalformedProtobufError } from '../core/otlp-protobuf.js';
+import type { MetricPointRecord, SpanRecord } from '../core/telemetry-records.js';
+import type { IngestReply, IngestRequest, IngestWorkerData } from './ingest-messages.js';
+import { TelemetryStore } from './telemetry-store.js';
+import { acquireWriteLock, releaseWriteLock } from './write-lock.js';
+
+const data = workerData as IngestWorkerData;
+const experimentKeys = new Set(data.experimentKeys);
+const store = new TelemetryStore({ path: data.path, isExperimentKey: (key) => experimentKeys.has(key) });
+// Commits never checkpoint (that would stall every writer behind the lock); the checkpoint
+// thread does it, PASSIVE, alongside the commits.
+store.disableAutoCheckpoint();
+/** How often the checkpoint thread moves committed WAL pages into the database file. */
+const CHECKPOINT_INTERVAL_MS = 200;
+if (data.role === 'checkpoint') {
+  setInterval(() => store.checkpoint(), CHECKPOINT_INTERVAL_MS);
+}
+const limits: DecodeLimits | undefined = data.limits ?? undefined;
+
+interface Pending {
+  readonly id: number;
+  readonly spans: readonly SpanRecord[];
+  readonly points: readonly MetricPointRecord[];
+  readonly reply: IngestReply;
+}
+
+let pending: Pending[] = [];
+let committing = false;
+
+function reply(message: IngestReply): void {
+  parentPort!.postMessage(message);
+}
+
+function parse(request: Extract<IngestRequest, { kind: 'otlp' }>): unknown {
+  const body = Buffer.from(request.body.buffer, request.body.byteOffset, request.body.byteLength);
+  if (request.encoding === 'protobuf') {
+    return request.signal === 'traces' ? decodeTraceProtobuf(body) : decodeMetricsProtobuf(body);
+  }
+  try {
+    return JSON.parse(body.toString('utf8'));
+  } catch (error) {
+    throw new MalformedOtlpError(`body is not valid JSON: ${(error as Error).message}`);
+  }
+}
+
+function handleOtlp(request: Extract<IngestRequest, { kind: 'otlp' }>): void {
+  let spans: SpanRecord[] = [];
+  let points: MetricPointRecord[] = [];
+  let rejected: number;
+  let errors: string[];
+  try {
+    const raw = parse(request);
+    if (request.signal === 'traces') {
+      const result = decodeTraceRequest(raw, { trusted: false, limits });
+      ({ items: spans, rejected, errors } = result);
+    } else {
+      const result = decodeMetricsRequest(raw, { trusted: false, limits });
+      ({ items: points, rejected, errors } = result);
+    }
+  } catch (error) {
+    if (error instanceof MalformedOtlpError || error instanceof MalformedProtobufError) {
+      reply({ id: request.id, malformed: error.message });
+      return;
+    }
+    reply({ id: request.id, error: (error as Error).message });
+    return;
+  }
+  const done: IngestReply = { id: request.id, rejected, errors };
+  if (request.parseOnly) reply(done);
+  else enqueue({ id: request.id, spans, points, reply: done });
+}
+
+function enqueue(item: Pending): void {
+  pending.push(item);
+  if (!committing) {
+    committing = true;
+    // Let the messages already waiting be decoded first: they join this transaction.
+    setImmediate(() => void commitLoop());
+  }
+}
+
+/** Commits everything pending, in one transaction per turn of the write lock, until nothing is left. */
+async function commitLoop(): Promise<void> {
+  while (pending.length > 0) {
+    await acquireWriteLock(data.lock);
+    // Taken after the lock: what was decoded while waiting goes in too.
+    const batch = pending;
+    pending = [];
+    try {
+      commitBatch(batch);
+    } finally {
+      releaseWriteLock(data.lock);
+    }
+  }
+  committing = false;
+}
+
+function commitBatch(batch: readonly Pending[]): void {
+  try {
+    store.write(
+      batch.flatMap((p) => p.spans),
+      batch.flatMap((p) => p.points),
+    );
+  } catch (error) {
+    for (const p of batch) reply({ id: p.id, error: (error as Error).message });
+    return;
+  }
+  for (const p of batch) reply(p.reply);
+}
+
+parentPort!.on('message', (request: IngestRequest) => {
+  if (request.kind === 'otlp') handleOtlp(request);
+  else if (request.kind === 'records') enqueue({ id: request.id, spans: request.spans, points: request.points, reply: { id: request.id, rejected: 0, errors: [] } });
+  else if (request.kind === 'close') {
+    void (async () => {
+      while (committing || pending.length > 0) await new Promise((r) => setTimeout(r, 5));
+      store.close();
+      reply({ id: request.id, rejected: 0, errors: [] });
+    })();
+  }
+});

@@ -1,0 +1,45 @@
+/** Shared helpers for integration tests: a real server on an ephemeral port with its own data folder. */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from '../src/config.js';
+import { startServer, type RunningServer } from '../src/server.js';
+
+export function tempDir(prefix: string): string {
+  return mkdtempSync(join(tmpdir(), `variant-lens-${prefix}-`));
+}
+
+/** Starts a server with a fresh data folder; `env` overrides the defaults. */
+export async function startTestServer(env: Record<string, string> = {}): Promise<RunningServer & { dataDir: string }> {
+  const dataDir = tempDir('test');
+  const server = await startServer(loadConfig({ PORT: '0', DATA_DIR: dataDir, METRIC_INTERVAL_MS: '100000', ...env }));
+  return Object.assign(server, { dataDir });
+}
+
+/** A span in OTLP/JSON with the given ids. */
+export function otlpSpan(traceId: string, spanId: string, attributes: Record<string, string | number> = {}): Record<string, unknown> {
+  return {
+    traceId,
+    spanId,
+    name: 'recommendation.click',
+    kind: 1,
+    startTimeUnixNano: '1795000000000000000',
+    endTimeUnixNano: '1795000000001000000',
+    attributes: Object.entries(attributes).map(([key, value]) =>
+      typeof value === 'number' ? { key, value: { intValue: String(value) } } : { key, value: { stringValue: value } },
+    ),
+  };
+}
+
+export function otlpTraces(spans: readonly Record<string, unknown>[], service = 'browser'): Record<string, unknown> {
+  return {
+    resourceSpans: [
+      { resource: { attributes: [{ key: 'service.name', value: { stringValue: service } }] }, scopeSpans: [{ scope: { name: 'test' }, spans }] },
+    ],
+  };
+}
+
+/** Hex id of `bytes` bytes from a counter, so every test span is distinct and predictable. */
+export function hexId(n: number, bytes: number): string {
+  return n.toString(16).padStart(bytes * 2, '0');
+}

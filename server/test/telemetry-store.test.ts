@@ -1,0 +1,104 @@
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { SpanRecord } from '../src/core/telemetry-records.js';
+import { RetentionJob } from '../src/services/retention-job.js';
+import { TelemetryStore } from '../src/store/telemetry-store.js';
+import { hexId, tempDir } from './helpers.js';
+
+const DAY_NS = 86_400_000_000_000n;
+const NOW_MS = Date.parse('2026-11-24T00:00:00Z');
+
+function span(n: number, ageDays: number, attributes: SpanRecord['attributes'] = {}, trusted = true): SpanRecord {
+  const start = BigInt(NOW_MS) * 1_000_000n - BigInt(ageDays) * DAY_NS;
+  return {
+    traceId: hexId(n, 16),
+    spanId: hexId(n, 8),
+    parentSpanId: null,
+    name: 'recommendation.request',
+    kind: 1,
+    service: 'test',
+    scope: 's',
+    startTimeUnixNano: start.toString(),
+    endTimeUnixNano: (start + 5_000_000n).toString(),
+    statusCode: 0,
+    statusMessage: '',
+    attributes,
+    events: [],
+    links: [],
+    trusted,
+  };
+}
+
+let store: TelemetryStore | undefined;
+afterEach(() => store?.close());
+
+describe('TelemetryStore', () => {
+  it('indexes experiment attributes and the visitor of trusted spans only', () => {
+    const dir = tempDir('store');
+    store = new TelemetryStore({ path: join(dir, 't.db'), isExperimentKey: (k) => k === 'experiment.rec_algorithm' });
+    store.addSpans([
+      span(1, 0, { 'experiment.rec_algorithm': 'hybrid', 'experiment.other': 'x', 'user.id': 'alice' }),
+      span(2, 0, { 'experiment.rec_algorithm': 'control', 'user.id': 'mallory' }, false),
+    ]);
+    store.close();
+    store = undefined;
+    const db = new Database(join(dir, 't.db'), { readonly: true });
+    // Only the trusted span's variant is indexed; the browser's claim stays in its JSON only.
+    expect(db.prepare('SELECT key, variant FROM span_experiments ORDER BY variant').all()).toEqual([
+      { key: 'experiment.rec_algorithm', variant: 'hybrid' },
+    ]);
+    expect(db.prepare('SELECT span_id, user_id FROM spans ORDER BY span_id').all()).toEqual([
+      { span_id: hexId(1, 8), user_id: 'alice' },
+      { span_id: hexId(2, 8), user_id: null },
+    ]);
+    expect(db.pragma('user_version', { simple: true })).toBe(2);
+    db.close();
+  });
+
+  it('migrates a version-1 file forward without losing its spans', () => {
+    const path = join(tempDir('migrate'), 't.db');
+    const v1 = new Database(path);
+    v1.exec(`CREATE TABLE spans (id INTEGER PRIMARY KEY, trace_id TEXT NOT NULL, span_id TEXT NOT NULL, parent_span_id TEXT,
+      name TEXT NOT NULL, kind INTEGER NOT NULL, service TEXT NOT NULL, scope TEXT NOT NULL, start_ns TEXT NOT NULL,
+      end_ns TEXT NOT NULL, start_ms REAL NOT NULL, duration_ms REAL NOT NULL, status_code INTEGER NOT NULL,
+      status_message TEXT NOT NULL, trusted INTEGER NOT NULL, request_id TEXT, attributes TEXT NOT NULL,
+      events TEXT NOT NULL, links TEXT NOT NULL, UNIQUE (trace_id, span_id));
+      CREATE TABLE metric_points (id INTEGER PRIMARY KEY, service TEXT NOT NULL, scope TEXT NOT NULL, name TEXT NOT NULL,
+      unit TEXT NOT NULL, kind TEXT NOT NULL, temporality INTEGER NOT NULL, monotonic INTEGER NOT NULL, attributes TEXT NOT NULL,
+      start_ns TEXT NOT NULL, time_ns TEXT NOT NULL, time_ms REAL NOT NULL, value REAL, count REAL, sum REAL,
+      bucket_counts TEXT, explicit_bounds TEXT, trusted INTEGER NOT NULL);
+      INSERT INTO spans VALUES (1, '${hexId(9, 16)}', '${hexId(9, 8)}', NULL, 'old', 1, 's', 's', '1', '2', 0, 0, 0, '', 1, NULL, '{}', '[]', '[]');
+      PRAGMA user_version = 1;`);
+    v1.close();
+    store = new TelemetryStore({ path });
+    expect(store.getTrace(hexId(9, 16)).map((s) => s.name)).toEqual(['old']);
+    store.addSpans([span(10, 0, { 'experiment.rec_algorithm': 'hybrid' })]);
+    expect(store.spanCount()).toBe(2);
+  });
+
+  it('retention deletes by age and by count, oldest first, experiment rows included', () => {
+    const path = join(tempDir('retention'), 't.db');
+    store = new TelemetryStore({ path });
+    store.addSpans([
+      span(1, 40, { 'experiment.rec_algorithm': 'hybrid' }),
+      span(2, 35),
+      span(3, 10),
+      span(4, 5),
+      span(5, 1),
+    ]);
+    const byAge = new RetentionJob(store, { maxAgeMs: 30 * 86_400_000, maxSpans: 0, intervalMs: 1000 });
+    expect(byAge.runOnce(NOW_MS)).toBe(2);
+    expect(store.getTrace(hexId(1, 16))).toEqual([]);
+    expect(store.getTrace(hexId(3, 16))).toHaveLength(1);
+    const byCount = new RetentionJob(store, { maxAgeMs: 0, maxSpans: 2, intervalMs: 1000 });
+    expect(byCount.runOnce(NOW_MS)).toBe(1);
+    expect(store.getTrace(hexId(3, 16))).toEqual([]);
+    expect(store.spanCount()).toBe(2);
+    store.close();
+    store = undefined;
+    const db = new Database(path, { readonly: true });
+    expect(db.prepare('SELECT count(*) AS n FROM span_experiments').get()).toEqual({ n: 0 });
+    db.close();
+  });
+});
