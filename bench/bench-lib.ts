@@ -19,14 +19,14 @@ export async function startServer(env: Record<string, string> = {}): Promise<Ben
   const dataDir = env.DATA_DIR ?? mkdtempSync(join(tmpdir(), 'variant-lens-bench-'));
   const child = spawn(process.execPath, [SERVER_ENTRY], {
     cwd: PROJECT_ROOT,
-    env: { ...process.env, PORT: '0', DATA_DIR: dataDir, RETENTION_MAX_AGE_HOURS: '0', RETENTION_MAX_SPANS: '0', ...env },
+    env: { ...process.env, PORT: '0', FEATURE_STORE_PORT: '0', DATA_DIR: dataDir, RETENTION_MAX_AGE_HOURS: '0', RETENTION_MAX_SPANS: '0', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const url = await new Promise<string>((resolve, reject) => {
     let output = '';
     child.stdout!.on('data', (chunk: Buffer) => {
       output += chunk.toString();
-      const match = /serving on (http:\/\/localhost:\d+)/.exec(output);
+      const match = /variant-lens is serving on (http:\/\/localhost:\d+)/.exec(output);
       if (match) resolve(match[1]!);
     });
     child.once('exit', (code) => reject(new Error(`server exited with ${code}: ${output}`)));

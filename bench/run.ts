@@ -1,8 +1,10 @@
 /** `npm run bench`: every benchmark, or those named as arguments (e.g. `npm run bench -- ingest`). */
 import { runIngestBench } from './ingest-bench.js';
+import { runRecommendationsBench } from './recommendations-bench.js';
 
 const BENCHES: Record<string, () => Promise<unknown>> = {
   ingest: runIngestBench,
+  recommendations: runRecommendationsBench,
 };
 
 const selected = process.argv.slice(2).filter((a) => !a.startsWith('-'));

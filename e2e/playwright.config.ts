@@ -35,7 +35,7 @@ export default defineConfig({
       url: `${baseURL}/healthz`,
       reuseExistingServer: false,
       timeout: 60_000,
-      env: { PORT: String(port), DATA_DIR: dataDir, METRIC_INTERVAL_MS: '1000' },
+      env: { PORT: String(port), FEATURE_STORE_PORT: '0', DATA_DIR: dataDir, METRIC_INTERVAL_MS: '1000' },
       stdout: 'pipe',
       stderr: 'pipe',
     },
@@ -47,6 +47,7 @@ export default defineConfig({
       timeout: 60_000,
       env: {
         PORT: String(concludedPort),
+        FEATURE_STORE_PORT: '0',
         DATA_DIR: join(dataDir, 'concluded'),
         EXPERIMENTS_FILE: 'e2e/fixtures/experiments-concluded.json',
         METRIC_INTERVAL_MS: '1000',

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ExperimentsFileError, parseExperimentsFile, type ExperimentsFile } from './core/experiment-config.js';
@@ -34,6 +35,16 @@ export interface ServerConfig {
   readonly retentionIntervalMs: number;
   /** `BENCH_PARSE_ONLY_ROUTE=true`: also serve `/bench/parse-only/v1/*`, which decodes but stores nothing (for `npm run bench`). */
   readonly benchParseOnlyRoute: boolean;
+  /** `FEATURE_STORE_PORT`: where the feature store the server starts listens (default 3001; 0 picks a free port). */
+  readonly featureStorePort: number;
+  /** `FEATURE_STORE_URL`: use an already running feature store instead of starting one. */
+  readonly featureStoreUrl: string | undefined;
+  /** `FEATURE_STORE_TIMEOUT_MS`: after this, recommendations degrade to control (default 250). */
+  readonly featureStoreTimeoutMs: number;
+  /** `FEATURE_STORE_DELAY_MS`: latency added by the feature store, for demonstrations (default 0). */
+  readonly featureStoreDelayMs: number;
+  /** `INTERNAL_TELEMETRY_TOKEN`: bearer token that marks OTLP from the deployment's own services as trusted (default: random per start). */
+  readonly internalToken: string;
   /** `EXPERIMENTS_FILE`: the experiment definitions (default `config/experiments.json`), validated. */
   readonly experimentsFile: string;
   readonly experiments: ExperimentsFile;
@@ -61,18 +72,22 @@ function boolean(env: NodeJS.ProcessEnv, name: string): boolean {
   throw new ConfigError(`Configuration: ${name} is invalid, expected true or false (actual: ${env[name]})`);
 }
 
-function forwardUrl(raw: string | undefined): string | undefined {
-  if (raw === undefined || raw.trim() === '') return undefined;
-  let url: URL;
+function httpUrl(raw: string, name: string): string {
+  let url: URL | undefined;
   try {
     url = new URL(raw.trim());
   } catch {
-    throw new ConfigError(`Configuration: OTLP_FORWARD_URL is invalid, expected an http(s) URL of an OTLP/HTTP receiver (actual: ${raw})`);
+    url = undefined;
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new ConfigError(`Configuration: OTLP_FORWARD_URL is invalid, expected an http(s) URL (actual: ${raw})`);
+  if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+    throw new ConfigError(`Configuration: ${name} is invalid, expected an http(s) URL (actual: ${raw})`);
   }
   return url.href.replace(/\/+$/, '');
+}
+
+function forwardUrl(raw: string | undefined): string | undefined {
+  if (raw === undefined || raw.trim() === '') return undefined;
+  return httpUrl(raw, 'OTLP_FORWARD_URL');
 }
 
 /** Reads and validates the experiments file; a bad one is a `ConfigError` naming experiment and field. */
@@ -112,5 +127,10 @@ export function loadConfig(env: NodeJS.ProcessEnv): ServerConfig {
     retentionMaxSpans: integer(env, 'RETENTION_MAX_SPANS', 10_000_000, 0, 1_000_000_000),
     retentionIntervalMs: integer(env, 'RETENTION_INTERVAL_MS', 60_000, 100, 86_400_000),
     benchParseOnlyRoute: boolean(env, 'BENCH_PARSE_ONLY_ROUTE'),
+    featureStorePort: integer(env, 'FEATURE_STORE_PORT', 3001, 0, 65_535),
+    featureStoreUrl: env.FEATURE_STORE_URL ? httpUrl(env.FEATURE_STORE_URL, 'FEATURE_STORE_URL') : undefined,
+    featureStoreTimeoutMs: integer(env, 'FEATURE_STORE_TIMEOUT_MS', 250, 1, 60_000),
+    featureStoreDelayMs: integer(env, 'FEATURE_STORE_DELAY_MS', 0, 0, 60_000),
+    internalToken: env.INTERNAL_TELEMETRY_TOKEN || randomBytes(24).toString('base64url'),
   };
 }

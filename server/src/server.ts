@@ -6,6 +6,8 @@ import { createApp } from './app.js';
 import { COHORT_BAGGAGE_KEY } from './core/experiments.js';
 import type { ServerConfig } from './config.js';
 import { ExperimentService } from './services/experiment-service.js';
+import { FeatureClient } from './services/feature-client.js';
+import { FeatureStoreProcess } from './services/feature-store-process.js';
 import { OtlpForwarder } from './services/otlp-forwarder.js';
 import { RetentionJob } from './services/retention-job.js';
 import { RecommendationService } from './services/recommendation-service.js';
@@ -17,6 +19,8 @@ import { startTelemetry } from './telemetry/telemetry.js';
 /** How many articles the generated catalogue has, and its seed. */
 const CATALOGUE_SIZE = 2000;
 const CATALOGUE_SEED = 20_261_124;
+/** How many users with histories the generated audience has. */
+const AUDIENCE_SIZE = 5000;
 
 /** Forwarding keeps at most 64 MiB of batches waiting for the upstream collector. */
 const FORWARD_QUEUE_BYTES = 64 * 1024 * 1024;
@@ -34,6 +38,8 @@ export interface RunningServer {
   readonly store: TelemetryStore;
   readonly forwarder: OtlpForwarder | undefined;
   readonly ingestPool: IngestPool;
+  /** Where the feature store answers (empty when it could not start). */
+  featureStoreUrl(): string;
   /** Flushes pending telemetry to the store. */
   flush(): Promise<void>;
   /** Stops accepting, flushes telemetry and closes the databases. */
@@ -53,11 +59,11 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     workers: config.ingestWorkers,
     maxInFlightBytes: config.ingestMaxInFlightBytes,
   });
-  const content = new ContentStore({ path: join(config.dataDir, 'content.db'), articleCount: CATALOGUE_SIZE, seed: CATALOGUE_SEED });
+  const content = new ContentStore({ path: join(config.dataDir, 'content.db'), articleCount: CATALOGUE_SIZE, userCount: AUDIENCE_SIZE, seed: CATALOGUE_SEED });
   const experiments = new ExperimentService(config.experiments);
   const telemetry = startTelemetry({
     serviceName: config.serviceName,
-    sink: ingestPool,
+    exportTo: { sink: ingestPool },
     baggageKeyPredicate: experiments.isAllowedBaggageKey,
     disabled: config.telemetryDisabled,
     metricIntervalMs: config.metricIntervalMs,
@@ -79,7 +85,9 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     maxSpans: config.retentionMaxSpans,
     intervalMs: config.retentionIntervalMs,
   });
-  const recommendations = new RecommendationService(content, experiments, telemetry.tracer, telemetry.meter);
+  let featureStoreUrl = config.featureStoreUrl ?? '';
+  const featureClient = new FeatureClient(telemetry.tracer, () => featureStoreUrl, config.featureStoreTimeoutMs);
+  const recommendations = new RecommendationService(content, experiments, featureClient, telemetry.tracer, telemetry.meter);
   let ready = false;
   const app = createApp({
     tracer: telemetry.tracer,
@@ -88,7 +96,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     experiments,
     recommendations,
     corsOrigins: config.corsOrigins,
-    otlp: { maxBodyBytes: config.maxBodyBytes },
+    otlp: { maxBodyBytes: config.maxBodyBytes, internalToken: config.internalToken },
     ingestPool,
     forwarder,
     benchParseOnlyRoute: config.benchParseOnlyRoute,
@@ -99,9 +107,28 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     const s = app.listen(config.port, () => resolveListen(s));
     s.once('error', reject);
   });
+  const port = (server.address() as AddressInfo).port;
+  let featureStore: FeatureStoreProcess | undefined;
+  if (config.featureStoreUrl === undefined) {
+    try {
+      featureStore = await FeatureStoreProcess.start({
+        port: config.featureStorePort,
+        dataDir: config.dataDir,
+        experimentsFile: config.experimentsFile,
+        telemetryUrl: `http://127.0.0.1:${port}`,
+        token: config.internalToken,
+        telemetryDisabled: config.telemetryDisabled,
+        metricIntervalMs: config.metricIntervalMs,
+        delayMs: config.featureStoreDelayMs,
+      });
+      featureStoreUrl = featureStore.url;
+    } catch (error) {
+      // Recommendations degrade to control without it; the server still serves.
+      console.error(`the feature store did not start (${(error as Error).message}); recommendations will degrade to control`);
+    }
+  }
   ready = true;
   retention.start();
-  const port = (server.address() as AddressInfo).port;
   return {
     url: `http://localhost:${port}`,
     port,
@@ -112,8 +139,11 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       await telemetry.flush();
       await ingestPool.drain();
     },
+    featureStoreUrl: () => featureStoreUrl,
     async close() {
       ready = false;
+      // First, so its last telemetry still reaches this server's endpoint.
+      await featureStore?.stop();
       await new Promise<void>((resolveClose) => {
         server.close(() => resolveClose());
         server.closeIdleConnections();

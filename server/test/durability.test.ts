@@ -11,14 +11,14 @@ const WRITERS = 8;
 
 function startChild(dataDir: string): Promise<{ child: ChildProcess; url: string }> {
   const child = spawn(process.execPath, [ENTRY], {
-    env: { ...process.env, PORT: '0', DATA_DIR: dataDir, METRIC_INTERVAL_MS: '100000' },
+    env: { ...process.env, PORT: '0', FEATURE_STORE_PORT: '0', DATA_DIR: dataDir, METRIC_INTERVAL_MS: '100000' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   return new Promise((resolve, reject) => {
     let output = '';
     child.stdout!.on('data', (chunk: Buffer) => {
       output += chunk.toString();
-      const match = /serving on (http:\/\/localhost:\d+)/.exec(output);
+      const match = /variant-lens is serving on (http:\/\/localhost:\d+)/.exec(output);
       if (match) resolve({ child, url: match[1]! });
     });
     child.once('exit', (code) => reject(new Error(`server exited early with ${code}: ${output}`)));

@@ -12,7 +12,7 @@ export function tempDir(prefix: string): string {
 /** Starts a server with a fresh data folder; `env` overrides the defaults. */
 export async function startTestServer(env: Record<string, string> = {}): Promise<RunningServer & { dataDir: string }> {
   const dataDir = tempDir('test');
-  const server = await startServer(loadConfig({ PORT: '0', DATA_DIR: dataDir, METRIC_INTERVAL_MS: '100000', ...env }));
+  const server = await startServer(loadConfig({ PORT: '0', FEATURE_STORE_PORT: '0', DATA_DIR: dataDir, METRIC_INTERVAL_MS: '100000', ...env }));
   return Object.assign(server, { dataDir });
 }
 

@@ -1,20 +1,16 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import { BasicTracerProvider, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { loadConfig } from '../src/config.js';
-import { startServer, type RunningServer } from '../src/server.js';
+import type { RunningServer } from '../src/server.js';
+import { startTestServer } from './helpers.js';
 
 let server: RunningServer;
 
 beforeAll(async () => {
-  const dataDir = mkdtempSync(join(tmpdir(), 'variant-lens-int-'));
-  server = await startServer(loadConfig({ PORT: '0', DATA_DIR: dataDir, METRIC_INTERVAL_MS: '100000' }));
+  server = await startTestServer();
 });
 
 afterAll(async () => {
@@ -117,8 +113,12 @@ describe('recommendations', () => {
     });
     expect(status).toBe(200);
     expect(body.contentId).toBe(contentId);
-    const [span] = await traceOf(traceId);
+    const spans = await traceOf(traceId);
+    const span = spans.find((s) => s.kind === 2);
     expect(span.name).toBe('GET /api/content/:id');
+    // The article is read with a database client span, carrying the variant too.
+    const db = spans.find((s) => s.attributes['db.system.name'] === 'sqlite');
+    expect(db).toMatchObject({ kind: 3, parentSpanId: span.spanId, attributes: { 'db.collection.name': 'articles', 'experiment.rec_algorithm': 'hybrid' } });
     expect(span.attributes).toMatchObject({ 'experiment.rec_algorithm': 'hybrid', 'experiment.ranking_boost': 'recency_boost' });
   });
 });

@@ -6,6 +6,11 @@ const MAX_VISITOR_ID_LENGTH = 128;
 // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
 const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/;
 
+/** True for an acceptable visitor id: 1 to 128 characters, none of them control characters. */
+export function isValidVisitorId(raw: string): boolean {
+  return raw.length > 0 && raw.length <= MAX_VISITOR_ID_LENGTH && !CONTROL_CHARACTERS.test(raw);
+}
+
 /**
  * The visitor a request acts for. The demo's convention is the `userId` query parameter; a
  * deployment replaces this one function with its own session lookup.
@@ -13,7 +18,7 @@ const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/;
 export function visitorId(req: Request): string | undefined {
   const raw = req.query.userId;
   if (raw === undefined) return undefined;
-  if (typeof raw !== 'string' || raw.length === 0 || raw.length > MAX_VISITOR_ID_LENGTH || CONTROL_CHARACTERS.test(raw)) {
+  if (typeof raw !== 'string' || !isValidVisitorId(raw)) {
     throw new HttpError(400, `userId is invalid, expected 1 to ${MAX_VISITOR_ID_LENGTH} printable characters`);
   }
   return raw;

@@ -29,11 +29,11 @@ function optionalString(raw: unknown, name: string): string | undefined {
 /** The visitor-facing API: recommendations, assignments and content. */
 export function visitorApi(deps: { experiments: ExperimentService; recommendations: RecommendationService }): Router {
   const router = Router();
-  router.get('/recommendations', (req, res) => {
+  router.get('/recommendations', async (req, res) => {
     const userId = requireVisitorId(req);
     const limit = parseLimit(req.query.limit);
     const assignment = requestLocals(res).experiment.assignment ?? deps.experiments.assign(userId, forcedVariants(req));
-    res.json(deps.recommendations.recommend(userId, limit, assignment));
+    res.json(await deps.recommendations.recommend(userId, limit, assignment));
   });
   router.get('/assignments', (req, res) => {
     const userId = requireVisitorId(req);

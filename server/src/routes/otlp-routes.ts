@@ -1,3 +1,4 @@
+import { timingSafeEqual } from 'node:crypto';
 import express, { Router, type Request, type Response } from 'express';
 import { encodeExportResponse } from '../core/otlp-protobuf.js';
 import { HttpError } from '../http/http-error.js';
@@ -10,6 +11,8 @@ export interface OtlpRouteConfig {
   readonly maxBodyBytes: number;
   /** Decode but do not store: the ceiling the ingest benchmark compares against. */
   readonly parseOnly?: boolean;
+  /** Bearer token of the deployment's own services; their OTLP is stored as trusted. */
+  readonly internalToken?: string;
 }
 
 /** What the OTLP routes need. */
@@ -47,9 +50,18 @@ function respond(res: Response, encoding: Encoding, signal: 'traces' | 'metrics'
   res.type(PROTOBUF_TYPE).send(Buffer.from(encodeExportResponse(signal, response)));
 }
 
-async function ingest(deps: OtlpRouteDeps, signal: 'traces' | 'metrics', encoding: Encoding, body: Buffer): Promise<IngestOutcome> {
+/** True when the request carries the internal token (compared in constant time). */
+function isInternal(req: Request, token: string | undefined): boolean {
+  const header = req.headers.authorization;
+  if (token === undefined || token === '' || header === undefined) return false;
+  const expected = Buffer.from(`Bearer ${token}`);
+  const actual = Buffer.from(header);
+  return expected.length === actual.length && timingSafeEqual(expected, actual);
+}
+
+async function ingest(deps: OtlpRouteDeps, req: Request, signal: 'traces' | 'metrics', encoding: Encoding, body: Buffer): Promise<IngestOutcome> {
   try {
-    return await deps.pool.ingest(signal, encoding, body, { parseOnly: deps.config.parseOnly });
+    return await deps.pool.ingest(signal, encoding, body, { parseOnly: deps.config.parseOnly, trusted: isInternal(req, deps.config.internalToken) });
   } catch (error) {
     if (error instanceof MalformedBodyError) throw new HttpError(400, `body is not an OTLP export request: ${error.message}`);
     if (error instanceof IngestOverloadedError) {
@@ -73,14 +85,14 @@ export function otlpRoutes(deps: OtlpRouteDeps): Router {
   router.post('/traces', async (req, res) => {
     const encoding = encodingOf(req);
     const body = bodyOf(req);
-    const outcome = await ingest(deps, 'traces', encoding, body);
+    const outcome = await ingest(deps, req, 'traces', encoding, body);
     deps.forwarder?.enqueue('traces', body, req.headers['content-type']!);
     respond(res, encoding, 'traces', outcome.rejected > 0 ? { partialSuccess: { rejectedSpans: outcome.rejected, errorMessage: outcome.errors.join('; ') } } : {});
   });
   router.post('/metrics', async (req, res) => {
     const encoding = encodingOf(req);
     const body = bodyOf(req);
-    const outcome = await ingest(deps, 'metrics', encoding, body);
+    const outcome = await ingest(deps, req, 'metrics', encoding, body);
     deps.forwarder?.enqueue('metrics', body, req.headers['content-type']!);
     respond(
       res,

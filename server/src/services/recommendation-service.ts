@@ -1,12 +1,13 @@
 import { randomBytes } from 'node:crypto';
-import { SpanKind, SpanStatusCode, type Counter, type Histogram, type Meter, type Tracer } from '@opentelemetry/api';
+import { SpanKind, type Counter, type Histogram, type Meter, type Span, type Tracer } from '@opentelemetry/api';
 import type { Article } from '../core/catalogue.js';
-import { seededRandom, TOPICS } from '../core/catalogue.js';
 import type { Assignment } from '../core/experiments.js';
-import { rankArticles, type Visitor } from '../core/ranking.js';
+import { isAlgorithm, recencyBoost, recommend, type Algorithm, type RecommendationInput } from '../core/recommenders.js';
 import type { ContentStore } from '../store/content-store.js';
 import type { ExperimentService } from './experiment-service.js';
-import { createHash } from 'node:crypto';
+import { FeatureStoreUnavailableError, type FeatureClient, type UserFeatures } from './feature-client.js';
+import { LruCache } from './lru-cache.js';
+import { dbQuery, failSpan, inSpan } from './traced.js';
 
 /** One served recommendation. */
 export interface Recommendation {
@@ -35,97 +36,240 @@ const FEATURE_FLAG_PROVIDER = 'variant-lens';
 /** The experiments whose variants choose the algorithm and the re-ranking, by baggage key. */
 const ALGORITHM_BAGGAGE_KEY = 'experiment.rec_algorithm';
 const BOOST_BAGGAGE_KEY = 'experiment.ranking_boost';
+/** Candidate pool sizes: enough that exclusions and re-ranking never run a list dry. */
+const POPULAR_POOL = 300;
+const RECENT_POOL = 100;
+const TOPIC_POOL = 120;
+const NEIGHBOURS_PER_ITEM = 20;
+/** History items the collaborative step looks at: the most recent ones. */
+const HISTORY_WINDOW = 20;
+/** Hybrid draws content candidates from the visitor's strongest topics. */
+const HYBRID_TOPICS = 2;
+const EMPTY_FEATURES = (userId: string): UserFeatures => ({ userId, topicAffinity: {}, tagAffinity: {}, history: [] });
+
+/** Cache sizes and lifetimes (bounded: memory never grows with traffic). */
+export interface RecommendationCacheConfig {
+  readonly featuresTtlMs: number;
+  readonly maxFeatures: number;
+  readonly contentTtlMs: number;
+  readonly maxContentEntries: number;
+}
+
+export const DEFAULT_CACHE_CONFIG: RecommendationCacheConfig = {
+  featuresTtlMs: 30_000,
+  maxFeatures: 10_000,
+  contentTtlMs: 60_000,
+  maxContentEntries: 20_000,
+};
 
 /** Article page URL for a content id. */
 export function articleUrl(contentId: string): string {
   return `/articles/${encodeURIComponent(contentId)}`;
 }
 
-/** A visitor's topic preferences, derived deterministically from the id (no stored profile yet). */
-function visitorProfile(userId: string): Visitor {
-  const seed = createHash('sha256').update(userId).digest().readUInt32BE(0);
-  const random = seededRandom(seed);
-  const topicAffinity: Record<string, number> = {};
-  for (const topic of TOPICS) topicAffinity[topic] = random() ** 2;
-  return { topicAffinity, seen: new Set() };
-}
-
-/** Serves recommendations and records the request span and the experiment metrics. */
+/**
+ * Serves recommendations: features from the feature store, candidates and neighbours from
+ * the content database behind a bounded cache, the variant's algorithm (pure), and the
+ * request span and experiment metrics. A missing feature store degrades to control.
+ */
 export class RecommendationService {
-  private readonly articles: readonly Article[];
   private readonly impressions: Counter;
   private readonly latency: Histogram;
+  private readonly featureCache: LruCache<UserFeatures>;
+  private readonly poolCache: LruCache<Article[]>;
+  private readonly neighbourCache: LruCache<[string, number][]>;
+  private readonly articleCache: LruCache<Article>;
 
   constructor(
     private readonly content: ContentStore,
     private readonly experiments: ExperimentService,
+    private readonly features: FeatureClient,
     private readonly tracer: Tracer,
     meter: Meter,
+    cache: RecommendationCacheConfig = DEFAULT_CACHE_CONFIG,
   ) {
-    this.articles = content.allArticles();
-    this.impressions = meter.createCounter('recommendation.impressions', {
-      description: 'Number of recommendations shown to users',
-    });
+    this.impressions = meter.createCounter('recommendation.impressions', { description: 'Number of recommendations shown to users' });
     this.latency = meter.createHistogram('recommendation.latency', {
       description: 'Time to generate recommendations',
       unit: 'ms',
       advice: { explicitBucketBoundaries: LATENCY_BUCKETS_MS },
     });
+    this.featureCache = new LruCache(cache.maxFeatures, cache.featuresTtlMs);
+    this.poolCache = new LruCache(64, cache.contentTtlMs);
+    this.neighbourCache = new LruCache(cache.maxContentEntries, cache.contentTtlMs);
+    this.articleCache = new LruCache(cache.maxContentEntries, cache.contentTtlMs);
   }
 
-  recommend(userId: string, limit: number, assignment: Assignment): RecommendationResponse {
+  async recommend(userId: string, limit: number, assignment: Assignment): Promise<RecommendationResponse> {
     const started = performance.now();
     const requestId = randomBytes(REQUEST_ID_BYTES).toString('base64url');
-    const span = this.tracer.startSpan('recommendation.request', {
-      kind: SpanKind.INTERNAL,
-      attributes: { ...assignment.baggage, 'user.id': userId, 'recommendation.request_id': requestId },
-    });
-    try {
-      for (const experiment of this.experiments.experiments) {
-        const variant = assignment.experiments[experiment.key];
-        if (variant === undefined) continue;
-        // Feature-flag semantic conventions: one evaluation event per experiment decided here.
-        span.addEvent('feature_flag.evaluation', {
-          'feature_flag.key': experiment.key,
-          'feature_flag.result.variant': variant,
-          'feature_flag.provider.name': FEATURE_FLAG_PROVIDER,
-          'feature_flag.result.reason': assignment.reasons[experiment.key] ?? 'unknown',
-        });
+    const attributes = { ...assignment.baggage, 'user.id': userId, 'recommendation.request_id': requestId };
+    return this.tracer.startActiveSpan('recommendation.request', { kind: SpanKind.INTERNAL, attributes }, async (span) => {
+      try {
+        this.recordExposure(span, assignment);
+        const assigned = this.experiments.variantOf(assignment, ALGORITHM_BAGGAGE_KEY) ?? 'control';
+        const algorithm: Algorithm = isAlgorithm(assigned) ? assigned : 'control';
+        const boost = this.experiments.variantOf(assignment, BOOST_BAGGAGE_KEY) ?? 'control';
+        let features: UserFeatures;
+        let effective = algorithm;
+        try {
+          features = await this.userFeatures(userId);
+        } catch (error) {
+          if (!(error instanceof FeatureStoreUnavailableError)) throw error;
+          // Degrade, do not fail: the visitor still gets a list, ranked by control.
+          features = EMPTY_FEATURES(userId);
+          effective = 'control';
+          span.setAttribute('recommendation.degraded', true);
+          span.addEvent('recommendation.degraded', { reason: error.message });
+        }
+        const input = this.gather(effective, features);
+        let list = recommend(effective, input, limit);
+        if (boost === 'recency_boost') list = recencyBoost(list, input.nowMs);
+        const recommendations = list.map((article, index) => ({
+          contentId: article.contentId,
+          title: article.title,
+          url: articleUrl(article.contentId),
+          position: index + 1,
+          topic: article.topic,
+          summary: article.summary,
+        }));
+        span.setAttribute('recommendation.count', recommendations.length);
+        span.setAttribute('recommendation.algorithm', effective);
+        const metricAttributes = this.experiments.metricAttributes(assignment.baggage);
+        this.impressions.add(recommendations.length, metricAttributes);
+        this.latency.record(performance.now() - started, metricAttributes);
+        const spanContext = span.spanContext();
+        return {
+          requestId,
+          experiments: assignment.experiments,
+          baggage: assignment.baggage,
+          trace: span.isRecording() ? { traceId: spanContext.traceId, spanId: spanContext.spanId } : null,
+          recommendations,
+        };
+      } catch (error) {
+        failSpan(span, error);
+        throw error;
+      } finally {
+        span.end();
       }
-      if (Object.values(assignment.reasons).includes('targeting_match')) span.setAttribute('experiment.forced', true);
-      const algorithm = this.experiments.variantOf(assignment, ALGORITHM_BAGGAGE_KEY) ?? 'control';
-      const boost = this.experiments.variantOf(assignment, BOOST_BAGGAGE_KEY) ?? 'control';
-      const ranked = rankArticles(this.articles, visitorProfile(userId), algorithm, boost, limit, Date.now());
-      const recommendations = ranked.map((article, index) => ({
-        contentId: article.contentId,
-        title: article.title,
-        url: articleUrl(article.contentId),
-        position: index + 1,
-        topic: article.topic,
-        summary: article.summary,
-      }));
-      span.setAttribute('recommendation.count', recommendations.length);
-      const metricAttributes = this.experiments.metricAttributes(assignment.baggage);
-      this.impressions.add(recommendations.length, metricAttributes);
-      this.latency.record(performance.now() - started, metricAttributes);
-      const context = span.spanContext();
-      return {
-        requestId,
-        experiments: assignment.experiments,
-        baggage: assignment.baggage,
-        trace: span.isRecording() ? { traceId: context.traceId, spanId: context.spanId } : null,
-        recommendations,
-      };
-    } catch (error) {
-      span.recordException(error as Error);
-      span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
-      throw error;
-    } finally {
-      span.end();
-    }
+    });
   }
 
   getArticle(contentId: string): Article | undefined {
-    return this.content.getArticle(contentId);
+    return dbQuery(this.tracer, 'SELECT', 'articles', 'SELECT articles WHERE content_id = ?', () => this.content.getArticle(contentId));
+  }
+
+  /** Feature-flag semantic conventions: one evaluation event per experiment decided here. */
+  private recordExposure(span: Span, assignment: Assignment): void {
+    for (const experiment of this.experiments.experiments) {
+      const variant = assignment.experiments[experiment.key];
+      if (variant === undefined) continue;
+      span.addEvent('feature_flag.evaluation', {
+        'feature_flag.key': experiment.key,
+        'feature_flag.result.variant': variant,
+        'feature_flag.provider.name': FEATURE_FLAG_PROVIDER,
+        'feature_flag.result.reason': assignment.reasons[experiment.key] ?? 'unknown',
+      });
+    }
+    if (Object.values(assignment.reasons).includes('targeting_match')) span.setAttribute('experiment.forced', true);
+  }
+
+  private async userFeatures(userId: string): Promise<UserFeatures> {
+    const cached = this.cacheLookup('features', [userId], this.featureCache);
+    if (cached.misses.length === 0) return cached.found.get(userId)!;
+    const features = await this.features.get(userId);
+    this.featureCache.set(userId, features);
+    return features;
+  }
+
+  /** One `cache.get` span for a batch of keys, with hits and misses on it. */
+  private cacheLookup<V>(name: string, keys: readonly string[], cache: LruCache<V>): { found: Map<string, V>; misses: string[] } {
+    return inSpan(this.tracer, `cache.get ${name}`, { kind: SpanKind.CLIENT, attributes: { 'cache.name': name, 'db.system.name': 'in-memory-lru' } }, (span) => {
+      const found = new Map<string, V>();
+      const misses: string[] = [];
+      for (const key of keys) {
+        const value = cache.get(key);
+        if (value === undefined) misses.push(key);
+        else found.set(key, value);
+      }
+      span.setAttribute('cache.hits', found.size);
+      span.setAttribute('cache.misses', misses.length);
+      span.setAttribute('cache.hit', misses.length === 0);
+      return { found, misses };
+    });
+  }
+
+  /**
+   * Candidate pools are shared by all visitors and almost always cached; they are memoized
+   * without a span of their own (the database span shows the refreshes), which keeps the
+   * per-request span count down where it costs throughput.
+   */
+  private pool(key: string, load: () => Article[]): Article[] {
+    const cached = this.poolCache.get(key);
+    if (cached !== undefined) return cached;
+    const loaded = load();
+    this.poolCache.set(key, loaded);
+    return loaded;
+  }
+
+  private popularPool(): Article[] {
+    return this.pool('popular', () => {
+      const popular = dbQuery(this.tracer, 'SELECT', 'articles', 'SELECT articles ORDER BY popularity DESC LIMIT ?', () => this.content.popular(POPULAR_POOL));
+      const recent = dbQuery(this.tracer, 'SELECT', 'articles', 'SELECT articles ORDER BY published_at DESC LIMIT ?', () => this.content.recent(RECENT_POOL));
+      const byId = new Map([...popular, ...recent].map((a) => [a.contentId, a]));
+      return [...byId.values()];
+    });
+  }
+
+  private neighbours(items: readonly string[]): Map<string, [string, number][]> {
+    const { found, misses } = this.cacheLookup('neighbours', items, this.neighbourCache);
+    if (misses.length > 0) {
+      const loaded = dbQuery(this.tracer, 'SELECT', 'neighbours', 'SELECT neighbours WHERE item IN (?) ranked per item', () => this.content.neighbours(misses, NEIGHBOURS_PER_ITEM));
+      for (const item of misses) {
+        const list = loaded.get(item) ?? [];
+        this.neighbourCache.set(item, list);
+        found.set(item, list);
+      }
+    }
+    return found;
+  }
+
+  private articles(ids: readonly string[]): Article[] {
+    const { found, misses } = this.cacheLookup('articles', ids, this.articleCache);
+    if (misses.length > 0) {
+      for (const article of dbQuery(this.tracer, 'SELECT', 'articles', 'SELECT articles WHERE content_id IN (?)', () => this.content.articlesByIds(misses))) {
+        this.articleCache.set(article.contentId, article);
+        found.set(article.contentId, article);
+      }
+    }
+    return [...found.values()];
+  }
+
+  /** The data each algorithm needs: more of it, from more places, for the richer algorithms. */
+  private gather(algorithm: Algorithm, features: UserFeatures): RecommendationInput {
+    const base: RecommendationInput = {
+      candidates: this.popularPool(),
+      history: features.history,
+      topicAffinity: features.topicAffinity,
+      tagAffinity: features.tagAffinity,
+      neighbours: new Map(),
+      nowMs: Date.now(),
+    };
+    if (algorithm === 'control') return base;
+    const neighbours = this.neighbours(features.history.slice(-HISTORY_WINDOW));
+    const ids = new Set<string>();
+    for (const list of neighbours.values()) for (const [id] of list) ids.add(id);
+    const candidates = new Map(base.candidates.map((a) => [a.contentId, a]));
+    for (const article of this.articles([...ids].filter((id) => !candidates.has(id)))) candidates.set(article.contentId, article);
+    if (algorithm === 'hybrid') {
+      const topics = Object.entries(features.topicAffinity).sort((a, b) => b[1] - a[1]).slice(0, HYBRID_TOPICS).map(([topic]) => topic);
+      for (const topic of topics) {
+        const inTopic = this.pool(`topic:${topic}`, () =>
+          dbQuery(this.tracer, 'SELECT', 'articles', 'SELECT articles WHERE topic = ? ORDER BY popularity DESC LIMIT ?', () => this.content.popularInTopic(topic, TOPIC_POOL)),
+        );
+        for (const article of inTopic) candidates.set(article.contentId, article);
+      }
+    }
+    return { ...base, candidates: [...candidates.values()], neighbours };
   }
 }

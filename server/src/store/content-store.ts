@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import { coOccurrence, generateAudience } from '../core/audience.js';
 import { generateCatalogue, type Article } from '../core/catalogue.js';
 import { configureConnection, migrate, type Migration } from './migrations.js';
 
@@ -19,13 +20,38 @@ const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX articles_topic ON articles (topic);
     `,
   },
+  {
+    version: 2,
+    sql: `
+      CREATE INDEX articles_popularity ON articles (popularity DESC);
+      CREATE INDEX articles_published ON articles (published_at DESC);
+      CREATE TABLE users (user_id TEXT PRIMARY KEY, preferences TEXT NOT NULL);
+      CREATE TABLE clicks (user_id TEXT NOT NULL, seq INTEGER NOT NULL, content_id TEXT NOT NULL, PRIMARY KEY (user_id, seq)) WITHOUT ROWID;
+      CREATE TABLE neighbours (item TEXT NOT NULL, other TEXT NOT NULL, count INTEGER NOT NULL, PRIMARY KEY (item, other)) WITHOUT ROWID;
+      CREATE INDEX neighbours_strength ON neighbours (item, count DESC);
+    `,
+  },
 ];
 
-/** How big the generated catalogue is and which seed makes it. */
+/** Strongest co-clicked items kept per item. */
+const NEIGHBOURS_PER_ITEM = 50;
+
+/** How big the generated catalogue and audience are, and which seed makes them. */
 export interface ContentStoreConfig {
   readonly path: string;
   readonly articleCount: number;
+  readonly userCount: number;
   readonly seed: number;
+  /** Open read-only (the feature store): nothing is generated or migrated. */
+  readonly readonly?: boolean;
+}
+
+/** A user's stored profile, as the feature store reads it. */
+export interface StoredUser {
+  readonly userId: string;
+  readonly preferences: Record<string, number>;
+  /** Clicked content ids, oldest first. */
+  readonly history: string[];
 }
 
 interface ArticleRow {
@@ -58,32 +84,93 @@ export class ContentStore {
   private readonly byId: Database.Statement;
 
   constructor(config: ContentStoreConfig) {
-    this.db = new Database(config.path);
-    configureConnection(this.db);
-    migrate(this.db, MIGRATIONS);
-    this.seedIfEmpty(config.articleCount, config.seed);
+    this.db = new Database(config.path, { readonly: config.readonly ?? false });
+    if (!config.readonly) {
+      configureConnection(this.db);
+      migrate(this.db, MIGRATIONS);
+      this.seedIfEmpty(config);
+    }
     this.byId = this.db.prepare('SELECT * FROM articles WHERE content_id = ?');
   }
 
-  private seedIfEmpty(count: number, seed: number): void {
-    const { n } = this.db.prepare('SELECT count(*) AS n FROM articles').get() as { n: number };
-    if (n > 0) return;
-    const insert = this.db.prepare(`INSERT INTO articles VALUES (@contentId, @title, @topic, @tags, @publishedAt, @popularity, @summary, @body)`);
+  /** Generates the catalogue, the audience and its co-occurrence once, on first start. */
+  private seedIfEmpty(config: ContentStoreConfig): void {
+    const articles = (this.db.prepare('SELECT count(*) AS n FROM articles').get() as { n: number }).n;
+    const users = (this.db.prepare('SELECT count(*) AS n FROM users').get() as { n: number }).n;
+    if (articles > 0 && users > 0) return;
+    const catalogue = generateCatalogue(config.articleCount, config.seed);
+    const audience = generateAudience(config.userCount, catalogue, config.seed + 1);
+    const insertArticle = this.db.prepare(`INSERT OR REPLACE INTO articles VALUES (@contentId, @title, @topic, @tags, @publishedAt, @popularity, @summary, @body)`);
+    const insertUser = this.db.prepare('INSERT OR REPLACE INTO users VALUES (?, ?)');
+    const insertClick = this.db.prepare('INSERT OR REPLACE INTO clicks VALUES (?, ?, ?)');
+    const insertNeighbour = this.db.prepare('INSERT OR REPLACE INTO neighbours VALUES (?, ?, ?)');
     this.db.transaction(() => {
-      for (const article of generateCatalogue(count, seed)) {
-        insert.run({ ...article, tags: JSON.stringify(article.tags), body: JSON.stringify(article.body) });
+      for (const article of catalogue) {
+        insertArticle.run({ ...article, tags: JSON.stringify(article.tags), body: JSON.stringify(article.body) });
+      }
+      for (const user of audience) {
+        insertUser.run(user.userId, JSON.stringify(user.preferences));
+        user.history.forEach((contentId, seq) => insertClick.run(user.userId, seq, contentId));
+      }
+      for (const [item, others] of coOccurrence(audience.map((u) => u.history), NEIGHBOURS_PER_ITEM)) {
+        for (const [other, count] of others) insertNeighbour.run(item, other, count);
       }
     })();
+  }
+
+  /** The most popular articles. */
+  popular(limit: number): Article[] {
+    return (this.db.prepare('SELECT * FROM articles ORDER BY popularity DESC, content_id LIMIT ?').all(limit) as ArticleRow[]).map(toArticle);
+  }
+
+  /** The newest articles. */
+  recent(limit: number): Article[] {
+    return (this.db.prepare('SELECT * FROM articles ORDER BY published_at DESC, content_id LIMIT ?').all(limit) as ArticleRow[]).map(toArticle);
+  }
+
+  /** The most popular articles of one topic. */
+  popularInTopic(topic: string, limit: number): Article[] {
+    return (this.db.prepare('SELECT * FROM articles WHERE topic = ? ORDER BY popularity DESC, content_id LIMIT ?').all(topic, limit) as ArticleRow[]).map(toArticle);
+  }
+
+  /** Articles by id, in no particular order; unknown ids are skipped. */
+  articlesByIds(ids: readonly string[]): Article[] {
+    if (ids.length === 0) return [];
+    const rows = this.db.prepare(`SELECT * FROM articles WHERE content_id IN (SELECT value FROM json_each(?))`).all(JSON.stringify(ids)) as ArticleRow[];
+    return rows.map(toArticle);
+  }
+
+  /** For each item, its co-clicked items with counts, strongest first, at most `perItem`. */
+  neighbours(items: readonly string[], perItem: number): Map<string, [string, number][]> {
+    const result = new Map<string, [string, number][]>();
+    if (items.length === 0) return result;
+    const rows = this.db
+      .prepare(
+        `SELECT item, other, count FROM (
+           SELECT item, other, count, row_number() OVER (PARTITION BY item ORDER BY count DESC, other) AS rank
+           FROM neighbours WHERE item IN (SELECT value FROM json_each(?))
+         ) WHERE rank <= ?`,
+      )
+      .all(JSON.stringify(items), perItem) as { item: string; other: string; count: number }[];
+    for (const row of rows) {
+      const list = result.get(row.item) ?? [];
+      list.push([row.other, row.count]);
+      result.set(row.item, list);
+    }
+    return result;
+  }
+
+  /** A stored user's preferences and click history, or undefined for an unknown visitor. */
+  user(userId: string): StoredUser | undefined {
+    const row = this.db.prepare('SELECT preferences FROM users WHERE user_id = ?').get(userId) as { preferences: string } | undefined;
+    if (row === undefined) return undefined;
+    const history = this.db.prepare('SELECT content_id FROM clicks WHERE user_id = ? ORDER BY seq').pluck().all(userId) as string[];
+    return { userId, preferences: JSON.parse(row.preferences) as Record<string, number>, history };
   }
 
   getArticle(contentId: string): Article | undefined {
     const row = this.byId.get(contentId) as ArticleRow | undefined;
     return row === undefined ? undefined : toArticle(row);
-  }
-
-  /** Every article: the candidate set the rankers score. */
-  allArticles(): Article[] {
-    return (this.db.prepare('SELECT * FROM articles ORDER BY content_id').all() as ArticleRow[]).map(toArticle);
   }
 
   close(): void {

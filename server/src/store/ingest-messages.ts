@@ -20,6 +20,8 @@ export type IngestRequest =
       readonly body: Uint8Array;
       /** Decode, reply, store nothing: the benchmark's ceiling. */
       readonly parseOnly: boolean;
+      /** Sent by the deployment's own services with the internal token. */
+      readonly trusted: boolean;
     }
   | { readonly kind: 'records'; readonly id: number; readonly spans: readonly SpanRecord[]; readonly points: readonly MetricPointRecord[] }
   | { readonly kind: 'close'; readonly id: number };

@@ -67,6 +67,7 @@ export class IngestPool {
   private readonly waiters = new Map<number, Waiter>();
   private nextId = 1;
   private failure: Error | undefined;
+  private closing = false;
 
   constructor(private readonly config: IngestPoolConfig) {
     const lock = createWriteLock();
@@ -80,7 +81,7 @@ export class IngestPool {
       worker.on('message', (reply: IngestReply) => this.settle(reply));
       worker.on('error', (error) => this.fail(error));
       worker.on('exit', (code) => {
-        if (code !== 0) this.fail(new Error(`an ingest worker exited with code ${code}`));
+        if (!this.closing) this.fail(new Error(`an ingest worker exited with code ${code}`));
       });
       return slot;
     });
@@ -125,7 +126,7 @@ export class IngestPool {
   }
 
   /** Decodes and commits one OTLP body; resolves after the commit with what was rejected. */
-  ingest(signal: 'traces' | 'metrics', encoding: 'json' | 'protobuf', body: Buffer, options: { parseOnly?: boolean } = {}): Promise<IngestOutcome> {
+  ingest(signal: 'traces' | 'metrics', encoding: 'json' | 'protobuf', body: Buffer, options: { parseOnly?: boolean; trusted?: boolean } = {}): Promise<IngestOutcome> {
     const inFlight = this.inFlightBytes;
     if (inFlight > 0 && inFlight + body.length > this.config.maxInFlightBytes) {
       return Promise.reject(new IngestOverloadedError(`${inFlight} bytes of telemetry are waiting to be stored`));
@@ -134,7 +135,7 @@ export class IngestPool {
     const copy = new Uint8Array(body);
     return this.send(
       this.pick(),
-      { kind: 'otlp', id: this.nextId++, signal, encoding, body: copy, parseOnly: options.parseOnly ?? false },
+      { kind: 'otlp', id: this.nextId++, signal, encoding, body: copy, parseOnly: options.parseOnly ?? false, trusted: options.trusted ?? false },
       body.length,
       [copy.buffer],
     );
@@ -154,6 +155,7 @@ export class IngestPool {
   async close(): Promise<void> {
     await this.drain();
     await Promise.allSettled(this.slots.map((slot) => this.send(slot, { kind: 'close', id: this.nextId++ }, 0)));
+    this.closing = true;
     await Promise.all(this.slots.map((slot) => slot.worker.terminate()));
     await this.checkpointer.terminate();
   }

@@ -59,10 +59,10 @@ function handleOtlp(request: Extract<IngestRequest, { kind: 'otlp' }>): void {
   try {
     const raw = parse(request);
     if (request.signal === 'traces') {
-      const result = decodeTraceRequest(raw, { trusted: false, limits });
+      const result = decodeTraceRequest(raw, { trusted: request.trusted, limits });
       ({ items: spans, rejected, errors } = result);
     } else {
-      const result = decodeMetricsRequest(raw, { trusted: false, limits });
+      const result = decodeMetricsRequest(raw, { trusted: request.trusted, limits });
       ({ items: points, rejected, errors } = result);
     }
   } catch (error) {

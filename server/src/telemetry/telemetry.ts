@@ -14,8 +14,8 @@ import { StoreMetricExporter, StoreSpanExporter, type RecordSink } from './store
 export interface TelemetryConfig {
   /** `service.name` of the resource. */
   readonly serviceName: string;
-  /** Where spans and metric points are written. */
-  readonly sink: RecordSink;
+  /** Where spans and metric points go: the store in-process, or another server over OTLP/HTTP. */
+  readonly exportTo: { readonly sink: RecordSink } | { readonly otlpUrl: string; readonly headers: Record<string, string> };
   /** Which baggage keys are copied onto every span. */
   readonly baggageKeyPredicate: BaggageKeyPredicate;
   /** With true, nothing is registered and the API stays a no-op (`OTEL_SDK_DISABLED=true`). */
@@ -55,11 +55,18 @@ export function startTelemetry(config: TelemetryConfig): Telemetry {
     };
   }
   const resource = resourceFromAttributes({ 'service.name': config.serviceName });
+  const target = config.exportTo;
+  const spanExporter =
+    'sink' in target ? new StoreSpanExporter(target.sink) : new OTLPTraceExporter({ url: `${target.otlpUrl}/v1/traces`, headers: target.headers });
+  const metricExporter =
+    'sink' in target
+      ? new StoreMetricExporter(target.sink)
+      : new OTLPMetricExporter({ url: `${target.otlpUrl}/v1/metrics`, headers: target.headers, temporalityPreference: AggregationTemporalityPreference.DELTA });
   const tracerProvider = new BasicTracerProvider({
     resource,
     spanProcessors: [
       new BaggageSpanProcessor(config.baggageKeyPredicate),
-      new BatchSpanProcessor(new StoreSpanExporter(config.sink), {
+      new BatchSpanProcessor(spanExporter, {
         scheduledDelayMillis: SPAN_BATCH_DELAY_MS,
         maxExportBatchSize: SPAN_BATCH_SIZE,
         maxQueueSize: SPAN_QUEUE_SIZE,
@@ -73,7 +80,7 @@ export function startTelemetry(config: TelemetryConfig): Telemetry {
     resource,
     readers: [
       new PeriodicExportingMetricReader({
-        exporter: new StoreMetricExporter(config.sink),
+        exporter: metricExporter,
         exportIntervalMillis: config.metricIntervalMs,
       }),
       ...(config.forwardUrl === undefined

@@ -1,0 +1,76 @@
+/**
+ * The feature store as its own process and service (`service.name` feature-store). Started
+ * by the variant-lens server (`npm start`), or on its own with `node
+ * dist/server/src/feature-store/index.js`. Its telemetry goes to the server's OTLP endpoint
+ * with the internal token, so it is stored as trusted.
+ */
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { COHORT_BAGGAGE_KEY } from '../core/experiments.js';
+import { ConfigError, readExperimentsFile } from '../config.js';
+import { ContentStore } from '../store/content-store.js';
+import { startTelemetry } from '../telemetry/telemetry.js';
+import { createFeatureStoreApp } from './feature-store-app.js';
+
+const SHUTDOWN_TIMEOUT_MS = 10_000;
+
+function env(name: string, fallback: string): string {
+  const value = process.env[name];
+  return value === undefined || value === '' ? fallback : value;
+}
+
+function integerEnv(name: string, fallback: number, max: number): number {
+  const raw = env(name, String(fallback));
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0 || value > max) throw new ConfigError(`Configuration: ${name} is invalid, expected an integer from 0 to ${max} (actual: ${raw})`);
+  return value;
+}
+
+async function main(): Promise<void> {
+  const port = integerEnv('FEATURE_STORE_PORT', 3001, 65_535);
+  const delayMs = integerEnv('FEATURE_STORE_DELAY_MS', 0, 60_000);
+  const dataDir = env('DATA_DIR', './data');
+  const telemetryUrl = env('TELEMETRY_URL', 'http://localhost:3000');
+  const token = env('INTERNAL_TELEMETRY_TOKEN', '');
+  const experiments = readExperimentsFile(env('EXPERIMENTS_FILE', 'config/experiments.json'));
+  const allowed = new Set([...experiments.experiments.filter((e) => e.status === 'running').map((e) => e.baggageKey), COHORT_BAGGAGE_KEY]);
+  const telemetry = startTelemetry({
+    serviceName: env('FEATURE_STORE_SERVICE_NAME', 'feature-store'),
+    exportTo: { otlpUrl: telemetryUrl, headers: token === '' ? {} : { authorization: `Bearer ${token}` } },
+    baggageKeyPredicate: (key) => allowed.has(key),
+    disabled: env('OTEL_SDK_DISABLED', 'false') === 'true',
+    metricIntervalMs: integerEnv('METRIC_INTERVAL_MS', 5000, 3_600_000),
+  });
+  const content = new ContentStore({ path: join(dataDir, 'content.db'), articleCount: 0, userCount: 0, seed: 0, readonly: true });
+  const app = createFeatureStoreApp({ content, tracer: telemetry.tracer, meter: telemetry.meter, allowedBaggageKeys: allowed, delayMs });
+  const server = app.listen(port, (error?: Error) => {
+    if (error !== undefined) {
+      console.error(`feature store could not listen on port ${port}: ${error.message}`);
+      process.exit(1);
+    }
+    const actual = (server.address() as AddressInfo).port;
+    console.log(`feature store serving on http://localhost:${actual}`);
+    process.send?.({ type: 'ready', port: actual });
+  });
+  const stop = () => {
+    setTimeout(() => process.exit(1), SHUTDOWN_TIMEOUT_MS).unref();
+    server.close();
+    server.closeAllConnections();
+    telemetry
+      .shutdown()
+      .catch(() => {})
+      .finally(() => {
+        content.close();
+        process.exit(0);
+      });
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  // When started by the server, leave with it.
+  process.on('disconnect', stop);
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof ConfigError ? error.message : error);
+  process.exit(1);
+});

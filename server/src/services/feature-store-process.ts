@@ -1,0 +1,77 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+/** How the server starts the feature store. */
+export interface FeatureStoreProcessConfig {
+  readonly port: number;
+  readonly dataDir: string;
+  readonly experimentsFile: string;
+  readonly telemetryUrl: string;
+  readonly token: string;
+  readonly telemetryDisabled: boolean;
+  readonly metricIntervalMs: number;
+  readonly delayMs: number;
+}
+
+const ENTRY = 'feature-store/index.js';
+/** A feature store that has not said it is listening by then has failed to start. */
+const START_TIMEOUT_MS = 15_000;
+
+function entryScript(): string {
+  const candidates = [new URL(`../${ENTRY}`, import.meta.url), new URL(`../../../dist/server/src/${ENTRY}`, import.meta.url)];
+  for (const candidate of candidates) {
+    const path = fileURLToPath(candidate);
+    if (existsSync(path)) return path;
+  }
+  throw new Error(`the feature store (${ENTRY}) is not built; run \`npm run build\``);
+}
+
+/** The feature store child process. */
+export class FeatureStoreProcess {
+  private constructor(
+    private readonly child: ChildProcess,
+    readonly url: string,
+  ) {}
+
+  static start(config: FeatureStoreProcessConfig): Promise<FeatureStoreProcess> {
+    const child = fork(entryScript(), [], {
+      env: {
+        ...process.env,
+        FEATURE_STORE_PORT: String(config.port),
+        DATA_DIR: config.dataDir,
+        EXPERIMENTS_FILE: config.experimentsFile,
+        TELEMETRY_URL: config.telemetryUrl,
+        INTERNAL_TELEMETRY_TOKEN: config.token,
+        OTEL_SDK_DISABLED: String(config.telemetryDisabled),
+        METRIC_INTERVAL_MS: String(config.metricIntervalMs),
+        FEATURE_STORE_DELAY_MS: String(config.delayMs),
+      },
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        child.kill();
+        reject(new Error('the feature store did not start in time'));
+      }, START_TIMEOUT_MS);
+      child.on('message', (message: { type?: string; port?: number }) => {
+        if (message.type !== 'ready') return;
+        clearTimeout(timer);
+        resolve(new FeatureStoreProcess(child, `http://127.0.0.1:${message.port}`));
+      });
+      child.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`the feature store exited with code ${code}`));
+      });
+    });
+  }
+
+  /** Stops it and waits, so its last telemetry reaches the server first. */
+  stop(): Promise<void> {
+    if (this.child.exitCode !== null) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.child.once('exit', () => resolve());
+      this.child.kill('SIGTERM');
+    });
+  }
+}

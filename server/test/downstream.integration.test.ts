@@ -1,0 +1,111 @@
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { RunningServer } from '../src/server.js';
+import { startTestServer } from './helpers.js';
+
+async function getJson(url: string, headers: Record<string, string> = {}): Promise<any> {
+  const response = await fetch(url, { headers });
+  expect(response.status).toBe(200);
+  return response.json();
+}
+
+async function storedTrace(server: RunningServer, traceId: string): Promise<any[]> {
+  await server.flush();
+  const response = await fetch(`${server.url}/api/traces/${traceId}`);
+  return response.status === 200 ? ((await response.json()) as { spans: any[] }).spans : [];
+}
+
+/** Generated users (with click histories) assigned to each algorithm variant. */
+async function usersByVariant(server: RunningServer): Promise<Record<string, string>> {
+  const found: Record<string, string> = {};
+  for (let i = 1; Object.keys(found).length < 3 && i < 100; i += 1) {
+    const userId = `u${String(i).padStart(5, '0')}`;
+    const { experiments } = await getJson(`${server.url}/api/assignments?userId=${userId}`);
+    found[experiments.rec_algorithm_v3] ??= userId;
+  }
+  return found;
+}
+
+describe('downstream services, every span sliced by variant', () => {
+  let server: RunningServer;
+
+  beforeAll(async () => {
+    server = await startTestServer({ METRIC_INTERVAL_MS: '500' });
+  });
+
+  afterAll(async () => {
+    await server.close();
+  });
+
+  it.each(['control', 'collaborative', 'hybrid'])('stores request, feature-store, database and cache spans with the %s user\'s variant', async (variant) => {
+    const userId = (await usersByVariant(server))[variant]!;
+    const assigned = await getJson(`${server.url}/api/assignments?userId=${userId}`);
+    const traceId = `${'ab'.repeat(8)}${variant.length.toString(16).padStart(2, '0')}${'cd'.repeat(7)}`;
+    const body = await getJson(`${server.url}/api/recommendations?userId=${userId}&limit=10`, {
+      traceparent: `00-${traceId}-00f067aa0ba902b7-01`,
+    });
+    expect(body.recommendations).toHaveLength(10);
+    // The feature store's spans come from its own process, over OTLP, a little later.
+    await vi.waitFor(async () => expect((await storedTrace(server, traceId)).some((s) => s.name === 'feature_store.get_features')).toBe(true), {
+      timeout: 10_000,
+      interval: 200,
+    });
+    const spans = await storedTrace(server, traceId);
+    const names = spans.map((s) => s.name);
+    expect(names).toEqual(expect.arrayContaining(['GET /api/recommendations', 'recommendation.request', 'GET /features/:userId', 'feature_store.get_features']));
+    const featureStore = spans.find((s) => s.name === 'feature_store.get_features');
+    expect(featureStore.service).toBe('feature-store');
+    expect(featureStore.trusted).toBe(true);
+    expect(featureStore.attributes['features.count']).toBeGreaterThan(0);
+    const db = spans.filter((s) => s.attributes['db.system.name'] === 'sqlite');
+    const cache = spans.filter((s) => s.name.startsWith('cache.get'));
+    expect(db.length).toBeGreaterThan(0);
+    expect(cache.length).toBeGreaterThan(0);
+    for (const span of [...db, ...cache, featureStore, spans.find((s) => s.name === 'recommendation.request')]) {
+      expect(span.attributes['experiment.rec_algorithm'], span.name).toBe(assigned.baggage['experiment.rec_algorithm']);
+      expect(span.attributes['experiment.ranking_boost'], span.name).toBe(assigned.baggage['experiment.ranking_boost']);
+    }
+    const request = spans.find((s) => s.name === 'recommendation.request');
+    expect(request.attributes['recommendation.algorithm']).toBe(variant);
+    if (variant !== 'control') expect(db.some((s) => s.attributes['db.collection.name'] === 'neighbours')).toBe(true);
+    // The histories' items are never recommended back.
+    const features = await getJson(`${server.featureStoreUrl()}/features/${userId}`);
+    const recommended = new Set(body.recommendations.map((r: any) => r.contentId));
+    expect(features.history.filter((id: string) => recommended.has(id))).toEqual([]);
+  });
+
+  it('records feature-store latency by variant', async () => {
+    await vi.waitFor(
+      async () => {
+        const { points } = await getJson(`${server.url}/api/metrics/feature_store.latency`);
+        expect(points.some((p: any) => p.kind === 'histogram' && p.attributes['experiment.rec_algorithm'] !== undefined)).toBe(true);
+      },
+      { timeout: 15_000, interval: 500 },
+    );
+  }, 20_000);
+});
+
+describe('a feature store that is down or slow', () => {
+  it.each([
+    ['down', { FEATURE_STORE_URL: 'http://127.0.0.1:9' }, /unreachable/],
+    ['slow', { FEATURE_STORE_DELAY_MS: '2000', FEATURE_STORE_TIMEOUT_MS: '100' }, /did not answer within 100 ms/],
+  ])('still answers, degrades to control and records the error when it is %s', async (_label, env, message) => {
+    const server = await startTestServer(env);
+    try {
+      const userId = (await usersByVariant(server)).hybrid!;
+      const traceId = 'fe'.repeat(16);
+      const started = Date.now();
+      const body = await getJson(`${server.url}/api/recommendations?userId=${userId}`, { traceparent: `00-${traceId}-00f067aa0ba902b7-01` });
+      expect(Date.now() - started).toBeLessThan(1500);
+      expect(body.recommendations).toHaveLength(8);
+      const spans = await storedTrace(server, traceId);
+      const client = spans.find((s) => s.name === 'GET /features/:userId');
+      expect(client.status.code).toBe(2);
+      expect(client.status.message).toMatch(message);
+      const request = spans.find((s) => s.name === 'recommendation.request');
+      expect(request.attributes).toMatchObject({ 'recommendation.degraded': true, 'recommendation.algorithm': 'control', 'experiment.rec_algorithm': 'hybrid' });
+      expect(request.status.code).toBe(0);
+    } finally {
+      await server.close();
+    }
+  });
+});

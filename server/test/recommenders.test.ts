@@ -1,0 +1,363 @@
+import { describe, expect, it } from 'vitest';
+import { coOccurrence, generateAudience, type GeneratedUser } from '../src/core/audience.js';
+import { CATALOGUE_EPOCH, generateCatalogue, type Article } from '../src/core/catalogue.js';
+import {
+  BOOST_HALF_LIFE_DAYS,
+  CONTROL_HALF_LIFE_DAYS,
+  HYBRID_CONTENT_WEIGHT,
+  collaborativeScores,
+  contentScores,
+  freshness,
+  hybridScores,
+  isAlgorithm,
+  popularityScores,
+  recencyBoost,
+  recommend,
+  type Algorithm,
+  type RecommendationInput,
+} from '../src/core/recommenders.js';
+
+const DAY_MS = 86_400_000;
+const NOW_MS = Date.parse('2026-06-01T00:00:00Z');
+const ALGORITHMS: readonly Algorithm[] = ['control', 'collaborative', 'hybrid'];
+
+interface ArticleSpec {
+  readonly topic?: string;
+  readonly tags?: readonly string[];
+  readonly ageDays?: number;
+  readonly popularity?: number;
+}
+
+function article(contentId: string, spec: ArticleSpec = {}): Article {
+  return {
+    contentId,
+    title: `Title of ${contentId}`,
+    topic: spec.topic ?? 'science',
+    tags: spec.tags ?? [],
+    publishedAt: new Date(NOW_MS - (spec.ageDays ?? 0) * DAY_MS).toISOString(),
+    popularity: spec.popularity ?? 10,
+    summary: `Summary of ${contentId}`,
+    body: [],
+  };
+}
+
+function input(candidates: readonly Article[], overrides: Partial<RecommendationInput> = {}): RecommendationInput {
+  return { candidates, history: [], topicAffinity: {}, tagAffinity: {}, neighbours: new Map(), nowMs: NOW_MS, ...overrides };
+}
+
+const ids = (articles: readonly Article[]): string[] => articles.map((a) => a.contentId);
+
+/** The issue's control formula, written out independently of the module. */
+const controlScore = (popularity: number, ageDays: number): number => Math.log1p(popularity) * Math.pow(0.5, ageDays / 30);
+
+describe('freshness', () => {
+  it('halves at each half-life and never exceeds 1 for future dates', () => {
+    expect(freshness(article('a', { ageDays: 0 }), NOW_MS, 30)).toBe(1);
+    expect(freshness(article('a', { ageDays: 30 }), NOW_MS, 30)).toBeCloseTo(0.5, 12);
+    expect(freshness(article('a', { ageDays: 14 }), NOW_MS, 7)).toBeCloseTo(0.25, 12);
+    expect(freshness(article('a', { ageDays: -5 }), NOW_MS, 30)).toBe(1);
+    expect(CONTROL_HALF_LIFE_DAYS).toBe(30);
+    expect(BOOST_HALF_LIFE_DAYS).toBeLessThan(CONTROL_HALF_LIFE_DAYS);
+  });
+});
+
+describe('control (popularity with freshness)', () => {
+  it('puts a fresh popular article above an old one that is equally popular', () => {
+    const candidates = [article('old', { popularity: 500, ageDays: 60 }), article('fresh', { popularity: 500, ageDays: 1 })];
+    expect(ids(recommend('control', input(candidates), 2))).toEqual(['fresh', 'old']);
+  });
+
+  it('orders by log1p(popularity) * 0.5^(age / 30), so popularity and age trade off', () => {
+    const specs: Record<string, { popularity: number; ageDays: number }> = {
+      // Far more popular but two months old: 9.21 * 0.25 = 2.30.
+      viral: { popularity: 10_000, ageDays: 60 },
+      // Slightly fresher but unpopular: 1.79 * 0.31 = 0.56.
+      niche: { popularity: 5, ageDays: 50 },
+      // Popular once, but a quarter old: 4.62 * 0.125 = 0.58.
+      faded: { popularity: 100, ageDays: 90 },
+      // Modest and brand new: 3.04 * 1 = 3.04.
+      today: { popularity: 20, ageDays: 0 },
+      // Popular and a week old: 6.91 * 0.85 = 5.86.
+      hit: { popularity: 1000, ageDays: 7 },
+    };
+    const candidates = Object.entries(specs).map(([id, spec]) => article(id, spec));
+    const expected = Object.entries(specs)
+      .sort(([, a], [, b]) => controlScore(b.popularity, b.ageDays) - controlScore(a.popularity, a.ageDays))
+      .map(([id]) => id);
+    expect(expected).toEqual(['hit', 'today', 'viral', 'faded', 'niche']);
+    expect(ids(recommend('control', input(candidates), 5))).toEqual(expected);
+    const scores = popularityScores(input(candidates));
+    for (const [id, spec] of Object.entries(specs)) expect(scores.get(id)).toBeCloseTo(controlScore(spec.popularity, spec.ageDays), 10);
+  });
+});
+
+describe('collaborative (item-item co-occurrence)', () => {
+  const candidates = [
+    article('often', { popularity: 1, ageDays: 200 }),
+    article('sometimes', { popularity: 50_000, ageDays: 0 }),
+    article('never', { popularity: 90_000, ageDays: 0 }),
+  ];
+  const neighbours = new Map([
+    ['h1', [['often', 3], ['sometimes', 2]] as const],
+    ['h2', [['often', 2], ['h1', 9]] as const],
+  ]);
+
+  it('ranks the candidate most co-clicked with the history first, whatever its popularity', () => {
+    const request = input(candidates, { history: ['h1', 'h2'], neighbours });
+    // h1 is co-clicked with h2 but already read: it gets no score at all.
+    expect(collaborativeScores(request)).toEqual(new Map([['often', 5], ['sometimes', 2]]));
+    // 'never' has no co-clicks: it only enters through control's fill, after the scored ones.
+    expect(ids(recommend('collaborative', request, 3))).toEqual(['often', 'sometimes', 'never']);
+  });
+
+  it('does not change its order when popularity and age change', () => {
+    const swapped = candidates.map((a) => ({ ...a, popularity: 100_000 - a.popularity, publishedAt: new Date(NOW_MS).toISOString() }));
+    expect(ids(recommend('collaborative', input(swapped, { history: ['h1', 'h2'], neighbours }), 2))).toEqual(['often', 'sometimes']);
+  });
+});
+
+describe('hybrid (content similarity blended with co-occurrence)', () => {
+  // 'both' is on the visitor's topic and tag and co-clicked; 'content' only matches the
+  // profile; 'collab' is only co-clicked. Neither single-signal item can reach 'both'.
+  const candidates = [
+    article('content', { topic: 'food', tags: ['guide'], popularity: 5000 }),
+    article('collab', { topic: 'sport', tags: ['news'], popularity: 5000 }),
+    article('both', { topic: 'food', tags: ['guide'], popularity: 1 }),
+    article('neither', { topic: 'sport', tags: ['news'], popularity: 9000 }),
+  ];
+  const request = input(candidates, {
+    history: ['h1'],
+    topicAffinity: { food: 0.8, sport: 0.05 },
+    tagAffinity: { guide: 1 },
+    neighbours: new Map([['h1', [['collab', 4], ['both', 4]]]]),
+  });
+
+  it('weighs content and collaborative evidence half and half', () => {
+    expect(HYBRID_CONTENT_WEIGHT).toBe(0.5);
+    const content = contentScores(request);
+    // Topic affinity plus half the tag weight.
+    expect(content.get('both')).toBeCloseTo(0.8 + 0.5 * 1, 12);
+    expect(content.get('collab')).toBeCloseTo(0.05, 12);
+    const hybrid = hybridScores(request);
+    expect(hybrid.get('both')).toBeCloseTo(0.5 * 1 + 0.5 * 1, 12);
+    expect(hybrid.get('content')).toBeCloseTo(0.5 * 1, 12);
+    expect(hybrid.get('collab')).toBeCloseTo(0.5 * (0.05 / 1.3) + 0.5 * 1, 12);
+  });
+
+  it('ranks an item strong in both signals above items strong in only one', () => {
+    const list = ids(recommend('hybrid', request, 4));
+    expect(list[0]).toBe('both');
+    expect(list.slice(1, 3).sort()).toEqual(['collab', 'content']);
+    expect(list[3]).toBe('neither');
+  });
+
+  // Known bug (reported, not fixed here): collaborativeScores also scores the visitor's own
+  // history items, and hybrid normalizes by that maximum before `recommend` drops them. Here
+  // h2 is co-clicked with h1 ten times, so 'both' (content 0.6, co-clicks 2) gets
+  // 0.5·0.6 + 0.5·0.2 = 0.4 instead of 0.5·0.6 + 0.5·1 = 0.8 and falls below 'content' (0.5).
+  it('normalizes the collaborative score over recommendable items only', () => {
+    const buggy = input(
+      [article('content', { topic: 'food', tags: ['guide'] }), article('both', { topic: 'food' })],
+      {
+        history: ['h1', 'h2'],
+        topicAffinity: { food: 0.6 },
+        tagAffinity: { guide: 0.8 },
+        neighbours: new Map([['h1', [['h2', 10], ['both', 2]]]]),
+      },
+    );
+    expect(ids(recommend('hybrid', buggy, 2))).toEqual(['both', 'content']);
+  });
+});
+
+describe('recencyBoost', () => {
+  const list = [
+    article('r1', { ageDays: 200 }),
+    article('r2', { ageDays: 150 }),
+    article('r3', { ageDays: 100 }),
+    article('r4', { ageDays: 120 }),
+    article('r5', { ageDays: 0 }),
+  ];
+
+  it('moves a fresh item up without adding or removing items', () => {
+    const boosted = recencyBoost(list, NOW_MS);
+    expect([...ids(boosted)].sort()).toEqual(ids(list).sort());
+    expect(boosted).toHaveLength(list.length);
+    expect(ids(boosted).indexOf('r5')).toBeLessThan(ids(list).indexOf('r5'));
+    // Equally stale items keep their relative order: the position term decides.
+    expect(ids(boosted).filter((id) => id !== 'r5')).toEqual(['r1', 'r2', 'r3', 'r4']);
+  });
+
+  it('leaves a list of equally old items as it was, and an empty list empty', () => {
+    const sameAge = ['z', 'y', 'x'].map((id) => article(id, { ageDays: 10 }));
+    expect(ids(recencyBoost(sameAge, NOW_MS))).toEqual(['z', 'y', 'x']);
+    expect(recencyBoost([], NOW_MS)).toEqual([]);
+  });
+
+  it('does not mutate its input', () => {
+    const copy = [...list];
+    recencyBoost(list, NOW_MS);
+    expect(list).toEqual(copy);
+  });
+});
+
+describe('recommend', () => {
+  const candidates = Array.from({ length: 12 }, (_, i) =>
+    article(`c${String(i).padStart(2, '0')}`, { topic: i % 2 === 0 ? 'food' : 'travel', tags: [i % 3 === 0 ? 'guide' : 'news'], popularity: 10 + i * 7, ageDays: i * 3 }),
+  );
+  const history = ['c01', 'c04', 'c07'];
+  const neighbours = new Map([
+    ['c01', [['c04', 5], ['c02', 3], ['c07', 2]] as const],
+    ['c04', [['c01', 5], ['c09', 1]] as const],
+    ['c07', [['c01', 2], ['c11', 4]] as const],
+  ]);
+  const warm = input(candidates, { history, neighbours, topicAffinity: { food: 0.7, travel: 0.3 }, tagAffinity: { guide: 0.6, news: 0.4 } });
+
+  it.each(ALGORITHMS)('%s never recommends an already-clicked item', (algorithm) => {
+    for (const limit of [1, 5, candidates.length]) {
+      const list = ids(recommend(algorithm, warm, limit));
+      for (const id of history) expect(list).not.toContain(id);
+      expect(new Set(list).size).toBe(list.length);
+    }
+  });
+
+  it.each(ALGORITHMS)('%s fills exactly `limit` items when enough candidates exist', (algorithm) => {
+    const available = candidates.length - history.length;
+    for (let limit = 0; limit <= available; limit += 1) expect(recommend(algorithm, warm, limit)).toHaveLength(limit);
+    expect(recommend(algorithm, warm, available + 5)).toHaveLength(available);
+    expect(recommend(algorithm, warm, 3.9)).toHaveLength(3);
+    expect(recommend(algorithm, warm, -2)).toHaveLength(0);
+  });
+
+  it.each(ALGORITHMS)('%s falls back to control order for a new visitor (cold start)', (algorithm) => {
+    const cold = input(candidates);
+    expect(ids(recommend(algorithm, cold, 10))).toEqual(ids(recommend('control', cold, 10)));
+  });
+
+  it('fills a short collaborative list with control order after the co-clicked items', () => {
+    const list = ids(recommend('collaborative', warm, 6));
+    expect(list.slice(0, 3)).toEqual(['c11', 'c02', 'c09']);
+    const rest = ids(recommend('control', input(candidates.filter((a) => !['c11', 'c02', 'c09', ...history].includes(a.contentId))), 3));
+    expect(list.slice(3)).toEqual(rest);
+  });
+
+  it('does not mutate the candidates', () => {
+    const before = ids(candidates);
+    for (const algorithm of ALGORITHMS) recommend(algorithm, warm, 5);
+    expect(ids(candidates)).toEqual(before);
+  });
+});
+
+describe('isAlgorithm', () => {
+  it.each([
+    ['control', true],
+    ['collaborative', true],
+    ['hybrid', true],
+    ['recency_boost', false],
+    ['toString', false],
+    ['constructor', false],
+    ['__proto__', false],
+    ['', false],
+  ])('%s → %s', (name, expected) => {
+    expect(isAlgorithm(name)).toBe(expected);
+  });
+});
+
+describe('on generated data, the variants give genuinely different lists', () => {
+  // The server's catalogue size and seed, and the service's pool sizes (recommendation-service.ts).
+  const SEED = 20_261_124;
+  const POPULAR_POOL = 300;
+  const RECENT_POOL = 100;
+  const TOPIC_POOL = 120;
+  const HYBRID_TOPICS = 2;
+  const NEIGHBOURS_PER_ITEM = 20;
+  const HISTORY_WINDOW = 20;
+  const USERS = 200;
+  const TOP = 10;
+
+  const catalogue = generateCatalogue(2000, SEED);
+  const audience = generateAudience(500, catalogue, SEED + 1);
+  const neighbours = coOccurrence(
+    audience.map((u) => u.history),
+    NEIGHBOURS_PER_ITEM,
+  );
+  const byId = new Map(catalogue.map((a) => [a.contentId, a]));
+  // Same orderings as ContentStore.popular / recent: ties by content id.
+  const byPopularity = [...catalogue].sort((a, b) => b.popularity - a.popularity || (a.contentId < b.contentId ? -1 : 1));
+  const byRecency = [...catalogue].sort((a, b) => b.publishedAt.localeCompare(a.publishedAt) || (a.contentId < b.contentId ? -1 : 1));
+  const basePool = [...new Map([...byPopularity.slice(0, POPULAR_POOL), ...byRecency.slice(0, RECENT_POOL)].map((a) => [a.contentId, a])).values()];
+  const favouriteTopics = (user: GeneratedUser): string[] =>
+    Object.entries(user.preferences)
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, HYBRID_TOPICS)
+      .map(([topic]) => topic);
+
+  /** The request RecommendationService.gather would build, from in-memory data. */
+  function gather(algorithm: Algorithm, user: GeneratedUser): RecommendationInput {
+    const tagAffinity: Record<string, number> = {};
+    for (const id of user.history) for (const tag of byId.get(id)!.tags) tagAffinity[tag] = (tagAffinity[tag] ?? 0) + 1 / user.history.length;
+    const base = input(basePool, { history: user.history, topicAffinity: user.preferences, tagAffinity, nowMs: CATALOGUE_EPOCH });
+    if (algorithm === 'control') return base;
+    const window = new Map(user.history.slice(-HISTORY_WINDOW).map((id) => [id, neighbours.get(id) ?? []]));
+    const candidates = new Map(basePool.map((a) => [a.contentId, a]));
+    for (const list of window.values()) for (const [id] of list) candidates.set(id, byId.get(id)!);
+    if (algorithm === 'hybrid') {
+      for (const topic of favouriteTopics(user)) {
+        for (const a of byPopularity.filter((x) => x.topic === topic).slice(0, TOPIC_POOL)) candidates.set(a.contentId, a);
+      }
+    }
+    return { ...base, candidates: [...candidates.values()], neighbours: window };
+  }
+
+  const users = audience.filter((u) => u.history.length >= 5).slice(0, USERS);
+  const lists = users.map((user) => ({
+    user,
+    top: Object.fromEntries(ALGORITHMS.map((algorithm) => [algorithm, ids(recommend(algorithm, gather(algorithm, user), TOP))])) as Record<Algorithm, string[]>,
+    coClicked: new Set(user.history.slice(-HISTORY_WINDOW).flatMap((id) => (neighbours.get(id) ?? []).map(([other]) => other))),
+  }));
+
+  const mean = (values: readonly number[]): number => values.reduce((s, v) => s + v, 0) / values.length;
+  const overlap = (a: readonly string[], b: readonly string[]): number => a.filter((id) => b.includes(id)).length / TOP;
+  const meanOverlap = (x: Algorithm, y: Algorithm): number => mean(lists.map(({ top }) => overlap(top[x], top[y])));
+  const share = (algorithm: Algorithm, keep: (id: string, user: GeneratedUser, coClicked: ReadonlySet<string>) => boolean): number =>
+    mean(lists.map(({ user, top, coClicked }) => top[algorithm].filter((id) => keep(id, user, coClicked)).length / TOP));
+
+  it('gives every one of 200 users with five or more clicks a full list from each algorithm', () => {
+    expect(users).toHaveLength(USERS);
+    for (const { user, top } of lists) {
+      for (const algorithm of ALGORITHMS) {
+        expect(top[algorithm]).toHaveLength(TOP);
+        for (const id of user.history) expect(top[algorithm]).not.toContain(id);
+      }
+    }
+  });
+
+  it('has a low mean top-10 overlap between every pair of algorithms', () => {
+    // Measured with this seed: control–collaborative 0.023, control–hybrid 0.020,
+    // collaborative–hybrid 0.480 (over seeds 1, 2, 3, 42, 99, 12345 at most 0.094, 0.054, 0.519).
+    // Popularity and co-clicks are different signals, so control shares almost nothing with
+    // the other two: at most 2.5 of 10 shared items is a wide margin that still fails if
+    // either of them degenerates into "most popular".
+    expect(meanOverlap('control', 'collaborative')).toBeLessThanOrEqual(0.25);
+    expect(meanOverlap('control', 'hybrid')).toBeLessThanOrEqual(0.25);
+    // Hybrid puts half its weight on the very same co-occurrence scores, so sharing about half
+    // its list with collaborative is by design (≈0.6 once the normalization bug shown under
+    // hybrid above is fixed). 0.7 still means three of every ten hybrid items, on average, come
+    // from content similarity that collaborative does not see; the next test checks they are
+    // topical. And no more than 5 % of users may get the same ten items from both.
+    expect(meanOverlap('collaborative', 'hybrid')).toBeLessThanOrEqual(0.7);
+    expect(lists.filter(({ top }) => overlap(top.collaborative, top.hybrid) === 1).length).toBeLessThanOrEqual(USERS * 0.05);
+  });
+
+  it('each algorithm leans on its own signal: co-clicks for collaborative, favourite topics for hybrid', () => {
+    // Measured: co-clicked share control 0.16, collaborative 1.00, hybrid 0.975.
+    const coClicked = (id: string, _user: GeneratedUser, neighboursOfHistory: ReadonlySet<string>) => neighboursOfHistory.has(id);
+    expect(share('collaborative', coClicked)).toBeGreaterThanOrEqual(0.9);
+    expect(share('collaborative', coClicked)).toBeGreaterThan(share('control', coClicked) + 0.5);
+    // Measured: share on the two favourite topics control 0.24 (≈ 2 of 8 topics, chance),
+    // collaborative 0.72, hybrid 0.997.
+    const onFavouriteTopic = (id: string, user: GeneratedUser) => favouriteTopics(user).includes(byId.get(id)!.topic);
+    expect(share('hybrid', onFavouriteTopic)).toBeGreaterThanOrEqual(0.9);
+    expect(share('hybrid', onFavouriteTopic)).toBeGreaterThan(share('collaborative', onFavouriteTopic));
+    expect(share('control', onFavouriteTopic)).toBeLessThan(0.5);
+  });
+});
