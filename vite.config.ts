@@ -47,7 +47,18 @@ const demoSite: UserConfig = {
   },
 };
 
+/** The results dashboard, served at `/dashboard`. */
+const dashboard: UserConfig = {
+  root: resolve(root, 'server/dashboard'),
+  base: '/dashboard/',
+  build: {
+    outDir: resolve(root, 'dist/dashboard'),
+    emptyOutDir: true,
+  },
+};
+
 export default defineConfig(({ mode }) => {
+  if (mode === 'dashboard') return dashboard;
   if (mode === 'sdk') return sdkScriptTag;
   if (mode === 'sdk-module') return sdkModule;
   return demoSite;

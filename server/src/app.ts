@@ -7,6 +7,7 @@ import { telemetryApi, visitorApi } from './routes/api-routes.js';
 import { otlpRoutes, type OtlpRouteConfig } from './routes/otlp-routes.js';
 import type { OtlpForwarder } from './services/otlp-forwarder.js';
 import { staticRoutes, type StaticConfig } from './routes/static-routes.js';
+import type { AnalysisService } from './services/analysis-service.js';
 import type { ExperimentService } from './services/experiment-service.js';
 import type { RecommendationService } from './services/recommendation-service.js';
 import type { IngestPool } from './store/ingest-pool.js';
@@ -19,6 +20,7 @@ export interface AppDeps {
   readonly store: TelemetryStore;
   readonly experiments: ExperimentService;
   readonly recommendations: RecommendationService;
+  readonly analysis: AnalysisService;
   readonly corsOrigins: readonly string[];
   readonly otlp: OtlpRouteConfig;
   readonly ingestPool: IngestPool;

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { createApp } from './app.js';
 import { COHORT_BAGGAGE_KEY } from './core/experiments.js';
 import type { ServerConfig } from './config.js';
+import { AnalysisService } from './services/analysis-service.js';
 import { ExperimentService } from './services/experiment-service.js';
 import { FeatureClient } from './services/feature-client.js';
 import { FeatureStoreProcess } from './services/feature-store-process.js';
@@ -61,6 +62,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   });
   const content = new ContentStore({ path: join(config.dataDir, 'content.db'), articleCount: CATALOGUE_SIZE, userCount: AUDIENCE_SIZE, seed: CATALOGUE_SEED });
   const experiments = new ExperimentService(config.experiments);
+  const analysis = new AnalysisService(telemetryPath, config.experiments.experiments);
   const telemetry = startTelemetry({
     serviceName: config.serviceName,
     exportTo: { sink: ingestPool },
@@ -95,6 +97,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     store,
     experiments,
     recommendations,
+    analysis,
     corsOrigins: config.corsOrigins,
     otlp: { maxBodyBytes: config.maxBodyBytes, internalToken: config.internalToken },
     ingestPool,
@@ -152,6 +155,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       await telemetry.shutdown();
       await ingestPool.close();
       await forwarder?.close(FORWARD_DRAIN_MS);
+      analysis.close();
       store.close();
       content.close();
     },

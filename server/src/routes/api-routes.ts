@@ -2,6 +2,7 @@ import { Router } from 'express';
 import type { ExperimentService } from '../services/experiment-service.js';
 import type { RecommendationService } from '../services/recommendation-service.js';
 import type { TelemetryStore } from '../store/telemetry-store.js';
+import { AnalysisRequestError, type AnalysisService } from '../services/analysis-service.js';
 import { HttpError } from '../http/http-error.js';
 import { requestLocals } from '../http/request-context.js';
 import { forcedVariants, requireVisitorId } from '../http/visitor.js';
@@ -67,9 +68,25 @@ export function visitorApi(deps: { experiments: ExperimentService; recommendatio
   return router;
 }
 
-/** Read access to stored telemetry. */
-export function telemetryApi(deps: { store: TelemetryStore }): Router {
+/** Read access to stored telemetry and the experiment analysis. */
+export function telemetryApi(deps: { store: TelemetryStore; analysis: AnalysisService }): Router {
   const router = Router();
+  router.get('/experiments/:key/results', (req, res) => {
+    const experiment = deps.analysis.experiment(req.params.key);
+    if (experiment === undefined) throw new HttpError(404, `no experiment with key ${req.params.key}`);
+    try {
+      res.json(
+        deps.analysis.results(experiment, {
+          from: optionalString(req.query.from, 'from'),
+          to: optionalString(req.query.to, 'to'),
+          cohort: optionalString(req.query.cohort, 'cohort'),
+        }),
+      );
+    } catch (error) {
+      if (error instanceof AnalysisRequestError) throw new HttpError(400, error.message);
+      throw error;
+    }
+  });
   router.get('/traces/:traceId', (req, res) => {
     const traceId = req.params.traceId.toLowerCase();
     if (!TRACE_ID.test(traceId)) throw new HttpError(400, 'traceId is invalid, expected 32 hex digits');

@@ -26,6 +26,13 @@ export function staticRoutes(config: StaticConfig): Router {
       if (error !== undefined && !res.headersSent) res.status(404).json({ error: missing('the demo site') });
     });
   });
+  const dashboardDir = join(config.distDir, 'dashboard');
+  router.get(['/dashboard', '/dashboard/'], (_req, res) => {
+    res.sendFile(join(dashboardDir, 'index.html'), (error) => {
+      if (error !== undefined && !res.headersSent) res.status(404).json({ error: missing('the dashboard') });
+    });
+  });
+  router.use('/dashboard', express.static(dashboardDir));
   router.use(express.static(demoDir));
   return router;
 }

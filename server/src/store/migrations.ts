@@ -32,3 +32,9 @@ export function configureConnection(db: Database.Database): void {
 }
 
 export type { Migration };
+
+/** A reader's connection: the same cache, no writes. */
+export function configureReadConnection(db: Database.Database): void {
+  db.pragma('busy_timeout = 5000');
+  db.pragma('cache_size = -65536');
+}

@@ -1,0 +1,186 @@
+/**
+ * The results dashboard. Every value that came from telemetry is attacker-controlled, so all
+ * text goes into the page through textContent (and Observable Plot, which writes text
+ * nodes); nothing is ever assigned to innerHTML.
+ */
+import * as Plot from '@observablehq/plot';
+import type { ExperimentResults, VariantResult } from '../src/core/experiment-analysis.js';
+
+/** How often results are reloaded while auto-refresh is on. */
+const REFRESH_MS = 5000;
+const ALPHA = 0.05;
+
+interface ExperimentSummary {
+  key: string;
+  status: string;
+  description: string;
+}
+
+function el<K extends keyof HTMLElementTagNameMap>(tag: K, text?: string, className?: string): HTMLElementTagNameMap[K] {
+  const node = document.createElement(tag);
+  if (text !== undefined) node.textContent = text;
+  if (className !== undefined) node.className = className;
+  return node;
+}
+
+const fmt = {
+  pct: (v: number | null | undefined, digits = 2) => (v === null || v === undefined ? '–' : `${(v * 100).toFixed(digits)}%`),
+  num: (v: number | null | undefined, digits = 1) => (v === null || v === undefined ? '–' : v.toFixed(digits)),
+  int: (v: number | null | undefined) => (v === null || v === undefined ? '–' : v.toLocaleString('en-US')),
+  p: (v: number | null | undefined) => (v === null || v === undefined ? '–' : v < 0.0001 ? v.toExponential(1) : v.toFixed(4)),
+};
+
+function query(): URLSearchParams {
+  const form = document.querySelector<HTMLFormElement>('#filters')!;
+  const data = new FormData(form);
+  const params = new URLSearchParams();
+  for (const name of ['from', 'to']) {
+    const value = String(data.get(name) ?? '');
+    if (value !== '') params.set(name, new Date(value).toISOString());
+  }
+  const cohort = String(data.get('cohort') ?? '');
+  if (cohort !== '') params.set('cohort', cohort);
+  return params;
+}
+
+function table(results: ExperimentResults): HTMLTableElement {
+  const columns: [string, (v: VariantResult) => string, ((v: VariantResult) => boolean)?][] = [
+    ['variant', (v) => v.variant],
+    ['users', (v) => fmt.int(v.users)],
+    ['requests', (v) => fmt.int(v.requests)],
+    ['impressions', (v) => fmt.int(v.impressions)],
+    ['clicks', (v) => fmt.int(v.clicks)],
+    ['rejected', (v) => fmt.int(v.rejectedClicks)],
+    ['CTR', (v) => fmt.pct(v.ctr)],
+    ['CTR 95% CI', (v) => `${fmt.pct(v.ctrCi95[0])} – ${fmt.pct(v.ctrCi95[1])}`],
+    ['lift vs control', (v) => (v.vsControl ? fmt.pct(v.vsControl.relativeLift, 1) : '–'), (v) => (v.vsControl?.pValueHolm ?? 1) < ALPHA],
+    ['diff 95% CI', (v) => (v.vsControl ? `${fmt.pct(v.vsControl.diffCi95[0])} – ${fmt.pct(v.vsControl.diffCi95[1])}` : '–')],
+    ['p', (v) => fmt.p(v.vsControl?.pValue)],
+    ['p (Holm)', (v) => fmt.p(v.vsControl?.pValueHolm), (v) => (v.vsControl?.pValueHolm ?? 1) < ALPHA],
+    ['latency p50/p95/p99 ms', (v) => `${fmt.num(v.latencyMs.p50)} / ${fmt.num(v.latencyMs.p95)} / ${fmt.num(v.latencyMs.p99)}`],
+    ['latency p (vs control)', (v) => fmt.p(v.guardrails?.latencyPValue), (v) => (v.guardrails?.latencyPValue ?? 1) < ALPHA],
+    ['errors', (v) => fmt.pct(v.errorRate)],
+    ['cache hits', (v) => fmt.pct(v.cacheHitRate, 1)],
+    ['delivery', (v) => fmt.pct(v.delivery.share, 1)],
+    ['metrics CTR (Σclick_through/Σimpressions)', (v) => fmt.pct(v.metrics.ctr)],
+  ];
+  const node = el('table');
+  const head = node.createTHead().insertRow();
+  for (const [title] of columns) head.append(el('th', title));
+  const body = node.createTBody();
+  for (const variant of results.variants) {
+    const row = body.insertRow();
+    row.dataset.variant = variant.variant;
+    for (const [, value, highlight] of columns) row.append(el('td', value(variant), highlight?.(variant) ? 'significant' : undefined));
+  }
+  return node;
+}
+
+function chart(title: string, plot: () => Element): HTMLElement {
+  const box = el('div', undefined, 'chart');
+  box.append(el('h3', title));
+  try {
+    box.append(plot());
+  } catch (error) {
+    box.append(el('p', `chart unavailable: ${(error as Error).message}`));
+  }
+  return box;
+}
+
+function charts(results: ExperimentResults): HTMLElement {
+  const grid = el('div', undefined, 'charts');
+  const withCtr = results.variants.filter((v) => v.ctr !== null);
+  grid.append(
+    chart('CTR with 95% CI', () =>
+      Plot.plot({
+        height: 220,
+        marginLeft: 110,
+        x: { label: 'CTR', tickFormat: '%' },
+        y: { label: null },
+        marks: [
+          Plot.ruleY(withCtr, { y: 'variant', x1: (d: VariantResult) => d.ctrCi95[0], x2: (d: VariantResult) => d.ctrCi95[1], stroke: '#0969da' }),
+          Plot.dot(withCtr, { y: 'variant', x: 'ctr', fill: '#0969da', r: 4 }),
+        ],
+      }),
+    ),
+  );
+  const latency = results.variants.flatMap((v) => v.latencyDistribution.map((b, i) => ({ variant: v.variant, bucket: b.upToMs === null ? 'more' : `≤${b.upToMs}`, order: i, share: v.requests > 0 ? b.count / v.requests : 0 })));
+  grid.append(
+    chart('Request latency distribution (share of requests)', () =>
+      Plot.plot({
+        height: 220,
+        x: { label: 'ms', domain: [...new Set(latency.sort((a, b) => a.order - b.order).map((d) => d.bucket))] },
+        y: { label: 'share', tickFormat: '%' },
+        color: { legend: true },
+        marks: [Plot.lineY(latency, { x: 'bucket', y: 'share', stroke: 'variant', marker: true })],
+      }),
+    ),
+  );
+  const downstream = results.variants.flatMap((v) => Object.entries(v.downstream).map(([name, d]) => ({ variant: v.variant, name, p50: d.p50Ms ?? 0, p95: d.p95Ms ?? 0 })));
+  grid.append(
+    chart('Downstream span durations (ms; ● p95, ○ p50)', () =>
+      Plot.plot({
+        height: 50 + 24 * Math.max(1, new Set(downstream.map((d) => d.name)).size),
+        marginLeft: 200,
+        x: { label: 'ms', type: 'log' },
+        y: { label: null },
+        color: { legend: true },
+        marks: [
+          Plot.dot(downstream.filter((d) => d.p95 > 0), { x: 'p95', y: 'name', fill: 'variant', r: 4 }),
+          Plot.dot(downstream.filter((d) => d.p50 > 0), { x: 'p50', y: 'name', stroke: 'variant', r: 4 }),
+        ],
+      }),
+    ),
+  );
+  return grid;
+}
+
+function render(results: ExperimentResults, summary: ExperimentSummary): HTMLElement {
+  const section = el('section', undefined, 'experiment');
+  section.dataset.experiment = results.experiment;
+  section.append(el('h2', results.experiment));
+  const status = results.status === 'concluded' ? `concluded, winner ${results.winner ?? '?'}` : 'running';
+  section.append(el('p', `${summary.description} · ${status} · baggage key ${results.baggageKey} · control ${results.control}`, 'meta'));
+  const srm = results.srm;
+  if (srm.flagged) section.append(el('p', `Sample-ratio mismatch (p = ${fmt.p(srm.pValue)}): users ${JSON.stringify(srm.users)} against expected shares ${JSON.stringify(srm.expectedShares)}.`, 'warning'));
+  else section.append(el('p', `Sample ratio OK (p = ${fmt.p(srm.pValue)}).`, 'ok'));
+  for (const warning of results.warnings.filter((w) => !w.startsWith('Sample-ratio'))) section.append(el('p', warning, 'warning'));
+  if (results.rejectedClicks.unknownRequest + results.rejectedClicks.variantMismatch > 0) {
+    section.append(el('p', `Rejected clicks: ${results.rejectedClicks.unknownRequest} naming no served request, ${results.rejectedClicks.variantMismatch} claiming another variant.`, 'meta'));
+  }
+  section.append(table(results), charts(results));
+  return section;
+}
+
+async function refresh(): Promise<void> {
+  const container = document.querySelector<HTMLElement>('#experiments')!;
+  const status = document.querySelector<HTMLElement>('[data-testid="updated"]')!;
+  try {
+    const list = (await (await fetch('/api/experiments')).json()) as { experiments: ExperimentSummary[] };
+    const params = query();
+    const sections: HTMLElement[] = [];
+    for (const experiment of list.experiments) {
+      const response = await fetch(`/api/experiments/${encodeURIComponent(experiment.key)}/results?${params.toString()}`);
+      const body = (await response.json()) as ExperimentResults | { error: string };
+      if ('error' in body) {
+        const section = el('section', undefined, 'experiment');
+        section.append(el('h2', experiment.key), el('p', body.error, 'warning'));
+        sections.push(section);
+      } else sections.push(render(body, experiment));
+    }
+    container.replaceChildren(...sections);
+    status.textContent = `Updated ${new Date().toLocaleTimeString()}`;
+  } catch (error) {
+    status.textContent = `Could not load results: ${(error as Error).message}`;
+  }
+}
+
+document.querySelector('#filters')!.addEventListener('submit', (event) => {
+  event.preventDefault();
+  void refresh();
+});
+setInterval(() => {
+  const auto = document.querySelector<HTMLInputElement>('input[name="auto"]');
+  if (auto?.checked && document.visibilityState === 'visible') void refresh();
+}, REFRESH_MS);
+void refresh();

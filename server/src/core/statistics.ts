@@ -1,0 +1,258 @@
+/**
+ * The statistics of the analysis, every export a pure function: ratio metrics with the user
+ * as the unit (delta method), normal tests, Holm adjustment, chi-square goodness of fit,
+ * Mann-Whitney U, and percentiles. Checked against numpy/scipy in the tests.
+ */
+
+/** z for a two-sided 95% interval. */
+export const Z_95 = 1.959964;
+
+/** Standard normal CDF (Cody's rational approximations through erfc; |error| < 1e-14). */
+export function normalCdf(z: number): number {
+  return 0.5 * erfc(-z / Math.SQRT2);
+}
+
+/** Complementary error function (W. J. Cody's algorithm, as in most libms). */
+export function erfc(x: number): number {
+  const ax = Math.abs(x);
+  let result: number;
+  if (ax < 0.5) {
+    const t = x * x;
+    const top = (((0.185777706184603153 * t + 3.16112374387056560) * t + 113.864154151050156) * t + 377.485237685302021) * t + 3209.37758913846947;
+    const bottom = (((t + 23.6012909523441209) * t + 244.024637934444173) * t + 1282.61652607737228) * t + 2844.23683343917062;
+    return 1 - (x * top) / bottom;
+  }
+  if (ax < 4) {
+    const top =
+      (((((((5.64188496988670089e-1 * ax + 8.88314979438837594) * ax + 66.1191906371416295) * ax + 298.635138197400131) * ax + 881.952221241769090) * ax +
+        1712.04761263407058) *
+        ax +
+        2051.07837782607147) *
+        ax +
+        1230.33935479799725) *
+        ax +
+      2.15311535474403846e-8;
+    const bottom =
+      ((((((ax + 15.7449261107098347) * ax + 117.693950891312499) * ax + 537.181101862009858) * ax + 1621.38957456669019) * ax + 3290.79923573345963) * ax +
+        4362.61909014324716) *
+        ax +
+      3439.36767414372164;
+    result = (Math.exp(-ax * ax) * top) / bottom;
+  } else {
+    const z = 1 / (ax * ax);
+    const top = ((((1.63153871373020978e-2 * z + 3.05326634961232344e-1) * z + 3.60344899949804439e-1) * z + 1.25781726111229246e-1) * z + 1.60837851487422766e-2) * z + 6.58749161529837803e-4;
+    const bottom = ((((z + 2.56852019228982242) * z + 1.87295284992346725) * z + 5.27905102951428412e-1) * z + 6.05183413124413191e-2) * z + 2.33520497626869185e-3;
+    result = (Math.exp(-ax * ax) / ax) * (1 / Math.sqrt(Math.PI) - (z * top) / bottom);
+  }
+  return x < 0 ? 2 - result : result;
+}
+
+/** Two-sided p-value of a z statistic. */
+export function twoSidedP(z: number): number {
+  if (!Number.isFinite(z)) return Number.isNaN(z) ? Number.NaN : 0;
+  return Math.min(1, 2 * normalCdf(-Math.abs(z)));
+}
+
+/** Holm step-down adjustment; the result is in the input's order. */
+export function holm(pValues: readonly number[]): number[] {
+  const order = pValues.map((p, i) => ({ p, i })).sort((a, b) => a.p - b.p);
+  const adjusted = new Array<number>(pValues.length);
+  let running = 0;
+  order.forEach(({ p, i }, rank) => {
+    running = Math.max(running, Math.min(1, (pValues.length - rank) * p));
+    adjusted[i] = Number.isNaN(p) ? Number.NaN : running;
+  });
+  return adjusted;
+}
+
+function logGamma(x: number): number {
+  // Lanczos approximation (g = 7, n = 9): ample precision for p-values.
+  const c = [0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059, 12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7];
+  if (x < 0.5) return Math.log(Math.PI / Math.sin(Math.PI * x)) - logGamma(1 - x);
+  const z = x - 1;
+  let a = c[0]!;
+  const t = z + 7.5;
+  for (let i = 1; i < 9; i += 1) a += c[i]! / (z + i);
+  return 0.5 * Math.log(2 * Math.PI) + (z + 0.5) * Math.log(t) - t + Math.log(a);
+}
+
+/** Regularized upper incomplete gamma Q(s, x), by series or continued fraction (Numerical Recipes). */
+export function gammaQ(s: number, x: number): number {
+  if (x <= 0) return 1;
+  if (x < s + 1) {
+    let sum = 1 / s;
+    let term = sum;
+    for (let n = 1; n < 1000; n += 1) {
+      term *= x / (s + n);
+      sum += term;
+      if (Math.abs(term) < Math.abs(sum) * 1e-15) break;
+    }
+    return 1 - sum * Math.exp(-x + s * Math.log(x) - logGamma(s));
+  }
+  const tiny = 1e-300;
+  let b = x + 1 - s;
+  let c = 1 / tiny;
+  let d = 1 / b;
+  let h = d;
+  for (let i = 1; i < 1000; i += 1) {
+    const an = -i * (i - s);
+    b += 2;
+    d = an * d + b;
+    if (Math.abs(d) < tiny) d = tiny;
+    c = b + an / c;
+    if (Math.abs(c) < tiny) c = tiny;
+    d = 1 / d;
+    const delta = d * c;
+    h *= delta;
+    if (Math.abs(delta - 1) < 1e-15) break;
+  }
+  return Math.exp(-x + s * Math.log(x) - logGamma(s)) * h;
+}
+
+/** Survival function of the chi-square distribution. */
+export function chiSquareSf(statistic: number, degreesOfFreedom: number): number {
+  return gammaQ(degreesOfFreedom / 2, statistic / 2);
+}
+
+/** Chi-square goodness of fit of observed counts against expected shares (which are normalized). */
+export function chiSquareGoodnessOfFit(observed: readonly number[], expectedShares: readonly number[]): { statistic: number; pValue: number } {
+  const total = observed.reduce((a, b) => a + b, 0);
+  const shareSum = expectedShares.reduce((a, b) => a + b, 0);
+  if (total === 0 || observed.length < 2) return { statistic: 0, pValue: 1 };
+  let statistic = 0;
+  observed.forEach((o, i) => {
+    const expected = (total * expectedShares[i]!) / shareSum;
+    statistic += ((o - expected) * (o - expected)) / expected;
+  });
+  return { statistic, pValue: chiSquareSf(statistic, observed.length - 1) };
+}
+
+/** A ratio metric Σc / Σn over units (users) and its delta-method variance. */
+export interface RatioEstimate {
+  /** Units (users). */
+  readonly k: number;
+  readonly numerator: number;
+  readonly denominator: number;
+  /** R = Σc / Σn (NaN without denominator). */
+  readonly ratio: number;
+  /** Var(R) = (s_c² − 2R·s_cn + R²·s_n²) / (k·n̄²), sample (co)variances; NaN for k < 2. */
+  readonly variance: number;
+  readonly ci95: readonly [number, number];
+}
+
+/** The delta-method ratio estimate with the user as the unit. */
+export function ratioEstimate(numerators: readonly number[], denominators: readonly number[]): RatioEstimate {
+  const k = numerators.length;
+  let sumC = 0;
+  let sumN = 0;
+  for (let i = 0; i < k; i += 1) {
+    sumC += numerators[i]!;
+    sumN += denominators[i]!;
+  }
+  const ratio = sumN > 0 ? sumC / sumN : Number.NaN;
+  if (k < 2 || sumN === 0) return { k, numerator: sumC, denominator: sumN, ratio, variance: Number.NaN, ci95: [Number.NaN, Number.NaN] };
+  const meanC = sumC / k;
+  const meanN = sumN / k;
+  let ssC = 0;
+  let ssN = 0;
+  let ssCN = 0;
+  for (let i = 0; i < k; i += 1) {
+    const dc = numerators[i]! - meanC;
+    const dn = denominators[i]! - meanN;
+    ssC += dc * dc;
+    ssN += dn * dn;
+    ssCN += dc * dn;
+  }
+  const varC = ssC / (k - 1);
+  const varN = ssN / (k - 1);
+  const covCN = ssCN / (k - 1);
+  const variance = Math.max(0, (varC - 2 * ratio * covCN + ratio * ratio * varN) / (k * meanN * meanN));
+  const half = Z_95 * Math.sqrt(variance);
+  return { k, numerator: sumC, denominator: sumN, ratio, variance, ci95: [ratio - half, ratio + half] };
+}
+
+/** A treatment against the control: difference, its interval, relative lift and p-value. */
+export interface Comparison {
+  readonly diff: number;
+  readonly diffCi95: readonly [number, number];
+  readonly relativeLift: number;
+  readonly pValue: number;
+}
+
+export function compareRatios(treatment: RatioEstimate, control: RatioEstimate): Comparison {
+  const diff = treatment.ratio - control.ratio;
+  const se = Math.sqrt(treatment.variance + control.variance);
+  const pValue = se > 0 ? twoSidedP(diff / se) : Number.NaN;
+  return {
+    diff,
+    diffCi95: [diff - Z_95 * se, diff + Z_95 * se],
+    relativeLift: control.ratio > 0 ? diff / control.ratio : Number.NaN,
+    pValue,
+  };
+}
+
+/** Two-proportion z-test (pooled), e.g. error rates: two-sided p-value. */
+export function twoProportionP(successesA: number, totalA: number, successesB: number, totalB: number): number {
+  if (totalA === 0 || totalB === 0) return Number.NaN;
+  const pooled = (successesA + successesB) / (totalA + totalB);
+  const se = Math.sqrt(pooled * (1 - pooled) * (1 / totalA + 1 / totalB));
+  if (se === 0) return 1;
+  return twoSidedP((successesA / totalA - successesB / totalB) / se);
+}
+
+/**
+ * Mann-Whitney U (two-sided, normal approximation with tie correction, with continuity
+ * correction as scipy's `mannwhitneyu(..., method="asymptotic")` does). Both samples sorted
+ * ascending is not required.
+ */
+export function mannWhitneyP(a: readonly number[], b: readonly number[]): number {
+  const n1 = a.length;
+  const n2 = b.length;
+  if (n1 === 0 || n2 === 0) return Number.NaN;
+  const all = [...a.map((v) => ({ v, g: 0 })), ...b.map((v) => ({ v, g: 1 }))].sort((x, y) => x.v - y.v);
+  let rankSumA = 0;
+  let tieTerm = 0;
+  for (let i = 0; i < all.length; ) {
+    let j = i;
+    while (j + 1 < all.length && all[j + 1]!.v === all[i]!.v) j += 1;
+    const rank = (i + j) / 2 + 1;
+    const ties = j - i + 1;
+    tieTerm += ties * ties * ties - ties;
+    for (let t = i; t <= j; t += 1) if (all[t]!.g === 0) rankSumA += rank;
+    i = j + 1;
+  }
+  const u1 = rankSumA - (n1 * (n1 + 1)) / 2;
+  const mean = (n1 * n2) / 2;
+  const n = n1 + n2;
+  const sd = Math.sqrt(((n1 * n2) / 12) * (n + 1 - tieTerm / (n * (n - 1))));
+  if (sd === 0) return 1;
+  const z = (Math.abs(u1 - mean) - 0.5) / sd;
+  return Math.min(1, 2 * normalCdf(-Math.max(0, z)));
+}
+
+/** Percentile of sorted values with linear interpolation (numpy's default method). */
+export function percentile(sorted: readonly number[], q: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  const position = (sorted.length - 1) * q;
+  const lower = Math.floor(position);
+  const upper = Math.ceil(position);
+  return sorted[lower]! + (sorted[upper]! - sorted[lower]!) * (position - lower);
+}
+
+/** A percentile estimated from histogram buckets, interpolating linearly inside the bucket. */
+export function histogramPercentile(bounds: readonly number[], counts: readonly number[], q: number): number {
+  const total = counts.reduce((a, b) => a + b, 0);
+  if (total === 0) return Number.NaN;
+  const target = q * total;
+  let cumulative = 0;
+  for (let i = 0; i < counts.length; i += 1) {
+    const count = counts[i]!;
+    if (cumulative + count >= target && count > 0) {
+      const low = i === 0 ? 0 : bounds[i - 1]!;
+      const high = i < bounds.length ? bounds[i]! : bounds[bounds.length - 1]!;
+      return low + ((high - low) * (target - cumulative)) / count;
+    }
+    cumulative += count;
+  }
+  return bounds[bounds.length - 1] ?? Number.NaN;
+}

@@ -1,0 +1,102 @@
+import { analyzeExperiment, type ExperimentResults } from '../core/experiment-analysis.js';
+import type { ExperimentDefinition } from '../core/experiment-config.js';
+import { AnalysisStore, DURATION_BUCKETS_PER_E, type AnalysisWindow } from '../store/analysis-store.js';
+
+/** The request's view of the data: a window and an optional cohort, as given by the user. */
+export interface AnalysisRequest {
+  readonly from?: string;
+  readonly to?: string;
+  readonly cohort?: string;
+}
+
+/** A query parameter that cannot be used; the route answers 400 with the message. */
+export class AnalysisRequestError extends Error {}
+
+function instant(raw: string | undefined, name: string, fallback: number): number {
+  if (raw === undefined || raw === '') return fallback;
+  const ms = /^\d+$/.test(raw) ? Number(raw) : Date.parse(raw);
+  if (!Number.isFinite(ms)) throw new AnalysisRequestError(`${name} is invalid, expected an ISO 8601 date-time or milliseconds since the epoch (actual: ${raw.slice(0, 40)})`);
+  return ms;
+}
+
+function parseJson<T>(raw: string | null, fallback: T): T {
+  return raw === null ? fallback : (JSON.parse(raw) as T);
+}
+
+/** Runs experiment analyses against the telemetry store. */
+export class AnalysisService {
+  private readonly store: AnalysisStore;
+
+  constructor(
+    path: string,
+    private readonly experiments: readonly ExperimentDefinition[],
+  ) {
+    this.store = new AnalysisStore(path);
+  }
+
+  experiment(key: string): ExperimentDefinition | undefined {
+    return this.experiments.find((e) => e.key === key);
+  }
+
+  results(experiment: ExperimentDefinition, request: AnalysisRequest = {}): ExperimentResults {
+    const fromMs = instant(request.from, 'from', 0);
+    const toMs = instant(request.to, 'to', Number.MAX_SAFE_INTEGER);
+    if (toMs <= fromMs) throw new AnalysisRequestError('to is invalid, expected a time after from');
+    if (request.cohort !== undefined && !/^[A-Za-z0-9._-]{1,64}$/.test(request.cohort)) {
+      throw new AnalysisRequestError('cohort is invalid, expected a cohort name such as registered or anonymous');
+    }
+    const window: AnalysisWindow = { fromMs, toMs, cohort: request.cohort };
+    const key = experiment.baggageKey;
+    const downstream = this.store.downstream(key, window);
+    return analyzeExperiment({
+      experiment,
+      window: { from: request.from ? new Date(fromMs).toISOString() : null, to: request.to ? new Date(toMs).toISOString() : null },
+      cohort: request.cohort ?? null,
+      users: this.store.users(key, window),
+      rejected: this.store.rejectedClicks(key, window),
+      durations: this.store.requestDurations(key, window),
+      delivery: this.store.delivery(key, window),
+      downstream: downstream.groups,
+      bucketsPerE: DURATION_BUCKETS_PER_E,
+      cache: downstream.cache,
+      metrics: this.metricTotals(key, window),
+      latencyHistograms: this.latencyHistograms(key, window),
+    });
+  }
+
+  /** Σ recommendation.impressions and Σ recommendation.click_through per variant (the seed article's view). */
+  private metricTotals(key: string, window: AnalysisWindow): Map<string, { impressions: number; clickThrough: number }> {
+    const totals = new Map<string, { impressions: number; clickThrough: number }>();
+    const add = (name: string, field: 'impressions' | 'clickThrough') => {
+      for (const point of this.store.metricPoints(name, window)) {
+        const variant = parseJson<Record<string, unknown>>(point.attributes, {})[key];
+        if (typeof variant !== 'string' || point.value === null) continue;
+        const entry = totals.get(variant) ?? { impressions: 0, clickThrough: 0 };
+        entry[field] += point.value;
+        totals.set(variant, entry);
+      }
+    };
+    add('recommendation.impressions', 'impressions');
+    add('recommendation.click_through', 'clickThrough');
+    return totals;
+  }
+
+  /** `recommendation.latency` bucket counts summed per variant (points with other bounds are skipped). */
+  private latencyHistograms(key: string, window: AnalysisWindow): Map<string, { bounds: number[]; counts: number[] }> {
+    const out = new Map<string, { bounds: number[]; counts: number[] }>();
+    for (const point of this.store.metricPoints('recommendation.latency', window)) {
+      const variant = parseJson<Record<string, unknown>>(point.attributes, {})[key];
+      if (typeof variant !== 'string') continue;
+      const bounds = parseJson<number[]>(point.explicitBounds, []);
+      const counts = parseJson<number[]>(point.bucketCounts, []);
+      const entry = out.get(variant);
+      if (entry === undefined) out.set(variant, { bounds, counts: [...counts] });
+      else if (entry.bounds.length === bounds.length && entry.bounds.every((b, i) => b === bounds[i])) counts.forEach((c, i) => (entry.counts[i] = (entry.counts[i] ?? 0) + c));
+    }
+    return out;
+  }
+
+  close(): void {
+    this.store.close();
+  }
+}
