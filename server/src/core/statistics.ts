@@ -1,3 +1,4 @@
+/* eslint-disable no-loss-of-precision -- coefficients are quoted as published; rounding them to doubles is intended */
 /**
  * The statistics of the analysis, every export a pure function: ratio metrics with the user
  * as the unit (delta method), normal tests, Holm adjustment, chi-square goodness of fit,
