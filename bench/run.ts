@@ -1,9 +1,11 @@
 /** `npm run bench`: every benchmark, or those named as arguments (e.g. `npm run bench -- ingest`). */
+import { runAnalysisBench } from './analysis-bench.js';
 import { runIngestBench } from './ingest-bench.js';
 import { runRecommendationsBench } from './recommendations-bench.js';
 
 const BENCHES: Record<string, () => Promise<unknown>> = {
   ingest: runIngestBench,
+  analysis: runAnalysisBench,
   recommendations: runRecommendationsBench,
 };
 

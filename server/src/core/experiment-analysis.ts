@@ -25,7 +25,8 @@ export interface AnalysisInput {
   readonly cohort: string | null;
   readonly users: readonly { variant: string; user: string; requests: number; impressions: number; errors: number; clicks: number }[];
   readonly rejected: { readonly unknownRequest: Readonly<Record<string, number>>; readonly variantMismatch: Readonly<Record<string, number>> };
-  readonly durations: ReadonlyMap<string, readonly number[]>;
+  /** Request durations per variant, sorted ascending. */
+  readonly durations: ReadonlyMap<string, ArrayLike<number>>;
   readonly delivery: ReadonlyMap<string, { served: number; reported: number }>;
   /** Downstream span durations: per variant and span name, log buckets (see `bucketsPerE`). */
   readonly downstream: readonly { variant: string; name: string; count: number; buckets: readonly (readonly [number, number])[] }[];
@@ -105,11 +106,12 @@ function bucketPercentile(buckets: readonly (readonly [number, number])[], count
 /** Bucket bounds of the latency distribution on the dashboard, in ms. */
 export const DISTRIBUTION_BOUNDS_MS = [1, 2, 3, 5, 7.5, 10, 15, 20, 30, 50, 75, 100, 150, 250, 500, 1000];
 
-function distribution(sorted: readonly number[]): { upToMs: number | null; count: number }[] {
+function distribution(sorted: ArrayLike<number>): { upToMs: number | null; count: number }[] {
   const counts = DISTRIBUTION_BOUNDS_MS.map((upToMs) => ({ upToMs: upToMs as number | null, count: 0 }));
   counts.push({ upToMs: null, count: 0 });
   let bucket = 0;
-  for (const value of sorted) {
+  for (let i = 0; i < sorted.length; i += 1) {
+    const value = sorted[i]!;
     while (bucket < DISTRIBUTION_BOUNDS_MS.length && value > DISTRIBUTION_BOUNDS_MS[bucket]!) bucket += 1;
     counts[bucket]!.count += 1;
   }

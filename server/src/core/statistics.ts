@@ -24,21 +24,16 @@ export function erfc(x: number): number {
     return 1 - (x * top) / bottom;
   }
   if (ax < 4) {
-    const top =
-      (((((((5.64188496988670089e-1 * ax + 8.88314979438837594) * ax + 66.1191906371416295) * ax + 298.635138197400131) * ax + 881.952221241769090) * ax +
-        1712.04761263407058) *
-        ax +
-        2051.07837782607147) *
-        ax +
-        1230.33935479799725) *
-        ax +
-      2.15311535474403846e-8;
-    const bottom =
-      ((((((ax + 15.7449261107098347) * ax + 117.693950891312499) * ax + 537.181101862009858) * ax + 1621.38957456669019) * ax + 3290.79923573345963) * ax +
-        4362.61909014324716) *
-        ax +
-      3439.36767414372164;
-    result = (Math.exp(-ax * ax) * top) / bottom;
+    // Cody's middle range: numerator and denominator by Horner's rule, leading terms first.
+    const c = [5.64188496988670089e-1, 8.88314979438837594, 66.1191906371416295, 298.635138197400131, 881.95222124176909, 1712.04761263407058, 2051.07837782607147, 1230.33935479799725, 2.15311535474403846e-8];
+    const d = [15.7449261107098347, 117.693950891312499, 537.181101862009858, 1621.38957456669019, 3290.79923573345963, 4362.61909014324716, 3439.36767414372164, 1230.33935480374942];
+    let top = c[8]! * ax;
+    let bottom = ax;
+    for (let i = 0; i < 7; i += 1) {
+      top = (top + c[i]!) * ax;
+      bottom = (bottom + d[i]!) * ax;
+    }
+    result = (Math.exp(-ax * ax) * (top + c[7]!)) / (bottom + d[7]!);
   } else {
     const z = 1 / (ax * ax);
     const top = ((((1.63153871373020978e-2 * z + 3.05326634961232344e-1) * z + 3.60344899949804439e-1) * z + 1.25781726111229246e-1) * z + 1.60837851487422766e-2) * z + 6.58749161529837803e-4;
@@ -54,14 +49,20 @@ export function twoSidedP(z: number): number {
   return Math.min(1, 2 * normalCdf(-Math.abs(z)));
 }
 
-/** Holm step-down adjustment; the result is in the input's order. */
+/**
+ * Holm step-down adjustment; the result is in the input's order. Undefined p-values (NaN)
+ * stay undefined and do not count among the hypotheses.
+ */
 export function holm(pValues: readonly number[]): number[] {
-  const order = pValues.map((p, i) => ({ p, i })).sort((a, b) => a.p - b.p);
-  const adjusted = new Array<number>(pValues.length);
+  const order = pValues
+    .map((p, i) => ({ p, i }))
+    .filter(({ p }) => !Number.isNaN(p))
+    .sort((a, b) => a.p - b.p);
+  const adjusted = pValues.map(() => Number.NaN);
   let running = 0;
   order.forEach(({ p, i }, rank) => {
-    running = Math.max(running, Math.min(1, (pValues.length - rank) * p));
-    adjusted[i] = Number.isNaN(p) ? Number.NaN : running;
+    running = Math.max(running, Math.min(1, (order.length - rank) * p));
+    adjusted[i] = running;
   });
   return adjusted;
 }
@@ -112,6 +113,7 @@ export function gammaQ(s: number, x: number): number {
 
 /** Survival function of the chi-square distribution. */
 export function chiSquareSf(statistic: number, degreesOfFreedom: number): number {
+  if (statistic === Number.POSITIVE_INFINITY) return 0;
   return gammaQ(degreesOfFreedom / 2, statistic / 2);
 }
 
@@ -201,26 +203,43 @@ export function twoProportionP(successesA: number, totalA: number, successesB: n
   return twoSidedP((successesA / totalA - successesB / totalB) / se);
 }
 
+function sortedCopy(values: ArrayLike<number>): Float64Array {
+  return Float64Array.from(values).sort();
+}
+
 /**
- * Mann-Whitney U (two-sided, normal approximation with tie correction, with continuity
- * correction as scipy's `mannwhitneyu(..., method="asymptotic")` does). Both samples sorted
- * ascending is not required.
+ * Mann-Whitney U (two-sided, normal approximation with tie correction and continuity
+ * correction, as scipy's `mannwhitneyu(..., method="asymptotic")`). Ranks are found by
+ * merging the two sorted samples, so large samples cost a sort at most.
  */
-export function mannWhitneyP(a: readonly number[], b: readonly number[]): number {
+export function mannWhitneyP(a: ArrayLike<number>, b: ArrayLike<number>): number {
   const n1 = a.length;
   const n2 = b.length;
   if (n1 === 0 || n2 === 0) return Number.NaN;
-  const all = [...a.map((v) => ({ v, g: 0 })), ...b.map((v) => ({ v, g: 1 }))].sort((x, y) => x.v - y.v);
+  const x = sortedCopy(a);
+  const y = sortedCopy(b);
+  let i = 0;
+  let j = 0;
+  let rank = 0;
   let rankSumA = 0;
   let tieTerm = 0;
-  for (let i = 0; i < all.length; ) {
-    let j = i;
-    while (j + 1 < all.length && all[j + 1]!.v === all[i]!.v) j += 1;
-    const rank = (i + j) / 2 + 1;
-    const ties = j - i + 1;
+  while (i < n1 || j < n2) {
+    const value = j >= n2 || (i < n1 && x[i]! <= y[j]!) ? x[i]! : y[j]!;
+    let inA = 0;
+    let inB = 0;
+    while (i < n1 && x[i] === value) {
+      inA += 1;
+      i += 1;
+    }
+    while (j < n2 && y[j] === value) {
+      inB += 1;
+      j += 1;
+    }
+    const ties = inA + inB;
+    const midRank = rank + (ties + 1) / 2;
+    rankSumA += inA * midRank;
     tieTerm += ties * ties * ties - ties;
-    for (let t = i; t <= j; t += 1) if (all[t]!.g === 0) rankSumA += rank;
-    i = j + 1;
+    rank += ties;
   }
   const u1 = rankSumA - (n1 * (n1 + 1)) / 2;
   const mean = (n1 * n2) / 2;
@@ -232,8 +251,8 @@ export function mannWhitneyP(a: readonly number[], b: readonly number[]): number
 }
 
 /** Percentile of sorted values with linear interpolation (numpy's default method). */
-export function percentile(sorted: readonly number[], q: number): number {
-  if (sorted.length === 0) return Number.NaN;
+export function percentile(sorted: ArrayLike<number>, q: number): number {
+  if (sorted.length === 0 || !(q >= 0 && q <= 1)) return Number.NaN;
   const position = (sorted.length - 1) * q;
   const lower = Math.floor(position);
   const upper = Math.ceil(position);

@@ -48,14 +48,24 @@ export class AnalysisService {
     const window: AnalysisWindow = { fromMs, toMs, cohort: request.cohort };
     const key = experiment.baggageKey;
     const downstream = this.store.downstream(key, window);
+    const users = this.store.users(key, window);
+    const delivery = new Map<string, { served: number; reported: number }>();
+    const variantMismatch: Record<string, number> = {};
+    for (const row of users) {
+      const entry = delivery.get(row.variant) ?? { served: 0, reported: 0 };
+      entry.served += row.requests;
+      entry.reported += row.reported;
+      delivery.set(row.variant, entry);
+      if (row.mismatched > 0) variantMismatch[row.variant] = (variantMismatch[row.variant] ?? 0) + row.mismatched;
+    }
     return analyzeExperiment({
       experiment,
       window: { from: request.from ? new Date(fromMs).toISOString() : null, to: request.to ? new Date(toMs).toISOString() : null },
       cohort: request.cohort ?? null,
-      users: this.store.users(key, window),
-      rejected: this.store.rejectedClicks(key, window),
-      durations: this.store.requestDurations(key, window),
-      delivery: this.store.delivery(key, window),
+      users,
+      rejected: { unknownRequest: this.store.unknownRequestClicks(key, window), variantMismatch },
+      durations: this.store.requestDurations(key, experiment.variants, window),
+      delivery,
       downstream: downstream.groups,
       bucketsPerE: DURATION_BUCKETS_PER_E,
       cache: downstream.cache,
@@ -66,32 +76,28 @@ export class AnalysisService {
 
   /** Σ recommendation.impressions and Σ recommendation.click_through per variant (the seed article's view). */
   private metricTotals(key: string, window: AnalysisWindow): Map<string, { impressions: number; clickThrough: number }> {
+    const impressions = this.store.metricSums('recommendation.impressions', key, window);
+    const clickThrough = this.store.metricSums('recommendation.click_through', key, window);
     const totals = new Map<string, { impressions: number; clickThrough: number }>();
-    const add = (name: string, field: 'impressions' | 'clickThrough') => {
-      for (const point of this.store.metricPoints(name, window)) {
-        const variant = parseJson<Record<string, unknown>>(point.attributes, {})[key];
-        if (typeof variant !== 'string' || point.value === null) continue;
-        const entry = totals.get(variant) ?? { impressions: 0, clickThrough: 0 };
-        entry[field] += point.value;
-        totals.set(variant, entry);
-      }
-    };
-    add('recommendation.impressions', 'impressions');
-    add('recommendation.click_through', 'clickThrough');
+    for (const variant of new Set([...impressions.keys(), ...clickThrough.keys()])) {
+      totals.set(variant, { impressions: impressions.get(variant) ?? 0, clickThrough: clickThrough.get(variant) ?? 0 });
+    }
     return totals;
   }
 
   /** `recommendation.latency` bucket counts summed per variant (points with other bounds are skipped). */
   private latencyHistograms(key: string, window: AnalysisWindow): Map<string, { bounds: number[]; counts: number[] }> {
     const out = new Map<string, { bounds: number[]; counts: number[] }>();
-    for (const point of this.store.metricPoints('recommendation.latency', window)) {
-      const variant = parseJson<Record<string, unknown>>(point.attributes, {})[key];
-      if (typeof variant !== 'string') continue;
-      const bounds = parseJson<number[]>(point.explicitBounds, []);
+    const parsedBounds = new Map<string, number[]>();
+    for (const point of this.store.histogramPoints('recommendation.latency', key, window)) {
+      let bounds = parsedBounds.get(point.explicitBounds);
+      if (bounds === undefined) parsedBounds.set(point.explicitBounds, (bounds = parseJson<number[]>(point.explicitBounds, [])));
       const counts = parseJson<number[]>(point.bucketCounts, []);
-      const entry = out.get(variant);
-      if (entry === undefined) out.set(variant, { bounds, counts: [...counts] });
-      else if (entry.bounds.length === bounds.length && entry.bounds.every((b, i) => b === bounds[i])) counts.forEach((c, i) => (entry.counts[i] = (entry.counts[i] ?? 0) + c));
+      const entry = out.get(point.variant);
+      if (entry === undefined) out.set(point.variant, { bounds, counts: [...counts] });
+      else if (entry.bounds === bounds || (entry.bounds.length === bounds.length && entry.bounds.every((b, i) => b === bounds![i]))) {
+        counts.forEach((c, i) => (entry.counts[i] = (entry.counts[i] ?? 0) + c));
+      }
     }
     return out;
   }

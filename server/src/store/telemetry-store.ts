@@ -73,7 +73,80 @@ const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX metric_points_stream ON metric_points (name, stream, start_ns, time_ms);
     `,
   },
+  {
+    // Analysis tables, filled at ingest so results never scan span JSON: one narrow row per
+    // served request, the request's variants, browser events naming a request, and a
+    // per-minute rollup of downstream span durations (log buckets) and cache hits.
+    version: 3,
+    sql: `
+      CREATE TABLE experiment_requests (
+        key TEXT NOT NULL,
+        variant TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        span_row INTEGER NOT NULL,
+        request_id TEXT NOT NULL,
+        cohort TEXT,
+        start_ms REAL NOT NULL,
+        duration_ms REAL NOT NULL,
+        error INTEGER NOT NULL,
+        impressions INTEGER NOT NULL,
+        browser_events INTEGER NOT NULL DEFAULT 0,
+        clicks INTEGER NOT NULL DEFAULT 0,
+        mismatched_clicks INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (key, variant, user_id, span_row)
+      ) WITHOUT ROWID;
+      CREATE INDEX experiment_requests_request ON experiment_requests (request_id);
+      CREATE TABLE click_keys (request_id TEXT NOT NULL, content_id TEXT NOT NULL, PRIMARY KEY (request_id, content_id)) WITHOUT ROWID;
+      CREATE TABLE browser_events (
+        id INTEGER PRIMARY KEY,
+        request_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        content_id TEXT,
+        start_ms REAL NOT NULL,
+        claims TEXT NOT NULL,
+        matched INTEGER NOT NULL DEFAULT 0
+      );
+      CREATE INDEX browser_events_request ON browser_events (request_id, name);
+      CREATE INDEX browser_events_start ON browser_events (start_ms);
+      CREATE INDEX browser_events_unmatched ON browser_events (name, start_ms) WHERE matched = 0;
+      CREATE TABLE metric_rollup (
+        name TEXT NOT NULL,
+        key TEXT NOT NULL,
+        variant TEXT NOT NULL,
+        minute INTEGER NOT NULL,
+        total REAL NOT NULL,
+        bucket_counts TEXT,
+        explicit_bounds TEXT,
+        PRIMARY KEY (name, key, variant, minute, explicit_bounds)
+      ) WITHOUT ROWID;
+      CREATE TABLE span_rollup (
+        key TEXT NOT NULL,
+        variant TEXT NOT NULL,
+        cohort TEXT NOT NULL,
+        name TEXT NOT NULL,
+        minute INTEGER NOT NULL,
+        bucket INTEGER NOT NULL,
+        count INTEGER NOT NULL,
+        cache_hits INTEGER NOT NULL,
+        cache_misses INTEGER NOT NULL,
+        PRIMARY KEY (key, variant, cohort, name, minute, bucket)
+      ) WITHOUT ROWID;
+    `,
+  },
 ];
+
+/** Log buckets per factor e of the duration rollup: 50 gives 2% wide buckets (percentiles within 1%). */
+export const DURATION_BUCKETS_PER_E = 50;
+const MINUTE_MS = 60_000;
+const REQUEST_SPAN = 'recommendation.request';
+const CLICK_SPAN = 'recommendation.click';
+/** OTLP SpanKind SERVER: server spans are the request itself, not downstream work. */
+const SERVER_KIND = 2;
+
+/** The log bucket of a duration, as the rollup stores it. */
+export function durationBucket(durationMs: number): number {
+  return Math.round(Math.log(Math.max(durationMs, 0.001)) * DURATION_BUCKETS_PER_E);
+}
 
 /** How the store is opened. */
 export interface TelemetryStoreOptions {
@@ -254,6 +327,17 @@ export class TelemetryStore {
   private readonly insertSpan: Database.Statement;
   private readonly insertSpanRows: Database.Statement;
   private readonly insertExperiment: Database.Statement;
+  private readonly insertRequest: Database.Statement;
+  private readonly requestVariantsById: Database.Statement;
+  private readonly countEvent: Database.Statement;
+  private readonly countClick: Database.Statement;
+  private readonly insertClickKey: Database.Statement;
+  private readonly earlierEvents: Database.Statement;
+  private readonly markMatched: Database.Statement;
+  private readonly readMetricRollup: Database.Statement;
+  private readonly writeMetricRollup: Database.Statement;
+  private readonly insertBrowserEvent: Database.Statement;
+  private readonly upsertRollup: Database.Statement;
   private readonly insertPoint: Database.Statement;
   private readonly isExperimentKey: (key: string) => boolean;
   private readonly writeInTransaction: (spans: readonly SpanRecord[], points: readonly MetricPointRecord[]) => number;
@@ -270,6 +354,20 @@ export class TelemetryStore {
         user_id, attributes, events, links)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
     this.insertExperiment = this.db.prepare('INSERT OR IGNORE INTO span_experiments (key, variant, span_id) VALUES (?, ?, ?)');
+    this.insertRequest = this.db.prepare(`INSERT OR IGNORE INTO experiment_requests
+      (key, variant, user_id, span_row, request_id, cohort, start_ms, duration_ms, error, impressions) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    this.requestVariantsById = this.db.prepare('SELECT key, variant FROM experiment_requests WHERE request_id = ?');
+    this.countEvent = this.db.prepare('UPDATE experiment_requests SET browser_events = browser_events + 1 WHERE request_id = ?');
+    this.countClick = this.db.prepare('UPDATE experiment_requests SET clicks = clicks + ? , mismatched_clicks = mismatched_clicks + ? WHERE request_id = ? AND key = ?');
+    this.insertClickKey = this.db.prepare('INSERT OR IGNORE INTO click_keys VALUES (?, ?)');
+    this.earlierEvents = this.db.prepare('SELECT name, content_id AS contentId, claims FROM browser_events WHERE request_id = ?');
+    this.markMatched = this.db.prepare('UPDATE browser_events SET matched = 1 WHERE request_id = ? AND matched = 0');
+    this.readMetricRollup = this.db.prepare('SELECT total, bucket_counts AS bucketCounts FROM metric_rollup WHERE name = ? AND key = ? AND variant = ? AND minute = ? AND explicit_bounds IS ?');
+    this.writeMetricRollup = this.db.prepare('INSERT OR REPLACE INTO metric_rollup VALUES (?, ?, ?, ?, ?, ?, ?)');
+    this.insertBrowserEvent = this.db.prepare('INSERT INTO browser_events (request_id, name, content_id, start_ms, claims) VALUES (?, ?, ?, ?, ?)');
+    this.upsertRollup = this.db.prepare(`
+      INSERT INTO span_rollup VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?)
+      ON CONFLICT DO UPDATE SET count = count + 1, cache_hits = cache_hits + excluded.cache_hits, cache_misses = cache_misses + excluded.cache_misses`);
     this.insertPoint = this.db.prepare(`
       INSERT INTO metric_points (service, scope, name, unit, kind, temporality, monotonic,
         attributes, start_ns, time_ns, time_ms, value, count, sum, bucket_counts, explicit_bounds, trusted, stream)
@@ -287,7 +385,10 @@ export class TelemetryStore {
       for (; i + MULTI_ROW <= untrusted.length; i += MULTI_ROW) {
         const params: unknown[] = [];
         for (let j = i; j < i + MULTI_ROW; j += 1) params.push(...spanRow(untrusted[j]!));
-        added += this.insertSpanRows.run(params).changes;
+        const changes = this.insertSpanRows.run(params).changes;
+        added += changes;
+        // A retried export inserts nothing new; its browser events are already recorded.
+        if (changes > 0) for (let j = i; j < i + MULTI_ROW; j += 1) this.writeBrowserEvent(untrusted[j]!);
       }
       for (; i < untrusted.length; i += 1) added += this.writeSpan(untrusted[i]!);
       for (const span of spans) if (span.trusted) added += this.writeSpan(span);
@@ -298,17 +399,123 @@ export class TelemetryStore {
 
   private writeSpan(span: SpanRecord): number {
     const result = this.insertSpan.run(spanRow(span));
+    if (result.changes === 0) return 0;
     // Variants are read from the server's own spans; a browser's claim is kept in the JSON
-    // but not indexed, which also keeps the public ingest path to one row per span.
-    if (result.changes === 0 || !span.trusted) return result.changes;
+    // (and its browser event) but not indexed as a variant.
+    if (!span.trusted) {
+      this.writeBrowserEvent(span);
+      return 1;
+    }
+    const row = result.lastInsertRowid;
+    const variants: [string, string][] = [];
     for (const key in span.attributes) {
       const value = span.attributes[key];
-      if (typeof value === 'string' && this.isExperimentKey(key)) this.insertExperiment.run(key, value, result.lastInsertRowid);
+      if (typeof value === 'string' && this.isExperimentKey(key)) {
+        this.insertExperiment.run(key, value, row);
+        variants.push([key, value]);
+      }
     }
+    if (variants.length > 0) this.writeAnalysisRows(span, row, variants);
     return 1;
   }
 
+  /** The request row and its variants, or the downstream rollup, of a trusted span. */
+  private writeAnalysisRows(span: SpanRecord, row: number | bigint, variants: readonly [string, string][]): void {
+    const startMs = nanosToMillis(span.startTimeUnixNano);
+    const durationMs = nanosToMillis(span.endTimeUnixNano) - startMs;
+    const cohort = span.attributes['user.cohort'];
+    if (span.name === REQUEST_SPAN) {
+      const requestId = span.attributes['recommendation.request_id'];
+      if (typeof requestId !== 'string') return;
+      const userId = span.attributes['user.id'];
+      const impressions = span.attributes['recommendation.count'];
+      for (const [key, variant] of variants) {
+        if (key === 'user.cohort') continue;
+        this.insertRequest.run(
+          key,
+          variant,
+          typeof userId === 'string' ? userId : '',
+          row,
+          requestId,
+          typeof cohort === 'string' ? cohort : null,
+          startMs,
+          durationMs,
+          span.statusCode === 2 ? 1 : 0,
+          typeof impressions === 'number' ? impressions : 0,
+        );
+      }
+      // Browser events that arrived before their request was stored count now.
+      for (const event of this.earlierEvents.all(requestId) as { name: string; contentId: string | null; claims: string }[]) {
+        this.countBrowserEvent(requestId, event.name, event.contentId, JSON.parse(event.claims) as Record<string, unknown>);
+      }
+      return;
+    }
+    if (span.kind === SERVER_KIND) return;
+    const hits = span.attributes['cache.hits'];
+    const misses = span.attributes['cache.misses'];
+    const minute = Math.floor(startMs / MINUTE_MS);
+    const bucket = durationBucket(durationMs);
+    for (const [key, variant] of variants) {
+      if (key === 'user.cohort') continue;
+      this.upsertRollup.run(key, variant, typeof cohort === 'string' ? cohort : '', span.name, minute, bucket, typeof hits === 'number' ? hits : 0, typeof misses === 'number' ? misses : 0);
+    }
+  }
+
+  /** A browser span that names a served request: the click, view or delivery record analysis reads. */
+  private writeBrowserEvent(span: SpanRecord): void {
+    const requestId = span.attributes['recommendation.request_id'];
+    if (typeof requestId !== 'string') return;
+    const contentId = typeof span.attributes['content.id'] === 'string' ? (span.attributes['content.id'] as string) : null;
+    const claims: Record<string, unknown> = {};
+    for (const key in span.attributes) if (key.startsWith('experiment.')) claims[key] = span.attributes[key];
+    this.insertBrowserEvent.run(requestId, span.name, contentId, nanosToMillis(span.startTimeUnixNano), JSON.stringify(claims));
+    this.countBrowserEvent(requestId, span.name, contentId, claims);
+  }
+
+  /**
+   * Counts a browser event against the request it names: any event shows delivery; a click
+   * counts once per (request, content id), for the request's own variant — or as a mismatch
+   * when it claims another variant of that experiment.
+   */
+  private countBrowserEvent(requestId: string, name: string, contentId: string | null, claims: Record<string, unknown>): void {
+    const variants = this.requestVariantsById.all(requestId) as { key: string; variant: string }[];
+    if (variants.length === 0) return;
+    this.markMatched.run(requestId);
+    this.countEvent.run(requestId);
+    if (name !== CLICK_SPAN || contentId === null) return;
+    if (this.insertClickKey.run(requestId, contentId).changes === 0) return;
+    for (const { key, variant } of variants) {
+      const claim = claims[key];
+      const matches = claim === undefined || claim === variant;
+      this.countClick.run(matches ? 1 : 0, matches ? 0 : 1, requestId, key);
+    }
+  }
+
+  /**
+   * Delta points are also added into a per-minute rollup per experiment variant, so the
+   * analysis never scans points (cumulative points are read from the points themselves).
+   */
+  private rollUpPoint(point: MetricPointRecord): void {
+    if (point.temporality !== 1 || point.kind === 'gauge') return;
+    const minute = Math.floor(nanosToMillis(point.timeUnixNano) / MINUTE_MS);
+    // Part of the primary key, so never NULL: sums have no bounds.
+    const bounds = point.explicitBounds === null ? '' : JSON.stringify(point.explicitBounds);
+    for (const key in point.attributes) {
+      const variant = point.attributes[key];
+      if (typeof variant !== 'string' || !key.startsWith('experiment.')) continue;
+      const existing = this.readMetricRollup.get(point.name, key, variant, minute, bounds) as { total: number; bucketCounts: string | null } | undefined;
+      let counts = point.bucketCounts === null ? null : [...point.bucketCounts];
+      if (existing !== undefined && counts !== null && existing.bucketCounts !== null) {
+        const previous = JSON.parse(existing.bucketCounts) as number[];
+        counts = counts.map((c, i) => c + (previous[i] ?? 0));
+      }
+      const value = point.kind === 'histogram' ? (point.count ?? 0) : (point.value ?? 0);
+      this.writeMetricRollup.run(point.name, key, variant, minute, (existing?.total ?? 0) + value, counts === null ? null : JSON.stringify(counts), bounds);
+    }
+  }
+
   private writePoint(point: MetricPointRecord): void {
+    this.rollUpPoint(point);
     const attributes = canonicalJson(point.attributes);
     const stream = createHash('sha1').update(`${point.resourceKey}\u0000${point.scope}\u0000${point.name}\u0000${attributes}`).digest('hex');
     this.insertPoint.run(
@@ -386,6 +593,9 @@ export class TelemetryStore {
       const ids = this.db.prepare('SELECT id FROM spans WHERE start_ms < ? ORDER BY start_ms LIMIT ?').pluck().all(cutoffMs, batch) as number[];
       this.deleteSpans(ids);
       this.db.prepare('DELETE FROM metric_points WHERE id IN (SELECT id FROM metric_points WHERE time_ms < ? LIMIT ?)').run(cutoffMs, batch);
+      this.db.prepare('DELETE FROM browser_events WHERE id IN (SELECT id FROM browser_events WHERE start_ms < ? LIMIT ?)').run(cutoffMs, batch);
+      this.db.prepare('DELETE FROM span_rollup WHERE minute < ?').run(Math.floor(cutoffMs / MINUTE_MS));
+      this.db.prepare('DELETE FROM metric_rollup WHERE minute < ?').run(Math.floor(cutoffMs / MINUTE_MS));
       return ids.length;
     })();
   }
@@ -404,8 +614,16 @@ export class TelemetryStore {
   private deleteSpans(ids: readonly number[]): void {
     const deleteSpan = this.db.prepare('DELETE FROM spans WHERE id = ?');
     const deleteExperiments = this.db.prepare('DELETE FROM span_experiments WHERE span_id = ?');
+    const requestOf = this.db.prepare(`SELECT json_extract(attributes, '$."recommendation.request_id"') FROM spans WHERE id = ? AND name = '${REQUEST_SPAN}'`).pluck();
+    const deleteRequest = this.db.prepare('DELETE FROM experiment_requests WHERE request_id = ?');
+    const deleteClickKeys = this.db.prepare('DELETE FROM click_keys WHERE request_id = ?');
     for (const id of ids) {
       deleteExperiments.run(id);
+      const requestId = requestOf.get(id) as string | undefined;
+      if (typeof requestId === 'string') {
+        deleteRequest.run(requestId);
+        deleteClickKeys.run(requestId);
+      }
       deleteSpan.run(id);
     }
   }
