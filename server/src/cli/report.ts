@@ -1,0 +1,113 @@
+/**
+ * `npm run report -- --experiment <key> [--from <time>] [--to <time>] [--cohort <name>]`:
+ * the results of one experiment as terminal tables, read from the SQLite store under
+ * DATA_DIR (the server need not run).
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig } from '../config.js';
+import type { ExperimentResults } from '../core/experiment-analysis.js';
+import { AnalysisRequestError, AnalysisService } from '../services/analysis-service.js';
+import { TelemetryStore } from '../store/telemetry-store.js';
+
+function pct(value: number | null | undefined, digits = 2): string {
+  return value === null || value === undefined ? '–' : `${(value * 100).toFixed(digits)}%`;
+}
+
+function num(value: number | null | undefined, digits = 1): string {
+  return value === null || value === undefined ? '–' : value.toFixed(digits);
+}
+
+function p(value: number | null | undefined): string {
+  return value === null || value === undefined ? '–' : value < 0.0001 ? value.toExponential(1) : value.toFixed(4);
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows.map((r, index) => r.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ') + (index === 0 ? `\n${widths.map((w) => '-'.repeat(w)).join('  ')}` : '')).join('\n');
+}
+
+/** The results as readable text: the same figures as the API and the dashboard. */
+export function formatReport(results: ExperimentResults): string {
+  const lines = [`${results.experiment} (${results.status}${results.winner ? `, winner ${results.winner}` : ''}) — baggage key ${results.baggageKey}, control ${results.control}`];
+  lines.push(`window: ${results.window.from ?? 'start'} → ${results.window.to ?? 'now'}${results.cohort ? `, cohort ${results.cohort}` : ''}`);
+  lines.push(`sample ratio: p = ${p(results.srm.pValue)}${results.srm.flagged ? '  ** MISMATCH **' : ' (ok)'}; rejected clicks: ${results.rejectedClicks.unknownRequest} unknown request, ${results.rejectedClicks.variantMismatch} other variant`);
+  for (const warning of results.warnings) lines.push(`warning: ${warning}`);
+  lines.push('');
+  lines.push(
+    table([
+      ['variant', 'users', 'requests', 'impressions', 'clicks', 'CTR', 'CTR 95% CI', 'lift', 'diff 95% CI', 'p', 'p Holm', 'metrics CTR'],
+      ...results.variants.map((v) => [
+        v.variant,
+        String(v.users),
+        String(v.requests),
+        String(v.impressions),
+        String(v.clicks),
+        pct(v.ctr),
+        `${pct(v.ctrCi95[0])} – ${pct(v.ctrCi95[1])}`,
+        v.vsControl ? pct(v.vsControl.relativeLift, 1) : '–',
+        v.vsControl ? `${pct(v.vsControl.diffCi95[0])} – ${pct(v.vsControl.diffCi95[1])}` : '–',
+        p(v.vsControl?.pValue),
+        p(v.vsControl?.pValueHolm),
+        pct(v.metrics.ctr),
+      ]),
+    ]),
+  );
+  lines.push('');
+  lines.push(
+    table([
+      ['variant', 'p50 ms', 'p95 ms', 'p99 ms', 'latency p', 'errors', 'cache hits', 'delivery', 'delivery p'],
+      ...results.variants.map((v) => [
+        v.variant,
+        num(v.latencyMs.p50),
+        num(v.latencyMs.p95),
+        num(v.latencyMs.p99),
+        p(v.guardrails?.latencyPValue),
+        pct(v.errorRate),
+        pct(v.cacheHitRate, 1),
+        pct(v.delivery.share, 1),
+        p(v.guardrails?.deliveryPValue),
+      ]),
+    ]),
+  );
+  const names = [...new Set(results.variants.flatMap((v) => Object.keys(v.downstream)))].sort();
+  if (names.length > 0) {
+    lines.push('');
+    lines.push(
+      table([
+        ['downstream span (count · p50 · p95 ms)', ...results.variants.map((v) => v.variant)],
+        ...names.map((name) => [name, ...results.variants.map((v) => (v.downstream[name] ? `${v.downstream[name].count} · ${num(v.downstream[name].p50Ms, 2)} · ${num(v.downstream[name].p95Ms, 2)}` : '–'))]),
+      ]),
+    );
+  }
+  return lines.join('\n');
+}
+
+function main(): void {
+  const { values } = parseArgs({
+    options: { experiment: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' }, cohort: { type: 'string' }, json: { type: 'boolean' } },
+  });
+  const config = loadConfig(process.env);
+  const path = join(config.dataDir, 'telemetry.db');
+  if (!existsSync(path)) throw new ConfigError(`no telemetry store at ${path}; start the server (npm start) or set DATA_DIR`);
+  // Opening the store brings its schema up to date before the read-only analysis connection.
+  new TelemetryStore({ path }).close();
+  const analysis = new AnalysisService(path, config.experiments.experiments);
+  try {
+    const keys = config.experiments.experiments.map((e) => e.key);
+    const experiment = values.experiment === undefined ? undefined : analysis.experiment(values.experiment);
+    if (experiment === undefined) throw new ConfigError(`--experiment is required: one of ${keys.join(', ')}`);
+    const results = analysis.results(experiment, { from: values.from, to: values.to, cohort: values.cohort });
+    console.log(values.json ? JSON.stringify(results, null, 2) : formatReport(results));
+  } finally {
+    analysis.close();
+  }
+}
+
+try {
+  main();
+} catch (error) {
+  console.error(error instanceof ConfigError || error instanceof AnalysisRequestError ? error.message : error);
+  process.exit(1);
+}
