@@ -147,6 +147,12 @@ function render(results: ExperimentResults, summary: ExperimentSummary): HTMLEle
   for (const warning of results.warnings.filter((w) => !w.startsWith('Sample-ratio'))) section.append(el('p', warning, 'warning'));
   if (results.rejectedClicks.unknownRequest + results.rejectedClicks.variantMismatch > 0) {
     section.append(el('p', `Rejected clicks: ${results.rejectedClicks.unknownRequest} naming no served request, ${results.rejectedClicks.variantMismatch} claiming another variant.`, 'meta'));
+    const claimed = el('ul', undefined, 'meta');
+    claimed.setAttribute('aria-label', 'Rejected clicks by the variant they claimed');
+    for (const [variant, count] of Object.entries(results.rejectedClicks.unknownRequestByClaimedVariant)) {
+      claimed.append(el('li', `${count} claiming “${variant}”`));
+    }
+    section.append(claimed);
   }
   section.append(table(results), charts(results));
   return section;

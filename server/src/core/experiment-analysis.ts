@@ -78,7 +78,7 @@ export interface ExperimentResults {
   window: { from: string | null; to: string | null };
   cohort: string | null;
   srm: { pValue: number | null; statistic: number; flagged: boolean; users: Record<string, number>; expectedShares: Record<string, number> };
-  rejectedClicks: { unknownRequest: number; variantMismatch: number };
+  rejectedClicks: { unknownRequest: number; variantMismatch: number; unknownRequestByClaimedVariant: Record<string, number> };
   warnings: string[];
   variants: VariantResult[];
 }
@@ -241,7 +241,12 @@ export function analyzeExperiment(input: AnalysisInput): ExperimentResults {
     window: input.window,
     cohort: input.cohort,
     srm,
-    rejectedClicks: { unknownRequest: rejectedTotal(input.rejected.unknownRequest), variantMismatch: rejectedTotal(input.rejected.variantMismatch) },
+    rejectedClicks: {
+      unknownRequest: rejectedTotal(input.rejected.unknownRequest),
+      variantMismatch: rejectedTotal(input.rejected.variantMismatch),
+      // What those clicks claimed, as sent: browser-controlled text, rendered escaped.
+      unknownRequestByClaimedVariant: { ...input.rejected.unknownRequest },
+    },
     warnings,
     variants,
   };
