@@ -7,7 +7,8 @@ import { FetchInstrumentation } from '@opentelemetry/instrumentation-fetch';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import { BatchSpanProcessor, WebTracerProvider } from '@opentelemetry/sdk-trace-web';
-import { trackClicksOn } from './click-tracking.js';
+import { trackClicksOn, type RecommendationClick } from './click-tracking.js';
+import { trackViews } from './view-tracking.js';
 import type { VariantLensConfig } from './config.js';
 import { VisitBaggagePropagator } from './visit-baggage-propagator.js';
 import { resolveVisitorId, VisitMemory, type ExperimentData } from './visit-memory.js';
@@ -63,6 +64,7 @@ export class VariantLens {
   private readonly meterProvider: MeterProvider;
   private readonly tracer: Tracer;
   private readonly clickThrough: Counter;
+  private readonly viewableImpressions: Counter;
   private readonly stopTracking: () => void;
 
   constructor(readonly config: VariantLensConfig) {
@@ -108,9 +110,16 @@ export class VariantLens {
     this.clickThrough = this.meterProvider.getMeter(SCOPE).createCounter('recommendation.click_through', {
       description: 'Number of recommendations that were clicked',
     });
-    this.stopTracking = config.autoTrack
-      ? trackClicksOn(document, (click) => this.trackRecommendationClick(click.contentId, click.position, this.memory.experimentDataFor(click.requestId)))
-      : () => {};
+    this.viewableImpressions = this.meterProvider.getMeter(SCOPE).createCounter('recommendation.viewable_impressions', {
+      description: 'Recommendations at least 50% visible for at least 1 s (IAB), once per item per served list',
+    });
+    const stops = config.autoTrack
+      ? [
+          trackClicksOn(document, (click) => this.trackRecommendationClick(click.contentId, click.position, this.memory.experimentDataFor(click.requestId))),
+          trackViews(document, (view) => this.trackRecommendationView(view)),
+        ]
+      : [];
+    this.stopTracking = () => stops.forEach((stop) => stop());
     const flushWhenHidden = () => {
       if (document.visibilityState === 'hidden') void this.flush();
     };
@@ -161,6 +170,27 @@ export class VariantLens {
       void this.flush();
     } catch (error) {
       logger.error('tracking a click failed', error);
+    }
+  }
+
+  /** Records a viewable impression: a `recommendation.view` span and `recommendation.viewable_impressions` += 1. */
+  private trackRecommendationView(view: RecommendationClick): void {
+    try {
+      const data = this.memory.experimentDataFor(view.requestId);
+      const experiments = experimentAttributes({ ...data, baggage: data.baggage ?? this.memory.visitBaggage() });
+      this.tracer
+        .startSpan('recommendation.view', {
+          attributes: {
+            ...experiments,
+            'recommendation.position': view.position,
+            'content.id': view.contentId,
+            ...(view.requestId === undefined ? {} : { 'recommendation.request_id': view.requestId }),
+          },
+        })
+        .end();
+      this.viewableImpressions.add(1, experiments);
+    } catch (error) {
+      logger.error('tracking a view failed', error);
     }
   }
 
