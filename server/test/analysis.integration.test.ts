@@ -72,7 +72,7 @@ describe('experiment results', () => {
       expect(variant.clicks, variant.variant).toBe(expectedClicks[variant.variant]);
       if (variant.impressions > 0) expect(variant.ctr).toBeCloseTo(variant.clicks / variant.impressions, 12);
     }
-    expect(results.rejectedClicks).toEqual({ unknownRequest: 1, variantMismatch: 1 });
+    expect(results.rejectedClicks).toEqual({ unknownRequest: 1, variantMismatch: 1, unknownRequestByClaimedVariant: { hybrid: 1 } });
     expect(results.srm.users).toEqual(expectedUsers);
     expect(results.variants.find((v: any) => v.variant === spoofed.variant).rejectedClicks).toBeGreaterThanOrEqual(1);
     const control = results.variants.find((v: any) => v.variant === 'control');
