@@ -9,6 +9,7 @@ const sdkScriptTag: UserConfig = {
     outDir: resolve(root, 'dist/sdk'),
     emptyOutDir: true,
     sourcemap: true,
+    target: 'es2022',
     lib: {
       entry: resolve(root, 'client-sdk/src/script-tag.ts'),
       name: 'VariantLens',

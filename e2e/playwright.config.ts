@@ -50,6 +50,8 @@ export default defineConfig({
         FEATURE_STORE_PORT: '0',
         DATA_DIR: join(dataDir, 'concluded'),
         EXPERIMENTS_FILE: 'e2e/fixtures/experiments-concluded.json',
+        // The SDK tests call this server from the main one's pages, as another origin.
+        CORS_ORIGINS: baseURL,
         METRIC_INTERVAL_MS: '1000',
       },
     },

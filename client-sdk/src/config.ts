@@ -18,8 +18,12 @@ export interface VariantLensConfig {
   readonly propagateTo: readonly string[];
   /** How the visitor id is obtained. Default: the `user` query parameter, else anonymous. */
   readonly visitorId: VisitorIdSource;
-  /** Track clicks on `[data-rec-content-id]` automatically. Default true. */
+  /** Track clicks and viewable impressions of `[data-rec-content-id]` automatically. Default true. */
   readonly autoTrack: boolean;
+  /** `granted` sends; `pending` holds everything until `setConsent(true)`; `denied` sends nothing. Default granted. */
+  readonly consent: 'granted' | 'pending' | 'denied';
+  /** Treat a browser's Global Privacy Control signal as consent denied. Default false. */
+  readonly respectGpc: boolean;
   /** How long spans wait to be batched before export, in ms. */
   readonly spanBatchDelayMs: number;
   /** How often metrics are exported, in ms. */
@@ -59,6 +63,8 @@ export function resolveConfig(partial: Partial<VariantLensConfig>, pageOrigin: s
     propagateTo,
     visitorId: partial.visitorId ?? { kind: 'query', param: 'user' },
     autoTrack: partial.autoTrack ?? true,
+    consent: partial.consent ?? 'granted',
+    respectGpc: partial.respectGpc ?? false,
     spanBatchDelayMs: partial.spanBatchDelayMs ?? DEFAULT_SPAN_BATCH_DELAY_MS,
     metricIntervalMs: partial.metricIntervalMs ?? DEFAULT_METRIC_INTERVAL_MS,
   };
@@ -93,5 +99,13 @@ export function configFromDataset(dataset: Readonly<Record<string, string | unde
   if (visitorId !== undefined) config.visitorId = visitorId;
   const autoTrack = parseBoolean(dataset.autoTrack, 'auto-track');
   if (autoTrack !== undefined) config.autoTrack = autoTrack;
+  if (dataset.consent !== undefined) {
+    if (dataset.consent !== 'granted' && dataset.consent !== 'pending' && dataset.consent !== 'denied') {
+      throw new ConfigurationError(`Configuration: data-consent is invalid, expected granted, pending or denied (actual: ${dataset.consent})`);
+    }
+    config.consent = dataset.consent;
+  }
+  const respectGpc = parseBoolean(dataset.respectGpc, 'respect-gpc');
+  if (respectGpc !== undefined) config.respectGpc = respectGpc;
   return config;
 }

@@ -7,6 +7,11 @@ import { init } from './index.js';
 import type { ExperimentData } from './visit-memory.js';
 import type { RecommendationResponse } from './variant-lens.js';
 
+/** What the inline stub (see the README) queued before this script loaded. */
+type QueuedCall = [method: string, args: ArrayLike<unknown>, resolve: (value: unknown) => void, reject: (error: unknown) => void];
+const stub = (window as unknown as { VariantLens?: { q?: QueuedCall[] } }).VariantLens;
+const queued: QueuedCall[] = Array.isArray(stub?.q) ? stub.q : [];
+
 const script = document.currentScript as HTMLScriptElement | null;
 let options = {};
 try {
@@ -40,4 +45,23 @@ export function experimentData(requestId?: string): ExperimentData | undefined {
 /** Sends pending telemetry now. */
 export function flush(): Promise<void> {
   return sdk?.flush() ?? Promise.resolve();
+}
+
+/** Grants (true) or withdraws (false) consent to send telemetry. */
+export function setConsent(granted: boolean): void {
+  sdk?.setConsent(granted);
+}
+
+const API: Record<string, (...args: never[]) => unknown> = { getRecommendations, trackRecommendationClick, visitorId, experimentData, flush, setConsent };
+
+// Replay what the page asked for before the SDK arrived, in order; failures reject the
+// caller's promise and are never thrown into the page.
+for (const [method, args, resolve, reject] of queued) {
+  try {
+    const fn = Object.hasOwn(API, method) ? API[method]! : undefined;
+    if (fn === undefined) throw new Error(`VariantLens.${method} does not exist`);
+    Promise.resolve((fn as (...a: unknown[]) => unknown)(...Array.from(args))).then(resolve, reject);
+  } catch (error) {
+    reject(error);
+  }
 }

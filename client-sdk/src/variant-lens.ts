@@ -9,6 +9,10 @@ import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk
 import { BatchSpanProcessor, WebTracerProvider } from '@opentelemetry/sdk-trace-web';
 import { trackClicksOn, type RecommendationClick } from './click-tracking.js';
 import { trackViews } from './view-tracking.js';
+import { DeliveryGate, resend, UnsentStore, type Consent } from './delivery-gate.js';
+import { JsonMetricsSerializer, JsonTraceSerializer } from '@opentelemetry/otlp-transformer';
+import type { AggregationTemporality, InstrumentType, PushMetricExporter, ResourceMetrics } from '@opentelemetry/sdk-metrics';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import type { VariantLensConfig } from './config.js';
 import { VisitBaggagePropagator } from './visit-baggage-propagator.js';
 import { resolveVisitorId, VisitMemory, type ExperimentData } from './visit-memory.js';
@@ -32,6 +36,9 @@ export interface RecommendationResponse extends ExperimentData {
 }
 
 const logger = diag.createComponentLogger({ namespace: 'variant-lens' });
+/** Spans per export: 30 spans of OTLP/JSON stay well under the 64 KiB keepalive budget, so a batch sent as the page unloads is never split or refused. */
+const SPANS_PER_EXPORT = 30;
+const decoder = new TextDecoder();
 const SCOPE = 'variant-lens-sdk';
 const EXPERIMENT_PREFIX = 'experiment.';
 
@@ -66,16 +73,23 @@ export class VariantLens {
   private readonly clickThrough: Counter;
   private readonly viewableImpressions: Counter;
   private readonly stopTracking: () => void;
+  private consent: Consent;
+  private readonly gates: { consentChanged(): void }[] = [];
+  private readonly unsent: UnsentStore;
 
   constructor(readonly config: VariantLensConfig) {
+    const gpc = (navigator as Navigator & { globalPrivacyControl?: boolean }).globalPrivacyControl === true;
+    this.consent = config.respectGpc && gpc ? 'denied' : config.consent;
+    this.unsent = new UnsentStore(safeStorage('localStorage'));
     this.memory = new VisitMemory(safeStorage('sessionStorage'));
     this.visitorId = resolveVisitorId(config.visitorId, window.location, safeStorage('sessionStorage'), safeStorage('localStorage'));
     const resource = resourceFromAttributes({ 'service.name': config.serviceName, 'session.id': this.memory.sessionId });
     this.tracerProvider = new WebTracerProvider({
       resource,
       spanProcessors: [
-        new BatchSpanProcessor(new OTLPTraceExporter({ url: `${config.endpoint}/v1/traces` }), {
+        new BatchSpanProcessor(this.gate(new OTLPTraceExporter({ url: `${config.endpoint}/v1/traces` }), `${config.endpoint}/v1/traces`, (spans: ReadableSpan[]) => serialized(JsonTraceSerializer.serializeRequest(spans))), {
           scheduledDelayMillis: config.spanBatchDelayMs,
+          maxExportBatchSize: SPANS_PER_EXPORT,
         }),
       ],
     });
@@ -88,10 +102,10 @@ export class VariantLens {
       resource,
       readers: [
         new PeriodicExportingMetricReader({
-          exporter: new OTLPMetricExporter({
-            url: `${config.endpoint}/v1/metrics`,
-            temporalityPreference: AggregationTemporalityPreference.DELTA,
-          }),
+          exporter: this.metricGate(
+            new OTLPMetricExporter({ url: `${config.endpoint}/v1/metrics`, temporalityPreference: AggregationTemporalityPreference.DELTA }),
+            `${config.endpoint}/v1/metrics`,
+          ),
           exportIntervalMillis: config.metricIntervalMs,
         }),
       ],
@@ -120,11 +134,49 @@ export class VariantLens {
         ]
       : [];
     this.stopTracking = () => stops.forEach((stop) => stop());
+    if (this.consent === 'granted') void this.resendUnsent();
     const flushWhenHidden = () => {
       if (document.visibilityState === 'hidden') void this.flush();
     };
     document.addEventListener('visibilitychange', flushWhenHidden);
     window.addEventListener('pagehide', () => void this.flush());
+  }
+
+  private gate<T>(exporter: { export(items: T, cb: (r: import('@opentelemetry/core').ExportResult) => void): void; shutdown(): Promise<void>; forceFlush?(): Promise<void> }, url: string, serialize: (items: T) => string | undefined): DeliveryGate<T> {
+    const gate = new DeliveryGate(exporter, url, serialize, this.unsent, () => this.consent);
+    this.gates.push(gate);
+    return gate;
+  }
+
+  /** The metric exporter behind the gate, still telling the reader which temporality it wants. */
+  private metricGate(exporter: PushMetricExporter, url: string): PushMetricExporter {
+    const gate = this.gate(exporter, url, (metrics: ResourceMetrics) => serialized(JsonMetricsSerializer.serializeRequest(metrics)));
+    return {
+      export: (metrics, callback) => gate.export(metrics, callback),
+      forceFlush: () => gate.forceFlush(),
+      shutdown: () => gate.shutdown(),
+      selectAggregationTemporality: (type: InstrumentType): AggregationTemporality => exporter.selectAggregationTemporality!(type),
+    };
+  }
+
+  /** Resends what earlier pages of the visit could not deliver. */
+  private async resendUnsent(): Promise<void> {
+    const original = (globalThis.fetch as typeof fetch & { __original?: typeof fetch }).__original ?? globalThis.fetch;
+    for (const batch of this.unsent.takeAll()) {
+      if (!(await resend(batch, original.bind(globalThis)))) this.unsent.save(batch);
+    }
+  }
+
+  /** Grants (true) or withdraws (false) consent: held telemetry is sent, or forgotten. */
+  setConsent(granted: boolean): void {
+    this.consent = granted ? 'granted' : 'denied';
+    for (const gate of this.gates) gate.consentChanged();
+    if (granted) void this.resendUnsent();
+  }
+
+  /** The current consent state. */
+  consentState(): Consent {
+    return this.consent;
   }
 
   /** Fetches recommendations for the visitor through the instrumented fetch and remembers their experiment data. */
@@ -149,48 +201,39 @@ export class VariantLens {
    * keepalive, so a click that navigates away is still delivered.
    */
   trackRecommendationClick(contentId: string, position: number, experimentData: ExperimentData = {}): void {
-    try {
-      this.memory.rememberResponse({ baggage: experimentData.baggage ?? this.memory.visitBaggage() });
-      const experiments = experimentAttributes({ ...experimentData, baggage: experimentData.baggage ?? this.memory.visitBaggage() });
-      const links: Link[] = [];
-      if (experimentData.trace) {
-        links.push({ context: { traceId: experimentData.trace.traceId, spanId: experimentData.trace.spanId, traceFlags: TraceFlags.SAMPLED } });
-      }
-      const span = this.tracer.startSpan('recommendation.click', {
-        attributes: {
-          ...experiments,
-          'recommendation.position': position,
-          'content.id': contentId,
-          ...(experimentData.requestId === undefined ? {} : { 'recommendation.request_id': experimentData.requestId }),
-        },
-        links,
-      });
-      span.end();
-      this.clickThrough.add(1, { ...experiments, 'recommendation.position': position });
-      void this.flush();
-    } catch (error) {
-      logger.error('tracking a click failed', error);
-    }
+    this.record('recommendation.click', this.clickThrough, { contentId, position, requestId: experimentData.requestId }, experimentData, true);
+    void this.flush();
   }
 
   /** Records a viewable impression: a `recommendation.view` span and `recommendation.viewable_impressions` += 1. */
   private trackRecommendationView(view: RecommendationClick): void {
+    this.record('recommendation.view', this.viewableImpressions, view, this.memory.experimentDataFor(view.requestId), false);
+  }
+
+  /**
+   * One recommendation event: a span with the experiment attributes, position, content and
+   * request id (linked to the request's span for clicks), and its counter. Never throws.
+   */
+  private record(name: string, counter: Counter, item: { contentId: string; position: number; requestId?: string | undefined }, data: ExperimentData, link: boolean): void {
     try {
-      const data = this.memory.experimentDataFor(view.requestId);
-      const experiments = experimentAttributes({ ...data, baggage: data.baggage ?? this.memory.visitBaggage() });
+      const baggage = data.baggage ?? this.memory.visitBaggage();
+      if (link) this.memory.rememberResponse({ baggage });
+      const experiments = experimentAttributes({ ...data, baggage });
+      const links: Link[] = link && data.trace ? [{ context: { traceId: data.trace.traceId, spanId: data.trace.spanId, traceFlags: TraceFlags.SAMPLED } }] : [];
       this.tracer
-        .startSpan('recommendation.view', {
+        .startSpan(name, {
           attributes: {
             ...experiments,
-            'recommendation.position': view.position,
-            'content.id': view.contentId,
-            ...(view.requestId === undefined ? {} : { 'recommendation.request_id': view.requestId }),
+            'recommendation.position': item.position,
+            'content.id': item.contentId,
+            ...(item.requestId === undefined ? {} : { 'recommendation.request_id': item.requestId }),
           },
+          links,
         })
         .end();
-      this.viewableImpressions.add(1, experiments);
+      counter.add(1, link ? { ...experiments, 'recommendation.position': item.position } : experiments);
     } catch (error) {
-      logger.error('tracking a view failed', error);
+      logger.error(`recording ${name} failed`, error);
     }
   }
 
@@ -208,4 +251,8 @@ export class VariantLens {
     this.stopTracking();
     await Promise.allSettled([this.tracerProvider.shutdown(), this.meterProvider.shutdown()]);
   }
+}
+
+function serialized(bytes: Uint8Array | undefined): string | undefined {
+  return bytes === undefined ? undefined : decoder.decode(bytes);
 }

@@ -3,6 +3,8 @@
  * and the recommendation lists it served, so a click on any page can name its request.
  */
 
+import { readJson as read, writeJson as write } from './storage.js';
+
 /** Experiment data that came with a recommendation response. */
 export interface ExperimentData {
   /** `requestId` of the served list; becomes `recommendation.request_id`. */
@@ -21,23 +23,6 @@ const REQUESTS_KEY = 'variant-lens.requests';
 const SESSION_KEY = 'variant-lens.session';
 /** Served lists remembered per visit; older ones are forgotten first. */
 const MAX_REMEMBERED_REQUESTS = 50;
-
-function read<T>(storage: Storage | undefined, key: string, fallback: T): T {
-  try {
-    const raw = storage?.getItem(key);
-    return raw ? (JSON.parse(raw) as T) : fallback;
-  } catch {
-    return fallback;
-  }
-}
-
-function write(storage: Storage | undefined, key: string, value: unknown): void {
-  try {
-    storage?.setItem(key, JSON.stringify(value));
-  } catch {
-    // Storage full or blocked: the SDK keeps working from memory for this page.
-  }
-}
 
 function randomHex(bytes: number): string {
   const values = new Uint8Array(bytes);

@@ -1,0 +1,140 @@
+/**
+ * Delivery between the OpenTelemetry exporters and the network: consent (hold while
+ * pending, drop when denied), and batches that could not be sent kept in localStorage for
+ * the next page of the visit (the collector stores a resent span once).
+ */
+import { diag } from '@opentelemetry/api';
+import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
+import { readJson, writeJson } from './storage.js';
+
+/** Whether telemetry may leave the browser. */
+export type Consent = 'granted' | 'pending' | 'denied';
+
+/** The exporter shape shared by span and metric exporters. */
+export interface Exporter<T> {
+  export(items: T, resultCallback: (result: ExportResult) => void): void;
+  forceFlush?(): Promise<void>;
+  shutdown(): Promise<void>;
+}
+
+const logger = diag.createComponentLogger({ namespace: 'variant-lens/delivery' });
+const UNSENT_KEY = 'variant-lens.unsent';
+/** localStorage kept for unsent batches: enough for a page's worth of clicks, small beside the 5 MB quota. */
+const MAX_UNSENT_CHARS = 256 * 1024;
+/** Batches held while consent is pending; older ones give way. */
+const MAX_HELD_BATCHES = 50;
+/** A keepalive request may carry at most 64 KiB (all pending keepalive requests together). */
+export const KEEPALIVE_BUDGET_BYTES = 60 * 1024;
+
+/** An OTLP/JSON body that did not get through, and where it was going. */
+interface UnsentBatch {
+  readonly url: string;
+  readonly body: string;
+}
+
+/** The visit's unsent batches in localStorage, bounded. */
+export class UnsentStore {
+  constructor(private readonly storage: Storage | undefined) {}
+
+  private read(): UnsentBatch[] {
+    return readJson<UnsentBatch[]>(this.storage, UNSENT_KEY, []);
+  }
+
+  private write(batches: UnsentBatch[]): void {
+    writeJson(this.storage, UNSENT_KEY, batches.length === 0 ? undefined : batches);
+  }
+
+  save(batch: UnsentBatch): void {
+    const batches = [...this.read(), batch];
+    let size = batches.reduce((sum, b) => sum + b.body.length, 0);
+    while (size > MAX_UNSENT_CHARS && batches.length > 0) size -= batches.shift()!.body.length;
+    this.write(batches);
+  }
+
+  /** Takes every stored batch out (they are saved again if resending fails). */
+  takeAll(): UnsentBatch[] {
+    const batches = this.read();
+    this.write([]);
+    return batches;
+  }
+}
+
+/** Sends one stored batch; the fetch is the uninstrumented one, so no span is made of it. */
+export async function resend(batch: UnsentBatch, fetchImpl: typeof fetch): Promise<boolean> {
+  try {
+    const response = await fetchImpl(batch.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: batch.body,
+      keepalive: batch.body.length < KEEPALIVE_BUDGET_BYTES,
+    });
+    return response.ok || (response.status >= 400 && response.status < 500 && response.status !== 429);
+  } catch {
+    return false;
+  }
+}
+
+/** Wraps an exporter with the consent switch and the unsent-batch store. */
+export class DeliveryGate<T> implements Exporter<T> {
+  private held: T[] = [];
+
+  constructor(
+    private readonly inner: Exporter<T>,
+    private readonly url: string,
+    private readonly serialize: (items: T) => string | undefined,
+    private readonly unsent: UnsentStore,
+    private consent: () => Consent,
+  ) {}
+
+  export(items: T, resultCallback: (result: ExportResult) => void): void {
+    const consent = this.consent();
+    if (consent === 'denied') {
+      resultCallback({ code: ExportResultCode.SUCCESS });
+      return;
+    }
+    if (consent === 'pending') {
+      this.held.push(items);
+      if (this.held.length > MAX_HELD_BATCHES) this.held.shift();
+      resultCallback({ code: ExportResultCode.SUCCESS });
+      return;
+    }
+    this.send(items, resultCallback);
+  }
+
+  private send(items: T, resultCallback: (result: ExportResult) => void): void {
+    try {
+      this.inner.export(items, (result) => {
+        if (result.code !== ExportResultCode.SUCCESS) this.keep(items);
+        resultCallback(result);
+      });
+    } catch (error) {
+      logger.warn('export failed', error);
+      this.keep(items);
+      resultCallback({ code: ExportResultCode.FAILED, error: error as Error });
+    }
+  }
+
+  private keep(items: T): void {
+    try {
+      const body = this.serialize(items);
+      if (body !== undefined) this.unsent.save({ url: this.url, body });
+    } catch (error) {
+      logger.warn('could not keep an unsent batch', error);
+    }
+  }
+
+  /** Consent changed: send what was held, or forget it. */
+  consentChanged(): void {
+    const held = this.held;
+    this.held = [];
+    if (this.consent() === 'granted') for (const items of held) this.send(items, () => {});
+  }
+
+  forceFlush(): Promise<void> {
+    return this.inner.forceFlush?.() ?? Promise.resolve();
+  }
+
+  shutdown(): Promise<void> {
+    return this.inner.shutdown();
+  }
+}
