@@ -11,6 +11,8 @@ describe('resolveConfig', () => {
       propagateTo: [],
       visitorId: { kind: 'query', param: 'user' },
       autoTrack: true,
+      consent: 'granted',
+      respectGpc: false,
       spanBatchDelayMs: 1000,
       metricIntervalMs: 10_000,
     });
@@ -24,6 +26,8 @@ describe('resolveConfig', () => {
         propagateTo: ['https://api.example'],
         visitorId: { kind: 'fixed', id: 'u-1' },
         autoTrack: false,
+        consent: 'pending',
+        respectGpc: true,
         spanBatchDelayMs: 0,
         metricIntervalMs: 60_000,
       },
@@ -35,6 +39,8 @@ describe('resolveConfig', () => {
       propagateTo: ['https://api.example'],
       visitorId: { kind: 'fixed', id: 'u-1' },
       autoTrack: false,
+      consent: 'pending',
+      respectGpc: true,
       spanBatchDelayMs: 0,
       metricIntervalMs: 60_000,
     });
@@ -160,6 +166,8 @@ describe('configFromDataset', () => {
       propagateTo: 'https://api.example/recs https://cdn.example',
       visitorId: 'query:u',
       autoTrack: 'false',
+      consent: 'denied',
+      respectGpc: 'true',
     });
     expect(resolveConfig(partial, PAGE_ORIGIN)).toEqual({
       endpoint: 'https://lens.example',
@@ -167,8 +175,16 @@ describe('configFromDataset', () => {
       propagateTo: ['https://api.example', 'https://cdn.example'],
       visitorId: { kind: 'query', param: 'u' },
       autoTrack: false,
+      consent: 'denied',
+      respectGpc: true,
       spanBatchDelayMs: 1000,
       metricIntervalMs: 10_000,
     });
+  });
+});
+
+describe('consent options', () => {
+  it('refuses an unknown data-consent value, naming the option', () => {
+    expect(() => configFromDataset({ consent: 'maybe' })).toThrow(/^Configuration: data-consent is invalid, expected granted, pending or denied \(actual: maybe\)/);
   });
 });
