@@ -2,10 +2,12 @@
 import { runAnalysisBench } from './analysis-bench.js';
 import { runIngestBench } from './ingest-bench.js';
 import { runRecommendationsBench } from './recommendations-bench.js';
+import { runSdkBench } from './sdk-bench.js';
 
 const BENCHES: Record<string, () => Promise<unknown>> = {
   ingest: runIngestBench,
   analysis: runAnalysisBench,
+  sdk: runSdkBench,
   recommendations: runRecommendationsBench,
 };
 

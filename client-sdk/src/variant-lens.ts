@@ -74,6 +74,7 @@ export class VariantLens {
   private readonly viewableImpressions: Counter;
   private readonly stopTracking: () => void;
   private consent: Consent;
+  private pendingFlush: ReturnType<typeof setTimeout> | undefined;
   private readonly gates: { consentChanged(): void }[] = [];
   private readonly unsent: UnsentStore;
 
@@ -202,7 +203,14 @@ export class VariantLens {
    */
   trackRecommendationClick(contentId: string, position: number, experimentData: ExperimentData = {}): void {
     this.record('recommendation.click', this.clickThrough, { contentId, position, requestId: experimentData.requestId }, experimentData, true);
-    void this.flush();
+    // Sent right after the click's own work; a click that navigates away is also covered
+    // by the flush on pagehide, which the browser runs before it leaves the page.
+    if (this.pendingFlush === undefined) {
+      this.pendingFlush = setTimeout(() => {
+        this.pendingFlush = undefined;
+        void this.flush();
+      }, 0);
+    }
   }
 
   /** Records a viewable impression: a `recommendation.view` span and `recommendation.viewable_impressions` += 1. */
@@ -217,7 +225,6 @@ export class VariantLens {
   private record(name: string, counter: Counter, item: { contentId: string; position: number; requestId?: string | undefined }, data: ExperimentData, link: boolean): void {
     try {
       const baggage = data.baggage ?? this.memory.visitBaggage();
-      if (link) this.memory.rememberResponse({ baggage });
       const experiments = experimentAttributes({ ...data, baggage });
       const links: Link[] = link && data.trace ? [{ context: { traceId: data.trace.traceId, spanId: data.trace.spanId, traceFlags: TraceFlags.SAMPLED } }] : [];
       this.tracer
