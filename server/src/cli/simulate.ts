@@ -1,0 +1,228 @@
+/**
+ * `npm run simulate -- --users 2000 --days 7 --effect hybrid=+8% [--seed 1] [--url …]`:
+ * drives a running variant-lens server over HTTP the way many browsers would —
+ * recommendation requests, viewable impressions and clicks posted as OTLP with exactly the
+ * SDK's conventions — under a click model per variant with planted effects.
+ */
+import { randomBytes } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import { seededRandom } from '../core/catalogue.js';
+
+interface Options {
+  readonly url: string;
+  readonly users: number;
+  readonly days: number;
+  readonly seed: number;
+  /** Variant → relative change of its click probability, e.g. hybrid → 0.08. */
+  readonly effects: Readonly<Record<string, number>>;
+  readonly concurrency: number;
+}
+
+/** Position-dependent click probability before effects: a typical rail's decay. */
+const BASE_CTR_TOP = 0.08;
+const POSITION_DECAY = 0.6;
+/** Visits per user per day, on average. */
+const VISITS_PER_DAY = 0.5;
+/** Items of a rail that are seen (viewable) on a typical screen: the first four always, then less and less. */
+const ALWAYS_VIEWED = 4;
+const RAIL_SIZE = 8;
+const SDK_SCOPE = 'variant-lens-sdk';
+
+function parseEffects(raw: string[] | undefined): Record<string, number> {
+  const effects: Record<string, number> = {};
+  for (const item of raw ?? []) {
+    const match = /^([A-Za-z0-9_.-]+)=([+-]?\d+(?:\.\d+)?)%$/.exec(item.trim());
+    if (match === null) throw new Error(`--effect is invalid, expected <variant>=<+/-N>% (actual: ${item})`);
+    effects[match[1]!] = Number(match[2]) / 100;
+  }
+  return effects;
+}
+
+function positiveInteger(raw: string | undefined, name: string, fallback: number): number {
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1) throw new Error(`--${name} is invalid, expected a positive integer (actual: ${raw})`);
+  return value;
+}
+
+function options(): Options {
+  const { values } = parseArgs({
+    options: {
+      url: { type: 'string' },
+      users: { type: 'string' },
+      days: { type: 'string' },
+      seed: { type: 'string' },
+      effect: { type: 'string', multiple: true },
+      concurrency: { type: 'string' },
+    },
+  });
+  return {
+    url: (values.url ?? `http://localhost:${process.env.PORT ?? 3000}`).replace(/\/+$/, ''),
+    users: positiveInteger(values.users, 'users', 2000),
+    days: positiveInteger(values.days, 'days', 7),
+    seed: positiveInteger(values.seed, 'seed', 1),
+    effects: parseEffects(values.effect),
+    concurrency: positiveInteger(values.concurrency, 'concurrency', 16),
+  };
+}
+
+/** Poisson sample (Knuth): visits are rare events per day. */
+function poisson(random: () => number, mean: number): number {
+  const limit = Math.exp(-mean);
+  let k = 0;
+  let p = random();
+  while (p > limit) {
+    k += 1;
+    p *= random();
+  }
+  return k;
+}
+
+const hex = (bytes: number) => randomBytes(bytes).toString('hex');
+const attr = (key: string, value: string | number) =>
+  typeof value === 'number' ? { key, value: { intValue: String(value) } } : { key, value: { stringValue: value } };
+
+interface Served {
+  requestId: string;
+  baggage: Record<string, string>;
+  trace: { traceId: string; spanId: string } | null;
+  recommendations: { contentId: string; position: number }[];
+}
+
+interface Totals {
+  users: number;
+  requests: number;
+  views: number;
+  clicks: number;
+  failures: number;
+}
+
+/** One visit: a rail served by the server, then what the SDK would report. */
+async function visit(options: Options, userId: string, random: () => number, sessionId: string, totals: Totals): Promise<void> {
+  const response = await fetch(`${options.url}/api/recommendations?userId=${encodeURIComponent(userId)}&limit=${RAIL_SIZE}`);
+  if (!response.ok) {
+    totals.failures += 1;
+    return;
+  }
+  const served = (await response.json()) as Served;
+  totals.requests += 1;
+  const experiments = Object.fromEntries(Object.entries(served.baggage).filter(([k]) => k.startsWith('experiment.')));
+  const effect = Object.values(served.baggage).reduce((m, variant) => m * (1 + (options.effects[variant] ?? 0)), 1);
+  const now = BigInt(Date.now()) * 1_000_000n;
+  const spans: unknown[] = [];
+  let clicked = 0;
+  let viewed = 0;
+  for (const rec of served.recommendations) {
+    const seen = rec.position <= ALWAYS_VIEWED || random() < 0.5 ** (rec.position - ALWAYS_VIEWED);
+    if (!seen) continue;
+    viewed += 1;
+    const common = [...Object.entries(experiments).map(([k, v]) => attr(k, v)), attr('recommendation.position', rec.position), attr('content.id', rec.contentId), attr('recommendation.request_id', served.requestId)];
+    spans.push({ traceId: hex(16), spanId: hex(8), name: 'recommendation.view', kind: 1, startTimeUnixNano: now.toString(), endTimeUnixNano: now.toString(), attributes: common });
+    const probability = BASE_CTR_TOP * POSITION_DECAY ** (rec.position - 1) * effect;
+    if (random() < probability) {
+      clicked += 1;
+      spans.push({
+        traceId: hex(16),
+        spanId: hex(8),
+        name: 'recommendation.click',
+        kind: 1,
+        startTimeUnixNano: (now + 1_000_000n).toString(),
+        endTimeUnixNano: (now + 1_000_000n).toString(),
+        attributes: common,
+        links: served.trace ? [{ traceId: served.trace.traceId, spanId: served.trace.spanId }] : [],
+      });
+    }
+  }
+  const resource = { attributes: [attr('service.name', 'simulated-browser'), attr('session.id', sessionId)] };
+  const posts = [
+    fetch(`${options.url}/v1/traces`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ resourceSpans: [{ resource, scopeSpans: [{ scope: { name: SDK_SCOPE }, spans }] }] }),
+    }),
+  ];
+  const points = [
+    ['recommendation.viewable_impressions', viewed],
+    ['recommendation.click_through', clicked],
+  ] as const;
+  posts.push(
+    fetch(`${options.url}/v1/metrics`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        resourceMetrics: [
+          {
+            resource,
+            scopeMetrics: [
+              {
+                scope: { name: SDK_SCOPE },
+                metrics: points
+                  .filter(([, value]) => value > 0)
+                  .map(([name, value]) => ({
+                    name,
+                    sum: {
+                      aggregationTemporality: 1,
+                      isMonotonic: true,
+                      dataPoints: [{ startTimeUnixNano: now.toString(), timeUnixNano: (now + 1n).toString(), asInt: String(value), attributes: Object.entries(experiments).map(([k, v]) => attr(k, v)) }],
+                    },
+                  })),
+              },
+            ],
+          },
+        ],
+      }),
+    }),
+  );
+  for (const result of await Promise.allSettled(posts)) {
+    if (result.status === 'rejected' || !result.value.ok) totals.failures += 1;
+  }
+  totals.views += viewed;
+  totals.clicks += clicked;
+}
+
+function progress(done: number, total: number, totals: Totals, started: number): void {
+  const width = 30;
+  const filled = Math.round((done / total) * width);
+  const seconds = (Date.now() - started) / 1000;
+  process.stderr.write(`\r[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${done}/${total} users · ${totals.requests} requests · ${totals.clicks} clicks · ${(totals.requests / Math.max(seconds, 0.001)).toFixed(0)} req/s `);
+}
+
+async function main(): Promise<void> {
+  const opts = options();
+  const health = await fetch(`${opts.url}/healthz`).catch(() => undefined);
+  if (health?.ok !== true) throw new Error(`no variant-lens server answers at ${opts.url}; start it with npm start, or pass --url`);
+  const random = seededRandom(opts.seed);
+  const plan = Array.from({ length: opts.users }, (_, i) => ({
+    userId: `sim${opts.seed}-${String(i + 1).padStart(6, '0')}`,
+    visits: Math.max(1, poisson(random, VISITS_PER_DAY * opts.days)),
+    seed: Math.floor(random() * 2 ** 32),
+  }));
+  const totals: Totals = { users: 0, requests: 0, views: 0, clicks: 0, failures: 0 };
+  const started = Date.now();
+  let next = 0;
+  const worker = async () => {
+    while (next < plan.length) {
+      const user = plan[next++]!;
+      const userRandom = seededRandom(user.seed);
+      const sessionId = hex(16);
+      for (let v = 0; v < user.visits; v += 1) await visit(opts, user.userId, userRandom, sessionId, totals);
+      totals.users += 1;
+      if (totals.users % 25 === 0 || totals.users === plan.length) progress(totals.users, plan.length, totals, started);
+    }
+  };
+  await Promise.all(Array.from({ length: opts.concurrency }, worker));
+  process.stderr.write('\n');
+  const seconds = (Date.now() - started) / 1000;
+  const planted = Object.entries(opts.effects).map(([variant, effect]) => `${variant} ${effect >= 0 ? '+' : ''}${(effect * 100).toFixed(1)}%`);
+  console.log(`Simulated ${totals.users} users over ${opts.days} days (seed ${opts.seed}) in ${seconds.toFixed(1)} s (${((totals.users / seconds) * 60).toFixed(0)} users/min):`);
+  console.log(`  ${totals.requests} recommendation requests, ${totals.views} viewable impressions, ${totals.clicks} clicks${totals.failures > 0 ? `, ${totals.failures} failed calls` : ''}`);
+  console.log(`  planted effects: ${planted.length > 0 ? planted.join(', ') : 'none (an A/A run)'}`);
+  console.log(`  click model: ${BASE_CTR_TOP * 100}% at position 1, ×${POSITION_DECAY} per position below`);
+  console.log(`Results: ${opts.url}/dashboard`);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write('\n');
+  console.error((error as Error).message);
+  process.exit(1);
+});
