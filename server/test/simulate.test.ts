@@ -1,0 +1,47 @@
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RunningServer } from '../src/server.js';
+import { startTestServer } from './helpers.js';
+
+const run = promisify(execFile);
+const CLI = join(import.meta.dirname, '../../dist/server/src/cli/simulate.js');
+
+let server: RunningServer;
+
+beforeAll(async () => {
+  server = await startTestServer();
+});
+
+afterAll(async () => {
+  await server.close();
+});
+
+async function simulate(...args: string[]): Promise<string> {
+  const { stdout } = await run(process.execPath, [CLI, '--url', server.url, ...args]);
+  return stdout;
+}
+
+describe('npm run simulate', () => {
+  it('drives the server like browsers, deterministically for a seed, and its traffic shows in the results', async () => {
+    const first = await simulate('--users', '60', '--days', '3', '--seed', '7', '--effect', 'hybrid=+50%');
+    expect(first).toMatch(/Simulated 60 users over 3 days \(seed 7\)/);
+    expect(first).toMatch(/planted effects: hybrid \+50\.0%/);
+    expect(first).toMatch(/Results: http:\/\/localhost:\d+\/dashboard/);
+    const requests = Number(/(\d+) recommendation requests/.exec(first)![1]);
+    expect(requests).toBeGreaterThanOrEqual(60);
+    const again = await simulate('--users', '60', '--days', '3', '--seed', '7', '--effect', 'hybrid=+50%');
+    expect(Number(/(\d+) recommendation requests/.exec(again)![1])).toBe(requests);
+    await server.flush();
+    const results = (await (await fetch(`${server.url}/api/experiments/rec_algorithm_v3/results`)).json()) as { variants: { users: number; requests: number; clicks: number; delivery: { share: number | null } }[] };
+    expect(results.variants.reduce((s, v) => s + v.users, 0)).toBe(60);
+    expect(results.variants.reduce((s, v) => s + v.requests, 0)).toBe(2 * requests);
+    expect(results.variants.reduce((s, v) => s + v.clicks, 0)).toBeGreaterThan(0);
+    for (const v of results.variants) if (v.requests > 0) expect(v.delivery.share).toBe(1);
+  }, 60_000);
+
+  it('refuses a malformed effect with a message naming it', async () => {
+    await expect(simulate('--effect', 'hybrid=lots')).rejects.toMatchObject({ stderr: expect.stringMatching(/--effect is invalid, expected <variant>=<\+\/-N>%/) });
+  });
+});
