@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { gzipSync, deflateSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
@@ -12,10 +13,11 @@ import { MeterProvider, PeriodicExportingMetricReader, type PushMetricExporter }
 import { BasicTracerProvider, SimpleSpanProcessor, type SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { encodeExportResponse, encodeTraceRequest } from '../src/core/otlp-protobuf.js';
 import type { RunningServer } from '../src/server.js';
+import { AnalysisStore } from '../src/store/analysis-store.js';
 import { IngestOverloadedError } from '../src/store/ingest-pool.js';
 import { hexId, otlpSpan, otlpTraces, startTestServer } from './helpers.js';
 
-let server: RunningServer;
+let server: RunningServer & { dataDir: string };
 
 beforeAll(async () => {
   server = await startTestServer({ MAX_BODY_BYTES: String(256 * 1024), CORS_ORIGINS: 'https://news.example' });
@@ -214,7 +216,7 @@ describe('metric totals with both temporalities', () => {
                 sum: {
                   aggregationTemporality: temporality,
                   isMonotonic: true,
-                  dataPoints: [{ startTimeUnixNano: p.start, timeUnixNano: p.time, asInt: String(p.value), attributes: [{ key: 'v', value: { stringValue: 'a' } }] }],
+                  dataPoints: [{ startTimeUnixNano: p.start, timeUnixNano: p.time, asInt: String(p.value), attributes: [{ key: 'experiment.rec_algorithm', value: { stringValue: 'hybrid' } }] }],
                 },
               },
             ],
@@ -240,7 +242,14 @@ describe('metric totals with both temporalities', () => {
       ),
       json,
     );
-    expect(server.store.metricTotals('totals.test')).toEqual([{ attributes: { v: 'a' }, value: 5 + 7 + 2 + 10 }]);
+    // Read back the way the analysis reads it.
+    const analysis = new AnalysisStore(join(server.dataDir, 'telemetry.db'));
+    try {
+      const totals = analysis.metricSums('totals.test', 'experiment.rec_algorithm', { fromMs: 0, toMs: Number.MAX_SAFE_INTEGER });
+      expect(Object.fromEntries(totals)).toEqual({ hybrid: 5 + 7 + 2 + 10 });
+    } finally {
+      analysis.close();
+    }
   });
 });
 

@@ -1,6 +1,5 @@
 import { fork, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { compiledScript } from '../compiled-script.js';
 
 /** How the server starts the feature store. */
 export interface FeatureStoreProcessConfig {
@@ -14,18 +13,8 @@ export interface FeatureStoreProcessConfig {
   readonly delayMs: number;
 }
 
-const ENTRY = 'feature-store/index.js';
 /** A feature store that has not said it is listening by then has failed to start. */
 const START_TIMEOUT_MS = 15_000;
-
-function entryScript(): string {
-  const candidates = [new URL(`../${ENTRY}`, import.meta.url), new URL(`../../../dist/server/src/${ENTRY}`, import.meta.url)];
-  for (const candidate of candidates) {
-    const path = fileURLToPath(candidate);
-    if (existsSync(path)) return path;
-  }
-  throw new Error(`the feature store (${ENTRY}) is not built; run \`npm run build\``);
-}
 
 /** The feature store child process. */
 export class FeatureStoreProcess {
@@ -35,7 +24,7 @@ export class FeatureStoreProcess {
   ) {}
 
   static start(config: FeatureStoreProcessConfig): Promise<FeatureStoreProcess> {
-    const child = fork(entryScript(), [], {
+    const child = fork(compiledScript('feature-store/index.js', 'the feature store'), [], {
       env: {
         ...process.env,
         FEATURE_STORE_PORT: String(config.port),

@@ -8,26 +8,12 @@ import { SpanKind, SpanStatusCode, type Span, type Tracer } from '@opentelemetry
 export function inSpan<T>(tracer: Tracer, name: string, options: { kind?: SpanKind; attributes?: Record<string, string | number | boolean> }, fn: (span: Span) => T): T {
   const span = tracer.startSpan(name, options);
   try {
-    const result = fn(span);
-    if (result instanceof Promise) {
-      return result.then(
-        (value: unknown) => {
-          span.end();
-          return value;
-        },
-        (error: unknown) => {
-          failSpan(span, error);
-          span.end();
-          throw error;
-        },
-      ) as T;
-    }
-    span.end();
-    return result;
+    return fn(span);
   } catch (error) {
     failSpan(span, error);
-    span.end();
     throw error;
+  } finally {
+    span.end();
   }
 }
 

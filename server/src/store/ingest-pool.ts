@@ -1,6 +1,5 @@
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { compiledScript } from '../compiled-script.js';
 import type { DecodeLimits } from '../core/otlp-json.js';
 import type { MetricPointRecord, SpanRecord } from '../core/telemetry-records.js';
 import type { IngestReply, IngestRequest } from './ingest-messages.js';
@@ -31,18 +30,6 @@ export class IngestOverloadedError extends Error {}
 /** The body is not an OTLP export request (answered with 400). */
 export class MalformedBodyError extends Error {}
 
-const WORKER_FILE = 'ingest-worker.js';
-
-/** The compiled worker: beside this file in `dist`, or in `dist` when the tests run the TypeScript sources. */
-function workerScript(): string {
-  const candidates = [new URL(`./${WORKER_FILE}`, import.meta.url), new URL(`../../../dist/server/src/store/${WORKER_FILE}`, import.meta.url)];
-  for (const candidate of candidates) {
-    const path = fileURLToPath(candidate);
-    if (existsSync(path)) return path;
-  }
-  throw new Error(`the ingest worker (${WORKER_FILE}) is not built; run \`npm run build\``);
-}
-
 interface Slot {
   readonly worker: Worker;
   inFlightBytes: number;
@@ -71,7 +58,7 @@ export class IngestPool {
 
   constructor(private readonly config: IngestPoolConfig) {
     const lock = createWriteLock();
-    const script = workerScript();
+    const script = compiledScript('store/ingest-worker.js', 'the ingest worker');
     const workerData = (role: 'ingest' | 'checkpoint') => ({ path: config.path, experimentKeys: config.experimentKeys, limits: config.limits ?? null, lock, role });
     this.checkpointer = new Worker(script, { workerData: workerData('checkpoint') });
     this.checkpointer.on('error', (error) => console.error('the WAL checkpoint thread failed', error));

@@ -192,11 +192,7 @@ function spanRow(span: SpanRecord): unknown[] {
 
 const defaultExperimentKey = (key: string): boolean => key.startsWith('experiment.') || key === 'user.cohort';
 
-/** One stream's share of a metric total; see `metricTotals`. */
-export interface MetricTotal {
-  readonly attributes: Record<string, unknown>;
-  readonly value: number;
-}
+
 
 /** A span as the API returns it. */
 export interface StoredSpan {
@@ -562,29 +558,6 @@ export class TelemetryStore {
   /** How many spans are stored. */
   spanCount(): number {
     return (this.db.prepare('SELECT count(*) AS n FROM spans').get() as { n: number }).n;
-  }
-
-  /**
-   * A monotonic sum's total per attribute set, with either temporality: delta points add up;
-   * a cumulative stream (resource, scope, name, attributes, start time) contributes its latest
-   * value only, and a restarted stream (a new start time) is a new stream that adds.
-   */
-  metricTotals(name: string): MetricTotal[] {
-    const rows = this.db
-      .prepare(
-        `WITH latest AS (
-           SELECT attributes, value, temporality,
-                  row_number() OVER (PARTITION BY stream, start_ns ORDER BY time_ms DESC, id DESC) AS rank
-           FROM metric_points WHERE name = ? AND kind = 'sum' AND temporality = 2
-         )
-         SELECT attributes, sum(value) AS value FROM (
-           SELECT attributes, value FROM latest WHERE rank = 1
-           UNION ALL
-           SELECT attributes, value FROM metric_points WHERE name = ? AND kind = 'sum' AND temporality <> 2
-         ) GROUP BY attributes ORDER BY attributes`,
-      )
-      .all(name, name) as { attributes: string; value: number }[];
-    return rows.map((row) => ({ attributes: JSON.parse(row.attributes) as Record<string, unknown>, value: row.value }));
   }
 
   /** Deletes spans and points older than `cutoffMs` (ms since the epoch), at most `batch` spans. Returns how many spans went. */
