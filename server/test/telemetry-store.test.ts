@@ -102,3 +102,26 @@ describe('TelemetryStore', () => {
     db.close();
   });
 });
+
+describe('browser events that arrive before their request', () => {
+  it('count for the request once it is stored, and are no longer rejected', async () => {
+    const { AnalysisStore } = await import('../src/store/analysis-store.js');
+    const path = join(tempDir('order'), 't.db');
+    store = new TelemetryStore({ path, isExperimentKey: (k) => k === 'experiment.rec_algorithm' });
+    const click = (n: number) => span(n, 0, { 'recommendation.request_id': 'req-early', 'content.id': 'a00001', 'experiment.rec_algorithm': 'hybrid' }, false);
+    store.addSpans([{ ...click(20), name: 'recommendation.click' }, { ...click(21), name: 'recommendation.click' }, { ...click(22), name: 'recommendation.view' }]);
+    const window = { fromMs: 0, toMs: Number.MAX_SAFE_INTEGER };
+    const analysis = new AnalysisStore(path);
+    try {
+      expect(analysis.unknownRequestClicks('experiment.rec_algorithm', window)).toEqual({ hybrid: 2 });
+      store.addSpans([span(23, 0, { 'experiment.rec_algorithm': 'hybrid', 'user.id': 'ann', 'recommendation.request_id': 'req-early', 'recommendation.count': 8 })]);
+      expect(analysis.unknownRequestClicks('experiment.rec_algorithm', window)).toEqual({});
+      // Two clicks on the same content count once; the view shows the list was delivered.
+      expect(analysis.users('experiment.rec_algorithm', window)).toEqual([
+        { variant: 'hybrid', user: 'ann', requests: 1, impressions: 8, errors: 0, clicks: 1, reported: 1, mismatched: 0 },
+      ]);
+    } finally {
+      analysis.close();
+    }
+  });
+});

@@ -45,7 +45,6 @@ export interface DurationGroup {
 
 export { DURATION_BUCKETS_PER_E } from './telemetry-store.js';
 
-const CLICK = 'recommendation.click';
 const MINUTE_MS = 60_000;
 
 export class AnalysisStore {
@@ -84,8 +83,8 @@ export class AnalysisStore {
     const rows = this.db
       .prepare(
         `SELECT coalesce(json_extract(e.claims, @claimPath), 'unknown') AS variant, count(*) AS n
-         FROM browser_events e
-         WHERE e.matched = 0 AND e.name = '${CLICK}' AND e.start_ms >= @from AND e.start_ms < @to
+         FROM unmatched_clicks e
+         WHERE e.start_ms >= @from AND e.start_ms < @to
          GROUP BY 1`,
       )
       .all(this.params(key, window)) as { variant: string; n: number }[];

@@ -97,18 +97,15 @@ const MIGRATIONS: readonly Migration[] = [
       ) WITHOUT ROWID;
       CREATE INDEX experiment_requests_request ON experiment_requests (request_id);
       CREATE TABLE click_keys (request_id TEXT NOT NULL, content_id TEXT NOT NULL, PRIMARY KEY (request_id, content_id)) WITHOUT ROWID;
-      CREATE TABLE browser_events (
+      -- Clicks naming a request not (yet) stored; counted as rejected unless the request arrives.
+      -- Everything else a browser reports is read back from spans by its indexed request_id.
+      CREATE TABLE unmatched_clicks (
         id INTEGER PRIMARY KEY,
         request_id TEXT NOT NULL,
-        name TEXT NOT NULL,
-        content_id TEXT,
         start_ms REAL NOT NULL,
-        claims TEXT NOT NULL,
-        matched INTEGER NOT NULL DEFAULT 0
+        claims TEXT NOT NULL
       );
-      CREATE INDEX browser_events_request ON browser_events (request_id, name);
-      CREATE INDEX browser_events_start ON browser_events (start_ms);
-      CREATE INDEX browser_events_unmatched ON browser_events (name, start_ms) WHERE matched = 0;
+      CREATE INDEX unmatched_clicks_request ON unmatched_clicks (request_id);
       CREATE TABLE metric_rollup (
         name TEXT NOT NULL,
         key TEXT NOT NULL,
@@ -140,6 +137,13 @@ export const DURATION_BUCKETS_PER_E = 50;
 const MINUTE_MS = 60_000;
 const REQUEST_SPAN = 'recommendation.request';
 const CLICK_SPAN = 'recommendation.click';
+
+/** What a browser span claims about the experiments (its `experiment.*` attributes). */
+function experimentClaims(attributes: SpanRecord['attributes']): Record<string, unknown> {
+  const claims: Record<string, unknown> = {};
+  for (const key in attributes) if (key.startsWith('experiment.')) claims[key] = attributes[key];
+  return claims;
+}
 /** OTLP SpanKind SERVER: server spans are the request itself, not downstream work. */
 const SERVER_KIND = 2;
 
@@ -329,10 +333,10 @@ export class TelemetryStore {
   private readonly countClick: Database.Statement;
   private readonly insertClickKey: Database.Statement;
   private readonly earlierEvents: Database.Statement;
-  private readonly markMatched: Database.Statement;
+  private readonly forgetUnmatched: Database.Statement;
   private readonly readMetricRollup: Database.Statement;
   private readonly writeMetricRollup: Database.Statement;
-  private readonly insertBrowserEvent: Database.Statement;
+  private readonly insertUnmatchedClick: Database.Statement;
   private readonly upsertRollup: Database.Statement;
   private readonly insertPoint: Database.Statement;
   private readonly isExperimentKey: (key: string) => boolean;
@@ -356,11 +360,11 @@ export class TelemetryStore {
     this.countEvent = this.db.prepare('UPDATE experiment_requests SET browser_events = browser_events + 1 WHERE request_id = ?');
     this.countClick = this.db.prepare('UPDATE experiment_requests SET clicks = clicks + ? , mismatched_clicks = mismatched_clicks + ? WHERE request_id = ? AND key = ?');
     this.insertClickKey = this.db.prepare('INSERT OR IGNORE INTO click_keys VALUES (?, ?)');
-    this.earlierEvents = this.db.prepare('SELECT name, content_id AS contentId, claims FROM browser_events WHERE request_id = ?');
-    this.markMatched = this.db.prepare('UPDATE browser_events SET matched = 1 WHERE request_id = ? AND matched = 0');
+    this.earlierEvents = this.db.prepare('SELECT name, attributes FROM spans WHERE request_id = ? AND trusted = 0');
+    this.forgetUnmatched = this.db.prepare('DELETE FROM unmatched_clicks WHERE request_id = ?');
     this.readMetricRollup = this.db.prepare('SELECT total, bucket_counts AS bucketCounts FROM metric_rollup WHERE name = ? AND key = ? AND variant = ? AND minute = ? AND explicit_bounds IS ?');
     this.writeMetricRollup = this.db.prepare('INSERT OR REPLACE INTO metric_rollup VALUES (?, ?, ?, ?, ?, ?, ?)');
-    this.insertBrowserEvent = this.db.prepare('INSERT INTO browser_events (request_id, name, content_id, start_ms, claims) VALUES (?, ?, ?, ?, ?)');
+    this.insertUnmatchedClick = this.db.prepare('INSERT INTO unmatched_clicks (request_id, start_ms, claims) VALUES (?, ?, ?)');
     this.upsertRollup = this.db.prepare(`
       INSERT INTO span_rollup VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?)
       ON CONFLICT DO UPDATE SET count = count + 1, cache_hits = cache_hits + excluded.cache_hits, cache_misses = cache_misses + excluded.cache_misses`);
@@ -440,9 +444,11 @@ export class TelemetryStore {
           typeof impressions === 'number' ? impressions : 0,
         );
       }
-      // Browser events that arrived before their request was stored count now.
-      for (const event of this.earlierEvents.all(requestId) as { name: string; contentId: string | null; claims: string }[]) {
-        this.countBrowserEvent(requestId, event.name, event.contentId, JSON.parse(event.claims) as Record<string, unknown>);
+      if (!variants.some(([key]) => key !== 'user.cohort')) return;
+      // Browser spans that arrived before their request was stored count now.
+      this.forgetUnmatched.run(requestId);
+      for (const event of this.earlierEvents.all(requestId) as { name: string; attributes: string }[]) {
+        this.countBrowserEvent(requestId, event.name, JSON.parse(event.attributes) as SpanRecord['attributes'], 0);
       }
       return;
     }
@@ -457,31 +463,30 @@ export class TelemetryStore {
     }
   }
 
-  /** A browser span that names a served request: the click, view or delivery record analysis reads. */
+  /** A browser span that names a served request: counted against it (see `countBrowserEvent`). */
   private writeBrowserEvent(span: SpanRecord): void {
     const requestId = span.attributes['recommendation.request_id'];
-    if (typeof requestId !== 'string') return;
-    const contentId = typeof span.attributes['content.id'] === 'string' ? (span.attributes['content.id'] as string) : null;
-    const claims: Record<string, unknown> = {};
-    for (const key in span.attributes) if (key.startsWith('experiment.')) claims[key] = span.attributes[key];
-    this.insertBrowserEvent.run(requestId, span.name, contentId, nanosToMillis(span.startTimeUnixNano), JSON.stringify(claims));
-    this.countBrowserEvent(requestId, span.name, contentId, claims);
+    if (typeof requestId === 'string') this.countBrowserEvent(requestId, span.name, span.attributes, nanosToMillis(span.startTimeUnixNano));
   }
 
   /**
    * Counts a browser event against the request it names: any event shows delivery; a click
    * counts once per (request, content id), for the request's own variant — or as a mismatch
-   * when it claims another variant of that experiment.
+   * when it claims another variant of that experiment. A click naming no stored request is
+   * kept as unmatched (`startMs` 0 when replaying, where it is already known to match).
    */
-  private countBrowserEvent(requestId: string, name: string, contentId: string | null, claims: Record<string, unknown>): void {
+  private countBrowserEvent(requestId: string, name: string, attributes: SpanRecord['attributes'], startMs: number): void {
     const variants = this.requestVariantsById.all(requestId) as { key: string; variant: string }[];
-    if (variants.length === 0) return;
-    this.markMatched.run(requestId);
+    if (variants.length === 0) {
+      if (name === CLICK_SPAN) this.insertUnmatchedClick.run(requestId, startMs, JSON.stringify(experimentClaims(attributes)));
+      return;
+    }
     this.countEvent.run(requestId);
-    if (name !== CLICK_SPAN || contentId === null) return;
+    const contentId = attributes['content.id'];
+    if (name !== CLICK_SPAN || typeof contentId !== 'string') return;
     if (this.insertClickKey.run(requestId, contentId).changes === 0) return;
     for (const { key, variant } of variants) {
-      const claim = claims[key];
+      const claim = attributes[key];
       const matches = claim === undefined || claim === variant;
       this.countClick.run(matches ? 1 : 0, matches ? 0 : 1, requestId, key);
     }
@@ -566,7 +571,8 @@ export class TelemetryStore {
       const ids = this.db.prepare('SELECT id FROM spans WHERE start_ms < ? ORDER BY start_ms LIMIT ?').pluck().all(cutoffMs, batch) as number[];
       this.deleteSpans(ids);
       this.db.prepare('DELETE FROM metric_points WHERE id IN (SELECT id FROM metric_points WHERE time_ms < ? LIMIT ?)').run(cutoffMs, batch);
-      this.db.prepare('DELETE FROM browser_events WHERE id IN (SELECT id FROM browser_events WHERE start_ms < ? LIMIT ?)').run(cutoffMs, batch);
+      // Stored in arrival order, so the oldest rows are the first ids; no time index needed.
+      this.db.prepare('DELETE FROM unmatched_clicks WHERE id IN (SELECT id FROM unmatched_clicks ORDER BY id LIMIT ?) AND start_ms < ?').run(batch, cutoffMs);
       this.db.prepare('DELETE FROM span_rollup WHERE minute < ?').run(Math.floor(cutoffMs / MINUTE_MS));
       this.db.prepare('DELETE FROM metric_rollup WHERE minute < ?').run(Math.floor(cutoffMs / MINUTE_MS));
       return ids.length;
