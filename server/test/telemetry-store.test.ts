@@ -52,7 +52,7 @@ describe('TelemetryStore', () => {
       { span_id: hexId(1, 8), user_id: 'alice' },
       { span_id: hexId(2, 8), user_id: null },
     ]);
-    expect(db.pragma('user_version', { simple: true })).toBe(3);
+    expect(db.pragma('user_version', { simple: true })).toBe(4);
     db.close();
   });
 
@@ -75,6 +75,18 @@ describe('TelemetryStore', () => {
     expect(store.getTrace(hexId(9, 16)).map((s) => s.name)).toEqual(['old']);
     store.addSpans([span(10, 0, { 'experiment.rec_algorithm': 'hybrid' })]);
     expect(store.spanCount()).toBe(2);
+    // A span stored before the migration is still recognised when it is sent again.
+    expect(store.addSpans([{ ...span(9, 0), name: 'old' }])).toBe(0);
+    expect(store.spanCount()).toBe(2);
+  });
+
+  it('keeps sequential and low-entropy ids apart, and stores a repeated one once', () => {
+    store = new TelemetryStore({ path: join(tempDir('ids'), 't.db') });
+    // Ids that differ only in their last digits, or share a trace: none may be taken for another.
+    const spans = Array.from({ length: 20_000 }, (_, n) => ({ ...span(n % 2_000, 0), spanId: hexId(n, 8) }));
+    expect(store.addSpans(spans)).toBe(20_000);
+    expect(store.addSpans(spans.slice(0, 500))).toBe(0);
+    expect(store.getTrace(hexId(7, 16)).map((s) => s.spanId)).toEqual(Array.from({ length: 10 }, (_, k) => hexId(7 + k * 2_000, 8)));
   });
 
   it('retention deletes by age and by count, oldest first, experiment rows included', () => {
