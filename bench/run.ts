@@ -1,5 +1,6 @@
 /** `npm run bench`: every benchmark, or those named as arguments (e.g. `npm run bench -- ingest`). */
 import { runAnalysisBench } from './analysis-bench.js';
+import { runFreshnessBench } from './freshness-bench.js';
 import { runIngestBench } from './ingest-bench.js';
 import { runRecommendationsBench } from './recommendations-bench.js';
 import { runSdkBench } from './sdk-bench.js';
@@ -9,6 +10,7 @@ const BENCHES: Record<string, () => Promise<unknown>> = {
   analysis: runAnalysisBench,
   sdk: runSdkBench,
   recommendations: runRecommendationsBench,
+  freshness: runFreshnessBench,
 };
 
 const selected = process.argv.slice(2).filter((a) => !a.startsWith('-'));
