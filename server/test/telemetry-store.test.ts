@@ -34,19 +34,21 @@ let store: TelemetryStore | undefined;
 afterEach(() => store?.close());
 
 describe('TelemetryStore', () => {
-  it('indexes experiment attributes and the visitor of trusted spans only', () => {
+  it('takes variants and the visitor from trusted spans only', () => {
     const dir = tempDir('store');
     store = new TelemetryStore({ path: join(dir, 't.db'), isExperimentKey: (k) => k === 'experiment.rec_algorithm' });
+    const served = { 'experiment.rec_algorithm': 'hybrid', 'experiment.other': 'x', 'user.id': 'alice', 'recommendation.request_id': 'req-a' };
     store.addSpans([
-      span(1, 0, { 'experiment.rec_algorithm': 'hybrid', 'experiment.other': 'x', 'user.id': 'alice' }),
-      span(2, 0, { 'experiment.rec_algorithm': 'control', 'user.id': 'mallory' }, false),
+      span(1, 0, served),
+      span(2, 0, { 'experiment.rec_algorithm': 'control', 'user.id': 'mallory', 'recommendation.request_id': 'req-m' }, false),
     ]);
     store.close();
     store = undefined;
     const db = new Database(join(dir, 't.db'), { readonly: true });
-    // Only the trusted span's variant is indexed; the browser's claim stays in its JSON only.
-    expect(db.prepare('SELECT key, variant FROM span_experiments ORDER BY variant').all()).toEqual([
-      { key: 'experiment.rec_algorithm', variant: 'hybrid' },
+    // Only the trusted request is a served request, with its allow-listed variant; the browser's
+    // claim stays in its JSON only.
+    expect(db.prepare('SELECT key, variant, user_id, request_id FROM experiment_requests').all()).toEqual([
+      { key: 'experiment.rec_algorithm', variant: 'hybrid', user_id: 'alice', request_id: 'req-a' },
     ]);
     expect(db.prepare('SELECT span_id, user_id FROM spans ORDER BY span_id').all()).toEqual([
       { span_id: hexId(1, 8), user_id: 'alice' },
@@ -93,7 +95,7 @@ describe('TelemetryStore', () => {
     const path = join(tempDir('retention'), 't.db');
     store = new TelemetryStore({ path });
     store.addSpans([
-      span(1, 40, { 'experiment.rec_algorithm': 'hybrid' }),
+      span(1, 40, { 'experiment.rec_algorithm': 'hybrid', 'user.id': 'u1', 'recommendation.request_id': 'req-old' }),
       span(2, 35),
       span(3, 10),
       span(4, 5),
@@ -110,7 +112,7 @@ describe('TelemetryStore', () => {
     store.close();
     store = undefined;
     const db = new Database(path, { readonly: true });
-    expect(db.prepare('SELECT count(*) AS n FROM span_experiments').get()).toEqual({ n: 0 });
+    expect(db.prepare('SELECT count(*) AS n FROM experiment_requests').get()).toEqual({ n: 0 });
     db.close();
   });
 });

@@ -133,7 +133,9 @@ const MIGRATIONS: readonly Migration[] = [
   {
     // Ingest speed: the unique index on the two hex ids was the costliest write of a span (a
     // random insert of a ~60-byte key into a large B-tree). It becomes one compact index on two
-    // 52-bit integer prefixes of the ids, which also serves trace lookups (see \`idKey\`).
+    // 52-bit hashes of the ids, which also serves trace lookups (see \`idKey\`). Two structures
+    // no query reads any more since the analysis tables of version 3 are dropped: the
+    // per-span variant table and the index on the visitor column.
     version: 4,
     sql: `
       CREATE TABLE spans_v4 (
@@ -168,7 +170,7 @@ const MIGRATIONS: readonly Migration[] = [
       CREATE UNIQUE INDEX spans_ids ON spans (trace_key, span_key);
       CREATE INDEX spans_name_start ON spans (name, start_ms);
       CREATE INDEX spans_request_id ON spans (request_id) WHERE request_id IS NOT NULL;
-      CREATE INDEX spans_user ON spans (user_id) WHERE user_id IS NOT NULL;
+      DROP TABLE span_experiments;
     `,
   },
 ];
@@ -225,7 +227,7 @@ export function durationBucket(durationMs: number): number {
 export interface TelemetryStoreOptions {
   /** The SQLite file. */
   readonly path: string;
-  /** Attribute keys copied into the indexed `span_experiments` table (string values only). */
+  /** Attribute keys whose string values on trusted spans are variants for the analysis tables. */
   readonly isExperimentKey?: (key: string) => boolean;
 }
 
@@ -397,7 +399,6 @@ export class TelemetryStore {
   private readonly db: Database.Database;
   private readonly insertSpan: Database.Statement;
   private readonly insertSpanRows: Database.Statement;
-  private readonly insertExperiment: Database.Statement;
   private readonly insertRequest: Database.Statement;
   private readonly requestVariantsById: Database.Statement;
   private readonly countEvent: Database.Statement;
@@ -425,7 +426,6 @@ export class TelemetryStore {
         start_ns, end_ns, start_ms, duration_ms, status_code, status_message, trusted, request_id,
         user_id, attributes, events, links, trace_key, span_key)
       VALUES (${Array(SPAN_COLUMNS).fill('?').join(', ')})`);
-    this.insertExperiment = this.db.prepare('INSERT OR IGNORE INTO span_experiments (key, variant, span_id) VALUES (?, ?, ?)');
     this.insertRequest = this.db.prepare(`INSERT OR IGNORE INTO experiment_requests
       (key, variant, user_id, span_row, request_id, cohort, start_ms, duration_ms, error, impressions) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
     this.requestVariantsById = this.db.prepare('SELECT key, variant FROM experiment_requests WHERE request_id = ?');
@@ -478,16 +478,12 @@ export class TelemetryStore {
       this.writeBrowserEvent(span);
       return 1;
     }
-    const row = result.lastInsertRowid;
     const variants: [string, string][] = [];
     for (const key in span.attributes) {
       const value = span.attributes[key];
-      if (typeof value === 'string' && this.isExperimentKey(key)) {
-        this.insertExperiment.run(key, value, row);
-        variants.push([key, value]);
-      }
+      if (typeof value === 'string' && this.isExperimentKey(key)) variants.push([key, value]);
     }
-    if (variants.length > 0) this.writeAnalysisRows(span, row, variants);
+    if (variants.length > 0) this.writeAnalysisRows(span, result.lastInsertRowid, variants);
     return 1;
   }
 
@@ -664,12 +660,10 @@ export class TelemetryStore {
 
   private deleteSpans(ids: readonly number[]): void {
     const deleteSpan = this.db.prepare('DELETE FROM spans WHERE id = ?');
-    const deleteExperiments = this.db.prepare('DELETE FROM span_experiments WHERE span_id = ?');
     const requestOf = this.db.prepare(`SELECT json_extract(attributes, '$."recommendation.request_id"') FROM spans WHERE id = ? AND name = '${REQUEST_SPAN}'`).pluck();
     const deleteRequest = this.db.prepare('DELETE FROM experiment_requests WHERE request_id = ?');
     const deleteClickKeys = this.db.prepare('DELETE FROM click_keys WHERE request_id = ?');
     for (const id of ids) {
-      deleteExperiments.run(id);
       const requestId = requestOf.get(id) as string | undefined;
       if (typeof requestId === 'string') {
         deleteRequest.run(requestId);
