@@ -412,6 +412,8 @@ export class TelemetryStore {
   private readonly upsertRollup: Database.Statement;
   private readonly insertPoint: Database.Statement;
   private readonly isExperimentKey: (key: string) => boolean;
+  /** Downstream span rollup cells of the transaction being written, keyed by the cell. */
+  private readonly pendingRollup = new Map<string, { cell: readonly [string, string, string, string, number, number]; count: number; hits: number; misses: number }>();
   private readonly writeInTransaction: (spans: readonly SpanRecord[], points: readonly MetricPointRecord[]) => number;
 
   constructor(options: TelemetryStoreOptions) {
@@ -438,8 +440,8 @@ export class TelemetryStore {
     this.writeMetricRollup = this.db.prepare('INSERT OR REPLACE INTO metric_rollup VALUES (?, ?, ?, ?, ?, ?, ?)');
     this.insertUnmatchedClick = this.db.prepare('INSERT INTO unmatched_clicks (request_id, start_ms, claims) VALUES (?, ?, ?)');
     this.upsertRollup = this.db.prepare(`
-      INSERT INTO span_rollup VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?)
-      ON CONFLICT DO UPDATE SET count = count + 1, cache_hits = cache_hits + excluded.cache_hits, cache_misses = cache_misses + excluded.cache_misses`);
+      INSERT INTO span_rollup VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+      ON CONFLICT DO UPDATE SET count = count + excluded.count, cache_hits = cache_hits + excluded.cache_hits, cache_misses = cache_misses + excluded.cache_misses`);
     this.insertPoint = this.db.prepare(`
       INSERT INTO metric_points (service, scope, name, unit, kind, temporality, monotonic,
         attributes, start_ns, time_ns, time_ms, value, count, sum, bucket_counts, explicit_bounds, trusted, stream)
@@ -464,6 +466,7 @@ export class TelemetryStore {
       }
       for (; i < untrusted.length; i += 1) added += this.writeSpan(untrusted[i]!);
       for (const span of spans) if (span.trusted) added += this.writeSpan(span);
+      this.flushRollup();
       for (const point of points) this.writePoint(point);
       return added;
     });
@@ -527,8 +530,22 @@ export class TelemetryStore {
     const bucket = durationBucket(durationMs);
     for (const [key, variant] of variants) {
       if (key === 'user.cohort') continue;
-      this.upsertRollup.run(key, variant, typeof cohort === 'string' ? cohort : '', span.name, minute, bucket, typeof hits === 'number' ? hits : 0, typeof misses === 'number' ? misses : 0);
+      const cell = [key, variant, typeof cohort === 'string' ? cohort : '', span.name, minute, bucket] as const;
+      const id = cell.join('\u0000');
+      const pending = this.pendingRollup.get(id);
+      if (pending === undefined) this.pendingRollup.set(id, { cell, count: 1, hits: typeof hits === 'number' ? hits : 0, misses: typeof misses === 'number' ? misses : 0 });
+      else {
+        pending.count += 1;
+        pending.hits += typeof hits === 'number' ? hits : 0;
+        pending.misses += typeof misses === 'number' ? misses : 0;
+      }
     }
+  }
+
+  /** Writes the transaction's rollup cells: one upsert per cell, however many spans fell in it. */
+  private flushRollup(): void {
+    for (const { cell, count, hits, misses } of this.pendingRollup.values()) this.upsertRollup.run(...cell, count, hits, misses);
+    this.pendingRollup.clear();
   }
 
   /** A browser span that names a served request: counted against it (see `countBrowserEvent`). */
