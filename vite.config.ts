@@ -43,18 +43,25 @@ const demoSite: UserConfig = {
       input: {
         index: resolve(root, 'demo-site/index.html'),
         article: resolve(root, 'demo-site/article.html'),
+        topic: resolve(root, 'demo-site/topic.html'),
       },
     },
   },
 };
 
-/** The results dashboard, served at `/dashboard`. */
+/** The results dashboard, served at `/dashboard`, and its trace view at `/dashboard/trace.html`. */
 const dashboard: UserConfig = {
   root: resolve(root, 'server/dashboard'),
   base: '/dashboard/',
   build: {
     outDir: resolve(root, 'dist/dashboard'),
     emptyOutDir: true,
+    rollupOptions: {
+      input: {
+        index: resolve(root, 'server/dashboard/index.html'),
+        trace: resolve(root, 'server/dashboard/trace.html'),
+      },
+    },
   },
 };
 

@@ -1,4 +1,6 @@
-import { renderRail, showVisitor } from './rail.js';
+import { setUpMasthead } from './masthead.js';
+import { element, lastPathSegment, topicUrl } from './page.js';
+import { fillRail } from './rail.js';
 
 const READ_NEXT_SIZE = 6;
 
@@ -11,12 +13,8 @@ interface Article {
   body: string[];
 }
 
-function contentIdFromPath(): string {
-  return decodeURIComponent(window.location.pathname.split('/').filter(Boolean).pop() ?? '');
-}
-
 async function loadArticle(container: HTMLElement): Promise<void> {
-  const id = contentIdFromPath();
+  const id = lastPathSegment();
   const userId = window.VariantLens?.visitorId() ?? '';
   // A plain page fetch: the SDK's fetch instrumentation adds traceparent and the visit's baggage.
   const response = await fetch(`/api/content/${encodeURIComponent(id)}?userId=${encodeURIComponent(userId)}`);
@@ -26,32 +24,19 @@ async function loadArticle(container: HTMLElement): Promise<void> {
   }
   const article = (await response.json()) as Article;
   document.title = `${article.title} · The Daily Lens`;
-  const heading = document.createElement('h1');
-  heading.textContent = article.title;
-  const meta = document.createElement('p');
-  meta.className = 'meta';
-  meta.textContent = `${article.topic} · ${new Date(article.publishedAt).toDateString()} · ${article.tags.join(', ')}`;
-  const paragraphs = article.body.map((text) => {
-    const p = document.createElement('p');
-    p.textContent = text;
-    return p;
-  });
-  container.replaceChildren(heading, meta, ...paragraphs);
-}
-
-async function loadReadNext(list: HTMLElement): Promise<void> {
-  const sdk = window.VariantLens;
-  if (sdk === undefined) return;
-  const response = await sdk.getRecommendations({ limit: READ_NEXT_SIZE });
-  renderRail(list, response);
+  const topic = element('a', 'topic-link', article.topic);
+  topic.href = topicUrl(article.topic);
+  const meta = element('p', 'meta');
+  meta.append(topic, ` · ${new Date(article.publishedAt).toDateString()} · ${article.tags.join(', ')}`);
+  container.replaceChildren(element('h1', undefined, article.title), meta, ...article.body.map((text) => element('p', undefined, text)));
 }
 
 async function main(): Promise<void> {
-  showVisitor();
+  const panel = setUpMasthead();
   const container = document.querySelector<HTMLElement>('[data-testid="article"]');
   const list = document.querySelector<HTMLElement>('[data-testid="recommendations"]');
   if (container !== null) await loadArticle(container).catch(() => (container.textContent = 'The article could not be loaded.'));
-  if (list !== null) await loadReadNext(list).catch(() => list.replaceChildren());
+  if (list !== null) await fillRail(list, document.querySelector('[data-testid="rail-status"]'), READ_NEXT_SIZE, (response) => panel.showRecommendations(response));
 }
 
 void main();

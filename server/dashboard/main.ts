@@ -5,6 +5,7 @@
  */
 import * as Plot from '@observablehq/plot';
 import type { ExperimentResults, VariantResult } from '../src/core/experiment-analysis.js';
+import { el } from './dom.js';
 
 /** How often results are reloaded while auto-refresh is on. */
 const REFRESH_MS = 5000;
@@ -14,13 +15,6 @@ interface ExperimentSummary {
   key: string;
   status: string;
   description: string;
-}
-
-function el<K extends keyof HTMLElementTagNameMap>(tag: K, text?: string, className?: string): HTMLElementTagNameMap[K] {
-  const node = document.createElement(tag);
-  if (text !== undefined) node.textContent = text;
-  if (className !== undefined) node.className = className;
-  return node;
 }
 
 const fmt = {

@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import type { ExperimentService } from '../services/experiment-service.js';
-import type { RecommendationService } from '../services/recommendation-service.js';
+import { articleUrl, type RecommendationService } from '../services/recommendation-service.js';
 import type { TelemetryStore } from '../store/telemetry-store.js';
 import { AnalysisRequestError, type AnalysisService } from '../services/analysis-service.js';
 import { HttpError } from '../http/http-error.js';
@@ -8,12 +8,15 @@ import { requestLocals } from '../http/request-context.js';
 import { forcedVariants, requireVisitorId } from '../http/visitor.js';
 
 const DEFAULT_LIMIT = 8;
+/** A topic page shows this many of the topic's newest articles unless it asks otherwise. */
+const DEFAULT_TOPIC_LIMIT = 20;
 const MAX_LIMIT = 50;
 const TRACE_ID = /^[0-9a-f]{32}$/;
 const CONTENT_ID = /^[A-Za-z0-9_-]{1,64}$/;
+const TOPIC = /^[A-Za-z0-9_-]{1,64}$/;
 
-function parseLimit(raw: unknown): number {
-  if (raw === undefined) return DEFAULT_LIMIT;
+function parseLimit(raw: unknown, defaultLimit = DEFAULT_LIMIT): number {
+  if (raw === undefined) return defaultLimit;
   const limit = typeof raw === 'string' && /^\d+$/.test(raw) ? Number(raw) : NaN;
   if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) {
     throw new HttpError(400, `limit is invalid, expected an integer from 1 to ${MAX_LIMIT}`);
@@ -40,6 +43,21 @@ export function visitorApi(deps: { experiments: ExperimentService; recommendatio
     const userId = requireVisitorId(req);
     const assignment = deps.experiments.assign(userId, forcedVariants(req));
     res.json({ userId, experiments: assignment.experiments, reasons: assignment.reasons, baggage: assignment.baggage });
+  });
+  router.get('/topics', (_req, res) => {
+    res.json({ topics: deps.recommendations.topics() });
+  });
+  router.get('/content', (req, res) => {
+    const topic = req.query.topic;
+    if (topic === undefined) throw new HttpError(400, 'topic is required');
+    if (typeof topic !== 'string' || !TOPIC.test(topic)) throw new HttpError(400, 'topic is invalid, expected 1 to 64 letters, digits, _ or -');
+    const limit = parseLimit(req.query.limit, DEFAULT_TOPIC_LIMIT);
+    const articles = deps.recommendations.newestInTopic(topic, limit);
+    if (articles.length === 0) throw new HttpError(404, `no topic named ${topic}`);
+    res.json({
+      topic,
+      articles: articles.map((a) => ({ contentId: a.contentId, title: a.title, url: articleUrl(a.contentId), topic: a.topic, summary: a.summary, publishedAt: a.publishedAt, tags: a.tags })),
+    });
   });
   router.get('/content/:id', (req, res) => {
     const id = req.params.id;

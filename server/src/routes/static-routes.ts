@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import express, { Router } from 'express';
+import express, { Router, type RequestHandler } from 'express';
 
 /** Where the built browser assets are. */
 export interface StaticConfig {
@@ -8,7 +8,10 @@ export interface StaticConfig {
   readonly distDir: string;
 }
 
-/** `/sdk.js`, the demo content site at `/`, and article pages at `/articles/:id`. */
+/**
+ * `/sdk.js`, the demo content site at `/` (article pages at `/articles/:id`, topic pages at
+ * `/topics/:topic`), and the dashboard at `/dashboard` (its trace view at `/dashboard/trace.html`).
+ */
 export function staticRoutes(config: StaticConfig): Router {
   const router = Router();
   const sdkFile = join(config.distDir, 'sdk', 'variant-lens.iife.js');
@@ -21,17 +24,18 @@ export function staticRoutes(config: StaticConfig): Router {
     }
     res.sendFile(sdkFile, { headers: { 'Cache-Control': 'no-cache' } });
   });
-  router.get('/articles/:id', (_req, res) => {
-    res.sendFile(join(demoDir, 'article.html'), (error) => {
-      if (error !== undefined && !res.headersSent) res.status(404).json({ error: missing('the demo site') });
-    });
-  });
+  /** Serves one built HTML page, or a JSON 404 saying how to build it. */
+  const page =
+    (file: string, what: string): RequestHandler =>
+    (_req, res) => {
+      res.sendFile(file, (error) => {
+        if (error !== undefined && !res.headersSent) res.status(404).json({ error: missing(what) });
+      });
+    };
+  router.get('/articles/:id', page(join(demoDir, 'article.html'), 'the demo site'));
+  router.get('/topics/:topic', page(join(demoDir, 'topic.html'), 'the demo site'));
   const dashboardDir = join(config.distDir, 'dashboard');
-  router.get(['/dashboard', '/dashboard/'], (_req, res) => {
-    res.sendFile(join(dashboardDir, 'index.html'), (error) => {
-      if (error !== undefined && !res.headersSent) res.status(404).json({ error: missing('the dashboard') });
-    });
-  });
+  router.get(['/dashboard', '/dashboard/'], page(join(dashboardDir, 'index.html'), 'the dashboard'));
   router.use('/dashboard', express.static(dashboardDir));
   router.use(express.static(demoDir));
   return router;

@@ -3,7 +3,7 @@ import { SpanKind, type Counter, type Histogram, type Meter, type Span, type Tra
 import type { Article } from '../core/catalogue.js';
 import type { Assignment } from '../core/experiments.js';
 import { isAlgorithm, recencyBoost, recommend, type Algorithm, type RecommendationInput } from '../core/recommenders.js';
-import type { ContentStore } from '../store/content-store.js';
+import type { ContentStore, TopicCount } from '../store/content-store.js';
 import type { ExperimentService } from './experiment-service.js';
 import { FeatureStoreUnavailableError, type FeatureClient, type UserFeatures } from './feature-client.js';
 import { LruCache } from './lru-cache.js';
@@ -157,6 +157,16 @@ export class RecommendationService {
 
   getArticle(contentId: string): Article | undefined {
     return dbQuery(this.tracer, 'SELECT', 'articles', 'SELECT articles WHERE content_id = ?', () => this.content.getArticle(contentId));
+  }
+
+  /** Every topic with its number of articles. */
+  topics(): TopicCount[] {
+    return dbQuery(this.tracer, 'SELECT', 'articles', 'SELECT topic, count(*) FROM articles GROUP BY topic', () => this.content.topics());
+  }
+
+  /** The newest articles of a topic; empty when no article has that topic. */
+  newestInTopic(topic: string, limit: number): Article[] {
+    return dbQuery(this.tracer, 'SELECT', 'articles', 'SELECT articles WHERE topic = ? ORDER BY published_at DESC LIMIT ?', () => this.content.newestInTopic(topic, limit));
   }
 
   /** Feature-flag semantic conventions: one evaluation event per experiment decided here. */

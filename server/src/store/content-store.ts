@@ -31,6 +31,11 @@ const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX neighbours_strength ON neighbours (item, count DESC);
     `,
   },
+  {
+    version: 3,
+    // A topic page lists the topic's newest articles.
+    sql: `CREATE INDEX articles_topic_published ON articles (topic, published_at DESC);`,
+  },
 ];
 
 /** Strongest co-clicked items kept per item. */
@@ -44,6 +49,12 @@ export interface ContentStoreConfig {
   readonly seed: number;
   /** Open read-only (the feature store): nothing is generated or migrated. */
   readonly readonly?: boolean;
+}
+
+/** A topic and how many articles it has. */
+export interface TopicCount {
+  readonly topic: string;
+  readonly count: number;
 }
 
 /** A user's stored profile, as the feature store reads it. */
@@ -131,6 +142,16 @@ export class ContentStore {
   /** The most popular articles of one topic. */
   popularInTopic(topic: string, limit: number): Article[] {
     return (this.db.prepare('SELECT * FROM articles WHERE topic = ? ORDER BY popularity DESC, content_id LIMIT ?').all(topic, limit) as ArticleRow[]).map(toArticle);
+  }
+
+  /** The newest articles of one topic; empty for a topic with no articles. */
+  newestInTopic(topic: string, limit: number): Article[] {
+    return (this.db.prepare('SELECT * FROM articles WHERE topic = ? ORDER BY published_at DESC, content_id LIMIT ?').all(topic, limit) as ArticleRow[]).map(toArticle);
+  }
+
+  /** Every topic with its number of articles, by name. */
+  topics(): TopicCount[] {
+    return this.db.prepare('SELECT topic, count(*) AS count FROM articles GROUP BY topic ORDER BY topic').all() as TopicCount[];
   }
 
   /** Articles by id, in no particular order; unknown ids are skipped. */
