@@ -81,12 +81,16 @@ function chart(title: string, plot: () => Element): HTMLElement {
   return box;
 }
 
+/** Plot's default (640 px) would be scaled down to a third-width column, shrinking its text. */
+const CHART_WIDTH = 400;
+
 function charts(results: ExperimentResults): HTMLElement {
   const grid = el('div', undefined, 'charts');
   const withCtr = results.variants.filter((v) => v.ctr !== null);
   grid.append(
     chart('CTR with 95% CI', () =>
       Plot.plot({
+        width: CHART_WIDTH,
         height: 220,
         marginLeft: 110,
         x: { label: 'CTR', tickFormat: '%' },
@@ -102,6 +106,7 @@ function charts(results: ExperimentResults): HTMLElement {
   grid.append(
     chart('Request latency distribution (share of requests)', () =>
       Plot.plot({
+        width: CHART_WIDTH,
         height: 220,
         x: { label: 'ms', domain: [...new Set(latency.sort((a, b) => a.order - b.order).map((d) => d.bucket))] },
         y: { label: 'share', tickFormat: '%' },
@@ -114,6 +119,7 @@ function charts(results: ExperimentResults): HTMLElement {
   grid.append(
     chart('Downstream span durations (ms; ● p95, ○ p50)', () =>
       Plot.plot({
+        width: CHART_WIDTH,
         height: 50 + 24 * Math.max(1, new Set(downstream.map((d) => d.name)).size),
         marginLeft: 200,
         x: { label: 'ms', type: 'log' },
@@ -134,7 +140,7 @@ function render(results: ExperimentResults, summary: ExperimentSummary): HTMLEle
   section.dataset.experiment = results.experiment;
   section.append(el('h2', results.experiment));
   const status = results.status === 'concluded' ? `concluded, winner ${results.winner ?? '?'}` : 'running';
-  section.append(el('p', `${summary.description} · ${status} · baggage key ${results.baggageKey} · control ${results.control}`, 'meta'));
+  section.append(el('p', `${summary.description} · ${status} · baggage key ${results.baggageKey} · control variant ${results.control}`, 'meta'));
   const srm = results.srm;
   if (srm.flagged) section.append(el('p', `Sample-ratio mismatch (p = ${fmt.p(srm.pValue)}): users ${JSON.stringify(srm.users)} against expected shares ${JSON.stringify(srm.expectedShares)}.`, 'warning'));
   else section.append(el('p', `Sample ratio OK (p = ${fmt.p(srm.pValue)}).`, 'ok'));

@@ -1,0 +1,43 @@
+/**
+ * `npm run screenshots`: the README's pictures, taken from a real run. Starts a fresh server
+ * as `npm start` runs it, drives it with the simulator (a planted +30% for `hybrid`), then
+ * photographs the demo home page with its Experiments panel open and the dashboard in
+ * Debian's Chromium. Writes `docs/demo-site.png` and `docs/dashboard.png`.
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium } from '@playwright/test';
+import { PROJECT_ROOT, startServer } from '../bench/bench-lib.js';
+import { CHROMIUM_ARGS, chromiumExecutable } from './chromium.js';
+
+function simulate(url: string): Promise<void> {
+  const script = join(PROJECT_ROOT, 'dist/server/src/cli/simulate.js');
+  const child = spawn(process.execPath, [script, '--url', url, '--users', '2000', '--effect', 'hybrid=+30%', '--seed', '7'], { stdio: 'inherit' });
+  return new Promise((resolve, reject) => child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`the simulator exited with ${code}`)))));
+}
+
+async function main(): Promise<void> {
+  const docs = join(PROJECT_ROOT, 'docs');
+  mkdirSync(docs, { recursive: true });
+  const server = await startServer({ METRIC_INTERVAL_MS: '1000' });
+  const browser = await chromium.launch({ executablePath: chromiumExecutable(), args: CHROMIUM_ARGS });
+  try {
+    await simulate(server.url);
+    const page = await browser.newPage({ viewport: { width: 1200, height: 820 } });
+    await page.goto(`${server.url}/?user=u00042`);
+    await page.locator('[data-rec-content-id]').first().waitFor();
+    await page.getByTestId('variant-panel-toggle').click();
+    await page.getByTestId('panel-trace-link').waitFor();
+    await page.screenshot({ path: join(docs, 'demo-site.png') });
+    await page.goto(`${server.url}/dashboard`);
+    await page.locator('tr[data-variant]').first().waitFor();
+    await page.screenshot({ path: join(docs, 'dashboard.png'), fullPage: true });
+    console.log(`written ${join(docs, 'demo-site.png')} and ${join(docs, 'dashboard.png')}`);
+  } finally {
+    await browser.close();
+    await server.stop();
+  }
+}
+
+await main();
