@@ -1,18 +1,18 @@
-import { expect, test } from '@playwright/test';
+import { expect, test } from './fixtures.js';
 
 const XSS = '<img src=x onerror=alert(1)>';
 
-test('the dashboard shows a click made in the browser, and renders attacker-controlled values as text', async ({ page, request: api }) => {
-  const userId = `e2e-dashboard-${Date.now()}`;
-  const served = page.waitForResponse((r) => r.url().includes('/api/recommendations'));
-  await page.goto(`/?user=${userId}`);
-  const body = (await (await served).json()) as { requestId: string; baggage: Record<string, string> };
-  const variant = body.baggage['experiment.rec_algorithm']!;
-  const before = (await (await api.get('/api/experiments/rec_algorithm_v3/results')).json()) as { variants: { variant: string; clicks: number }[] };
+// Wide enough for the whole results table in the report's screenshot.
+test.use({ viewport: { width: 1920, height: 1080 } });
+
+test('the dashboard shows a click made in the browser, and renders attacker-controlled values as text', async ({ demoHome, articlePage, dashboard, telemetry, page, request: api }, testInfo) => {
+  const { served } = await demoHome.open(`e2e-dashboard-${Date.now()}`);
+  const variant = served.baggage['experiment.rec_algorithm']!;
+  const before = await telemetry.results('rec_algorithm_v3');
   const clicksBefore = before.variants.find((v) => v.variant === variant)!.clicks;
 
-  await page.locator('[data-rec-content-id]').first().click();
-  await expect(page).toHaveURL(/\/articles\//);
+  const contentId = await demoHome.openRecommendation(1);
+  await articlePage.expectShown(contentId);
 
   // A span whose attribute values are markup, posted as a browser would.
   const now = (BigInt(Date.now()) * 1_000_000n).toString();
@@ -48,15 +48,14 @@ test('the dashboard shows a click made in the browser, and renders attacker-cont
     dialogs += 1;
     void dialog.dismiss();
   });
-  await page.goto('/dashboard');
-  const row = page.locator(`section[data-experiment="rec_algorithm_v3"] tr[data-variant="${variant}"]`);
+  await dashboard.open();
   // The click appears within seconds: the page refreshes itself every 5 s.
-  await expect(row.locator('td').nth(4)).toHaveText(String(clicksBefore + 1), { timeout: 15_000 });
-  const rejected = page.locator('section[data-experiment="rec_algorithm_v3"]').getByText(/Rejected clicks: \d+ naming no served request/);
+  await expect(await dashboard.cell('rec_algorithm_v3', variant, 'clicks')).toHaveText(String(clicksBefore + 1), { timeout: 15_000 });
+  const rejected = dashboard.experiment('rec_algorithm_v3').getByText(/Rejected clicks: \d+ naming no served request/);
   await expect(rejected).toBeVisible();
   // The hostile click's claimed variant is shown as the text it is, never as markup.
   await expect(page.getByRole('list', { name: 'Rejected clicks by the variant they claimed' }).first()).toContainText(`claiming “${XSS}”`);
   await expect(page.locator('img[src="x"]')).toHaveCount(0);
   expect(dialogs).toBe(0);
-  await test.info().attach('dashboard', { body: await page.screenshot({ fullPage: true }), contentType: 'image/png' });
+  await testInfo.attach('dashboard', { body: await page.screenshot({ fullPage: true }), contentType: 'image/png' });
 });

@@ -1,54 +1,34 @@
-import { expect, test, type APIRequestContext, type Request } from '@playwright/test';
+import { expect, SERVER_KIND, test, traceIdOf } from './fixtures.js';
 
-interface StoredSpan {
-  traceId: string;
-  spanId: string;
-  parentSpanId: string | null;
-  name: string;
-  kind: number;
-  service: string;
-  attributes: Record<string, unknown>;
-  links: { traceId: string; spanId: string }[];
-}
+test('the home page shows recommendations with the markup the SDK tracks', async ({ demoHome, page }, testInfo) => {
+  const { served } = await demoHome.open(`e2e-home-${Date.now()}`);
+  await expect(page.getByRole('heading', { name: 'Recommended for you' })).toBeVisible();
+  await expect(demoHome.rail.container).toHaveAttribute('data-rec-request-id', served.requestId);
+  await expect(demoHome.rail.links).toHaveCount(served.recommendations.length);
+  expect(served.recommendations).toHaveLength(8);
+  for (const rec of served.recommendations) {
+    const link = demoHome.rail.link(rec.position);
+    await expect(link).toHaveAttribute('data-rec-content-id', rec.contentId);
+    await expect(link).toHaveAttribute('href', rec.url);
+    await expect(link).toContainText(rec.title);
+  }
+  await expect(page.getByTestId('rail-status')).toHaveCount(0);
+  await testInfo.attach('demo home page', { body: await page.screenshot({ fullPage: true }), contentType: 'image/png' });
+});
 
-interface StoredPoint {
-  value: number | null;
-  attributes: Record<string, unknown>;
-}
-
-const SERVER_KIND = 2;
-
-function traceIdOf(request: Request): string {
-  const traceparent = request.headers()['traceparent'];
-  expect(traceparent, `${request.url()} carried no traceparent`).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]$/);
-  return traceparent!.split('-')[1]!;
-}
-
-async function trace(api: APIRequestContext, traceId: string): Promise<StoredSpan[]> {
-  const response = await api.get(`/api/traces/${traceId}`);
-  if (response.status() === 404) return [];
-  expect(response.ok()).toBe(true);
-  return ((await response.json()) as { spans: StoredSpan[] }).spans;
-}
-
-async function clicksFor(api: APIRequestContext, requestId: string): Promise<StoredSpan[]> {
-  const response = await api.get(`/api/spans?name=recommendation.click&requestId=${encodeURIComponent(requestId)}`);
-  return ((await response.json()) as { spans: StoredSpan[] }).spans;
-}
-
-async function clickThroughPoints(api: APIRequestContext): Promise<StoredPoint[]> {
-  const response = await api.get('/api/metrics/recommendation.click_through');
-  return ((await response.json()) as { points: StoredPoint[] }).points;
-}
-
-test('a visitor clicks a recommendation and the whole loop is in the store', async ({ page, request: api }) => {
+test('a visitor clicks a recommendation and the whole loop is in the store', async ({ demoHome, articlePage, telemetry, page }) => {
   const userId = `e2e-foundation-${Date.now()}`;
-  const assignments = (await (await api.get(`/api/assignments?userId=${userId}`)).json()) as {
-    baggage: Record<string, string>;
-  };
+  const assignments = await telemetry.assignments(userId);
   const expected = {
     'experiment.rec_algorithm': assignments.baggage['experiment.rec_algorithm'],
     'experiment.ranking_boost': assignments.baggage['experiment.ranking_boost'],
+  };
+  /** Once `landmark` is stored, asserts that every span the server side stored of the trace (trusted, not the browser's) carries `expected`. */
+  const expectVariantDownstream = async (traceId: string, landmark: string) => {
+    await telemetry.spanIn(traceId, (s) => s.name === landmark, landmark);
+    const spans = (await telemetry.trace(traceId)).filter((s) => s.trusted);
+    expect(spans.length).toBeGreaterThan(1);
+    for (const span of spans) expect(span.attributes, `${span.service}: ${span.name}`).toMatchObject(expected);
   };
   const baggageHeaders: string[] = [];
   page.on('request', (request) => {
@@ -57,30 +37,24 @@ test('a visitor clicks a recommendation and the whole loop is in the store', asy
   });
 
   // The home page fetches its rail through the SDK.
-  const recommendationsRequest = page.waitForRequest((r) => r.url().includes('/api/recommendations'));
-  const recommendationsResponse = page.waitForResponse((r) => r.url().includes('/api/recommendations'));
-  await page.goto(`/?user=${userId}`);
-  const railTraceId = traceIdOf(await recommendationsRequest);
-  const served = (await (await recommendationsResponse).json()) as { requestId: string };
-  const items = page.locator('[data-rec-request-id] [data-rec-content-id]');
-  await expect(items).toHaveCount(8);
+  const { request: railRequest, served } = await demoHome.open(userId);
+  await expect(demoHome.rail.links).toHaveCount(8);
 
   // 1. The server's recommendation.request span is in the browser's trace.
-  await expect.poll(async () => (await trace(api, railTraceId)).map((s) => s.name)).toContain('recommendation.request');
-  const requestSpan = (await trace(api, railTraceId)).find((s) => s.name === 'recommendation.request')!;
+  const requestSpan = await telemetry.spanIn(traceIdOf(railRequest), (s) => s.name === 'recommendation.request', 'recommendation.request');
   expect(requestSpan.attributes).toMatchObject({ ...expected, 'user.id': userId, 'recommendation.request_id': served.requestId });
+  // Every span downstream of it (cache, database, the feature store's) carries the variant.
+  // Later requests find the visitor's features cached, so the first is where the feature store shows.
+  await expectVariantDownstream(requestSpan.traceId, 'feature_store.get_features');
 
   // Click the third recommendation; it navigates to the article at once.
-  const third = items.nth(2);
-  const contentId = (await third.getAttribute('data-rec-content-id'))!;
-  const articleRequest = page.waitForRequest((r) => r.url().includes(`/api/content/${contentId}`));
-  await third.click();
-  await expect(page).toHaveURL(new RegExp(`/articles/${contentId}$`));
-  await expect(page.getByRole('heading', { level: 1 })).toBeVisible();
+  const contentRequest = articlePage.waitForContentRequest();
+  const readNextRequest = articlePage.waitForRailRequest();
+  const contentId = await demoHome.openRecommendation(3);
+  await articlePage.expectShown(contentId);
 
   // 2. The click span landed, with the assignment the server gave this user.
-  await expect.poll(async () => (await clicksFor(api, served.requestId)).length, { timeout: 15_000 }).toBe(1);
-  const [click] = await clicksFor(api, served.requestId);
+  const [click] = await telemetry.expectSpans('recommendation.click', served.requestId, 1);
   expect(click!.attributes).toMatchObject({
     ...expected,
     'recommendation.position': 3,
@@ -91,24 +65,27 @@ test('a visitor clicks a recommendation and the whole loop is in the store', asy
 
   // 3. The click-through counter landed with the experiment attributes.
   await expect
-    .poll(async () => (await clickThroughPoints(api)).filter((p) => p.attributes['experiment.rec_algorithm'] === expected['experiment.rec_algorithm']).length, {
+    .poll(async () => (await telemetry.points('recommendation.click_through')).filter((p) => p.attributes['experiment.rec_algorithm'] === expected['experiment.rec_algorithm']).length, {
       timeout: 15_000,
     })
     .toBeGreaterThan(0);
-  const point = (await clickThroughPoints(api)).find((p) => p.attributes['recommendation.position'] === 3)!;
+  const point = (await telemetry.points('recommendation.click_through')).find((p) => p.attributes['recommendation.position'] === 3)!;
   expect(point.attributes).toMatchObject(expected);
   expect(point.value).toBe(1);
 
   // 4. The article page's fetch carried the visit's baggage, and its server span has the variant.
-  const content = await articleRequest;
+  const content = await contentRequest;
+  expect(new URL(content.url()).pathname).toBe(`/api/content/${contentId}`);
   const baggage = content.headers()['baggage'] ?? '';
   expect(baggage).toContain(`experiment.rec_algorithm=${expected['experiment.rec_algorithm']}`);
   expect(baggage).toContain(`experiment.ranking_boost=${expected['experiment.ranking_boost']}`);
-  const contentTraceId = traceIdOf(content);
-  await expect.poll(async () => (await trace(api, contentTraceId)).some((s) => s.kind === SERVER_KIND)).toBe(true);
-  const serverSpan = (await trace(api, contentTraceId)).find((s) => s.kind === SERVER_KIND)!;
+  const serverSpan = await telemetry.spanIn(traceIdOf(content), (s) => s.kind === SERVER_KIND, 'the server span of GET /api/content/:id');
   expect(serverSpan.name).toBe('GET /api/content/:id');
   expect(serverSpan.attributes).toMatchObject(expected);
+  // So did the article page's rail fetch, and every span the server made for it carries the variant.
+  const readNext = await readNextRequest;
+  expect(readNext.headers()['baggage']).toBe(baggage);
+  await expectVariantDownstream(traceIdOf(readNext), 'recommendation.request');
 
   // 5. No baggage header ever carried the user id.
   expect(baggageHeaders.length).toBeGreaterThan(0);
@@ -118,8 +95,6 @@ test('a visitor clicks a recommendation and the whole loop is in the store', asy
   }
 
   // 6. Reloading as the same user keeps the variants.
-  const again = page.waitForResponse((r) => r.url().includes('/api/recommendations'));
-  await page.goto(`/?user=${userId}`);
-  const reloaded = (await (await again).json()) as { baggage: Record<string, string> };
+  const { served: reloaded } = await demoHome.open(userId);
   expect(reloaded.baggage).toMatchObject(expected);
 });
