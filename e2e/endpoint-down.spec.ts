@@ -1,12 +1,8 @@
 import type { Page, Route } from '@playwright/test';
 import { expect, test } from './fixtures.js';
 
-/**
- * Requests whose failure Chromium may report while the collection endpoint is down: the
- * endpoint's own, and `/favicon.ico`, which Chromium asks for by itself (the demo site has no
- * icon, so that 404 is there with the endpoint up as well).
- */
-const EXPECTED_FAILURES = /\/v1\/(traces|metrics)$|^\/favicon\.ico$/;
+/** The collection endpoint's requests, whose failures Chromium reports while it is down. */
+const EXPECTED_FAILURES = /\/v1\/(traces|metrics)$/;
 
 /**
  * Console errors and warnings, and uncaught exceptions, of a page. Chromium itself logs every
@@ -29,28 +25,48 @@ function watchErrors(page: Page): { errors: string[]; network: string[] } {
   return { errors, network };
 }
 
-/** What the SDK could not deliver and kept for a later page (see the delivery gate). */
+/** What the SDK has not seen delivered, kept for a later page (see the delivery gate). */
 function unsent(page: Page): Promise<string> {
   return page.evaluate(() => localStorage.getItem('variant-lens.unsent') ?? '');
 }
 
-const OUTAGES: { name: string; route: (route: Route) => Promise<void> }[] = [
-  // Connection failures are retried (5 attempts with backoff) before a batch is kept.
-  { name: 'unreachable', route: (route) => route.abort('connectionrefused') },
-  // A 500 is not retryable: the batch is kept at once.
-  { name: 'answering 500', route: (route) => route.fulfill({ status: 500, contentType: 'application/json', body: '{"error":"down"}' }) },
+interface Outage {
+  readonly name: string;
+  readonly route: (route: Route) => Promise<void>;
+  /** How often the SDK sends a batch before it gives up on it. */
+  readonly attempts: number;
+}
+
+const OUTAGES: Outage[] = [
+  // Connection failures are retried: 5 attempts with backoff.
+  { name: 'unreachable', route: (route) => route.abort('connectionrefused'), attempts: 5 },
+  // A 500 is not retryable: one attempt.
+  { name: 'answering 500', route: (route) => route.fulfill({ status: 500, contentType: 'application/json', body: '{"error":"down"}' }), attempts: 1 },
 ];
+
+/** Counts the span posts that mention each request id, as the outage answers them. */
+function failingEndpoint(page: Page, outage: Outage): Promise<(requestId: string) => number> {
+  const bodies: string[] = [];
+  return page
+    .route('**/v1/**', (route) => {
+      if (new URL(route.request().url()).pathname === '/v1/traces') bodies.push(route.request().postData() ?? '');
+      return outage.route(route);
+    })
+    .then(() => (requestId: string) => bodies.filter((body) => body.includes(requestId)).length);
+}
 
 for (const outage of OUTAGES) {
   test(`with the collection endpoint ${outage.name}, the site works and the SDK logs no errors`, async ({ demoHome, articlePage, page }) => {
     test.setTimeout(90_000);
     const { errors, network } = watchErrors(page);
-    await page.route('**/v1/**', outage.route);
+    const attemptsFor = await failingEndpoint(page, outage);
 
     const { served } = await demoHome.open(`e2e-down-${Date.now()}`);
     await expect(demoHome.rail.links).toHaveCount(8);
-    // The rail's viewable impressions are exported, fail, and are kept once the SDK gives up on them.
-    await expect.poll(() => unsent(page), { timeout: 30_000 }).toContain(served.requestId);
+    // The rail's viewable impressions are exported and fail until the SDK gives up on them;
+    // they stay kept for a later page.
+    await expect.poll(() => attemptsFor(served.requestId), { timeout: 30_000 }).toBe(outage.attempts);
+    expect(await unsent(page)).toContain(served.requestId);
 
     // A click still navigates, and the next page works too.
     const contentId = await demoHome.openRecommendation(2);
@@ -59,10 +75,50 @@ for (const outage of OUTAGES) {
     // The article page resends what was kept, and then gives up on its own rail's views as well:
     // the SDK has been through its whole failure path on both pages.
     const readNext = (await articlePage.readNext.container.getAttribute('data-rec-request-id'))!;
-    await expect.poll(() => unsent(page), { timeout: 30_000 }).toContain(readNext);
+    await expect.poll(() => attemptsFor(readNext), { timeout: 30_000 }).toBe(outage.attempts);
+    expect(await unsent(page)).toContain(readNext);
 
     expect(errors).toEqual([]);
     // The SDK did try: Chromium reported its failed posts.
     expect(network.filter((line) => line.includes('/v1/')).length).toBeGreaterThan(0);
   });
 }
+
+test('a click that navigates while the endpoint is down is delivered from the next page, and counted once', async ({ ownServer, demoHome, articlePage, telemetry, page }) => {
+  test.setTimeout(90_000);
+  const store = telemetry.at(ownServer.url);
+  // Everything the home page sends fails; the article page's requests get through. (Chromium
+  // sends a navigating click's posts as the page unloads; routes see them by their referrer.)
+  await page.route('**/v1/**', (route) => {
+    const from = new URL(route.request().headers()['referer'] ?? ownServer.url).pathname;
+    return from === '/' ? route.abort('connectionrefused') : route.continue();
+  });
+  const { served } = await demoHome.open(`e2e-outage-click-${Date.now()}`, ownServer.url);
+  const contentId = await demoHome.openRecommendation(1);
+  await articlePage.expectShown(contentId);
+  // The article page resends the home page's batches, and forgets each once it is through.
+  await expect.poll(() => unsent(page), { timeout: 30_000 }).not.toContain(served.requestId);
+  const [click] = await store.expectSpans('recommendation.click', served.requestId, 1);
+  expect(click!.attributes['content.id']).toBe(contentId);
+  // The counter too, once: a batch sent twice (the home page's last try may have got through
+  // unseen) is stored once.
+  await expect
+    .poll(async () => (await store.results('rec_algorithm_v3')).variants.reduce((sum, v) => sum + v.metrics.clickThrough, 0), { timeout: 30_000 })
+    .toBe(1);
+  expect((await store.results('rec_algorithm_v3')).variants.reduce((sum, v) => sum + v.clicks, 0)).toBe(1);
+});
+
+test('a click that navigates normally is counted once, though the next page resends its batch', async ({ ownServer, demoHome, articlePage, telemetry, page }) => {
+  const store = telemetry.at(ownServer.url);
+  const { served } = await demoHome.open(`e2e-resent-click-${Date.now()}`, ownServer.url);
+  const contentId = await demoHome.openRecommendation(1);
+  await articlePage.expectShown(contentId);
+  // The home page never saw its keepalive posts answered, so the article page sends them again.
+  await expect.poll(() => unsent(page), { timeout: 30_000 }).not.toContain(served.requestId);
+  await store.expectSpans('recommendation.click', served.requestId, 1);
+  await expect
+    .poll(async () => (await store.results('rec_algorithm_v3')).variants.reduce((sum, v) => sum + v.metrics.clickThrough, 0), { timeout: 30_000 })
+    .toBe(1);
+  await expect(articlePage.readNext.links).toHaveCount(6);
+  expect((await store.results('rec_algorithm_v3')).variants.reduce((sum, v) => sum + v.metrics.clickThrough, 0)).toBe(1);
+});

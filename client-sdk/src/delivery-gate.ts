@@ -1,7 +1,10 @@
 /**
  * Delivery between the OpenTelemetry exporters and the network: consent (hold while
- * pending, drop when denied), and batches that could not be sent kept in localStorage for
- * the next page of the visit (the collector stores a resent span once).
+ * pending, drop when denied), and every batch written to localStorage before it is sent
+ * and removed once it got through, so a batch whose page went away first — a click that
+ * navigates while the endpoint is down, or a keepalive send whose answer the page never
+ * saw — is sent again from the next page of the visit. The collector stores a resent span,
+ * and a resent metric point, once.
  */
 import { diag } from '@opentelemetry/api';
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
@@ -26,14 +29,19 @@ const MAX_HELD_BATCHES = 50;
 /** A keepalive request may carry at most 64 KiB (all pending keepalive requests together). */
 export const KEEPALIVE_BUDGET_BYTES = 60 * 1024;
 
-/** An OTLP/JSON body that did not get through, and where it was going. */
+/** An OTLP/JSON body on its way (or that did not get through), and where it was going. */
 interface UnsentBatch {
+  readonly id: string;
   readonly url: string;
   readonly body: string;
 }
 
-/** The visit's unsent batches in localStorage, bounded. */
+/** The visit's batches not known to be delivered, in localStorage, bounded. */
 export class UnsentStore {
+  /** The batches this page wrote: its own exports handle them, not `fromEarlierPages`. */
+  private readonly own = new Set<string>();
+  private sequence = 0;
+
   constructor(private readonly storage: Storage | undefined) {}
 
   private read(): UnsentBatch[] {
@@ -44,18 +52,28 @@ export class UnsentStore {
     writeJson(this.storage, UNSENT_KEY, batches.length === 0 ? undefined : batches);
   }
 
-  save(batch: UnsentBatch): void {
-    const batches = [...this.read(), batch];
+  /** Keeps a batch (the oldest give way beyond the bound) and returns its id. */
+  save(url: string, body: string): string {
+    const id = `${Date.now().toString(36)}.${Math.random().toString(36).slice(2, 8)}.${(this.sequence += 1)}`;
+    this.own.add(id);
+    const batches = [...this.read(), { id, url, body }];
     let size = batches.reduce((sum, b) => sum + b.body.length, 0);
     while (size > MAX_UNSENT_CHARS && batches.length > 0) size -= batches.shift()!.body.length;
     this.write(batches);
+    return id;
   }
 
-  /** Takes every stored batch out (they are saved again if resending fails). */
-  takeAll(): UnsentBatch[] {
+  /** Forgets a batch that got through. */
+  remove(id: string): void {
+    this.own.delete(id);
     const batches = this.read();
-    this.write([]);
-    return batches;
+    const rest = batches.filter((b) => b.id !== id);
+    if (rest.length !== batches.length) this.write(rest);
+  }
+
+  /** The batches that earlier pages (or other tabs) of the visit left behind. */
+  fromEarlierPages(): UnsentBatch[] {
+    return this.read().filter((b) => typeof b.id === 'string' && !this.own.has(b.id));
   }
 }
 
@@ -102,24 +120,26 @@ export class DeliveryGate<T> implements Exporter<T> {
   }
 
   private send(items: T, resultCallback: (result: ExportResult) => void): void {
+    // Written ahead: if the page goes away before the answer, the next page sends it again.
+    const id = this.keep(items);
     try {
       this.inner.export(items, (result) => {
-        if (result.code !== ExportResultCode.SUCCESS) this.keep(items);
+        if (result.code === ExportResultCode.SUCCESS && id !== undefined) this.unsent.remove(id);
         resultCallback(result);
       });
     } catch (error) {
       logger.warn('export failed', error);
-      this.keep(items);
       resultCallback({ code: ExportResultCode.FAILED, error: error as Error });
     }
   }
 
-  private keep(items: T): void {
+  private keep(items: T): string | undefined {
     try {
       const body = this.serialize(items);
-      if (body !== undefined) this.unsent.save({ url: this.url, body });
+      return body === undefined ? undefined : this.unsent.save(this.url, body);
     } catch (error) {
-      logger.warn('could not keep an unsent batch', error);
+      logger.warn('could not keep a batch', error);
+      return undefined;
     }
   }
 

@@ -163,8 +163,8 @@ export class VariantLens {
   /** Resends what earlier pages of the visit could not deliver. */
   private async resendUnsent(): Promise<void> {
     const original = (globalThis.fetch as typeof fetch & { __original?: typeof fetch }).__original ?? globalThis.fetch;
-    for (const batch of this.unsent.takeAll()) {
-      if (!(await resend(batch, original.bind(globalThis)))) this.unsent.save(batch);
+    for (const batch of this.unsent.fromEarlierPages()) {
+      if (await resend(batch, original.bind(globalThis))) this.unsent.remove(batch.id);
     }
   }
 

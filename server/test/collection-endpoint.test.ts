@@ -226,27 +226,27 @@ describe('metric totals with both temporalities', () => {
     };
   }
 
-  it('adds delta points, takes the latest cumulative value per stream, and adds restarted streams', async () => {
-    // Delta: 2 + 3 = 5.
-    await post('/v1/metrics', JSON.stringify(sumRequest(1, [{ start: '1', time: '2', value: 2, session: 'd' }, { start: '2', time: '3', value: 3, session: 'd' }])), json);
+  it('adds delta points, takes the latest cumulative value per stream, adds restarted streams, and counts a resent batch once', async () => {
+    // Delta: 2 + 3 = 5. The batch arrives twice (a page resending what it never saw answered).
+    const delta = JSON.stringify(sumRequest(1, [{ start: '1', time: '2', value: 2, session: 'd' }, { start: '2', time: '3', value: 3, session: 'd' }]));
+    for (let copy = 0; copy < 2; copy += 1) expect((await post('/v1/metrics', delta, json)).status).toBe(200);
     // Cumulative stream s1: 4 then 7 (latest 7); after a restart (new start time) 2; stream s2: 10.
-    await post(
-      '/v1/metrics',
-      JSON.stringify(
-        sumRequest(2, [
-          { start: '100', time: '200', value: 4, session: 's1' },
-          { start: '100', time: '300', value: 7, session: 's1' },
-          { start: '400', time: '500', value: 2, session: 's1' },
-          { start: '100', time: '200', value: 10, session: 's2' },
-        ]),
-      ),
-      json,
+    const cumulative = JSON.stringify(
+      sumRequest(2, [
+        { start: '100', time: '200', value: 4, session: 's1' },
+        { start: '100', time: '300', value: 7, session: 's1' },
+        { start: '400', time: '500', value: 2, session: 's1' },
+        { start: '100', time: '200', value: 10, session: 's2' },
+      ]),
     );
+    for (let copy = 0; copy < 2; copy += 1) expect((await post('/v1/metrics', cumulative, json)).status).toBe(200);
+    // A later delta point of the same stream is a new point.
+    await post('/v1/metrics', JSON.stringify(sumRequest(1, [{ start: '3', time: '4', value: 1, session: 'd' }])), json);
     // Read back the way the analysis reads it.
     const analysis = new AnalysisStore(join(server.dataDir, 'telemetry.db'));
     try {
       const totals = analysis.metricSums('totals.test', 'experiment.rec_algorithm', { fromMs: 0, toMs: Number.MAX_SAFE_INTEGER });
-      expect(Object.fromEntries(totals)).toEqual({ hybrid: 5 + 7 + 2 + 10 });
+      expect(Object.fromEntries(totals)).toEqual({ hybrid: 5 + 1 + 7 + 2 + 10 });
     } finally {
       analysis.close();
     }

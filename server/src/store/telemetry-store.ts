@@ -133,7 +133,8 @@ const MIGRATIONS: readonly Migration[] = [
   {
     // Ingest speed: the unique index on the two hex ids was the costliest write of a span (a
     // random insert of a ~60-byte key into a large B-tree). It becomes one compact index on two
-    // 52-bit hashes of the ids, which also serves trace lookups (see \`idKey\`). Two structures
+    // 52-bit hashes of the ids, which also serves trace lookups (see \`idKey\`). Metric points
+    // become idempotent like spans. Two structures
     // no query reads any more since the analysis tables of version 3 are dropped: the
     // per-span variant table and the index on the visitor column.
     version: 4,
@@ -171,6 +172,11 @@ const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX spans_name_start ON spans (name, start_ms);
       CREATE INDEX spans_request_id ON spans (request_id) WHERE request_id IS NOT NULL;
       DROP TABLE span_experiments;
+      -- A metric point sent twice (the SDK resends a batch whose answer its page never saw) is
+      -- one point: the same stream at the same start and time.
+      DELETE FROM metric_points WHERE id NOT IN (SELECT min(id) FROM metric_points GROUP BY name, stream, start_ns, time_ns);
+      DROP INDEX metric_points_stream;
+      CREATE UNIQUE INDEX metric_points_stream ON metric_points (name, stream, start_ns, time_ns);
     `,
   },
 ];
@@ -443,7 +449,7 @@ export class TelemetryStore {
       INSERT INTO span_rollup VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT DO UPDATE SET count = count + excluded.count, cache_hits = cache_hits + excluded.cache_hits, cache_misses = cache_misses + excluded.cache_misses`);
     this.insertPoint = this.db.prepare(`
-      INSERT INTO metric_points (service, scope, name, unit, kind, temporality, monotonic,
+      INSERT OR IGNORE INTO metric_points (service, scope, name, unit, kind, temporality, monotonic,
         attributes, start_ns, time_ns, time_ms, value, count, sum, bucket_counts, explicit_bounds, trusted, stream)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
     this.insertSpanRows = this.db.prepare(`
@@ -601,10 +607,9 @@ export class TelemetryStore {
   }
 
   private writePoint(point: MetricPointRecord): void {
-    this.rollUpPoint(point);
     const attributes = canonicalJson(point.attributes);
     const stream = createHash('sha1').update(`${point.resourceKey}\u0000${point.scope}\u0000${point.name}\u0000${attributes}`).digest('hex');
-    this.insertPoint.run(
+    const inserted = this.insertPoint.run(
       point.service,
       point.scope,
       point.name,
@@ -624,6 +629,8 @@ export class TelemetryStore {
       point.trusted ? 1 : 0,
       stream,
     );
+    // A point already stored (a resent batch) is not added to the rollup again.
+    if (inserted.changes > 0) this.rollUpPoint(point);
   }
 
   /**
