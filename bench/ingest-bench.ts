@@ -3,6 +3,7 @@
  * (`/v1/traces`) against parse-only (`/bench/parse-only/v1/traces`) in alternating rounds of
  * one run, JSON and protobuf; then every acknowledged span is counted in the SQLite file.
  */
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import autocannon, { type Result } from 'autocannon';
 import Database from 'better-sqlite3';
@@ -13,17 +14,18 @@ const SPANS_PER_REQUEST = 100;
 const CONNECTIONS = 10;
 const ROUND_SECONDS = Number(process.env.BENCH_ROUND_SECONDS ?? 8);
 const ROUNDS = 2;
-/** Each request's ids start with a 12-hex-digit request counter, so no two spans collide. */
-const COUNTER_DIGITS = 12;
-
-/** Placeholders replaced by the request counter: the first 12 hex digits of trace ids, the first 4 of span ids. */
-const TRACE_MARK = 'TTTTTTTTTTTT';
-const SPAN_MARK = 'SSSS';
+/**
+ * Placeholders replaced by fresh random ids in every request, as browsers make them (W3C
+ * trace ids are random): a whole trace id and a whole span id. Ids that grow with a counter
+ * would flatter any index on them (every insert an append).
+ */
+const TRACE_MARK = 'T'.repeat(32);
+const SPAN_MARK = 'S'.repeat(16);
 
 function templateRequest(traceMark = TRACE_MARK, spanMark = SPAN_MARK): Record<string, unknown> {
   const spans = Array.from({ length: SPANS_PER_REQUEST }, (_, i) => ({
-    traceId: `${traceMark}${i.toString(16).padStart(32 - COUNTER_DIGITS, '0')}`,
-    spanId: `${spanMark}${i.toString(16).padStart(12, '0')}`,
+    traceId: traceMark,
+    spanId: spanMark,
     name: i % 2 === 0 ? 'recommendation.click' : 'recommendation.view',
     kind: 1,
     startTimeUnixNano: '1795000000000000000',
@@ -51,29 +53,44 @@ function templateRequest(traceMark = TRACE_MARK, spanMark = SPAN_MARK): Record<s
   };
 }
 
-/** A JSON body generator: the template with a fresh counter in every id. */
+/** A JSON body generator: the template with fresh random ids. */
 function jsonBodies(): (n: number) => string {
   // split with a capture group keeps the markers: text, marker, text, marker, …
   const parts = JSON.stringify(templateRequest()).split(new RegExp(`(${TRACE_MARK}|${SPAN_MARK})`));
-  return (n) => {
-    const counter = n.toString(16).padStart(COUNTER_DIGITS, '0');
-    // Trace ids take the whole counter; span ids its low 4 digits (unique within a trace id anyway).
+  const idChars = SPANS_PER_REQUEST * (TRACE_MARK.length + SPAN_MARK.length);
+  return () => {
+    const random = randomBytes(idChars / 2).toString('hex');
+    let at = 0;
     let out = '';
-    for (const part of parts) out += part === TRACE_MARK ? counter : part === SPAN_MARK ? counter.slice(-4) : part;
+    for (const part of parts) {
+      if (part === TRACE_MARK || part === SPAN_MARK) {
+        out += random.slice(at, at + part.length);
+        at += part.length;
+      } else out += part;
+    }
     return out;
   };
 }
 
-/** A protobuf body generator: the encoded template with the counter bytes patched in place. */
+/** A protobuf body generator: the encoded template with fresh random id bytes patched in place. */
 function protobufBodies(): (n: number) => Buffer {
-  const template = Buffer.from(encodeTraceRequest(templateRequest('f'.repeat(COUNTER_DIGITS), 'eeee')));
-  const traceMarker = Buffer.from('ffffffffffff', 'hex');
-  const offsets: number[] = [];
-  for (let at = template.indexOf(traceMarker); at >= 0; at = template.indexOf(traceMarker, at + traceMarker.length)) offsets.push(at);
-  return (n) => {
+  const traceMarker = Buffer.alloc(16, 0xff);
+  const spanMarker = Buffer.alloc(8, 0xee);
+  const template = Buffer.from(encodeTraceRequest(templateRequest(traceMarker.toString('hex'), spanMarker.toString('hex'))));
+  const offsets = (marker: Buffer): number[] => {
+    const found: number[] = [];
+    for (let at = template.indexOf(marker); at >= 0; at = template.indexOf(marker, at + marker.length)) found.push(at);
+    return found;
+  };
+  const patches = [...offsets(traceMarker).map((at) => [at, 16] as const), ...offsets(spanMarker).map((at) => [at, 8] as const)];
+  return () => {
     const body = Buffer.from(template);
-    const counter = Buffer.from(n.toString(16).padStart(COUNTER_DIGITS, '0'), 'hex');
-    for (const at of offsets) counter.copy(body, at);
+    const random = randomBytes(SPANS_PER_REQUEST * 24);
+    let from = 0;
+    for (const [at, length] of patches) {
+      random.copy(body, at, from, from + length);
+      from += length;
+    }
     return body;
   };
 }

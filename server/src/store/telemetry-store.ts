@@ -131,83 +131,20 @@ const MIGRATIONS: readonly Migration[] = [
     `,
   },
   {
-    // Ingest speed: the unique index on the two hex ids was the costliest write of a span (a
-    // random insert of a ~60-byte key into a large B-tree). It becomes one compact index on two
-    // 52-bit hashes of the ids, which also serves trace lookups (see \`idKey\`). Metric points
-    // become idempotent like spans. Two structures
-    // no query reads any more since the analysis tables of version 3 are dropped: the
-    // per-span variant table and the index on the visitor column.
+    // Metric points become idempotent like spans: a point sent twice (the SDK resends a batch
+    // whose answer its page never saw) is one point, the same stream at the same start and
+    // time. And two structures no query reads since the analysis tables of version 3 go: the
+    // per-span variant table and the index on the visitor column (the column stays).
     version: 4,
     sql: `
-      CREATE TABLE spans_v4 (
-        id INTEGER PRIMARY KEY,
-        trace_id TEXT NOT NULL,
-        span_id TEXT NOT NULL,
-        parent_span_id TEXT,
-        name TEXT NOT NULL,
-        kind INTEGER NOT NULL,
-        service TEXT NOT NULL,
-        scope TEXT NOT NULL,
-        start_ns TEXT NOT NULL,
-        end_ns TEXT NOT NULL,
-        start_ms REAL NOT NULL,
-        duration_ms REAL NOT NULL,
-        status_code INTEGER NOT NULL,
-        status_message TEXT NOT NULL,
-        trusted INTEGER NOT NULL,
-        request_id TEXT,
-        attributes TEXT NOT NULL,
-        events TEXT NOT NULL,
-        links TEXT NOT NULL,
-        user_id TEXT,
-        trace_key INTEGER NOT NULL,
-        span_key INTEGER NOT NULL
-      );
-      INSERT INTO spans_v4 SELECT id, trace_id, span_id, parent_span_id, name, kind, service, scope, start_ns, end_ns,
-        start_ms, duration_ms, status_code, status_message, trusted, request_id, attributes, events, links, user_id,
-        id_key(trace_id), id_key(span_id) FROM spans;
-      DROP TABLE spans;
-      ALTER TABLE spans_v4 RENAME TO spans;
-      CREATE UNIQUE INDEX spans_ids ON spans (trace_key, span_key);
-      CREATE INDEX spans_name_start ON spans (name, start_ms);
-      CREATE INDEX spans_request_id ON spans (request_id) WHERE request_id IS NOT NULL;
+      DROP INDEX spans_user;
       DROP TABLE span_experiments;
-      -- A metric point sent twice (the SDK resends a batch whose answer its page never saw) is
-      -- one point: the same stream at the same start and time.
       DELETE FROM metric_points WHERE id NOT IN (SELECT min(id) FROM metric_points GROUP BY name, stream, start_ns, time_ns);
       DROP INDEX metric_points_stream;
       CREATE UNIQUE INDEX metric_points_stream ON metric_points (name, stream, start_ns, time_ns);
     `,
   },
 ];
-
-/** MurmurHash3's 32-bit finaliser. */
-function fmix32(h: number): number {
-  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
-  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
-  return (h ^ (h >>> 16)) >>> 0;
-}
-
-/**
- * A 52-bit hash of a hex id (trace or span), exact in a double. A span is identified by the
- * pair (trace key, span key) — every bit of both ids mixed in, so sequential or low-entropy
- * ids are fine — and two distinct spans share it with probability about 2^-104. A retried
- * export has the same pair, so it is stored once.
- */
-export function idKey(hex: string): number {
-  let a = 0x9e3779b9;
-  let b = 0x7f4a7c15;
-  for (let i = 0; i < hex.length; i += 8) {
-    const chunk = parseInt(hex.slice(i, i + 8), 16) | 0;
-    a = Math.imul(a ^ chunk, 0xcc9e2d51);
-    a = (a << 15) | (a >>> 17);
-    b = Math.imul(b ^ chunk, 0x1b873593);
-    b = (b << 13) | (b >>> 19);
-  }
-  const high = fmix32(a ^ hex.length);
-  const low = fmix32(b ^ high);
-  return (high & 0xfffff) * 0x1_0000_0000 + low;
-}
 
 /** Log buckets per factor e of the duration rollup: 50 gives 2% wide buckets (percentiles within 1%). */
 export const DURATION_BUCKETS_PER_E = 50;
@@ -238,8 +175,8 @@ export interface TelemetryStoreOptions {
 }
 
 const EMPTY_LIST = '[]';
-const SPAN_COLUMNS = 21;
-/** Browser spans per multi-row INSERT; 50 × 21 parameters stays far below SQLite's limit. */
+const SPAN_COLUMNS = 19;
+/** Browser spans per multi-row INSERT; 50 × 19 parameters stays far below SQLite's limit. */
 const MULTI_ROW = 50;
 
 /** The `spans` row of a span, in column order. */
@@ -268,8 +205,6 @@ function spanRow(span: SpanRecord): unknown[] {
     JSON.stringify(span.attributes),
     span.events.length === 0 ? EMPTY_LIST : JSON.stringify(span.events),
     span.links.length === 0 ? EMPTY_LIST : JSON.stringify(span.links),
-    idKey(span.traceId),
-    idKey(span.spanId),
   ];
 }
 
@@ -425,14 +360,13 @@ export class TelemetryStore {
   constructor(options: TelemetryStoreOptions) {
     this.db = new Database(options.path);
     configureConnection(this.db);
-    this.db.function('id_key', { deterministic: true }, (hex: unknown) => idKey(String(hex)));
     migrate(this.db, MIGRATIONS);
     this.isExperimentKey = options.isExperimentKey ?? defaultExperimentKey;
     // Positional parameters: binding an object per row costs measurably at 100k spans/s.
     this.insertSpan = this.db.prepare(`
       INSERT OR IGNORE INTO spans (trace_id, span_id, parent_span_id, name, kind, service, scope,
         start_ns, end_ns, start_ms, duration_ms, status_code, status_message, trusted, request_id,
-        user_id, attributes, events, links, trace_key, span_key)
+        user_id, attributes, events, links)
       VALUES (${Array(SPAN_COLUMNS).fill('?').join(', ')})`);
     this.insertRequest = this.db.prepare(`INSERT OR IGNORE INTO experiment_requests
       (key, variant, user_id, span_row, request_id, cohort, start_ms, duration_ms, error, impressions) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
@@ -455,7 +389,7 @@ export class TelemetryStore {
     this.insertSpanRows = this.db.prepare(`
       INSERT OR IGNORE INTO spans (trace_id, span_id, parent_span_id, name, kind, service, scope,
         start_ns, end_ns, start_ms, duration_ms, status_code, status_message, trusted, request_id,
-        user_id, attributes, events, links, trace_key, span_key)
+        user_id, attributes, events, links)
       VALUES ${Array(MULTI_ROW).fill(`(${Array(SPAN_COLUMNS).fill('?').join(', ')})`).join(', ')}`);
     this.writeInTransaction = this.db.transaction((spans: readonly SpanRecord[], points: readonly MetricPointRecord[]) => {
       let added = 0;
@@ -715,8 +649,8 @@ export class TelemetryStore {
   /** Every stored span of a trace, in start order. */
   getTrace(traceId: string): StoredSpan[] {
     const rows = this.db
-      .prepare('SELECT * FROM spans WHERE trace_key = ? AND trace_id = ? ORDER BY start_ms, id')
-      .all(idKey(traceId), traceId) as SpanRow[];
+      .prepare('SELECT * FROM spans WHERE trace_id = ? ORDER BY start_ms, id')
+      .all(traceId) as SpanRow[];
     return rows.map(toStoredSpan);
   }
 
