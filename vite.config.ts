@@ -3,8 +3,14 @@ import { defineConfig, type UserConfig } from 'vite';
 
 const root = import.meta.dirname;
 
+/** The SDK emits no logs: `@opentelemetry/instrumentation`'s logs API becomes a no-op (see the shim). */
+const sdkResolve: UserConfig['resolve'] = {
+  alias: { '@opentelemetry/api-logs': resolve(root, 'client-sdk/src/api-logs-shim.ts') },
+};
+
 /** The SDK for a `<script>` tag: one IIFE file exposing the global `VariantLens`. */
 const sdkScriptTag: UserConfig = {
+  resolve: sdkResolve,
   build: {
     outDir: resolve(root, 'dist/sdk'),
     emptyOutDir: true,
@@ -21,6 +27,7 @@ const sdkScriptTag: UserConfig = {
 
 /** The SDK as an ES module (`variant-lens/client`), its dependencies bundled in. */
 const sdkModule: UserConfig = {
+  resolve: sdkResolve,
   build: {
     outDir: resolve(root, 'dist/sdk'),
     emptyOutDir: false,

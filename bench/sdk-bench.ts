@@ -11,7 +11,7 @@ import { CHROMIUM_ARGS, chromiumExecutable } from '../e2e/chromium.js';
 import { PROJECT_ROOT, printTable, startServer, writeResult } from './bench-lib.js';
 
 const CLICKS = 400;
-const SIZE_BUDGET_BYTES = 40 * 1024;
+const SIZE_BUDGET_BYTES = 40_000;
 const CLICK_BUDGET_MS = 0.2;
 
 export async function runSdkBench(): Promise<Record<string, unknown>> {

@@ -38,6 +38,11 @@ const DEFAULT_METRIC_INTERVAL_MS = 10_000;
 /** Thrown for an invalid option; the script tag logs it instead of throwing into the page. */
 export class ConfigurationError extends Error {}
 
+/** The error for an option the page set wrongly; `option` as the page wrote it. */
+function invalid(option: string, expected: string, actual: string): ConfigurationError {
+  return new ConfigurationError(`Configuration: ${option} is invalid, expected ${expected} (actual: ${actual})`);
+}
+
 function originOf(value: string, option: string): string {
   let url: URL | undefined;
   try {
@@ -46,7 +51,7 @@ function originOf(value: string, option: string): string {
     url = undefined;
   }
   if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
-    throw new ConfigurationError(`Configuration: ${option} is invalid, expected an absolute http(s) URL (actual: ${value})`);
+    throw invalid(option, 'an absolute http(s) URL', value);
   }
   return url.origin;
 }
@@ -74,7 +79,7 @@ function parseBoolean(value: string | undefined, option: string): boolean | unde
   if (value === undefined) return undefined;
   if (value === 'true' || value === '') return true;
   if (value === 'false') return false;
-  throw new ConfigurationError(`Configuration: data-${option} is invalid, expected true or false (actual: ${value})`);
+  throw invalid(`data-${option}`, 'true or false', value);
 }
 
 function parseVisitorId(value: string | undefined): VisitorIdSource | undefined {
@@ -82,9 +87,7 @@ function parseVisitorId(value: string | undefined): VisitorIdSource | undefined 
   if (value === 'anonymous') return { kind: 'anonymous' };
   if (value.startsWith('query:') && value.length > 'query:'.length) return { kind: 'query', param: value.slice('query:'.length) };
   if (value.startsWith('fixed:') && value.length > 'fixed:'.length) return { kind: 'fixed', id: value.slice('fixed:'.length) };
-  throw new ConfigurationError(
-    `Configuration: data-visitor-id is invalid, expected anonymous, query:<param> or fixed:<id> (actual: ${value})`,
-  );
+  throw invalid('data-visitor-id', 'anonymous, query:<param> or fixed:<id>', value);
 }
 
 /** Reads the options of a `<script data-*>` tag. */
@@ -101,7 +104,7 @@ export function configFromDataset(dataset: Readonly<Record<string, string | unde
   if (autoTrack !== undefined) config.autoTrack = autoTrack;
   if (dataset.consent !== undefined) {
     if (dataset.consent !== 'granted' && dataset.consent !== 'pending' && dataset.consent !== 'denied') {
-      throw new ConfigurationError(`Configuration: data-consent is invalid, expected granted, pending or denied (actual: ${dataset.consent})`);
+      throw invalid('data-consent', 'granted, pending or denied', dataset.consent);
     }
     config.consent = dataset.consent;
   }

@@ -40,7 +40,6 @@ interface UnsentBatch {
 export class UnsentStore {
   /** The batches this page wrote: its own exports handle them, not `fromEarlierPages`. */
   private readonly own = new Set<string>();
-  private sequence = 0;
 
   constructor(private readonly storage: Storage | undefined) {}
 
@@ -54,7 +53,7 @@ export class UnsentStore {
 
   /** Keeps a batch (the oldest give way beyond the bound) and returns its id. */
   save(url: string, body: string): string {
-    const id = `${Date.now().toString(36)}.${Math.random().toString(36).slice(2, 8)}.${(this.sequence += 1)}`;
+    const id = `${Date.now()}:${Math.random()}`;
     this.own.add(id);
     const batches = [...this.read(), { id, url, body }];
     let size = batches.reduce((sum, b) => sum + b.body.length, 0);

@@ -35,6 +35,11 @@ export interface RecommendationResponse extends ExperimentData {
   readonly recommendations: readonly Recommendation[];
 }
 
+/** A pattern for URLs that start with `prefix` (taken literally) followed by `rest`. */
+function startingWith(prefix: string, rest: string): RegExp {
+  return new RegExp(`^${prefix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}${rest}`);
+}
+
 const logger = diag.createComponentLogger({ namespace: 'variant-lens' });
 /** Spans per export: 30 spans of OTLP/JSON stay well under the 64 KiB keepalive budget, so a batch sent as the page unloads is never split or refused. */
 const SPANS_PER_EXPORT = 30;
@@ -116,18 +121,15 @@ export class VariantLens {
       meterProvider: this.meterProvider,
       instrumentations: [
         new FetchInstrumentation({
-          propagateTraceHeaderCorsUrls: config.propagateTo.map((origin) => new RegExp(`^${origin.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(/|$)`)),
-          ignoreUrls: [new RegExp(`^${config.endpoint.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/v1/`)],
+          propagateTraceHeaderCorsUrls: config.propagateTo.map((origin) => startingWith(origin, '(/|$)')),
+          ignoreUrls: [startingWith(config.endpoint, '/v1/')],
         }),
       ],
     });
     this.tracer = this.tracerProvider.getTracer(SCOPE);
-    this.clickThrough = this.meterProvider.getMeter(SCOPE).createCounter('recommendation.click_through', {
-      description: 'Number of recommendations that were clicked',
-    });
-    this.viewableImpressions = this.meterProvider.getMeter(SCOPE).createCounter('recommendation.viewable_impressions', {
-      description: 'Recommendations at least 50% visible for at least 1 s (IAB), once per item per served list',
-    });
+    const meter = this.meterProvider.getMeter(SCOPE);
+    this.clickThrough = meter.createCounter('recommendation.click_through', { description: 'Recommendations clicked' });
+    this.viewableImpressions = meter.createCounter('recommendation.viewable_impressions', { description: 'Recommendations viewable (IAB: 50% for 1 s)' });
     const stops = config.autoTrack
       ? [
           trackClicksOn(document, (click) => this.trackRecommendationClick(click.contentId, click.position, this.memory.experimentDataFor(click.requestId))),
