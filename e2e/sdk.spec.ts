@@ -63,14 +63,16 @@ test('propagation headers go to the configured origins only', async ({ sdkPage, 
 
 test('a click that could not be sent is kept and delivered on the next page of the visit', async ({ sdkPage, telemetry, page }) => {
   test.setTimeout(60_000);
-  await page.route('**/v1/traces', (route) => route.abort('connectionrefused'));
+  // The whole context: the middle click opens the article in a new tab, whose SDK would
+  // otherwise deliver the batch the first tab keeps (any page of the visit resends them).
+  await page.context().route('**/v1/traces', (route) => route.abort('connectionrefused'));
   const userId = `e2e-persist-${Date.now()}`;
   const { served } = await sdkPage.open(userId);
   await sdkPage.rail.link(4).click({ button: 'middle' });
   // The exporter retries a refused connection a few times, then the batch is kept for later.
   await expect.poll(() => page.evaluate(() => localStorage.getItem('variant-lens.unsent') ?? ''), { timeout: 30_000 }).toContain('recommendation.click');
   expect(await telemetry.spans('recommendation.click', served.requestId)).toEqual([]);
-  await page.unroute('**/v1/traces');
+  await page.context().unroute('**/v1/traces');
   await sdkPage.open(userId);
   await telemetry.expectSpans('recommendation.click', served.requestId, 1);
 });
