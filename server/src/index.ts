@@ -8,7 +8,8 @@ async function main(): Promise<void> {
   const config = loadConfig(process.env);
   const server = await startServer(config);
   console.log(`variant-lens is serving on ${server.url}`);
-  console.log(`  demo site   ${server.url}/`);
+  console.log(`  demo site   ${server.url}/?user=u00042   (a generated visitor; ?user=ID reads as ID)`);
+  console.log(`  dashboard   ${server.url}/dashboard`);
   console.log(`  SDK         ${server.url}/sdk.js`);
   console.log(`  API         ${server.url}/api/recommendations?userId=alice`);
   console.log(`  OTLP/HTTP   ${server.url}/v1/traces  ${server.url}/v1/metrics`);

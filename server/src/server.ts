@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { createApp } from './app.js';
 import { COHORT_BAGGAGE_KEY } from './core/experiments.js';
-import type { ServerConfig } from './config.js';
+import { ConfigError, type ServerConfig } from './config.js';
 import { AnalysisService } from './services/analysis-service.js';
 import { ExperimentService } from './services/experiment-service.js';
 import { FeatureClient } from './services/feature-client.js';
@@ -106,10 +106,23 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     static: { distDir: config.distDir },
     isReady: () => ready,
   });
-  const server: Server = await new Promise((resolveListen, reject) => {
-    const s = app.listen(config.port, () => resolveListen(s));
-    s.once('error', reject);
-  });
+  let server: Server;
+  try {
+    server = await new Promise((resolveListen, reject) => {
+      // Express 5 calls back with the listen error too (a busy port), so it is checked here.
+      const s = app.listen(config.port, (error?: Error) => (error === undefined ? resolveListen(s) : reject(error)));
+    });
+  } catch (error) {
+    // Nothing may stay open behind a server that never listened.
+    await telemetry.shutdown();
+    await ingestPool.close();
+    await forwarder?.close(0);
+    analysis.close();
+    store.close();
+    content.close();
+    if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
+    throw new ConfigError(`PORT ${config.port} is already in use: stop what is listening there, or set PORT to another port (0 picks a free one)`);
+  }
   const port = (server.address() as AddressInfo).port;
   let featureStore: FeatureStoreProcess | undefined;
   if (config.featureStoreUrl === undefined) {

@@ -179,3 +179,11 @@ describe('collection endpoint', () => {
     expect((await post('/v1/logs', '{}')).status).toBe(404);
   });
 });
+
+describe('a busy port', () => {
+  it('stops the start with a message naming PORT, and leaves nothing open', async () => {
+    await expect(startTestServer({ PORT: String(server.port) })).rejects.toThrow(`PORT ${server.port} is already in use`);
+    // The server that holds the port still answers.
+    expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+  });
+});

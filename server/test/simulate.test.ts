@@ -44,4 +44,17 @@ describe('npm run simulate', () => {
   it('refuses a malformed effect with a message naming it', async () => {
     await expect(simulate('--effect', 'hybrid=lots')).rejects.toMatchObject({ stderr: expect.stringMatching(/--effect is invalid, expected <variant>=<\+\/-N>%/) });
   });
+
+  it('refuses an effect on a variant no running experiment has, before sending anything', async () => {
+    const served = async () => {
+      await server.flush();
+      const results = (await (await fetch(`${server.url}/api/experiments/rec_algorithm_v3/results`)).json()) as { variants: { requests: number }[] };
+      return results.variants.reduce((s, v) => s + v.requests, 0);
+    };
+    const before = await served();
+    await expect(simulate('--effect', 'hybird=+30%')).rejects.toMatchObject({
+      stderr: expect.stringMatching(/--effect names hybird, which is no variant of a running experiment \(variants: control, collaborative, hybrid, .*recency_boost/),
+    });
+    expect(await served()).toBe(before);
+  });
 });

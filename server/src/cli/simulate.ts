@@ -187,10 +187,21 @@ function progress(done: number, total: number, totals: Totals, started: number):
   process.stderr.write(`\r[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${done}/${total} users · ${totals.requests} requests · ${totals.clicks} clicks · ${(totals.requests / Math.max(seconds, 0.001)).toFixed(0)} req/s `);
 }
 
+/** A planted effect must name a variant of a running experiment: a typo would quietly make an A/A run. */
+async function checkEffects(opts: Options): Promise<void> {
+  const response = await fetch(`${opts.url}/api/experiments`);
+  const { experiments } = (await response.json()) as { experiments: { status: string; variants: string[] }[] };
+  const variants = new Set(experiments.filter((e) => e.status === 'running').flatMap((e) => e.variants));
+  for (const variant of Object.keys(opts.effects)) {
+    if (!variants.has(variant)) throw new Error(`--effect names ${variant}, which is no variant of a running experiment (variants: ${[...variants].join(', ')})`);
+  }
+}
+
 async function main(): Promise<void> {
   const opts = options();
   const health = await fetch(`${opts.url}/healthz`).catch(() => undefined);
   if (health?.ok !== true) throw new Error(`no variant-lens server answers at ${opts.url}; start it with npm start, or pass --url`);
+  await checkEffects(opts);
   const random = seededRandom(opts.seed);
   const plan = Array.from({ length: opts.users }, (_, i) => ({
     userId: `sim${opts.seed}-${String(i + 1).padStart(6, '0')}`,
