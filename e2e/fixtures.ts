@@ -204,7 +204,7 @@ export class SdkPage extends RailPage {
 /** Columns of the results table that test click-through against the control; `significant` marks p (Holm) < 0.05. */
 export const CTR_SIGNIFICANCE_COLUMNS = ['lift vs control', 'p (Holm)'] as const;
 
-/** The results page, `/dashboard`: one section per experiment, one table row per variant. */
+/** The results page, `/dashboard`: one section per experiment, its tables one row per variant. */
 export class Dashboard {
   constructor(readonly page: Page) {}
 
@@ -220,18 +220,15 @@ export class Dashboard {
     return this.page.locator(`section[data-experiment="${key}"]`);
   }
 
-  /** A variant's row of an experiment's results table. */
-  variantRow(key: string, variant: string): Locator {
-    return this.experiment(key).locator(`tr[data-variant="${variant}"]`);
-  }
-
-  /** The cell of a variant's row under the column headed `column` (e.g. `clicks`, `p (Holm)`). */
+  /** The cell of a variant's row under the column headed `column` (e.g. `clicks`, `p (Holm)`), in whichever table has it. */
   async cell(key: string, variant: string, column: string): Promise<Locator> {
-    const headers = this.experiment(key).locator('thead th');
-    await expect(headers.first()).toBeVisible();
-    const index = (await headers.allTextContents()).indexOf(column);
-    expect(index, `the results table of ${key} has no column "${column}"`).toBeGreaterThanOrEqual(0);
-    return this.variantRow(key, variant).locator('td').nth(index);
+    const tables = this.experiment(key).locator('table');
+    await expect(tables.first()).toBeVisible();
+    for (const table of await tables.all()) {
+      const index = (await table.locator('thead th').allTextContents()).indexOf(column);
+      if (index >= 0) return table.locator(`tr[data-variant="${variant}"] td`).nth(index);
+    }
+    throw new Error(`the results tables of ${key} have no column "${column}"`);
   }
 }
 

@@ -37,36 +37,65 @@ function query(): URLSearchParams {
   return params;
 }
 
-function table(results: ExperimentResults): HTMLTableElement {
-  const columns: [string, (v: VariantResult) => string, ((v: VariantResult) => boolean)?][] = [
-    ['variant', (v) => v.variant],
-    ['users', (v) => fmt.int(v.users)],
-    ['requests', (v) => fmt.int(v.requests)],
-    ['impressions', (v) => fmt.int(v.impressions)],
-    ['clicks', (v) => fmt.int(v.clicks)],
-    ['rejected', (v) => fmt.int(v.rejectedClicks)],
-    ['CTR', (v) => fmt.pct(v.ctr)],
-    ['CTR 95% CI', (v) => `${fmt.pct(v.ctrCi95[0])} – ${fmt.pct(v.ctrCi95[1])}`],
-    ['lift vs control', (v) => (v.vsControl ? fmt.pct(v.vsControl.relativeLift, 1) : '–'), (v) => (v.vsControl?.pValueHolm ?? 1) < ALPHA],
-    ['diff 95% CI', (v) => (v.vsControl ? `${fmt.pct(v.vsControl.diffCi95[0])} – ${fmt.pct(v.vsControl.diffCi95[1])}` : '–')],
-    ['p', (v) => fmt.p(v.vsControl?.pValue)],
-    ['p (Holm)', (v) => fmt.p(v.vsControl?.pValueHolm), (v) => (v.vsControl?.pValueHolm ?? 1) < ALPHA],
-    ['latency p50/p95/p99 ms', (v) => `${fmt.num(v.latencyMs.p50)} / ${fmt.num(v.latencyMs.p95)} / ${fmt.num(v.latencyMs.p99)}`],
-    ['latency p (vs control)', (v) => fmt.p(v.guardrails?.latencyPValue), (v) => (v.guardrails?.latencyPValue ?? 1) < ALPHA],
-    ['errors', (v) => fmt.pct(v.errorRate)],
-    ['cache hits', (v) => fmt.pct(v.cacheHitRate, 1)],
-    ['delivery', (v) => fmt.pct(v.delivery.share, 1)],
-    ['metrics CTR (Σclick_through/Σimpressions)', (v) => fmt.pct(v.metrics.ctr)],
-  ];
+type Column = [string, (v: VariantResult) => string, ((v: VariantResult) => 'significant' | 'guardrail' | undefined)?];
+
+/** Blue: the CTR differs from control at 5% after Holm's correction for the comparisons. */
+const ctrSignificant = (v: VariantResult) => ((v.vsControl?.pValueHolm ?? 1) < ALPHA ? 'significant' : undefined);
+/** Orange: a guardrail differs from control at 5% (uncorrected); its size says whether it matters. */
+const guardrail = (p: number | null | undefined) => ((p ?? 1) < ALPHA ? 'guardrail' : undefined);
+
+/** The primary metric: clicks and CTR, with the comparison to control. */
+const CLICK_COLUMNS: Column[] = [
+  ['variant', (v) => v.variant],
+  ['users', (v) => fmt.int(v.users)],
+  ['requests', (v) => fmt.int(v.requests)],
+  ['impressions', (v) => fmt.int(v.impressions)],
+  ['clicks', (v) => fmt.int(v.clicks)],
+  ['rejected', (v) => fmt.int(v.rejectedClicks)],
+  ['CTR', (v) => fmt.pct(v.ctr)],
+  ['CTR 95% CI', (v) => (v.ctr === null ? '–' : `${fmt.pct(v.ctrCi95[0])} – ${fmt.pct(v.ctrCi95[1])}`)],
+  ['lift vs control', (v) => (v.vsControl ? fmt.pct(v.vsControl.relativeLift, 1) : '–'), ctrSignificant],
+  ['diff 95% CI', (v) => (v.vsControl ? `${fmt.pct(v.vsControl.diffCi95[0])} – ${fmt.pct(v.vsControl.diffCi95[1])}` : '–')],
+  ['p', (v) => fmt.p(v.vsControl?.pValue)],
+  ['p (Holm)', (v) => fmt.p(v.vsControl?.pValueHolm), ctrSignificant],
+];
+
+/** What the variant does to the service: latency, errors, cache, delivery, and the metric cross-check. */
+const GUARDRAIL_COLUMNS: Column[] = [
+  ['variant', (v) => v.variant],
+  ['latency p50 / p95 / p99 ms', (v) => `${fmt.num(v.latencyMs.p50)} / ${fmt.num(v.latencyMs.p95)} / ${fmt.num(v.latencyMs.p99)}`],
+  ['latency p (vs control)', (v) => fmt.p(v.guardrails?.latencyPValue), (v) => guardrail(v.guardrails?.latencyPValue)],
+  ['errors', (v) => fmt.pct(v.errorRate)],
+  ['cache hits', (v) => fmt.pct(v.cacheHitRate, 1)],
+  ['delivery', (v) => fmt.pct(v.delivery.share, 1)],
+  ['metrics CTR (Σclick_through / Σimpressions)', (v) => fmt.pct(v.metrics.ctr)],
+];
+
+function table(results: ExperimentResults, caption: string, columns: readonly Column[]): HTMLElement {
   const node = el('table');
+  node.createCaption().textContent = caption;
   const head = node.createTHead().insertRow();
   for (const [title] of columns) head.append(el('th', title));
   const body = node.createTBody();
   for (const variant of results.variants) {
     const row = body.insertRow();
     row.dataset.variant = variant.variant;
-    for (const [, value, highlight] of columns) row.append(el('td', value(variant), highlight?.(variant) ? 'significant' : undefined));
+    for (const [, value, highlight] of columns) row.append(el('td', value(variant), highlight?.(variant)));
   }
+  // Scrolls on its own on a narrow screen, leaving the headings and charts in place.
+  const wrapper = el('div', undefined, 'table-scroll');
+  wrapper.append(node);
+  return wrapper;
+}
+
+function legend(): HTMLElement {
+  const node = el('p', undefined, 'legend');
+  node.append(
+    el('span', 'Blue', 'significant'),
+    ': the CTR differs from control at 5% after Holm’s correction. ',
+    el('span', 'Orange', 'guardrail'),
+    ': a guardrail differs from control at 5% (uncorrected): with many requests even a tiny difference is flagged, so read its size.',
+  );
   return node;
 }
 
@@ -86,6 +115,8 @@ const CHART_WIDTH = 400;
 
 function charts(results: ExperimentResults): HTMLElement {
   const grid = el('div', undefined, 'charts');
+  // One colour per variant in every chart of the experiment, control first.
+  const color = { legend: true, domain: results.variants.map((v) => v.variant), scheme: 'tableau10' } as const;
   const withCtr = results.variants.filter((v) => v.ctr !== null);
   grid.append(
     chart('CTR with 95% CI', () =>
@@ -93,11 +124,12 @@ function charts(results: ExperimentResults): HTMLElement {
         width: CHART_WIDTH,
         height: 220,
         marginLeft: 110,
-        x: { label: 'CTR', tickFormat: '%' },
-        y: { label: null },
+        x: { label: 'CTR', tickFormat: '.1%', ticks: 5 },
+        y: { label: null, domain: results.variants.map((v) => v.variant) },
+        color: { ...color, legend: false },
         marks: [
-          Plot.ruleY(withCtr, { y: 'variant', x1: (d: VariantResult) => d.ctrCi95[0], x2: (d: VariantResult) => d.ctrCi95[1], stroke: '#0969da' }),
-          Plot.dot(withCtr, { y: 'variant', x: 'ctr', fill: '#0969da', r: 4 }),
+          Plot.ruleY(withCtr, { y: 'variant', x1: (d: VariantResult) => d.ctrCi95[0], x2: (d: VariantResult) => d.ctrCi95[1], stroke: 'variant' }),
+          Plot.dot(withCtr, { y: 'variant', x: 'ctr', fill: 'variant', r: 4 }),
         ],
       }),
     ),
@@ -108,9 +140,10 @@ function charts(results: ExperimentResults): HTMLElement {
       Plot.plot({
         width: CHART_WIDTH,
         height: 220,
-        x: { label: 'ms', domain: [...new Set(latency.sort((a, b) => a.order - b.order).map((d) => d.bucket))] },
+        marginBottom: 45,
+        x: { label: 'ms', domain: [...new Set(latency.sort((a, b) => a.order - b.order).map((d) => d.bucket))], tickRotate: -45 },
         y: { label: 'share', tickFormat: '%' },
-        color: { legend: true },
+        color,
         marks: [Plot.lineY(latency, { x: 'bucket', y: 'share', stroke: 'variant', marker: true })],
       }),
     ),
@@ -122,9 +155,9 @@ function charts(results: ExperimentResults): HTMLElement {
         width: CHART_WIDTH,
         height: 50 + 24 * Math.max(1, new Set(downstream.map((d) => d.name)).size),
         marginLeft: 200,
-        x: { label: 'ms', type: 'log' },
+        x: { label: 'ms', type: 'log', tickFormat: '~g' },
         y: { label: null },
-        color: { legend: true },
+        color,
         marks: [
           Plot.dot(downstream.filter((d) => d.p95 > 0), { x: 'p95', y: 'name', fill: 'variant', r: 4 }),
           Plot.dot(downstream.filter((d) => d.p50 > 0), { x: 'p50', y: 'name', stroke: 'variant', r: 4 }),
@@ -154,7 +187,7 @@ function render(results: ExperimentResults, summary: ExperimentSummary): HTMLEle
     }
     section.append(claimed);
   }
-  section.append(table(results), charts(results));
+  section.append(table(results, 'Clicks', CLICK_COLUMNS), table(results, 'Guardrails', GUARDRAIL_COLUMNS), legend(), charts(results));
   return section;
 }
 
