@@ -82,6 +82,10 @@ test('a visitor clicks a recommendation and the whole loop is in the store', asy
   const serverSpan = await telemetry.spanIn(traceIdOf(content), (s) => s.kind === SERVER_KIND, 'the server span of GET /api/content/:id');
   expect(serverSpan.name).toBe('GET /api/content/:id');
   expect(serverSpan.attributes).toMatchObject(expected);
+  // The browser's own span of that fetch (its parent, exported by the SDK) carries the variant too.
+  const fetchSpan = await telemetry.spanIn(traceIdOf(content), (s) => s.spanId === serverSpan.parentSpanId, 'the browser span of the content fetch');
+  expect(fetchSpan.trusted).toBe(false);
+  expect(fetchSpan.attributes).toMatchObject(expected);
   // So did the article page's rail fetch, and every span the server made for it carries the variant.
   const readNext = await readNextRequest;
   expect(readNext.headers()['baggage']).toBe(baggage);

@@ -123,6 +123,8 @@ export class VariantLens {
         new FetchInstrumentation({
           propagateTraceHeaderCorsUrls: config.propagateTo.map((origin) => startingWith(origin, '(/|$)')),
           ignoreUrls: [startingWith(config.endpoint, '/v1/')],
+          // The browser's own request spans carry the visit's variants too (what the baggage says).
+          applyCustomAttributesOnSpan: (span) => span.setAttributes(this.memory.visitBaggage()),
         }),
       ],
     });
