@@ -32,7 +32,7 @@ export interface AppDeps {
   readonly isReady: () => boolean;
 }
 
-/** The Express application, not listening: parsers → CORS → routers → JSON 404 → errors. */
+/** The Express application, not listening: parsers → CORS → routers → 404 (JSON, or HTML for a browser's page) → errors. */
 export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');

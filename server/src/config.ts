@@ -9,7 +9,7 @@ export interface ServerConfig {
   readonly port: number;
   /** `DATA_DIR`: folder of the SQLite files (default `./data`). */
   readonly dataDir: string;
-  /** `CORS_ORIGINS`: comma-separated origins allowed to post telemetry and call the API (default none: same origin only). */
+  /** `CORS_ORIGINS`: `*` or comma-separated http(s) origins allowed to post telemetry and call the API (default none: same origin only). */
   readonly corsOrigins: readonly string[];
   /** `OTEL_SDK_DISABLED=true`: run with no instrumentation. */
   readonly telemetryDisabled: boolean;
@@ -85,6 +85,33 @@ function httpUrl(raw: string, name: string): string {
   return url.href.replace(/\/+$/, '');
 }
 
+/** The origin a browser would send in `Origin` for `entry`, or undefined when `entry` is not an http(s) origin (a path, say). */
+function httpOrigin(entry: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(entry);
+  } catch {
+    return undefined;
+  }
+  const bare = url.pathname === '/' && url.search === '' && url.hash === '' && url.username === '' && url.password === '';
+  return (url.protocol === 'http:' || url.protocol === 'https:') && bare ? url.origin : undefined;
+}
+
+/**
+ * `CORS_ORIGINS`: `*`, or origins normalised as browsers send them, so that
+ * `https://News.Example:443/` matches the `Origin: https://news.example` of a request.
+ */
+function corsOrigins(raw: string | undefined): string[] {
+  const entries = (raw ?? '').split(',').map((entry) => entry.trim()).filter((entry) => entry !== '');
+  return entries.map((entry) => {
+    const origin = entry === '*' ? entry : httpOrigin(entry);
+    if (origin === undefined) {
+      throw new ConfigError(`Configuration: CORS_ORIGINS is invalid, expected * or a comma-separated list of http(s) origins such as https://news.example (actual: ${entry})`);
+    }
+    return origin;
+  });
+}
+
 function forwardUrl(raw: string | undefined): string | undefined {
   if (raw === undefined || raw.trim() === '') return undefined;
   return httpUrl(raw, 'OTLP_FORWARD_URL');
@@ -114,7 +141,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): ServerConfig {
     experiments: readExperimentsFile(experimentsFile),
     port: integer(env, 'PORT', 3000, 0, 65_535),
     dataDir: resolve(env.DATA_DIR || './data'),
-    corsOrigins: (env.CORS_ORIGINS ?? '').split(',').map((o) => o.trim()).filter((o) => o !== ''),
+    corsOrigins: corsOrigins(env.CORS_ORIGINS),
     telemetryDisabled: boolean(env, 'OTEL_SDK_DISABLED'),
     maxBodyBytes: integer(env, 'MAX_BODY_BYTES', 5 * MIB, 1024, 1024 * MIB),
     metricIntervalMs: integer(env, 'METRIC_INTERVAL_MS', 5000, 100, 3_600_000),

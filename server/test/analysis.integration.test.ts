@@ -104,6 +104,12 @@ describe('experiment results', () => {
     expect((await fetch(`${server.url}/api/experiments/nope/results`)).status).toBe(404);
   });
 
+  it('answers an unknown cohort with 400 naming it and the known cohorts', async () => {
+    const response = await fetch(`${server.url}/api/experiments/rec_algorithm_v3/results?cohort=martians`);
+    expect(response.status).toBe(400);
+    expect((await response.json()).error).toBe('cohort is invalid, expected registered or anonymous (actual: martians)');
+  });
+
   it('cross-checks with the stored metrics (impressions counter by variant)', async () => {
     await new Promise((r) => setTimeout(r, 500));
     await server.flush();

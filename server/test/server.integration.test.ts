@@ -5,7 +5,7 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import { BasicTracerProvider, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import type { RunningServer } from '../src/server.js';
-import { startTestServer } from './helpers.js';
+import { hexId, otlpSpan, otlpTraces, startTestServer } from './helpers.js';
 
 let server: RunningServer;
 
@@ -103,6 +103,20 @@ describe('recommendations', () => {
     expect(await get('/no/such/route')).toMatchObject({ status: 404, body: { error: 'no route for GET /no/such/route' } });
   });
 
+  it('answers a browser asking for an unknown page with an HTML 404, and API clients with JSON', async () => {
+    const page = await fetch(`${server.url}/no/such/page&x'<y>`, { headers: { accept: 'text/html,application/xhtml+xml,*/*;q=0.8' } });
+    expect(page.status).toBe(404);
+    expect(page.headers.get('content-type')).toMatch(/^text\/html/);
+    const html = await page.text();
+    expect(html).toContain('/no/such/page&amp;x&#39;%3Cy%3E');
+    expect(html).not.toMatch(/&x'/);
+    expect(html).toMatch(/<a href="\/">/);
+    for (const path of ['/api/nope', '/v1/nope']) {
+      expect(await get(path, { accept: 'text/html' })).toMatchObject({ status: 404, body: { error: `no route for GET ${path}` } });
+    }
+    expect(await get('/nope', { accept: 'application/json' })).toMatchObject({ status: 404, body: { error: 'no route for GET /nope' } });
+  });
+
   it('serves an article whose server span carries the experiment attributes from baggage', async () => {
     const { body: recs } = await get('/api/recommendations?userId=dave');
     const contentId = recs.recommendations[0].contentId;
@@ -185,5 +199,44 @@ describe('a busy port', () => {
     await expect(startTestServer({ PORT: String(server.port) })).rejects.toThrow(`PORT ${server.port} is already in use`);
     // The server that holds the port still answers.
     expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+  });
+});
+
+describe('reading stored telemetry', () => {
+  it('returns up to 100 spans by default and honours limit from 1 to 1000', async () => {
+    const spans = Array.from({ length: 160 }, (_, i) => ({ ...otlpSpan(hexId(0x5000 + i, 16), hexId(0x5000 + i, 8)), name: 'limit.test' }));
+    expect((await post('/v1/traces', JSON.stringify(otlpTraces(spans)))).status).toBe(200);
+    await server.flush();
+    expect((await get('/api/spans?name=limit.test')).body.spans).toHaveLength(100);
+    expect((await get('/api/spans?name=limit.test&limit=51')).body.spans).toHaveLength(51);
+    expect((await get('/api/spans?name=limit.test&limit=150')).body.spans).toHaveLength(150);
+    expect((await get('/api/spans?name=limit.test&limit=1000')).body.spans).toHaveLength(160);
+    for (const limit of ['0', '1001', 'abc', '2.5']) {
+      expect(await get(`/api/spans?name=limit.test&limit=${limit}`)).toMatchObject({
+        status: 400,
+        body: { error: 'limit is invalid, expected an integer from 1 to 1000' },
+      });
+    }
+  });
+
+  it('returns up to 100 metric points by default and honours limit from 1 to 1000', async () => {
+    const dataPoints = Array.from({ length: 120 }, (_, i) => ({
+      startTimeUnixNano: '1795000000000000000',
+      timeUnixNano: String(1795000000000000000n + BigInt(i + 1) * 1_000_000_000n),
+      asInt: String(i),
+    }));
+    const body = { resourceMetrics: [{ scopeMetrics: [{ metrics: [{ name: 'limit.points', sum: { aggregationTemporality: 2, isMonotonic: true, dataPoints } }] }] }] };
+    expect((await post('/v1/metrics', JSON.stringify(body))).status).toBe(200);
+    await server.flush();
+    expect((await get('/api/metrics/limit.points')).body.points).toHaveLength(100);
+    expect((await get('/api/metrics/limit.points?limit=5')).body.points.map((p: any) => p.value)).toEqual([119, 118, 117, 116, 115]);
+    expect((await get('/api/metrics/limit.points?limit=110')).body.points).toHaveLength(110);
+    expect((await get('/api/metrics/limit.points?limit=1000')).body.points).toHaveLength(120);
+    for (const limit of ['0', 'abc', '100000']) {
+      expect(await get(`/api/metrics/limit.points?limit=${limit}`)).toMatchObject({
+        status: 400,
+        body: { error: 'limit is invalid, expected an integer from 1 to 1000' },
+      });
+    }
   });
 });

@@ -58,3 +58,20 @@ describe('npm run simulate', () => {
     expect(await served()).toBe(before);
   });
 });
+
+describe('npm run simulate command line', () => {
+  it('prints usage for --help without needing a server', async () => {
+    const { stdout } = await run(process.execPath, [CLI, '--help']);
+    expect(stdout).toMatch(/^Usage: npm run simulate -- \[options\]/);
+    expect(stdout).toContain('--effect <variant>=<+/-N>%');
+  });
+
+  it('answers an unknown option with one line and usage, exit code 2, no stack', async () => {
+    const failure = await run(process.execPath, [CLI, '--userz', '5']).catch((error: unknown) => error as { code: number; stdout: string; stderr: string });
+    expect(failure).toMatchObject({ code: 2, stdout: '' });
+    const { stderr } = failure as { stderr: string };
+    expect(stderr.split('\n')[0]).toBe("simulate: Unknown option '--userz'");
+    expect(stderr).toContain('Usage: npm run simulate');
+    expect(stderr).not.toMatch(/TypeError|ERR_PARSE_ARGS|^\s+at .*:\d+:\d+\)?$/m);
+  });
+});

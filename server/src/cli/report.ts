@@ -1,15 +1,30 @@
 /**
- * `npm run report -- --experiment <key> [--from <time>] [--to <time>] [--cohort <name>]`:
+ * `npm run report -- --experiment <key> [--from <time>] [--to <time>] [--cohort <name>] [--json]`:
  * the results of one experiment as terminal tables, read from the SQLite store under
  * DATA_DIR (the server need not run).
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config.js';
 import type { ExperimentResults } from '../core/experiment-analysis.js';
+import { COHORTS } from '../core/experiments.js';
 import { AnalysisRequestError, AnalysisService } from '../services/analysis-service.js';
 import { TelemetryStore } from '../store/telemetry-store.js';
+import { parseCommandLine } from './command-line.js';
+
+const USAGE = `Usage: npm run report -- --experiment <key> [--from <time>] [--to <time>] [--cohort <name>] [--json]
+
+The results of one experiment as terminal tables, read from the SQLite store under DATA_DIR
+(default ./data; the server need not run). Experiments come from EXPERIMENTS_FILE
+(default config/experiments.json).
+
+Options:
+  --experiment <key>  the experiment to report (required)
+  --from <time>       window start: ISO 8601 date-time or ms since the epoch (default: everything)
+  --to <time>         window end, same forms (default: now)
+  --cohort <name>     only visitors of this cohort: ${COHORTS.join(' or ')} (default: all)
+  --json              print the results as JSON, the same as the results API
+  -h, --help          print this help`;
 
 function pct(value: number | null | undefined, digits = 2): string {
   return value === null || value === undefined ? '–' : `${(value * 100).toFixed(digits)}%`;
@@ -85,19 +100,22 @@ export function formatReport(results: ExperimentResults): string {
 }
 
 function main(): void {
-  const { values } = parseArgs({
+  const { values } = parseCommandLine('report', USAGE, {
     options: { experiment: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' }, cohort: { type: 'string' }, json: { type: 'boolean' } },
   });
   const config = loadConfig(process.env);
+  const keys = config.experiments.experiments.map((e) => e.key).join(', ');
+  if (values.experiment === undefined) throw new ConfigError(`--experiment is required: one of ${keys}`);
+  const experiment = config.experiments.experiments.find((e) => e.key === values.experiment);
+  if (experiment === undefined) {
+    throw new ConfigError(`--experiment is invalid: experiment ${values.experiment} does not exist; the experiments are ${keys}`);
+  }
   const path = join(config.dataDir, 'telemetry.db');
   if (!existsSync(path)) throw new ConfigError(`no telemetry store at ${path}; start the server (npm start) or set DATA_DIR`);
   // Opening the store brings its schema up to date before the read-only analysis connection.
   new TelemetryStore({ path }).close();
   const analysis = new AnalysisService(path, config.experiments.experiments);
   try {
-    const keys = config.experiments.experiments.map((e) => e.key);
-    const experiment = values.experiment === undefined ? undefined : analysis.experiment(values.experiment);
-    if (experiment === undefined) throw new ConfigError(`--experiment is required: one of ${keys.join(', ')}`);
     const results = analysis.results(experiment, { from: values.from, to: values.to, cohort: values.cohort });
     console.log(values.json ? JSON.stringify(results, null, 2) : formatReport(results));
   } finally {

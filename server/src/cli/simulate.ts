@@ -5,8 +5,8 @@
  * SDK's conventions — under a click model per variant with planted effects.
  */
 import { randomBytes } from 'node:crypto';
-import { parseArgs } from 'node:util';
 import { seededRandom } from '../core/catalogue.js';
+import { parseCommandLine } from './command-line.js';
 
 interface Options {
   readonly url: string;
@@ -45,8 +45,24 @@ function positiveInteger(raw: string | undefined, name: string, fallback: number
   return value;
 }
 
+const USAGE = `Usage: npm run simulate -- [options]
+
+Drives a running variant-lens server over HTTP the way many browsers would: recommendation
+requests, then the views and clicks the SDK would report, under a click model per variant.
+
+Options:
+  --url <url>                  the server (default http://localhost:$PORT, PORT default 3000)
+  --users <n>                  simulated visitors (default 2000)
+  --days <n>                   days of traffic: about n/2 visits per visitor (at least one),
+                               all sent now, with real timestamps (default 7)
+  --seed <n>                   makes a run repeatable: the same visitors, visits and clicks (default 1)
+  --effect <variant>=<+/-N>%   plant a relative change of the variant's click probability,
+                               e.g. hybrid=+8%; repeat for several variants (default: none, an A/A run)
+  --concurrency <n>            visitors simulated at once (default 16)
+  -h, --help                   print this help`;
+
 function options(): Options {
-  const { values } = parseArgs({
+  const { values } = parseCommandLine('simulate', USAGE, {
     options: {
       url: { type: 'string' },
       users: { type: 'string' },

@@ -28,11 +28,16 @@ export interface Assignment {
 /** Prefix of the random ids browsers make up for visitors who are not signed in. */
 export const ANONYMOUS_ID_PREFIX = 'anon-';
 
+/** Every cohort `cohortOf` gives: the values `user.cohort` can have on the server's spans. */
+export const COHORTS = ['registered', 'anonymous'] as const;
+
+export type Cohort = (typeof COHORTS)[number];
+
 /**
  * A coarse, non-personal cohort for a visitor: `anonymous` for browser-generated ids,
  * `registered` otherwise.
  */
-export function cohortOf(userId: string): string {
+export function cohortOf(userId: string): Cohort {
   return userId.startsWith(ANONYMOUS_ID_PREFIX) ? 'anonymous' : 'registered';
 }
 

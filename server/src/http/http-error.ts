@@ -11,8 +11,30 @@ export class HttpError extends Error {
   }
 }
 
-/** Unknown routes answer with JSON, not Express's HTML page. */
+/** Paths of API clients, which get JSON whatever they accept. */
+const API_PATH = /^\/(api|v1)(\/|$)/;
+
+const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c]!);
+}
+
+/**
+ * Unknown routes answer with JSON, not Express's HTML page — except a browser asking for a
+ * page outside `/api` and `/v1`, which gets a short HTML page with a link home.
+ */
 export const notFound: RequestHandler = (req, res) => {
+  if (!API_PATH.test(req.path) && req.accepts(['json', 'html']) === 'html') {
+    res
+      .status(404)
+      .type('html')
+      .send(
+        `<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>Not found · variant-lens</title></head>` +
+          `<body><h1>Not found</h1><p>There is no page at <code>${escapeHtml(req.path)}</code>.</p><p><a href="/">Home</a> · <a href="/dashboard">Dashboard</a></p></body></html>\n`,
+      );
+    return;
+  }
   res.status(404).json({ error: `no route for ${req.method} ${req.path}` });
 };
 

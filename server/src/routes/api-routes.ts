@@ -1,7 +1,7 @@
 import { Router } from 'express';
 import type { ExperimentService } from '../services/experiment-service.js';
 import { articleUrl, type RecommendationService } from '../services/recommendation-service.js';
-import type { TelemetryStore } from '../store/telemetry-store.js';
+import { DEFAULT_QUERY_LIMIT, MAX_QUERY_LIMIT, type TelemetryStore } from '../store/telemetry-store.js';
 import { AnalysisRequestError, type AnalysisService } from '../services/analysis-service.js';
 import { HttpError } from '../http/http-error.js';
 import { requestLocals } from '../http/request-context.js';
@@ -10,18 +10,24 @@ import { forcedVariants, requireVisitorId } from '../http/visitor.js';
 const DEFAULT_LIMIT = 8;
 /** A topic page shows this many of the topic's newest articles unless it asks otherwise. */
 const DEFAULT_TOPIC_LIMIT = 20;
+/** Most articles in one recommendation list or topic page. */
 const MAX_LIMIT = 50;
 const TRACE_ID = /^[0-9a-f]{32}$/;
 const CONTENT_ID = /^[A-Za-z0-9_-]{1,64}$/;
 const TOPIC = /^[A-Za-z0-9_-]{1,64}$/;
 
-function parseLimit(raw: unknown, defaultLimit = DEFAULT_LIMIT): number {
+function parseLimit(raw: unknown, defaultLimit = DEFAULT_LIMIT, maxLimit = MAX_LIMIT): number {
   if (raw === undefined) return defaultLimit;
   const limit = typeof raw === 'string' && /^\d+$/.test(raw) ? Number(raw) : NaN;
-  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) {
-    throw new HttpError(400, `limit is invalid, expected an integer from 1 to ${MAX_LIMIT}`);
+  if (!Number.isInteger(limit) || limit < 1 || limit > maxLimit) {
+    throw new HttpError(400, `limit is invalid, expected an integer from 1 to ${maxLimit}`);
   }
   return limit;
+}
+
+/** `limit` of the stored-telemetry reads: the store's own default and maximum. */
+function parseQueryLimit(raw: unknown): number {
+  return parseLimit(raw, DEFAULT_QUERY_LIMIT, MAX_QUERY_LIMIT);
 }
 
 function optionalString(raw: unknown, name: string): string | undefined {
@@ -115,11 +121,12 @@ export function telemetryApi(deps: { store: TelemetryStore; analysis: AnalysisSe
   router.get('/spans', (req, res) => {
     const name = optionalString(req.query.name, 'name');
     const requestId = optionalString(req.query.requestId, 'requestId');
-    const limit = req.query.limit === undefined ? undefined : parseLimit(req.query.limit);
+    const limit = parseQueryLimit(req.query.limit);
     res.json({ spans: deps.store.findSpans({ name, requestId, limit }) });
   });
   router.get('/metrics/:name', (req, res) => {
-    res.json({ name: req.params.name, points: deps.store.findMetricPoints(req.params.name) });
+    const limit = parseQueryLimit(req.query.limit);
+    res.json({ name: req.params.name, points: deps.store.findMetricPoints(req.params.name, limit) });
   });
   return router;
 }

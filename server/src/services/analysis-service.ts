@@ -1,5 +1,6 @@
 import { analyzeExperiment, type ExperimentResults } from '../core/experiment-analysis.js';
 import type { ExperimentDefinition } from '../core/experiment-config.js';
+import { COHORTS } from '../core/experiments.js';
 import { AnalysisStore, DURATION_BUCKETS_PER_E, type AnalysisWindow } from '../store/analysis-store.js';
 
 /** The request's view of the data: a window and an optional cohort, as given by the user. */
@@ -42,8 +43,8 @@ export class AnalysisService {
     const fromMs = instant(request.from, 'from', 0);
     const toMs = instant(request.to, 'to', Number.MAX_SAFE_INTEGER);
     if (toMs <= fromMs) throw new AnalysisRequestError('to is invalid, expected a time after from');
-    if (request.cohort !== undefined && !/^[A-Za-z0-9._-]{1,64}$/.test(request.cohort)) {
-      throw new AnalysisRequestError('cohort is invalid, expected a cohort name such as registered or anonymous');
+    if (request.cohort !== undefined && !(COHORTS as readonly string[]).includes(request.cohort)) {
+      throw new AnalysisRequestError(`cohort is invalid, expected ${COHORTS.join(' or ')} (actual: ${request.cohort.slice(0, 40)})`);
     }
     const window: AnalysisWindow = { fromMs, toMs, cohort: request.cohort };
     const key = experiment.baggageKey;

@@ -290,8 +290,10 @@ export interface SpanQuery {
   limit?: number;
 }
 
-const DEFAULT_QUERY_LIMIT = 100;
-const MAX_QUERY_LIMIT = 1000;
+/** Spans or points `findSpans` and `findMetricPoints` return when not asked for a number. */
+export const DEFAULT_QUERY_LIMIT = 100;
+/** The most they return at once, so one read stays a bounded response however much is stored. */
+export const MAX_QUERY_LIMIT = 1000;
 
 function toStoredSpan(row: SpanRow): StoredSpan {
   return {

@@ -1,0 +1,28 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../src/config.js';
+
+describe('loadConfig', () => {
+  it.each([
+    ['unset', undefined, []],
+    ['empty', '', []],
+    ['any origin', '*', ['*']],
+    ['one origin', 'https://news.example', ['https://news.example']],
+    ['a list, spaced, with a port and a trailing slash', ' https://news.example , http://localhost:5173/', ['https://news.example', 'http://localhost:5173']],
+    ['an origin with its default port and capitals', 'HTTPS://News.Example:443', ['https://news.example']],
+  ])('reads CORS_ORIGINS %s', (_label, value, expected) => {
+    expect(loadConfig(value === undefined ? {} : { CORS_ORIGINS: value }).corsOrigins).toEqual(expected);
+  });
+
+  it.each([
+    ['a word', 'notanorigin'],
+    ['a host without a scheme', 'news.example'],
+    ['another scheme', 'ftp://news.example'],
+    ['a URL with a path', 'https://news.example/app'],
+    ['one bad entry in a list', 'https://news.example,nope'],
+  ])('refuses CORS_ORIGINS that is %s, naming the variable', (_label, value) => {
+    expect(() => loadConfig({ CORS_ORIGINS: value })).toThrow(ConfigError);
+    expect(() => loadConfig({ CORS_ORIGINS: value })).toThrow(
+      /^Configuration: CORS_ORIGINS is invalid, expected \* or a comma-separated list of http\(s\) origins such as https:\/\/news\.example \(actual: /,
+    );
+  });
+});
