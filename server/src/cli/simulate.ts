@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { seededRandom } from '../core/catalogue.js';
+import { seededRandom } from '../core/seeded-random.js';
 
 interface Options {
   readonly url: string;
