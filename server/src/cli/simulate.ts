@@ -5,7 +5,7 @@
  * SDK's conventions — under a click model per variant with planted effects.
  */
 import { randomBytes } from 'node:crypto';
-import { seededRandom } from '../core/catalogue.js';
+import { seededRandom } from '../core/seeded-random.js';
 import { parseCommandLine } from './command-line.js';
 
 interface Options {

@@ -2,7 +2,8 @@
  * A reproducible audience for the catalogue: users with topic preferences and a click
  * history, generated from a seed. Pure.
  */
-import { seededRandom, TOPICS, type Article } from './catalogue.js';
+import { TOPICS, type Article } from './catalogue.js';
+import { seededRandom } from './seeded-random.js';
 
 export interface GeneratedUser {
   readonly userId: string;
