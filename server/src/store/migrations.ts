@@ -29,10 +29,6 @@ export function configureConnection(db: Database.Database): void {
   // 64 MiB of page cache keeps the indexes' hot pages in memory under heavy ingest.
   db.pragma('cache_size = -65536');
   db.pragma('temp_store = MEMORY');
-  // Pages read through a memory map instead of a read() call each: random inserts into the
-  // span index touch many pages, and the ingest benchmark measured 42,200 spans/s with it
-  // against 33,000–35,000 without.
-  db.pragma('mmap_size = 1073741824');
 }
 
 export type { Migration };
@@ -41,5 +37,4 @@ export type { Migration };
 export function configureReadConnection(db: Database.Database): void {
   db.pragma('busy_timeout = 5000');
   db.pragma('cache_size = -65536');
-  db.pragma('mmap_size = 1073741824');
 }
