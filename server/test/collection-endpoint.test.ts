@@ -157,6 +157,15 @@ describe('OTLP/HTTP status codes', () => {
     expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
   });
 
+  it('names the encoding when a compressed body cannot be inflated, and refuses unknown encodings with 415', async () => {
+    const corrupt = await post('/v1/traces', Buffer.from('not gzip at all'), { ...json, 'content-encoding': 'gzip' });
+    expect(corrupt.status).toBe(400);
+    expect((await corrupt.json()).error).toBe('body is not valid gzip (incorrect header check)');
+    const unknown = await post('/v1/traces', Buffer.from('{}'), { ...json, 'content-encoding': 'compress' });
+    expect(unknown.status).toBe(415);
+    expect((await unknown.json()).error).toBe('content-encoding compress is not supported, expected gzip, deflate or br (or none)');
+  });
+
   it('answers overload with 503 and Retry-After, and the retry is stored', async () => {
     const body = JSON.stringify(otlpTraces([good(0xf1)]));
     const spy = vi.spyOn(server.ingestPool, 'ingest').mockRejectedValueOnce(new IngestOverloadedError('ingest queue is full'));

@@ -45,7 +45,7 @@ interface BodyParserError {
 }
 
 /** Last middleware: every failure becomes `{error}` with a fitting status; the server keeps serving. */
-export const errorHandler: ErrorRequestHandler = (error: unknown, _req, res, _next) => {
+export const errorHandler: ErrorRequestHandler = (error: unknown, req, res, _next) => {
   if (error instanceof HttpError) {
     res.set(error.headers).status(error.status).json({ error: error.message });
     return;
@@ -53,6 +53,16 @@ export const errorHandler: ErrorRequestHandler = (error: unknown, _req, res, _ne
   const parserError = error as BodyParserError;
   if (parserError.type === 'entity.too.large') {
     res.status(413).json({ error: `body is larger than the limit of ${parserError.limit} bytes` });
+    return;
+  }
+  const encoding = req.headers['content-encoding'];
+  if (parserError.type === 'encoding.unsupported') {
+    res.status(415).json({ error: `content-encoding ${encoding ?? '(none)'} is not supported, expected gzip, deflate or br (or none)` });
+    return;
+  }
+  // The body parser inflates before anything reads the body: its other 400s with an encoding are a body that would not inflate.
+  if (parserError.status === 400 && encoding !== undefined && encoding !== 'identity' && parserError.type === undefined) {
+    res.status(400).json({ error: `body is not valid ${encoding} (${(error as Error).message})` });
     return;
   }
   if (typeof parserError.status === 'number' && parserError.status >= 400 && parserError.status < 500) {
