@@ -1,48 +1,19 @@
 /** Shared pieces of the benchmarks: a server child process, tables and JSON output. */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { ROOT, startServerProcess, type ServerProcess } from '../e2e/server-process.js';
 
-export const PROJECT_ROOT = join(import.meta.dirname, '..', '..');
-const SERVER_ENTRY = join(PROJECT_ROOT, 'dist', 'server', 'src', 'index.js');
+export const PROJECT_ROOT = ROOT;
 
-/** A server started exactly as `npm start` starts it, in its own process. */
-export interface BenchServer {
-  readonly url: string;
-  readonly dataDir: string;
-  readonly child: ChildProcess;
-  stop(): Promise<void>;
-}
-
-export async function startServer(env: Record<string, string> = {}): Promise<BenchServer> {
-  const dataDir = env.DATA_DIR ?? mkdtempSync(join(tmpdir(), 'variant-lens-bench-'));
-  // BENCH_SERVER_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the server under load.
+/**
+ * A server started exactly as `npm start` starts it, in its own process, with retention off
+ * (a benchmark's store must keep what it was sent) and its data folder kept for reading after
+ * `stop`. BENCH_SERVER_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles it under load.
+ */
+export function startServer(env: Record<string, string> = {}): Promise<ServerProcess> {
   const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...nodeArgs, SERVER_ENTRY], {
-    cwd: PROJECT_ROOT,
-    env: { ...process.env, PORT: '0', FEATURE_STORE_PORT: '0', DATA_DIR: dataDir, RETENTION_MAX_AGE_HOURS: '0', RETENTION_MAX_SPANS: '0', ...env },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const url = await new Promise<string>((resolve, reject) => {
-    let output = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      const match = /variant-lens is serving on (http:\/\/localhost:\d+)/.exec(output);
-      if (match) resolve(match[1]!);
-    });
-    child.once('exit', (code) => reject(new Error(`server exited with ${code}: ${output}`)));
-  });
-  return {
-    url,
-    dataDir,
-    child,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-      }),
-  };
+  return startServerProcess({ RETENTION_MAX_AGE_HOURS: '0', RETENTION_MAX_SPANS: '0', ...env }, { nodeArgs, keepDataDir: true, echoStderr: true });
 }
 
 /** Prints rows as an aligned text table. */

@@ -5,7 +5,8 @@
  * traffic.
  */
 import autocannon, { type Result } from 'autocannon';
-import { printTable, startServer, writeResult, type BenchServer } from './bench-lib.js';
+import type { ServerProcess } from '../e2e/server-process.js';
+import { printTable, startServer, writeResult } from './bench-lib.js';
 
 const CONNECTIONS = 50;
 const ROUND_SECONDS = Number(process.env.BENCH_ROUND_SECONDS ?? 10);
@@ -23,7 +24,7 @@ interface Round {
   errors: number;
 }
 
-async function load(server: BenchServer, seconds: number): Promise<Result> {
+async function load(server: ServerProcess, seconds: number): Promise<Result> {
   let n = 0;
   return autocannon({
     url: server.url,

@@ -4,26 +4,19 @@
  * photographs the demo home page with its Experiments panel open and the dashboard in
  * Debian's Chromium. Writes `docs/demo-site.png` and `docs/dashboard.png`.
  */
-import { spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from '@playwright/test';
-import { PROJECT_ROOT, startServer } from '../bench/bench-lib.js';
 import { CHROMIUM_ARGS, chromiumExecutable } from './chromium.js';
-
-function simulate(url: string): Promise<void> {
-  const script = join(PROJECT_ROOT, 'dist/server/src/cli/simulate.js');
-  const child = spawn(process.execPath, [script, '--url', url, '--users', '2000', '--effect', 'hybrid=+30%', '--seed', '7'], { stdio: 'inherit' });
-  return new Promise((resolve, reject) => child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`the simulator exited with ${code}`)))));
-}
+import { ROOT, runSimulator, startServerProcess } from './server-process.js';
 
 async function main(): Promise<void> {
-  const docs = join(PROJECT_ROOT, 'docs');
+  const docs = join(ROOT, 'docs');
   mkdirSync(docs, { recursive: true });
-  const server = await startServer({ METRIC_INTERVAL_MS: '1000' });
+  const server = await startServerProcess({ METRIC_INTERVAL_MS: '1000' }, { echoStderr: true });
   const browser = await chromium.launch({ executablePath: chromiumExecutable(), args: CHROMIUM_ARGS });
   try {
-    await simulate(server.url);
+    process.stdout.write(await runSimulator(server.url, ['--users', '2000', '--effect', 'hybrid=+30%', '--seed', '7']));
     const page = await browser.newPage({ viewport: { width: 1200, height: 820 } });
     await page.goto(`${server.url}/?user=u00042`);
     await page.locator('[data-rec-content-id]').first().waitFor();

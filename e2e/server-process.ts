@@ -1,16 +1,25 @@
 /**
- * A variant-lens server of a test's own, in its own process with a fresh data folder, run
- * exactly as `npm run serve` runs it: for tests whose results must not mix with the
- * telemetry other tests leave in the shared servers.
+ * A variant-lens server in its own process with a fresh data folder, run exactly as `npm run
+ * serve` runs it: for tests whose results must not mix with the telemetry other tests leave
+ * in the shared servers, and for the benchmarks and the README screenshots.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { promisify } from 'node:util';
+
+/** The nearest folder above `from` with a package.json: the same from `e2e/` and, compiled, from `dist/e2e/`. */
+function projectRoot(from: string): string {
+  let dir = from;
+  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
+  return dir;
+}
 
 /** The repository root: the server resolves `config/` and `dist/` from its working directory. */
-export const ROOT = join(import.meta.dirname, '..');
+export const ROOT = projectRoot(import.meta.dirname);
 const ENTRY = join(ROOT, 'dist/server/src/index.js');
+const SIMULATE = join(ROOT, 'dist/server/src/cli/simulate.js');
 /** The first start generates the content database (a few seconds; more on a busy machine). */
 const START_TIMEOUT_MS = 60_000;
 /** SIGTERM flushes telemetry and closes the databases; past this the process is killed. */
@@ -21,8 +30,18 @@ export interface ServerProcess {
   /** `http://localhost:<port>`. */
   readonly url: string;
   readonly dataDir: string;
-  /** SIGTERM (SIGKILL if it hangs), then removes the data folder. */
+  /** SIGTERM (SIGKILL if it hangs), then removes the data folder unless asked to keep it. */
   stop(): Promise<void>;
+}
+
+/** How the process is run, beyond its environment. */
+export interface ServerProcessOptions {
+  /** Node options before the entry point (e.g. `--cpu-prof`). */
+  readonly nodeArgs?: readonly string[];
+  /** Leave the data folder after `stop`, to read the store afterwards. */
+  readonly keepDataDir?: boolean;
+  /** Copy the server's stderr to this process's as it comes (it is kept for errors either way). */
+  readonly echoStderr?: boolean;
 }
 
 function exited(child: ChildProcess): Promise<void> {
@@ -33,9 +52,9 @@ function exited(child: ChildProcess): Promise<void> {
  * Starts `node dist/server/src/index.js` on a free port (`PORT=0`, feature store too) with a
  * fresh `DATA_DIR`; `env` adds to or overrides that. Resolves once `/healthz` answers 200.
  */
-export async function startServerProcess(env: Record<string, string> = {}): Promise<ServerProcess> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'variant-lens-e2e-own-'));
-  const child = spawn(process.execPath, [ENTRY], {
+export async function startServerProcess(env: Record<string, string> = {}, options: ServerProcessOptions = {}): Promise<ServerProcess> {
+  const dataDir = env.DATA_DIR ?? mkdtempSync(join(tmpdir(), 'variant-lens-own-'));
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), ENTRY], {
     cwd: ROOT,
     env: { ...process.env, PORT: '0', FEATURE_STORE_PORT: '0', DATA_DIR: dataDir, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -45,10 +64,13 @@ export async function startServerProcess(env: Record<string, string> = {}): Prom
     const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);
     await exited(child);
     clearTimeout(timer);
-    rmSync(dataDir, { recursive: true, force: true });
+    if (options.keepDataDir !== true) rmSync(dataDir, { recursive: true, force: true });
   };
   let output = '';
-  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+    if (options.echoStderr === true) process.stderr.write(chunk);
+  });
   try {
     const url = await new Promise<string>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`the server did not start within ${START_TIMEOUT_MS} ms:\n${output}`)), START_TIMEOUT_MS);
@@ -73,4 +95,10 @@ export async function startServerProcess(env: Record<string, string> = {}): Prom
     await stop();
     throw error;
   }
+}
+
+/** Runs `npm run simulate` against `url` with `args` and resolves with what it printed on stdout. */
+export async function runSimulator(url: string, args: readonly string[]): Promise<string> {
+  const { stdout } = await promisify(execFile)(process.execPath, [SIMULATE, '--url', url, ...args], { cwd: ROOT });
+  return stdout;
 }

@@ -3,13 +3,9 @@
  * counts), read back through the dashboard: a planted effect is marked significant, an A/A
  * run is not.
  */
-import { execFile } from 'node:child_process';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { CTR_SIGNIFICANCE_COLUMNS, expect, test, type Dashboard, type ExperimentResults, type Telemetry } from './fixtures.js';
-import { ROOT } from './server-process.js';
+import { runSimulator } from './server-process.js';
 
-const SIMULATE = join(ROOT, 'dist/server/src/cli/simulate.js');
 /**
  * The simulator is deterministic for a seed (visitors, visits and click draws), so these runs
  * give the same figures every time. 2,000 visitors (about 2,200 rails) take about 10 s. With
@@ -27,7 +23,7 @@ test.use({ viewport: { width: 1920, height: 1080 } });
 
 /** Runs the simulator against `url` and returns how many recommendation requests it made. */
 async function simulate(url: string, ...args: string[]): Promise<number> {
-  const { stdout } = await promisify(execFile)(process.execPath, [SIMULATE, '--url', url, ...SIMULATION, ...args], { cwd: ROOT });
+  const stdout = await runSimulator(url, [...SIMULATION, ...args]);
   const requests = /(\d+) recommendation requests/.exec(stdout);
   expect(requests, stdout).not.toBeNull();
   return Number(requests![1]);
