@@ -18,8 +18,8 @@ import { TelemetryStore } from './store/telemetry-store.js';
 import { startTelemetry } from './telemetry/telemetry.js';
 
 /** How many articles the generated catalogue has, and its seed. */
-const CATALOGUE_SIZE = 2000;
-const CATALOGUE_SEED = 20_261_124;
+export const CATALOGUE_SIZE = 2000;
+export const CATALOGUE_SEED = 20_261_124;
 /** How many users with histories the generated audience has. */
 const AUDIENCE_SIZE = 5000;
 
@@ -106,6 +106,15 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     static: { distDir: config.distDir },
     isReady: () => ready,
   });
+  /** Flushes the server's own telemetry into the store, then closes everything behind the HTTP server. */
+  const closeBehind = async (forwardDrainMs: number) => {
+    await telemetry.shutdown();
+    await ingestPool.close();
+    await forwarder?.close(forwardDrainMs);
+    analysis.close();
+    store.close();
+    content.close();
+  };
   let server: Server;
   try {
     server = await new Promise((resolveListen, reject) => {
@@ -114,12 +123,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     });
   } catch (error) {
     // Nothing may stay open behind a server that never listened.
-    await telemetry.shutdown();
-    await ingestPool.close();
-    await forwarder?.close(0);
-    analysis.close();
-    store.close();
-    content.close();
+    await closeBehind(0);
     if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
     throw new ConfigError(`PORT ${config.port} is already in use: stop what is listening there, or set PORT to another port (0 picks a free one)`);
   }
@@ -165,12 +169,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
         server.closeIdleConnections();
       });
       retention.stop();
-      await telemetry.shutdown();
-      await ingestPool.close();
-      await forwarder?.close(FORWARD_DRAIN_MS);
-      analysis.close();
-      store.close();
-      content.close();
+      await closeBehind(FORWARD_DRAIN_MS);
     },
   };
 }
