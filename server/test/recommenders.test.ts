@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { coOccurrence, generateAudience, type GeneratedUser } from '../src/core/audience.js';
 import { CATALOGUE_EPOCH, generateCatalogue, type Article } from '../src/core/catalogue.js';
+import { CATALOGUE_SEED, CATALOGUE_SIZE } from '../src/server.js';
+import { HISTORY_WINDOW, HYBRID_TOPICS, NEIGHBOURS_PER_ITEM, POPULAR_POOL, RECENT_POOL, TOPIC_POOL } from '../src/services/recommendation-service.js';
 import {
   BOOST_HALF_LIFE_DAYS,
   CONTROL_HALF_LIFE_DAYS,
@@ -263,18 +265,12 @@ describe('isAlgorithm', () => {
 });
 
 describe('on generated data, the variants give genuinely different lists', () => {
-  // The server's catalogue size and seed, and the service's pool sizes (recommendation-service.ts).
-  const SEED = 20_261_124;
-  const POPULAR_POOL = 300;
-  const RECENT_POOL = 100;
-  const TOPIC_POOL = 120;
-  const HYBRID_TOPICS = 2;
-  const NEIGHBOURS_PER_ITEM = 20;
-  const HISTORY_WINDOW = 20;
+  // The server's catalogue and the service's pool sizes, so the lists are the ones it serves.
+  const SEED = CATALOGUE_SEED;
   const USERS = 200;
   const TOP = 10;
 
-  const catalogue = generateCatalogue(2000, SEED);
+  const catalogue = generateCatalogue(CATALOGUE_SIZE, SEED);
   const audience = generateAudience(500, catalogue, SEED + 1);
   const neighbours = coOccurrence(
     audience.map((u) => u.history),

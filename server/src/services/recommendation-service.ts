@@ -37,14 +37,14 @@ const FEATURE_FLAG_PROVIDER = 'variant-lens';
 const ALGORITHM_BAGGAGE_KEY = 'experiment.rec_algorithm';
 const BOOST_BAGGAGE_KEY = 'experiment.ranking_boost';
 /** Candidate pool sizes: enough that exclusions and re-ranking never run a list dry. */
-const POPULAR_POOL = 300;
-const RECENT_POOL = 100;
-const TOPIC_POOL = 120;
-const NEIGHBOURS_PER_ITEM = 20;
+export const POPULAR_POOL = 300;
+export const RECENT_POOL = 100;
+export const TOPIC_POOL = 120;
+export const NEIGHBOURS_PER_ITEM = 20;
 /** History items the collaborative step looks at: the most recent ones. */
-const HISTORY_WINDOW = 20;
+export const HISTORY_WINDOW = 20;
 /** Hybrid draws content candidates from the visitor's strongest topics. */
-const HYBRID_TOPICS = 2;
+export const HYBRID_TOPICS = 2;
 const EMPTY_FEATURES = (userId: string): UserFeatures => ({ userId, topicAffinity: {}, tagAffinity: {}, history: [] });
 
 /** Cache sizes and lifetimes (bounded: memory never grows with traffic). */
