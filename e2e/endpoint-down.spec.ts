@@ -1,5 +1,5 @@
 import type { Page, Route } from '@playwright/test';
-import { expect, test } from './fixtures.js';
+import { expect, test, type Telemetry } from './fixtures.js';
 
 /** The collection endpoint's requests, whose failures Chromium reports while it is down. */
 const EXPECTED_FAILURES = /\/v1\/(traces|metrics)$/;
@@ -84,6 +84,11 @@ for (const outage of OUTAGES) {
   });
 }
 
+/** `recommendation.click_through` over every variant of the main experiment, as the results count it. */
+async function clickThrough(store: Telemetry): Promise<number> {
+  return (await store.results('rec_algorithm_v3')).variants.reduce((sum, v) => sum + v.metrics.clickThrough, 0);
+}
+
 test('a click that navigates while the endpoint is down is delivered from the next page, and counted once', async ({ ownServer, demoHome, articlePage, telemetry, page }) => {
   test.setTimeout(90_000);
   const store = telemetry.at(ownServer.url);
@@ -103,7 +108,7 @@ test('a click that navigates while the endpoint is down is delivered from the ne
   // The counter too, once: a batch sent twice (the home page's last try may have got through
   // unseen) is stored once.
   await expect
-    .poll(async () => (await store.results('rec_algorithm_v3')).variants.reduce((sum, v) => sum + v.metrics.clickThrough, 0), { timeout: 30_000 })
+    .poll(() => clickThrough(store), { timeout: 30_000 })
     .toBe(1);
   expect((await store.results('rec_algorithm_v3')).variants.reduce((sum, v) => sum + v.clicks, 0)).toBe(1);
 });
@@ -117,8 +122,8 @@ test('a click that navigates normally is counted once, though the next page rese
   await expect.poll(() => unsent(page), { timeout: 30_000 }).not.toContain(served.requestId);
   await store.expectSpans('recommendation.click', served.requestId, 1);
   await expect
-    .poll(async () => (await store.results('rec_algorithm_v3')).variants.reduce((sum, v) => sum + v.metrics.clickThrough, 0), { timeout: 30_000 })
+    .poll(() => clickThrough(store), { timeout: 30_000 })
     .toBe(1);
   await expect(articlePage.readNext.links).toHaveCount(6);
-  expect((await store.results('rec_algorithm_v3')).variants.reduce((sum, v) => sum + v.metrics.clickThrough, 0)).toBe(1);
+  expect(await clickThrough(store)).toBe(1);
 });

@@ -116,7 +116,8 @@ const CHART_WIDTH = 400;
 function charts(results: ExperimentResults): HTMLElement {
   const grid = el('div', undefined, 'charts');
   // One colour per variant in every chart of the experiment, control first.
-  const color = { legend: true, domain: results.variants.map((v) => v.variant), scheme: 'tableau10' } as const;
+  const variants = results.variants.map((v) => v.variant);
+  const color = { legend: true, domain: variants, scheme: 'tableau10' } as const;
   const withCtr = results.variants.filter((v) => v.ctr !== null);
   grid.append(
     chart('CTR with 95% CI', () =>
@@ -125,7 +126,7 @@ function charts(results: ExperimentResults): HTMLElement {
         height: 220,
         marginLeft: 110,
         x: { label: 'CTR', tickFormat: '.1%', ticks: 5 },
-        y: { label: null, domain: results.variants.map((v) => v.variant) },
+        y: { label: null, domain: variants },
         color: { ...color, legend: false },
         marks: [
           Plot.ruleY(withCtr, { y: 'variant', x1: (d: VariantResult) => d.ctrCi95[0], x2: (d: VariantResult) => d.ctrCi95[1], stroke: 'variant' }),
