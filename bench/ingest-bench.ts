@@ -21,6 +21,36 @@ const ROUNDS = 2;
  */
 const TRACE_MARK = 'T'.repeat(32);
 const SPAN_MARK = 'S'.repeat(16);
+/**
+ * Placeholders for the start and end times, replaced with the time of sending: a browser
+ * reports spans that began moments ago (its SDK sends within a second), not spans that all
+ * share one fixed instant. Fixed times would also put every span at one point of the
+ * store's time-ordered retry index, which real traffic never does.
+ */
+const START_MARK = '1234567890123456789';
+const END_MARK = '1234567890123456788';
+/** Spans of one request began this far apart (ms), the last one just before it was sent. */
+const SPAN_SPACING_MS = 5;
+const SPAN_DURATION_MS = 2;
+/** Span `i` began this many ms before its request was sent. */
+const startOffsetMs = (i: number): number => (SPANS_PER_REQUEST - i) * SPAN_SPACING_MS;
+/** The generator's clock ticks this often (ms), so the time strings are made once a tick, not once a body. */
+const CLOCK_TICK_MS = 10;
+
+/** The spans' start and end times as decimal nanosecond strings, for a request sent now. */
+const timeStrings = (() => {
+  let tick = -1;
+  let strings: { starts: string[]; ends: string[] } = { starts: [], ends: [] };
+  return () => {
+    const now = Math.floor(Date.now() / CLOCK_TICK_MS) * CLOCK_TICK_MS;
+    if (now !== tick) {
+      tick = now;
+      const starts = Array.from({ length: SPANS_PER_REQUEST }, (_, i) => now - startOffsetMs(i));
+      strings = { starts: starts.map((ms) => `${ms}000000`), ends: starts.map((ms) => `${ms + SPAN_DURATION_MS}000000`) };
+    }
+    return strings;
+  };
+})();
 
 function templateRequest(traceMark = TRACE_MARK, spanMark = SPAN_MARK): Record<string, unknown> {
   const spans = Array.from({ length: SPANS_PER_REQUEST }, (_, i) => ({
@@ -28,8 +58,8 @@ function templateRequest(traceMark = TRACE_MARK, spanMark = SPAN_MARK): Record<s
     spanId: spanMark,
     name: i % 2 === 0 ? 'recommendation.click' : 'recommendation.view',
     kind: 1,
-    startTimeUnixNano: '1795000000000000000',
-    endTimeUnixNano: '1795000000002000000',
+    startTimeUnixNano: START_MARK,
+    endTimeUnixNano: END_MARK,
     attributes: [
       { key: 'experiment.rec_algorithm', value: { stringValue: ['control', 'collaborative', 'hybrid'][i % 3] } },
       { key: 'experiment.ranking_boost', value: { stringValue: i % 2 ? 'control' : 'recency_boost' } },
@@ -54,26 +84,30 @@ function templateRequest(traceMark = TRACE_MARK, spanMark = SPAN_MARK): Record<s
 }
 
 /** A JSON body generator: the template with fresh random ids. */
-function jsonBodies(): (n: number) => string {
+export function jsonBodies(): (n: number) => string {
   // split with a capture group keeps the markers: text, marker, text, marker, …
-  const parts = JSON.stringify(templateRequest()).split(new RegExp(`(${TRACE_MARK}|${SPAN_MARK})`));
+  const parts = JSON.stringify(templateRequest()).split(new RegExp(`(${TRACE_MARK}|${SPAN_MARK}|${START_MARK}|${END_MARK})`));
   const idChars = SPANS_PER_REQUEST * (TRACE_MARK.length + SPAN_MARK.length);
   return () => {
     const random = randomBytes(idChars / 2).toString('hex');
+    const { starts, ends } = timeStrings();
     let at = 0;
+    let span = 0;
     let out = '';
     for (const part of parts) {
       if (part === TRACE_MARK || part === SPAN_MARK) {
         out += random.slice(at, at + part.length);
         at += part.length;
-      } else out += part;
+      } else if (part === START_MARK) out += starts[span];
+      else if (part === END_MARK) out += ends[span++];
+      else out += part;
     }
     return out;
   };
 }
 
 /** A protobuf body generator: the encoded template with fresh random id bytes patched in place. */
-function protobufBodies(): (n: number) => Buffer {
+export function protobufBodies(): (n: number) => Buffer {
   const traceMarker = Buffer.alloc(16, 0xff);
   const spanMarker = Buffer.alloc(8, 0xee);
   const template = Buffer.from(encodeTraceRequest(templateRequest(traceMarker.toString('hex'), spanMarker.toString('hex'))));
@@ -83,6 +117,16 @@ function protobufBodies(): (n: number) => Buffer {
     return found;
   };
   const patches = [...offsets(traceMarker).map((at) => [at, 16] as const), ...offsets(spanMarker).map((at) => [at, 8] as const)];
+  // fixed64 fields, little-endian, in span order.
+  const timeAt = (mark: string) => {
+    const bytes = Buffer.alloc(8);
+    bytes.writeBigUInt64LE(BigInt(mark));
+    return offsets(bytes);
+  };
+  const starts = timeAt(START_MARK);
+  const ends = timeAt(END_MARK);
+  const startOffsets = starts.map((_, i) => BigInt(startOffsetMs(i)) * 1_000_000n);
+  const duration = BigInt(SPAN_DURATION_MS) * 1_000_000n;
   return () => {
     const body = Buffer.from(template);
     const random = randomBytes(SPANS_PER_REQUEST * 24);
@@ -91,6 +135,12 @@ function protobufBodies(): (n: number) => Buffer {
       random.copy(body, at, from, from + length);
       from += length;
     }
+    const now = BigInt(Date.now()) * 1_000_000n;
+    starts.forEach((at, i) => {
+      const start = now - startOffsets[i]!;
+      body.writeBigUInt64LE(start, at);
+      body.writeBigUInt64LE(start + duration, ends[i]!);
+    });
     return body;
   };
 }

@@ -3,6 +3,7 @@ import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { SpanRecord } from '../src/core/telemetry-records.js';
 import { RetentionJob } from '../src/services/retention-job.js';
+import { SEGMENT_ROWS } from '../src/core/trace-bloom.js';
 import { TelemetryStore } from '../src/store/telemetry-store.js';
 import { hexId, tempDir } from './helpers.js';
 
@@ -54,7 +55,7 @@ describe('TelemetryStore', () => {
       { span_id: hexId(1, 8), user_id: 'alice' },
       { span_id: hexId(2, 8), user_id: null },
     ]);
-    expect(db.pragma('user_version', { simple: true })).toBe(4);
+    expect(db.pragma('user_version', { simple: true })).toBe(5);
     db.close();
   });
 
@@ -70,16 +71,22 @@ describe('TelemetryStore', () => {
       unit TEXT NOT NULL, kind TEXT NOT NULL, temporality INTEGER NOT NULL, monotonic INTEGER NOT NULL, attributes TEXT NOT NULL,
       start_ns TEXT NOT NULL, time_ns TEXT NOT NULL, time_ms REAL NOT NULL, value REAL, count REAL, sum REAL,
       bucket_counts TEXT, explicit_bounds TEXT, trusted INTEGER NOT NULL);
-      INSERT INTO spans VALUES (1, '${hexId(9, 16)}', '${hexId(9, 8)}', NULL, 'old', 1, 's', 's', '1', '2', 0, 0, 0, '', 1, NULL, '{}', '[]', '[]');
+      INSERT INTO spans VALUES (1, '${hexId(9, 16)}', '${hexId(9, 8)}', NULL, 'old', 1, 's', 's', '1000000', '2000000', 1, 1, 0, '', 1, NULL, '{}', '[]', '[]');
+      INSERT INTO spans VALUES (2, '${hexId(8, 16)}', '${hexId(8, 8)}', NULL, 'recommendation.view', 1, 's', 's', '1000000', '2000000', 1, 1, 0, '', 0, 'req-early', '{"recommendation.request_id":"req-early"}', '[]', '[]');
       PRAGMA user_version = 1;`);
     v1.close();
-    store = new TelemetryStore({ path });
+    store = new TelemetryStore({ path, isExperimentKey: (k) => k === 'experiment.rec_algorithm' });
     expect(store.getTrace(hexId(9, 16)).map((s) => s.name)).toEqual(['old']);
-    store.addSpans([span(10, 0, { 'experiment.rec_algorithm': 'hybrid' })]);
-    expect(store.spanCount()).toBe(2);
+    expect(store.findSpans({ requestId: 'req-early' }).map((s) => s.name)).toEqual(['recommendation.view']);
+    store.addSpans([span(10, 0, { 'experiment.rec_algorithm': 'hybrid', 'user.id': 'ann', 'recommendation.request_id': 'req-early' })]);
+    expect(store.spanCount()).toBe(3);
     // A span stored before the migration is still recognised when it is sent again.
-    expect(store.addSpans([{ ...span(9, 0), name: 'old' }])).toBe(0);
-    expect(store.spanCount()).toBe(2);
+    expect(store.addSpans([{ ...span(9, 0), name: 'old', startTimeUnixNano: '1000000', endTimeUnixNano: '2000000' }])).toBe(0);
+    expect(store.spanCount()).toBe(3);
+    // The view that came before the upgrade, and before its request, counts for the request.
+    const db = new Database(path, { readonly: true });
+    expect(db.prepare('SELECT request_id, browser_events FROM experiment_requests').all()).toEqual([{ request_id: 'req-early', browser_events: 1 }]);
+    db.close();
   });
 
   it('keeps sequential and low-entropy ids apart, and stores a repeated one once', () => {
@@ -89,6 +96,35 @@ describe('TelemetryStore', () => {
     expect(store.addSpans(spans)).toBe(20_000);
     expect(store.addSpans(spans.slice(0, 500))).toBe(0);
     expect(store.getTrace(hexId(7, 16)).map((s) => s.spanId)).toEqual(Array.from({ length: 10 }, (_, k) => hexId(7 + k * 2_000, 8)));
+  });
+
+  it('finds a request\'s spans and a trace\'s spans in any segment, newest first, and forgets emptied segments', () => {
+    const path = join(tempDir('segments'), 't.db');
+    store = new TelemetryStore({ path });
+    // Three segments and more; every 1,000th span names request "req-x", the rest other requests.
+    const spans = Array.from({ length: 3 * SEGMENT_ROWS + 100 }, (_, n) => ({
+      ...span(n, 0, { 'recommendation.request_id': n % 1_000 === 0 ? 'req-x' : `req-${n}` }, false),
+      name: n % 2 === 0 ? 'recommendation.view' : 'recommendation.click',
+      startTimeUnixNano: (BigInt(NOW_MS + n) * 1_000_000n).toString(),
+    }));
+    expect(store.addSpans(spans)).toBe(spans.length);
+    const expected = spans.filter((_, n) => n % 1_000 === 0).map((s) => s.spanId).reverse();
+    expect(store.findSpans({ requestId: 'req-x' }).map((s) => s.spanId)).toEqual(expected);
+    expect(store.findSpans({ requestId: 'req-x', name: 'recommendation.view', limit: 2 }).map((s) => s.spanId)).toEqual(expected.slice(0, 2));
+    expect(store.findSpans({ requestId: 'req-none' })).toEqual([]);
+    expect(store.findSpans({ name: 'recommendation.click', limit: 3 }).map((s) => s.spanId)).toEqual(
+      [spans.length - 1, spans.length - 3, spans.length - 5].map((n) => hexId(n, 8)),
+    );
+    expect(store.getTrace(hexId(3 * SEGMENT_ROWS + 7, 16)).map((s) => s.spanId)).toEqual([hexId(3 * SEGMENT_ROWS + 7, 8)]);
+    // Retention by count empties the first segments: their filters go with their rows.
+    new RetentionJob(store, { maxAgeMs: 0, maxSpans: 50, intervalMs: 1000 }).runOnce(NOW_MS);
+    while (store.spanCount() > 50) new RetentionJob(store, { maxAgeMs: 0, maxSpans: 50, intervalMs: 1000 }).runOnce(NOW_MS);
+    expect(store.getTrace(hexId(0, 16))).toEqual([]);
+    expect(store.findSpans({ requestId: 'req-x' })).toEqual([]);
+    expect(store.getTrace(hexId(spans.length - 1, 16))).toHaveLength(1);
+    const db = new Database(path, { readonly: true });
+    expect(db.prepare('SELECT segment FROM span_blooms').pluck().all()).toEqual([3]);
+    db.close();
   });
 
   it('retention deletes by age and by count, oldest first, experiment rows included', () => {

@@ -83,8 +83,8 @@ export class AnalysisStore {
     const rows = this.db
       .prepare(
         `SELECT coalesce(json_extract(e.claims, @claimPath), 'unknown') AS variant, count(*) AS n
-         FROM unmatched_clicks e
-         WHERE e.start_ms >= @from AND e.start_ms < @to
+         FROM unmatched_events e
+         WHERE e.click = 1 AND e.start_ms >= @from AND e.start_ms < @to
          GROUP BY 1`,
       )
       .all(this.params(key, window)) as { variant: string; n: number }[];

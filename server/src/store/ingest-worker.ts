@@ -9,7 +9,7 @@ import { decodeMetricsRequest, decodeTraceRequest, MalformedOtlpError, type Deco
 import { decodeMetricsProtobuf, decodeTraceProtobuf, MalformedProtobufError } from '../core/otlp-protobuf.js';
 import type { MetricPointRecord, SpanRecord } from '../core/telemetry-records.js';
 import type { IngestReply, IngestRequest, IngestWorkerData } from './ingest-messages.js';
-import { TelemetryStore } from './telemetry-store.js';
+import { prepareSpans, TelemetryStore, type PreparedSpan } from './telemetry-store.js';
 import { acquireWriteLock, releaseWriteLock } from './write-lock.js';
 
 const data = workerData as IngestWorkerData;
@@ -27,7 +27,7 @@ const limits: DecodeLimits | undefined = data.limits ?? undefined;
 
 interface Pending {
   readonly id: number;
-  readonly spans: readonly SpanRecord[];
+  readonly spans: readonly PreparedSpan[];
   readonly points: readonly MetricPointRecord[];
   readonly reply: IngestReply;
 }
@@ -75,7 +75,7 @@ function handleOtlp(request: Extract<IngestRequest, { kind: 'otlp' }>): void {
   }
   const done: IngestReply = { id: request.id, rejected, errors };
   if (request.parseOnly) reply(done);
-  else enqueue({ id: request.id, spans, points, reply: done });
+  else enqueue({ id: request.id, spans: prepareSpans(spans), points, reply: done });
 }
 
 function enqueue(item: Pending): void {
@@ -105,7 +105,7 @@ async function commitLoop(): Promise<void> {
 
 function commitBatch(batch: readonly Pending[]): void {
   try {
-    store.write(
+    store.writePrepared(
       batch.flatMap((p) => p.spans),
       batch.flatMap((p) => p.points),
     );
@@ -118,7 +118,7 @@ function commitBatch(batch: readonly Pending[]): void {
 
 parentPort!.on('message', (request: IngestRequest) => {
   if (request.kind === 'otlp') handleOtlp(request);
-  else if (request.kind === 'records') enqueue({ id: request.id, spans: request.spans, points: request.points, reply: { id: request.id, rejected: 0, errors: [] } });
+  else if (request.kind === 'records') enqueue({ id: request.id, spans: prepareSpans(request.spans), points: request.points, reply: { id: request.id, rejected: 0, errors: [] } });
   else if (request.kind === 'close') {
     void (async () => {
       while (committing || pending.length > 0) await new Promise((r) => setTimeout(r, 5));

@@ -2,7 +2,14 @@ import { createHash } from 'node:crypto';
 import Database from 'better-sqlite3';
 import type { MetricPointRecord, SpanRecord } from '../core/telemetry-records.js';
 import { canonicalJson, nanosToMillis } from '../core/telemetry-records.js';
+import { addToBloom, BLOOM_BYTES, mightContain, SEGMENT_ROWS, segmentOf } from '../core/trace-bloom.js';
 import { configureConnection, migrate, type Migration } from './migrations.js';
+
+const REQUEST_SPAN = 'recommendation.request';
+const CLICK_SPAN = 'recommendation.click';
+/** Bloom filter keys: trace ids and request ids share a segment's filter, apart by prefix. */
+const traceKey = (traceId: string): string => `t:${traceId}`;
+const requestKey = (requestId: string): string => `r:${requestId}`;
 
 const MIGRATIONS: readonly Migration[] = [
   {
@@ -144,13 +151,64 @@ const MIGRATIONS: readonly Migration[] = [
       CREATE UNIQUE INDEX metric_points_stream ON metric_points (name, stream, start_ns, time_ns);
     `,
   },
+  {
+    // No index on random ids: each insert into one on (trace_id, span_id) or request_id went
+    // to a random page, so every commit wrote about a page per span and index. Retries are
+    // recognised by an index that starts with the start time, which new spans extend at its
+    // end (a retry sends the same span, start time included); traces and requests are found
+    // through per-segment Bloom filters (trace-bloom.ts), filled for the rows copied here when
+    // the store opens; browser events that arrive before their request wait in
+    // unmatched_events (clicks did already) instead of being found by an index on spans.
+    version: 5,
+    sql: `
+      ALTER TABLE unmatched_clicks RENAME TO unmatched_events;
+      DROP INDEX unmatched_clicks_request;
+      ALTER TABLE unmatched_events ADD COLUMN span_row INTEGER;
+      ALTER TABLE unmatched_events ADD COLUMN click INTEGER NOT NULL DEFAULT 1;
+      DELETE FROM unmatched_events;
+      INSERT INTO unmatched_events (request_id, start_ms, claims, span_row, click)
+        SELECT request_id, start_ms,
+          (SELECT json_group_object(key, value) FROM json_each(spans.attributes) WHERE key LIKE 'experiment.%'),
+          id, name = '${CLICK_SPAN}'
+        FROM spans
+        WHERE trusted = 0 AND request_id IS NOT NULL AND request_id NOT IN (SELECT request_id FROM experiment_requests)
+        ORDER BY id;
+      CREATE INDEX unmatched_events_request ON unmatched_events (request_id);
+      CREATE TABLE spans_v5 (
+        id INTEGER PRIMARY KEY,
+        trace_id TEXT NOT NULL,
+        span_id TEXT NOT NULL,
+        parent_span_id TEXT,
+        name TEXT NOT NULL,
+        kind INTEGER NOT NULL,
+        service TEXT NOT NULL,
+        scope TEXT NOT NULL,
+        start_ns TEXT NOT NULL,
+        end_ns TEXT NOT NULL,
+        start_ms REAL NOT NULL,
+        duration_ms REAL NOT NULL,
+        status_code INTEGER NOT NULL,
+        status_message TEXT NOT NULL,
+        trusted INTEGER NOT NULL,
+        request_id TEXT,
+        user_id TEXT,
+        attributes TEXT NOT NULL,
+        events TEXT NOT NULL,
+        links TEXT NOT NULL
+      );
+      INSERT INTO spans_v5 SELECT id, trace_id, span_id, parent_span_id, name, kind, service, scope, start_ns, end_ns,
+        start_ms, duration_ms, status_code, status_message, trusted, request_id, user_id, attributes, events, links FROM spans;
+      DROP TABLE spans;
+      ALTER TABLE spans_v5 RENAME TO spans;
+      CREATE UNIQUE INDEX spans_identity ON spans (start_ms, trace_id, span_id);
+      CREATE TABLE span_blooms (segment INTEGER PRIMARY KEY, bloom BLOB NOT NULL);
+    `,
+  },
 ];
 
 /** Log buckets per factor e of the duration rollup: 50 gives 2% wide buckets (percentiles within 1%). */
 export const DURATION_BUCKETS_PER_E = 50;
 const MINUTE_MS = 60_000;
-const REQUEST_SPAN = 'recommendation.request';
-const CLICK_SPAN = 'recommendation.click';
 
 /** What a browser span claims about the experiments (its `experiment.*` attributes). */
 function experimentClaims(attributes: SpanRecord['attributes']): Record<string, unknown> {
@@ -178,6 +236,21 @@ const EMPTY_LIST = '[]';
 const SPAN_COLUMNS = 19;
 /** Browser spans per multi-row INSERT; 50 × 19 parameters stays far below SQLite's limit. */
 const MULTI_ROW = 50;
+
+/** A span with its `spans` row, made before the write lock is taken (see `prepareSpans`). */
+export interface PreparedSpan {
+  readonly span: SpanRecord;
+  readonly row: readonly unknown[];
+}
+
+/**
+ * The rows of spans about to be written. Making them (JSON of the attributes, times in ms)
+ * is the costliest part of a write that needs no database, so the ingest workers do it in
+ * parallel, before they queue for the one write lock.
+ */
+export function prepareSpans(spans: readonly SpanRecord[]): PreparedSpan[] {
+  return spans.map((span) => ({ span, row: spanRow(span) }));
+}
 
 /** The `spans` row of a span, in column order. */
 function spanRow(span: SpanRecord): unknown[] {
@@ -349,15 +422,21 @@ export class TelemetryStore {
   private readonly insertClickKey: Database.Statement;
   private readonly earlierEvents: Database.Statement;
   private readonly forgetUnmatched: Database.Statement;
+  /** Variants of requests looked up in this transaction; a commit names few requests many times. */
+  private readonly variantsOfRequest = new Map<string, { key: string; variant: string }[]>();
   private readonly readMetricRollup: Database.Statement;
   private readonly writeMetricRollup: Database.Statement;
-  private readonly insertUnmatchedClick: Database.Statement;
+  private readonly insertUnmatched: Database.Statement;
   private readonly upsertRollup: Database.Statement;
   private readonly insertPoint: Database.Statement;
+  private readonly lastRow: Database.Statement;
+  private readonly rowsAfter: Database.Statement;
+  private readonly bloomOf: Database.Statement;
+  private readonly writeBloom: Database.Statement;
   private readonly isExperimentKey: (key: string) => boolean;
   /** Downstream span rollup cells of the transaction being written, keyed by the cell. */
   private readonly pendingRollup = new Map<string, { cell: readonly [string, string, string, string, number, number]; count: number; hits: number; misses: number }>();
-  private readonly writeInTransaction: (spans: readonly SpanRecord[], points: readonly MetricPointRecord[]) => number;
+  private readonly writeInTransaction: (spans: readonly PreparedSpan[], points: readonly MetricPointRecord[]) => number;
 
   constructor(options: TelemetryStoreOptions) {
     this.db = new Database(options.path);
@@ -376,11 +455,11 @@ export class TelemetryStore {
     this.countEvent = this.db.prepare('UPDATE experiment_requests SET browser_events = browser_events + 1 WHERE request_id = ?');
     this.countClick = this.db.prepare('UPDATE experiment_requests SET clicks = clicks + ? , mismatched_clicks = mismatched_clicks + ? WHERE request_id = ? AND key = ?');
     this.insertClickKey = this.db.prepare('INSERT OR IGNORE INTO click_keys VALUES (?, ?)');
-    this.earlierEvents = this.db.prepare('SELECT name, attributes FROM spans WHERE request_id = ? AND trusted = 0');
-    this.forgetUnmatched = this.db.prepare('DELETE FROM unmatched_clicks WHERE request_id = ?');
+    this.earlierEvents = this.db.prepare('SELECT s.name, s.attributes FROM unmatched_events u JOIN spans s ON s.id = u.span_row WHERE u.request_id = ? ORDER BY u.id');
+    this.forgetUnmatched = this.db.prepare('DELETE FROM unmatched_events WHERE request_id = ?');
     this.readMetricRollup = this.db.prepare('SELECT total, bucket_counts AS bucketCounts FROM metric_rollup WHERE name = ? AND key = ? AND variant = ? AND minute = ? AND explicit_bounds IS ?');
     this.writeMetricRollup = this.db.prepare('INSERT OR REPLACE INTO metric_rollup VALUES (?, ?, ?, ?, ?, ?, ?)');
-    this.insertUnmatchedClick = this.db.prepare('INSERT INTO unmatched_clicks (request_id, start_ms, claims) VALUES (?, ?, ?)');
+    this.insertUnmatched = this.db.prepare('INSERT INTO unmatched_events (request_id, start_ms, claims, span_row, click) VALUES (?, ?, ?, ?, ?)');
     this.upsertRollup = this.db.prepare(`
       INSERT INTO span_rollup VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT DO UPDATE SET count = count + excluded.count, cache_hits = cache_hits + excluded.cache_hits, cache_misses = cache_misses + excluded.cache_misses`);
@@ -393,36 +472,73 @@ export class TelemetryStore {
         start_ns, end_ns, start_ms, duration_ms, status_code, status_message, trusted, request_id,
         user_id, attributes, events, links)
       VALUES ${Array(MULTI_ROW).fill(`(${Array(SPAN_COLUMNS).fill('?').join(', ')})`).join(', ')}`);
-    this.writeInTransaction = this.db.transaction((spans: readonly SpanRecord[], points: readonly MetricPointRecord[]) => {
-      let added = 0;
+    this.lastRow = this.db.prepare('SELECT coalesce(max(id), 0) FROM spans').pluck();
+    this.rowsAfter = this.db.prepare('SELECT id, trace_id, span_id, request_id FROM spans WHERE id > ? ORDER BY id').raw();
+    this.bloomOf = this.db.prepare('SELECT bloom FROM span_blooms WHERE segment = ?').pluck();
+    this.writeBloom = this.db.prepare('INSERT OR REPLACE INTO span_blooms (segment, bloom) VALUES (?, ?)');
+    this.writeInTransaction = this.db.transaction((spans: readonly PreparedSpan[], points: readonly MetricPointRecord[]) => {
+      const lastRow = this.lastRow.get() as number;
+      this.variantsOfRequest.clear();
+      // Browser spans first, MULTI_ROW at a time (one statement per chunk instead of per span),
+      // then the server's own, each with its analysis rows; rows are numbered in this order.
+      const untrusted = spans.filter((prepared) => !prepared.span.trusted);
+      const ordered = [...untrusted, ...spans.filter((prepared) => prepared.span.trusted)];
       let i = 0;
-      // Browser spans go in MULTI_ROW at a time: one statement per chunk instead of per span.
-      const untrusted = spans.filter((span) => !span.trusted);
       for (; i + MULTI_ROW <= untrusted.length; i += MULTI_ROW) {
         const params: unknown[] = [];
-        for (let j = i; j < i + MULTI_ROW; j += 1) params.push(...spanRow(untrusted[j]!));
-        const changes = this.insertSpanRows.run(params).changes;
-        added += changes;
-        // A retried export inserts nothing new; its browser events are already recorded.
-        if (changes > 0) for (let j = i; j < i + MULTI_ROW; j += 1) this.writeBrowserEvent(untrusted[j]!);
+        for (let j = i; j < i + MULTI_ROW; j += 1) params.push(...untrusted[j]!.row);
+        this.insertSpanRows.run(params);
       }
-      for (; i < untrusted.length; i += 1) added += this.writeSpan(untrusted[i]!);
-      for (const span of spans) if (span.trusted) added += this.writeSpan(span);
+      for (; i < ordered.length; i += 1) this.writeSpan(ordered[i]!);
+      const added = this.indexNewRows(lastRow, ordered.map((prepared) => prepared.span));
       this.flushRollup();
+      this.variantsOfRequest.clear();
       for (const point of points) this.writePoint(point);
       return added;
     });
+    // Rows copied by the version-5 migration (or left by a build without filters) get theirs.
+    this.db.transaction(() => {
+      if ((this.lastRow.get() as number) > 0 && this.db.prepare('SELECT count(*) FROM span_blooms').pluck().get() === 0) this.indexNewRows(0, []);
+    }).immediate();
   }
 
-  private writeSpan(span: SpanRecord): number {
-    const result = this.insertSpan.run(spanRow(span));
-    if (result.changes === 0) return 0;
+  /**
+   * Puts the rows after `afterRow` into their segments' Bloom filters, and counts the new
+   * browser spans among `ordered` (the spans just inserted, in insertion order) against the
+   * requests they name. Returns how many rows are new. A span that was already stored (a
+   * retry) got no row, so walking both in order tells new spans from retried ones; a retry's
+   * browser event was counted when it first came.
+   */
+  private indexNewRows(afterRow: number, ordered: readonly SpanRecord[]): number {
+    const blooms = new Map<number, Uint8Array>();
+    const fresh: [number, SpanRecord][] = [];
+    let next = 0;
+    let added = 0;
+    // Collected first: the connection runs nothing else while it iterates.
+    for (const [row, traceId, spanId, requestId] of this.rowsAfter.iterate(afterRow) as IterableIterator<[number, string, string, string | null]>) {
+      added += 1;
+      const segment = segmentOf(row);
+      let bloom = blooms.get(segment);
+      if (bloom === undefined) blooms.set(segment, (bloom = new Uint8Array(BLOOM_BYTES)));
+      addToBloom(bloom, traceKey(traceId));
+      if (requestId !== null) addToBloom(bloom, requestKey(requestId));
+      while (next < ordered.length && (ordered[next]!.traceId !== traceId || ordered[next]!.spanId !== spanId)) next += 1;
+      if (next < ordered.length) fresh.push([row, ordered[next++]!]);
+    }
+    for (const [row, span] of fresh) if (!span.trusted) this.writeBrowserEvent(span, row);
+    for (const [segment, bloom] of blooms) {
+      const stored = this.bloomOf.get(segment) as Buffer | undefined;
+      if (stored !== undefined && stored.length === BLOOM_BYTES) for (let i = 0; i < BLOOM_BYTES; i += 1) bloom[i]! |= stored[i]!;
+      this.writeBloom.run(segment, bloom);
+    }
+    return added;
+  }
+
+  private writeSpan({ span, row }: PreparedSpan): number {
+    const result = this.insertSpan.run(row);
     // Variants are read from the server's own spans; a browser's claim is kept in the JSON
     // (and its browser event) but not indexed as a variant.
-    if (!span.trusted) {
-      this.writeBrowserEvent(span);
-      return 1;
-    }
+    if (result.changes === 0 || !span.trusted) return result.changes;
     const variants: [string, string][] = [];
     for (const key in span.attributes) {
       const value = span.attributes[key];
@@ -442,6 +558,7 @@ export class TelemetryStore {
       if (typeof requestId !== 'string') return;
       const userId = span.attributes['user.id'];
       const impressions = span.attributes['recommendation.count'];
+      this.variantsOfRequest.delete(requestId);
       for (const [key, variant] of variants) {
         if (key === 'user.cohort') continue;
         this.insertRequest.run(
@@ -459,10 +576,9 @@ export class TelemetryStore {
       }
       if (!variants.some(([key]) => key !== 'user.cohort')) return;
       // Browser spans that arrived before their request was stored count now.
+      const earlier = this.earlierEvents.all(requestId) as { name: string; attributes: string }[];
       this.forgetUnmatched.run(requestId);
-      for (const event of this.earlierEvents.all(requestId) as { name: string; attributes: string }[]) {
-        this.countBrowserEvent(requestId, event.name, JSON.parse(event.attributes) as SpanRecord['attributes'], 0);
-      }
+      for (const event of earlier) this.countBrowserEvent(requestId, event.name, JSON.parse(event.attributes) as SpanRecord['attributes'], 0, null);
       return;
     }
     if (span.kind === SERVER_KIND) return;
@@ -490,22 +606,32 @@ export class TelemetryStore {
     this.pendingRollup.clear();
   }
 
-  /** A browser span that names a served request: counted against it (see `countBrowserEvent`). */
-  private writeBrowserEvent(span: SpanRecord): void {
+  /** A browser span (stored as `row`) that names a served request: counted against it (see `countBrowserEvent`). */
+  private writeBrowserEvent(span: SpanRecord, row: number): void {
     const requestId = span.attributes['recommendation.request_id'];
-    if (typeof requestId === 'string') this.countBrowserEvent(requestId, span.name, span.attributes, nanosToMillis(span.startTimeUnixNano));
+    if (typeof requestId === 'string') this.countBrowserEvent(requestId, span.name, span.attributes, nanosToMillis(span.startTimeUnixNano), row);
+  }
+
+  /** The variants a stored request was served with; none for a request not (yet) stored. */
+  private requestVariants(requestId: string): { key: string; variant: string }[] {
+    let variants = this.variantsOfRequest.get(requestId);
+    if (variants === undefined) this.variantsOfRequest.set(requestId, (variants = this.requestVariantsById.all(requestId) as { key: string; variant: string }[]));
+    return variants;
   }
 
   /**
    * Counts a browser event against the request it names: any event shows delivery; a click
    * counts once per (request, content id), for the request's own variant — or as a mismatch
    * when it claims another variant of that experiment. A click naming no stored request is
-   * kept as unmatched (`startMs` 0 when replaying, where it is already known to match).
+   * An event naming no stored request waits as unmatched until its request comes (`row`
+   * null when replaying such an event, which is then known to match); until then a click
+   * counts as a click on an unknown request.
    */
-  private countBrowserEvent(requestId: string, name: string, attributes: SpanRecord['attributes'], startMs: number): void {
-    const variants = this.requestVariantsById.all(requestId) as { key: string; variant: string }[];
+  private countBrowserEvent(requestId: string, name: string, attributes: SpanRecord['attributes'], startMs: number, row: number | null): void {
+    const variants = this.requestVariants(requestId);
     if (variants.length === 0) {
-      if (name === CLICK_SPAN) this.insertUnmatchedClick.run(requestId, startMs, JSON.stringify(experimentClaims(attributes)));
+      const click = name === CLICK_SPAN;
+      if (row !== null) this.insertUnmatched.run(requestId, startMs, click ? JSON.stringify(experimentClaims(attributes)) : '{}', row, click ? 1 : 0);
       return;
     }
     this.countEvent.run(requestId);
@@ -571,10 +697,16 @@ export class TelemetryStore {
 
   /**
    * Stores spans and metric points in one transaction: all or nothing, committed when this
-   * returns. A span already stored (same trace and span id) is skipped, so retried exports
-   * are stored once. Returns how many spans were new.
+   * returns. A span already stored (same trace and span id, and the same start time, as a
+   * retried export sends it) is skipped, so retried exports are stored once. Returns how
+   * many spans were new.
    */
   write(spans: readonly SpanRecord[], points: readonly MetricPointRecord[]): number {
+    return this.writeInTransaction(prepareSpans(spans), points);
+  }
+
+  /** `write` with rows made beforehand by `prepareSpans`. */
+  writePrepared(spans: readonly PreparedSpan[], points: readonly MetricPointRecord[]): number {
     return this.writeInTransaction(spans, points);
   }
 
@@ -598,9 +730,10 @@ export class TelemetryStore {
     return this.db.transaction(() => {
       const ids = this.db.prepare('SELECT id FROM spans WHERE start_ms < ? ORDER BY start_ms LIMIT ?').pluck().all(cutoffMs, batch) as number[];
       this.deleteSpans(ids);
+      this.forgetEmptySegments();
       this.db.prepare('DELETE FROM metric_points WHERE id IN (SELECT id FROM metric_points WHERE time_ms < ? LIMIT ?)').run(cutoffMs, batch);
       // Stored in arrival order, so the oldest rows are the first ids; no time index needed.
-      this.db.prepare('DELETE FROM unmatched_clicks WHERE id IN (SELECT id FROM unmatched_clicks ORDER BY id LIMIT ?) AND start_ms < ?').run(batch, cutoffMs);
+      this.db.prepare('DELETE FROM unmatched_events WHERE id IN (SELECT id FROM unmatched_events ORDER BY id LIMIT ?) AND start_ms < ?').run(batch, cutoffMs);
       this.db.prepare('DELETE FROM span_rollup WHERE minute < ?').run(Math.floor(cutoffMs / MINUTE_MS));
       this.db.prepare('DELETE FROM metric_rollup WHERE minute < ?').run(Math.floor(cutoffMs / MINUTE_MS));
       return ids.length;
@@ -614,6 +747,7 @@ export class TelemetryStore {
       if (excess <= 0) return 0;
       const ids = this.db.prepare('SELECT id FROM spans ORDER BY start_ms, id LIMIT ?').pluck().all(Math.min(excess, batch)) as number[];
       this.deleteSpans(ids);
+      this.forgetEmptySegments();
       return ids.length;
     })();
   }
@@ -633,6 +767,13 @@ export class TelemetryStore {
     }
   }
 
+  /** Drops the filters of segments whose rows are all gone (all of them when no span is left). */
+  private forgetEmptySegments(): void {
+    const first = this.db.prepare('SELECT min(id) FROM spans').pluck().get() as number | null;
+    if (first === null) this.db.prepare('DELETE FROM span_blooms').run();
+    else this.db.prepare('DELETE FROM span_blooms WHERE segment < ?').run(segmentOf(first));
+  }
+
   /** Stops this connection from checkpointing at commit; see `checkpoint`. */
   disableAutoCheckpoint(): void {
     this.db.pragma('wal_autocheckpoint = 0');
@@ -648,30 +789,52 @@ export class TelemetryStore {
     return this.db.pragma('integrity_check', { simple: true }) as string;
   }
 
-  /** Every stored span of a trace, in start order. */
+  /** The segments whose Bloom filter may hold `key`, newest first. */
+  private segmentsWith(key: string): number[] {
+    const segments: number[] = [];
+    // Collected first: the connection runs nothing else while it iterates.
+    for (const [segment, bloom] of this.db.prepare('SELECT segment, bloom FROM span_blooms ORDER BY segment DESC').raw().iterate() as IterableIterator<[number, Buffer]>) {
+      if (mightContain(bloom, key)) segments.push(segment);
+    }
+    return segments;
+  }
+
+  /** Rows of the segments that may hold `key` and match `where` (on columns of `spans`). */
+  private rowsInSegments(key: string, where: string, params: readonly unknown[]): (SpanRow & { id: number; start_ms: number })[] {
+    const inSegment = this.db.prepare(`SELECT * FROM spans WHERE id >= ? AND id < ? AND ${where}`);
+    return this.segmentsWith(key).flatMap((segment) => inSegment.all(segment * SEGMENT_ROWS, (segment + 1) * SEGMENT_ROWS, ...params) as (SpanRow & { id: number; start_ms: number })[]);
+  }
+
+  /**
+   * Every stored span of a trace, in start order: only the segments whose filter may hold
+   * the trace are read.
+   */
   getTrace(traceId: string): StoredSpan[] {
-    const rows = this.db
-      .prepare('SELECT * FROM spans WHERE trace_id = ? ORDER BY start_ms, id')
-      .all(traceId) as SpanRow[];
+    const rows = this.rowsInSegments(traceKey(traceId), 'trace_id = ?', [traceId]);
+    rows.sort((a, b) => a.start_ms - b.start_ms || a.id - b.id);
     return rows.map(toStoredSpan);
   }
 
-  /** The newest spans matching a name and/or a recommendation request id. */
+  /**
+   * The newest spans matching a name and/or a recommendation request id. A request id is
+   * found through the segments' filters; a name alone is a walk back through the spans by
+   * start time (quick for the names spans commonly have, a scan for a name few spans have).
+   */
   findSpans(query: SpanQuery): StoredSpan[] {
-    const clauses: string[] = [];
-    const params: unknown[] = [];
-    if (query.name !== undefined) {
-      clauses.push('name = ?');
-      params.push(query.name);
-    }
+    const limit = clampLimit(query.limit);
     if (query.requestId !== undefined) {
-      clauses.push('request_id = ?');
-      params.push(query.requestId);
+      const rows = this.rowsInSegments(
+        requestKey(query.requestId),
+        query.name === undefined ? 'request_id = ?' : 'request_id = ? AND name = ?',
+        query.name === undefined ? [query.requestId] : [query.requestId, query.name],
+      );
+      rows.sort((a, b) => b.start_ms - a.start_ms || b.id - a.id);
+      return rows.slice(0, limit).map(toStoredSpan);
     }
-    const where = clauses.length > 0 ? `WHERE ${clauses.join(' AND ')}` : '';
+    const where = query.name === undefined ? '' : 'WHERE name = ?';
     const rows = this.db
-      .prepare(`SELECT * FROM spans ${where} ORDER BY start_ms DESC, id DESC LIMIT ?`)
-      .all(...params, clampLimit(query.limit)) as SpanRow[];
+      .prepare(`SELECT * FROM spans INDEXED BY spans_identity ${where} ORDER BY start_ms DESC, id DESC LIMIT ?`)
+      .all(...(query.name === undefined ? [] : [query.name]), limit) as SpanRow[];
     return rows.map(toStoredSpan);
   }
 
