@@ -18,8 +18,15 @@ export function migrate(db: Database.Database, migrations: readonly Migration[])
   }
 }
 
+/** Bytes per database page of a new store. */
+const PAGE_SIZE = 16_384;
+
 /** Opens pragmas shared by every store: WAL so readers never block the writer. */
 export function configureConnection(db: Database.Database): void {
+  // Takes effect only when the file is new. A commit writes each dirty page with a system call
+  // of its own, and those calls, more than the bytes, were the cost of a commit on our machine:
+  // 16 KiB pages wrote 15% faster than 4 KiB ones with about the same bytes.
+  db.pragma(`page_size = ${PAGE_SIZE}`);
   db.pragma('journal_mode = WAL');
   // NORMAL is durable against a process crash (kill -9) in WAL mode; only power loss may
   // roll back the last transactions, which a telemetry store accepts for the speed.

@@ -157,23 +157,27 @@ const MIGRATIONS: readonly Migration[] = [
     // recognised by an index that starts with the start time, which new spans extend at its
     // end (a retry sends the same span, start time included); traces and requests are found
     // through per-segment Bloom filters (trace-bloom.ts), filled for the rows copied here when
-    // the store opens; browser events that arrive before their request wait in
-    // unmatched_events (clicks did already) instead of being found by an index on spans.
+    // the store opens. Browser events that arrive before their request wait in
+    // unmatched_events (clicks did already), found by the time they were received (an index
+    // that only grows at its end) rather than by request id: such an event is received after
+    // its request was served, so a request looks only at what came since it began.
     version: 5,
     sql: `
       ALTER TABLE unmatched_clicks RENAME TO unmatched_events;
       DROP INDEX unmatched_clicks_request;
       ALTER TABLE unmatched_events ADD COLUMN span_row INTEGER;
       ALTER TABLE unmatched_events ADD COLUMN click INTEGER NOT NULL DEFAULT 1;
+      ALTER TABLE unmatched_events ADD COLUMN received_ms REAL NOT NULL DEFAULT 0;
       DELETE FROM unmatched_events;
-      INSERT INTO unmatched_events (request_id, start_ms, claims, span_row, click)
+      INSERT INTO unmatched_events (request_id, start_ms, claims, span_row, click, received_ms)
         SELECT request_id, start_ms,
           (SELECT json_group_object(key, value) FROM json_each(spans.attributes) WHERE key LIKE 'experiment.%'),
-          id, name = '${CLICK_SPAN}'
+          -- When they were received is not known: no later than now, which a request still to come began before.
+          id, name = '${CLICK_SPAN}', (julianday('now') - 2440587.5) * 86400000.0
         FROM spans
         WHERE trusted = 0 AND request_id IS NOT NULL AND request_id NOT IN (SELECT request_id FROM experiment_requests)
         ORDER BY id;
-      CREATE INDEX unmatched_events_request ON unmatched_events (request_id);
+      CREATE INDEX unmatched_events_received ON unmatched_events (received_ms);
       CREATE TABLE spans_v5 (
         id INTEGER PRIMARY KEY,
         trace_id TEXT NOT NULL,
@@ -216,6 +220,8 @@ function experimentClaims(attributes: SpanRecord['attributes']): Record<string, 
   for (const key in attributes) if (key.startsWith('experiment.')) claims[key] = attributes[key];
   return claims;
 }
+/** How far before a request's start an event naming it is still looked for (ms); see `countEarlierEvents`. */
+const EARLY_EVENT_MARGIN_MS = 1_000;
 /** OTLP SpanKind SERVER: server spans are the request itself, not downstream work. */
 const SERVER_KIND = 2;
 
@@ -279,6 +285,21 @@ function spanRow(span: SpanRecord): unknown[] {
     span.events.length === 0 ? EMPTY_LIST : JSON.stringify(span.events),
     span.links.length === 0 ? EMPTY_LIST : JSON.stringify(span.links),
   ];
+}
+
+/** A span row just written: what its segment's filter and its browser event need. */
+interface NewRow {
+  readonly row: number;
+  readonly traceId: string;
+  readonly requestId: string | null;
+  /** The span it was made from; unknown when the filters are filled for rows already stored. */
+  readonly span: SpanRecord | undefined;
+}
+
+/** The `NewRow` of a span stored as `row` (its request id as `spanRow` stores it). */
+function newRow(row: number, span: SpanRecord): NewRow {
+  const requestId = span.attributes['recommendation.request_id'];
+  return { row, traceId: span.traceId, requestId: typeof requestId === 'string' ? requestId : null, span };
 }
 
 const defaultExperimentKey = (key: string): boolean => key.startsWith('experiment.') || key === 'user.cohort';
@@ -420,8 +441,13 @@ export class TelemetryStore {
   private readonly countEvent: Database.Statement;
   private readonly countClick: Database.Statement;
   private readonly insertClickKey: Database.Statement;
-  private readonly earlierEvents: Database.Statement;
+  private readonly unmatchedSince: Database.Statement;
+  private readonly spanEvent: Database.Statement;
   private readonly forgetUnmatched: Database.Statement;
+  /** Requests stored in this transaction that browser events may have come before: id → when it began (ms). */
+  private readonly servedInTransaction = new Map<string, number>();
+  /** When this transaction began (ms since the epoch, the server's clock). */
+  private transactionStartMs = 0;
   /** Variants of requests looked up in this transaction; a commit names few requests many times. */
   private readonly variantsOfRequest = new Map<string, { key: string; variant: string }[]>();
   private readonly readMetricRollup: Database.Statement;
@@ -455,11 +481,12 @@ export class TelemetryStore {
     this.countEvent = this.db.prepare('UPDATE experiment_requests SET browser_events = browser_events + 1 WHERE request_id = ?');
     this.countClick = this.db.prepare('UPDATE experiment_requests SET clicks = clicks + ? , mismatched_clicks = mismatched_clicks + ? WHERE request_id = ? AND key = ?');
     this.insertClickKey = this.db.prepare('INSERT OR IGNORE INTO click_keys VALUES (?, ?)');
-    this.earlierEvents = this.db.prepare('SELECT s.name, s.attributes FROM unmatched_events u JOIN spans s ON s.id = u.span_row WHERE u.request_id = ? ORDER BY u.id');
-    this.forgetUnmatched = this.db.prepare('DELETE FROM unmatched_events WHERE request_id = ?');
+    this.unmatchedSince = this.db.prepare('SELECT id, request_id, span_row FROM unmatched_events WHERE received_ms >= ? ORDER BY id').raw();
+    this.spanEvent = this.db.prepare('SELECT name, attributes FROM spans WHERE id = ?');
+    this.forgetUnmatched = this.db.prepare('DELETE FROM unmatched_events WHERE id = ?');
     this.readMetricRollup = this.db.prepare('SELECT total, bucket_counts AS bucketCounts FROM metric_rollup WHERE name = ? AND key = ? AND variant = ? AND minute = ? AND explicit_bounds IS ?');
     this.writeMetricRollup = this.db.prepare('INSERT OR REPLACE INTO metric_rollup VALUES (?, ?, ?, ?, ?, ?, ?)');
-    this.insertUnmatched = this.db.prepare('INSERT INTO unmatched_events (request_id, start_ms, claims, span_row, click) VALUES (?, ?, ?, ?, ?)');
+    this.insertUnmatched = this.db.prepare('INSERT INTO unmatched_events (request_id, start_ms, claims, span_row, click, received_ms) VALUES (?, ?, ?, ?, ?, ?)');
     this.upsertRollup = this.db.prepare(`
       INSERT INTO span_rollup VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT DO UPDATE SET count = count + excluded.count, cache_hits = cache_hits + excluded.cache_hits, cache_misses = cache_misses + excluded.cache_misses`);
@@ -479,18 +506,25 @@ export class TelemetryStore {
     this.writeInTransaction = this.db.transaction((spans: readonly PreparedSpan[], points: readonly MetricPointRecord[]) => {
       const lastRow = this.lastRow.get() as number;
       this.variantsOfRequest.clear();
+      this.servedInTransaction.clear();
+      this.transactionStartMs = Date.now();
       // Browser spans first, MULTI_ROW at a time (one statement per chunk instead of per span),
       // then the server's own, each with its analysis rows; rows are numbered in this order.
       const untrusted = spans.filter((prepared) => !prepared.span.trusted);
       const ordered = [...untrusted, ...spans.filter((prepared) => prepared.span.trusted)];
       let i = 0;
+      let inserted = 0;
       for (; i + MULTI_ROW <= untrusted.length; i += MULTI_ROW) {
         const params: unknown[] = [];
         for (let j = i; j < i + MULTI_ROW; j += 1) params.push(...untrusted[j]!.row);
-        this.insertSpanRows.run(params);
+        inserted += this.insertSpanRows.run(params).changes;
       }
-      for (; i < ordered.length; i += 1) this.writeSpan(ordered[i]!);
-      const added = this.indexNewRows(lastRow, ordered.map((prepared) => prepared.span));
+      for (; i < ordered.length; i += 1) inserted += this.writeSpan(ordered[i]!);
+      this.countEarlierEvents();
+      // When every span was new, row ids are the next ones in order and need not be read back.
+      const added = this.indexNewRows(
+        inserted === ordered.length ? ordered.map((prepared, k) => newRow(lastRow + 1 + k, prepared.span)) : this.rowsAfterWith(lastRow, ordered.map((prepared) => prepared.span)),
+      );
       this.flushRollup();
       this.variantsOfRequest.clear();
       for (const point of points) this.writePoint(point);
@@ -498,40 +532,46 @@ export class TelemetryStore {
     });
     // Rows copied by the version-5 migration (or left by a build without filters) get theirs.
     this.db.transaction(() => {
-      if ((this.lastRow.get() as number) > 0 && this.db.prepare('SELECT count(*) FROM span_blooms').pluck().get() === 0) this.indexNewRows(0, []);
+      if ((this.lastRow.get() as number) > 0 && this.db.prepare('SELECT count(*) FROM span_blooms').pluck().get() === 0) this.indexNewRows(this.rowsAfterWith(0, []));
     }).immediate();
   }
 
   /**
-   * Puts the rows after `afterRow` into their segments' Bloom filters, and counts the new
-   * browser spans among `ordered` (the spans just inserted, in insertion order) against the
-   * requests they name. Returns how many rows are new. A span that was already stored (a
-   * retry) got no row, so walking both in order tells new spans from retried ones; a retry's
-   * browser event was counted when it first came.
+   * The rows stored after `afterRow`, each with its span among `ordered` (the spans just
+   * inserted, in insertion order). A span that was already stored (a retry) got no row, so
+   * walking both in order tells new spans from retried ones.
    */
-  private indexNewRows(afterRow: number, ordered: readonly SpanRecord[]): number {
-    const blooms = new Map<number, Uint8Array>();
-    const fresh: [number, SpanRecord][] = [];
+  private rowsAfterWith(afterRow: number, ordered: readonly SpanRecord[]): NewRow[] {
+    const rows: NewRow[] = [];
     let next = 0;
-    let added = 0;
-    // Collected first: the connection runs nothing else while it iterates.
     for (const [row, traceId, spanId, requestId] of this.rowsAfter.iterate(afterRow) as IterableIterator<[number, string, string, string | null]>) {
-      added += 1;
+      while (next < ordered.length && (ordered[next]!.traceId !== traceId || ordered[next]!.spanId !== spanId)) next += 1;
+      rows.push({ row, traceId, requestId, span: next < ordered.length ? ordered[next++]! : undefined });
+    }
+    return rows;
+  }
+
+  /**
+   * Puts new rows into their segments' Bloom filters and counts the new browser spans
+   * against the requests they name (a retry's event was counted when it first came).
+   * Returns how many rows are new.
+   */
+  private indexNewRows(rows: readonly NewRow[]): number {
+    const blooms = new Map<number, Uint8Array>();
+    for (const { row, traceId, requestId } of rows) {
       const segment = segmentOf(row);
       let bloom = blooms.get(segment);
       if (bloom === undefined) blooms.set(segment, (bloom = new Uint8Array(BLOOM_BYTES)));
       addToBloom(bloom, traceKey(traceId));
       if (requestId !== null) addToBloom(bloom, requestKey(requestId));
-      while (next < ordered.length && (ordered[next]!.traceId !== traceId || ordered[next]!.spanId !== spanId)) next += 1;
-      if (next < ordered.length) fresh.push([row, ordered[next++]!]);
     }
-    for (const [row, span] of fresh) if (!span.trusted) this.writeBrowserEvent(span, row);
+    for (const { row, span } of rows) if (span !== undefined && !span.trusted) this.writeBrowserEvent(span, row);
     for (const [segment, bloom] of blooms) {
       const stored = this.bloomOf.get(segment) as Buffer | undefined;
       if (stored !== undefined && stored.length === BLOOM_BYTES) for (let i = 0; i < BLOOM_BYTES; i += 1) bloom[i]! |= stored[i]!;
       this.writeBloom.run(segment, bloom);
     }
-    return added;
+    return rows.length;
   }
 
   private writeSpan({ span, row }: PreparedSpan): number {
@@ -574,11 +614,7 @@ export class TelemetryStore {
           typeof impressions === 'number' ? impressions : 0,
         );
       }
-      if (!variants.some(([key]) => key !== 'user.cohort')) return;
-      // Browser spans that arrived before their request was stored count now.
-      const earlier = this.earlierEvents.all(requestId) as { name: string; attributes: string }[];
-      this.forgetUnmatched.run(requestId);
-      for (const event of earlier) this.countBrowserEvent(requestId, event.name, JSON.parse(event.attributes) as SpanRecord['attributes'], 0, null);
+      if (variants.some(([key]) => key !== 'user.cohort')) this.servedInTransaction.set(requestId, startMs);
       return;
     }
     if (span.kind === SERVER_KIND) return;
@@ -597,6 +633,23 @@ export class TelemetryStore {
         pending.hits += typeof hits === 'number' ? hits : 0;
         pending.misses += typeof misses === 'number' ? misses : 0;
       }
+    }
+  }
+
+  /**
+   * Browser events that arrived before their request was stored count now. They were
+   * received after the request began, so one look at what came since the earliest request of
+   * this transaction finds them all, however many requests it stores. The margin covers the
+   * clock moving back a little between the server's span and the ingest worker's commit.
+   */
+  private countEarlierEvents(): void {
+    if (this.servedInTransaction.size === 0) return;
+    const since = Math.min(...this.servedInTransaction.values()) - EARLY_EVENT_MARGIN_MS;
+    const earlier = (this.unmatchedSince.all(since) as [number, string, number][]).filter(([, requestId]) => this.servedInTransaction.has(requestId));
+    for (const [id, requestId, row] of earlier) {
+      this.forgetUnmatched.run(id);
+      const event = this.spanEvent.get(row) as { name: string; attributes: string } | undefined;
+      if (event !== undefined) this.countBrowserEvent(requestId, event.name, JSON.parse(event.attributes) as SpanRecord['attributes'], 0, null);
     }
   }
 
@@ -622,8 +675,7 @@ export class TelemetryStore {
   /**
    * Counts a browser event against the request it names: any event shows delivery; a click
    * counts once per (request, content id), for the request's own variant — or as a mismatch
-   * when it claims another variant of that experiment. A click naming no stored request is
-   * An event naming no stored request waits as unmatched until its request comes (`row`
+   * when it claims another variant of that experiment. An event naming no stored request waits as unmatched until its request comes (`row`
    * null when replaying such an event, which is then known to match); until then a click
    * counts as a click on an unknown request.
    */
@@ -631,7 +683,7 @@ export class TelemetryStore {
     const variants = this.requestVariants(requestId);
     if (variants.length === 0) {
       const click = name === CLICK_SPAN;
-      if (row !== null) this.insertUnmatched.run(requestId, startMs, click ? JSON.stringify(experimentClaims(attributes)) : '{}', row, click ? 1 : 0);
+      if (row !== null) this.insertUnmatched.run(requestId, startMs, click ? JSON.stringify(experimentClaims(attributes)) : '{}', row, click ? 1 : 0, this.transactionStartMs);
       return;
     }
     this.countEvent.run(requestId);
