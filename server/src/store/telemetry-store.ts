@@ -343,6 +343,7 @@ export interface StoredMetricPoint {
 }
 
 interface SpanRow {
+  id: number;
   trace_id: string;
   span_id: string;
   parent_span_id: string | null;
@@ -350,6 +351,7 @@ interface SpanRow {
   kind: number;
   service: string;
   start_ns: string;
+  start_ms: number;
   end_ns: string;
   duration_ms: number;
   status_code: number;
@@ -526,14 +528,17 @@ export class TelemetryStore {
         inserted === ordered.length ? ordered.map((prepared, k) => newRow(lastRow + 1 + k, prepared.span)) : this.rowsAfterWith(lastRow, ordered.map((prepared) => prepared.span)),
       );
       this.flushRollup();
-      this.variantsOfRequest.clear();
       for (const point of points) this.writePoint(point);
       return added;
     });
-    // Rows copied by the version-5 migration (or left by a build without filters) get theirs.
-    this.db.transaction(() => {
-      if ((this.lastRow.get() as number) > 0 && this.db.prepare('SELECT count(*) FROM span_blooms').pluck().get() === 0) this.indexNewRows(this.rowsAfterWith(0, []));
-    }).immediate();
+    // Rows copied by the version-5 migration (or left by a build without filters) get theirs,
+    // once: the write lock is only taken, and the question asked again under it, when needed.
+    const unfiltered = () => (this.lastRow.get() as number) > 0 && this.db.prepare('SELECT count(*) FROM span_blooms').pluck().get() === 0;
+    if (unfiltered()) {
+      this.db.transaction(() => {
+        if (unfiltered()) this.indexNewRows(this.rowsAfterWith(0, []));
+      }).immediate();
+    }
   }
 
   /**
@@ -675,9 +680,9 @@ export class TelemetryStore {
   /**
    * Counts a browser event against the request it names: any event shows delivery; a click
    * counts once per (request, content id), for the request's own variant — or as a mismatch
-   * when it claims another variant of that experiment. An event naming no stored request waits as unmatched until its request comes (`row`
-   * null when replaying such an event, which is then known to match); until then a click
-   * counts as a click on an unknown request.
+   * when it claims another variant of that experiment. An event naming no stored request
+   * waits as unmatched until its request comes (`row` null when replaying such an event,
+   * which is then known to match); until then a click counts as a click on an unknown request.
    */
   private countBrowserEvent(requestId: string, name: string, attributes: SpanRecord['attributes'], startMs: number, row: number | null): void {
     const variants = this.requestVariants(requestId);
@@ -852,9 +857,9 @@ export class TelemetryStore {
   }
 
   /** Rows of the segments that may hold `key` and match `where` (on columns of `spans`). */
-  private rowsInSegments(key: string, where: string, params: readonly unknown[]): (SpanRow & { id: number; start_ms: number })[] {
+  private rowsInSegments(key: string, where: string, params: readonly unknown[]): SpanRow[] {
     const inSegment = this.db.prepare(`SELECT * FROM spans WHERE id >= ? AND id < ? AND ${where}`);
-    return this.segmentsWith(key).flatMap((segment) => inSegment.all(segment * SEGMENT_ROWS, (segment + 1) * SEGMENT_ROWS, ...params) as (SpanRow & { id: number; start_ms: number })[]);
+    return this.segmentsWith(key).flatMap((segment) => inSegment.all(segment * SEGMENT_ROWS, (segment + 1) * SEGMENT_ROWS, ...params) as SpanRow[]);
   }
 
   /**
