@@ -53,10 +53,11 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const experimentKeys = new Set([...config.experiments.experiments.map((e) => e.baggageKey), COHORT_BAGGAGE_KEY]);
   const telemetryPath = join(config.dataDir, 'telemetry.db');
   // The main thread's connection reads (and migrates first); the ingest workers do all writing.
-  const store = new TelemetryStore({ path: telemetryPath, isExperimentKey: (key) => experimentKeys.has(key) });
+  const store = new TelemetryStore({ path: telemetryPath, isExperimentKey: (key) => experimentKeys.has(key), requestService: config.serviceName });
   const ingestPool = new IngestPool({
     path: telemetryPath,
     experimentKeys: [...experimentKeys],
+    requestService: config.serviceName,
     workers: config.ingestWorkers,
     maxInFlightBytes: config.ingestMaxInFlightBytes,
   });

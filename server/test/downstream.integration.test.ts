@@ -56,6 +56,10 @@ describe('downstream services, every span sliced by variant', () => {
     expect(featureStore.service).toBe('feature-store');
     expect(featureStore.trusted).toBe(true);
     expect(featureStore.attributes['features.count']).toBeGreaterThan(0);
+    // One span per call in the feature store: its server span, child of the server's client span.
+    expect(featureStore.kind).toBe(2);
+    expect(featureStore.parentSpanId).toBe(spans.find((s) => s.name === 'GET /features/:userId').spanId);
+    expect(spans.filter((s) => s.service === 'feature-store')).toHaveLength(1);
     const db = spans.filter((s) => s.attributes['db.system.name'] === 'sqlite');
     const cache = spans.filter((s) => s.name.startsWith('cache.get'));
     expect(db.length).toBeGreaterThan(0);
@@ -71,6 +75,14 @@ describe('downstream services, every span sliced by variant', () => {
     const features = await getJson(`${server.featureStoreUrl()}/features/${userId}`);
     const recommended = new Set(body.recommendations.map((r: any) => r.contentId));
     expect(features.history.filter((id: string) => recommended.has(id))).toEqual([]);
+  });
+
+  it('counts the feature store\'s server span as downstream work of each variant, and not the server\'s own request spans', async () => {
+    const results = await getJson(`${server.url}/api/experiments/rec_algorithm_v3/results`);
+    for (const variant of results.variants.filter((v: any) => v.users > 0)) {
+      expect(Object.keys(variant.downstream), variant.variant).toContain('feature_store.get_features');
+      expect(Object.keys(variant.downstream), variant.variant).not.toContain('GET /api/recommendations');
+    }
   });
 
   it('records feature-store latency by variant', async () => {

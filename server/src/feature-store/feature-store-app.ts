@@ -1,10 +1,11 @@
-import { context, propagation, ROOT_CONTEXT, SpanKind, trace, type Meter, type Tracer } from '@opentelemetry/api';
+import { propagation, ROOT_CONTEXT, SpanKind, type Meter, type Tracer } from '@opentelemetry/api';
 import express, { type Express } from 'express';
 import { guardBaggage } from '../core/baggage-guard.js';
 import type { ContentStore } from '../store/content-store.js';
 import { errorHandler, HttpError, notFound } from '../http/http-error.js';
 import { isValidVisitorId } from '../http/visitor.js';
 import { LATENCY_BUCKETS_MS } from '../services/recommendation-service.js';
+import { failSpan } from '../services/traced.js';
 
 /** What the feature store needs. */
 export interface FeatureStoreDeps {
@@ -22,8 +23,8 @@ const RECENT_CLICKS = 30;
 
 /**
  * The feature store: `GET /features/:userId` answers a visitor's topic and tag affinities and
- * recent clicks, under a `feature_store.get_features` span that carries the experiment
- * attributes from the propagated baggage and `features.count`.
+ * recent clicks, under one `feature_store.get_features` server span that carries the
+ * experiment attributes from the propagated baggage and `features.count`.
  */
 export function createFeatureStoreApp(deps: FeatureStoreDeps): Express {
   const app = express();
@@ -44,30 +45,33 @@ export function createFeatureStoreApp(deps: FeatureStoreDeps): Express {
     const inbound = propagation.getBaggage(extracted)?.getAllEntries() ?? [];
     const guarded = guardBaggage(inbound.map(([k, e]) => [k, e.value] as const), { allowedKeys: deps.allowedBaggageKeys }).entries;
     const parent = propagation.setBaggage(extracted, propagation.createBaggage(Object.fromEntries(Object.entries(guarded).map(([k, v]) => [k, { value: v }]))));
-    const server = deps.tracer.startSpan('GET /features/:userId', { kind: SpanKind.SERVER, attributes: { 'http.request.method': 'GET', 'http.route': '/features/:userId' } }, parent);
+    // One span per request: the server span is the operation (the client's span already
+    // names the HTTP route), which halves what this service exports and the server stores.
+    const span = deps.tracer.startSpan(
+      'feature_store.get_features',
+      { kind: SpanKind.SERVER, attributes: { 'http.request.method': 'GET', 'http.route': '/features/:userId' } },
+      parent,
+    );
     const started = performance.now();
-    context.with(trace.setSpan(parent, server), () => {
-      const respond = () =>
-        deps.tracer.startActiveSpan('feature_store.get_features', (span) => {
-          try {
-            const features = compute(deps.content, userId);
-            const count = Object.keys(features.topicAffinity).length + Object.keys(features.tagAffinity).length + features.history.length;
-            span.setAttribute('features.count', count);
-            const metricAttributes: Record<string, string> = {};
-            for (const key of deps.allowedBaggageKeys) if (key.startsWith('experiment.')) metricAttributes[key] = guarded[key] ?? 'unknown';
-            latency.record(performance.now() - started, metricAttributes);
-            res.json(features);
-            server.setAttribute('http.response.status_code', 200);
-          } catch (error) {
-            next(error);
-          } finally {
-            span.end();
-            server.end();
-          }
-        });
-      if (deps.delayMs > 0) setTimeout(() => context.with(trace.setSpan(parent, server), respond), deps.delayMs);
-      else respond();
-    });
+    const respond = () => {
+      try {
+        const features = compute(deps.content, userId);
+        const count = Object.keys(features.topicAffinity).length + Object.keys(features.tagAffinity).length + features.history.length;
+        span.setAttribute('features.count', count);
+        const metricAttributes: Record<string, string> = {};
+        for (const key of deps.allowedBaggageKeys) if (key.startsWith('experiment.')) metricAttributes[key] = guarded[key] ?? 'unknown';
+        latency.record(performance.now() - started, metricAttributes);
+        res.json(features);
+        span.setAttribute('http.response.status_code', 200);
+      } catch (error) {
+        failSpan(span, error);
+        next(error);
+      } finally {
+        span.end();
+      }
+    };
+    if (deps.delayMs > 0) setTimeout(respond, deps.delayMs);
+    else respond();
   });
   app.use(notFound);
   app.use(errorHandler);

@@ -5,6 +5,7 @@ import type { MetricPointRecord, SpanRecord } from '../core/telemetry-records.js
 export interface IngestWorkerData {
   readonly path: string;
   readonly experimentKeys: readonly string[];
+  readonly requestService: string | null;
   readonly limits: DecodeLimits | null;
   readonly lock: SharedArrayBuffer;
   /** `ingest` decodes and commits; `checkpoint` only moves the WAL into the database, off the commit path. */

@@ -11,6 +11,8 @@ export interface IngestPoolConfig {
   readonly path: string;
   /** Attribute keys indexed as experiment variants. */
   readonly experimentKeys: readonly string[];
+  /** `service.name` of the recommendation server (see `TelemetryStoreOptions.requestService`). */
+  readonly requestService?: string;
   /** Bounds on untrusted OTLP input. */
   readonly limits?: DecodeLimits;
   /** How many worker threads parse, decode and write. */
@@ -59,7 +61,7 @@ export class IngestPool {
   constructor(private readonly config: IngestPoolConfig) {
     const lock = createWriteLock();
     const script = compiledScript('store/ingest-worker.js', 'the ingest worker');
-    const workerData = (role: 'ingest' | 'checkpoint') => ({ path: config.path, experimentKeys: config.experimentKeys, limits: config.limits ?? null, lock, role });
+    const workerData = (role: 'ingest' | 'checkpoint') => ({ path: config.path, experimentKeys: config.experimentKeys, requestService: config.requestService ?? null, limits: config.limits ?? null, lock, role });
     this.checkpointer = new Worker(script, { workerData: workerData('checkpoint') });
     this.checkpointer.on('error', (error) => console.error('the WAL checkpoint thread failed', error));
     this.slots = Array.from({ length: Math.max(1, config.workers) }, () => {

@@ -14,7 +14,7 @@ import { acquireWriteLock, releaseWriteLock } from './write-lock.js';
 
 const data = workerData as IngestWorkerData;
 const experimentKeys = new Set(data.experimentKeys);
-const store = new TelemetryStore({ path: data.path, isExperimentKey: (key) => experimentKeys.has(key) });
+const store = new TelemetryStore({ path: data.path, isExperimentKey: (key) => experimentKeys.has(key), requestService: data.requestService ?? undefined });
 // Commits never checkpoint (that would stall every writer behind the lock); the checkpoint
 // thread does it, PASSIVE, alongside the commits.
 store.disableAutoCheckpoint();

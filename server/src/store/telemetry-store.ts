@@ -236,6 +236,13 @@ export interface TelemetryStoreOptions {
   readonly path: string;
   /** Attribute keys whose string values on trusted spans are variants for the analysis tables. */
   readonly isExperimentKey?: (key: string) => boolean;
+  /**
+   * `service.name` of the recommendation server: its SERVER spans are the requests themselves
+   * (their latency is the request's), so they stay out of the downstream rollup. Every other
+   * service's spans, server spans included (the feature store's one span per call), are
+   * downstream work. Without it, no server span is rolled up.
+   */
+  readonly requestService?: string;
 }
 
 const EMPTY_LIST = '[]';
@@ -462,6 +469,7 @@ export class TelemetryStore {
   private readonly bloomOf: Database.Statement;
   private readonly writeBloom: Database.Statement;
   private readonly isExperimentKey: (key: string) => boolean;
+  private readonly requestService: string | undefined;
   /** Downstream span rollup cells of the transaction being written, keyed by the cell. */
   private readonly pendingRollup = new Map<string, { cell: readonly [string, string, string, string, number, number]; count: number; hits: number; misses: number }>();
   private readonly writeInTransaction: (spans: readonly PreparedSpan[], points: readonly MetricPointRecord[]) => number;
@@ -471,6 +479,7 @@ export class TelemetryStore {
     configureConnection(this.db);
     migrate(this.db, MIGRATIONS);
     this.isExperimentKey = options.isExperimentKey ?? defaultExperimentKey;
+    this.requestService = options.requestService;
     // Positional parameters: binding an object per row costs measurably at 100k spans/s.
     this.insertSpan = this.db.prepare(`
       INSERT OR IGNORE INTO spans (trace_id, span_id, parent_span_id, name, kind, service, scope,
@@ -622,7 +631,7 @@ export class TelemetryStore {
       if (variants.some(([key]) => key !== 'user.cohort')) this.servedInTransaction.set(requestId, startMs);
       return;
     }
-    if (span.kind === SERVER_KIND) return;
+    if (span.kind === SERVER_KIND && (this.requestService === undefined || span.service === this.requestService)) return;
     const hits = span.attributes['cache.hits'];
     const misses = span.attributes['cache.misses'];
     const minute = Math.floor(startMs / MINUTE_MS);
