@@ -174,4 +174,36 @@ describe('browser events that arrive before their request', () => {
       analysis.close();
     }
   });
+
+  it('all count when a batch holds more of them than one multi-row statement takes', async () => {
+    const { AnalysisStore } = await import('../src/store/analysis-store.js');
+    const path = join(tempDir('many-early'), 't.db');
+    store = new TelemetryStore({ path, isExperimentKey: (k) => k === 'experiment.rec_algorithm' });
+    // 123 views and 7 clicks on distinct content, for two requests not yet stored: two full
+    // chunks of 50 and a remainder written row by row.
+    const early = Array.from({ length: 130 }, (_, i) => ({
+      ...span(100 + i, 0, { 'recommendation.request_id': i % 2 === 0 ? 'req-a' : 'req-b', 'content.id': `a${i}` }, false),
+      name: i < 123 ? 'recommendation.view' : 'recommendation.click',
+    }));
+    store.addSpans(early);
+    const served = (n: number, requestId: string) => span(n, 0, { 'experiment.rec_algorithm': 'hybrid', 'user.id': requestId, 'recommendation.request_id': requestId, 'recommendation.count': 8 });
+    store.addSpans([served(1, 'req-a'), served(2, 'req-b')]);
+    const analysis = new AnalysisStore(path);
+    try {
+      const users = analysis.users('experiment.rec_algorithm', { fromMs: 0, toMs: Number.MAX_SAFE_INTEGER });
+      expect(users.map((u) => [u.user, u.reported, u.clicks])).toEqual([
+        ['req-a', 1, 3],
+        ['req-b', 1, 4],
+      ]);
+    } finally {
+      analysis.close();
+    }
+    const db = new Database(path, { readonly: true });
+    expect(db.prepare('SELECT request_id, browser_events FROM experiment_requests ORDER BY request_id').all()).toEqual([
+      { request_id: 'req-a', browser_events: 65 },
+      { request_id: 'req-b', browser_events: 65 },
+    ]);
+    expect(db.prepare('SELECT count(*) AS n FROM unmatched_events').get()).toEqual({ n: 0 });
+    db.close();
+  });
 });

@@ -247,8 +247,14 @@ export interface TelemetryStoreOptions {
 
 const EMPTY_LIST = '[]';
 const SPAN_COLUMNS = 19;
-/** Browser spans per multi-row INSERT; 50 × 19 parameters stays far below SQLite's limit. */
+/** Browser spans (or unmatched events) per multi-row INSERT; 50 × 19 parameters stays far below SQLite's limit. */
 const MULTI_ROW = 50;
+const UNMATCHED_COLUMNS = 6;
+
+/** `VALUES (?, …), …`: `rows` groups of `columns` parameters, for one multi-row INSERT. */
+function valuesList(columns: number, rows: number): string {
+  return `VALUES ${Array(rows).fill(`(${Array(columns).fill('?').join(', ')})`).join(', ')}`;
+}
 
 /** A span with its `spans` row, made before the write lock is taken (see `prepareSpans`). */
 export interface PreparedSpan {
@@ -462,6 +468,9 @@ export class TelemetryStore {
   private readonly readMetricRollup: Database.Statement;
   private readonly writeMetricRollup: Database.Statement;
   private readonly insertUnmatched: Database.Statement;
+  private readonly insertUnmatchedRows: Database.Statement;
+  /** Parameters of the unmatched events of the transaction, written together once its spans are (see `flushUnmatched`). */
+  private pendingUnmatched: unknown[] = [];
   private readonly upsertRollup: Database.Statement;
   private readonly insertPoint: Database.Statement;
   private readonly lastRow: Database.Statement;
@@ -485,7 +494,7 @@ export class TelemetryStore {
       INSERT OR IGNORE INTO spans (trace_id, span_id, parent_span_id, name, kind, service, scope,
         start_ns, end_ns, start_ms, duration_ms, status_code, status_message, trusted, request_id,
         user_id, attributes, events, links)
-      VALUES (${Array(SPAN_COLUMNS).fill('?').join(', ')})`);
+      ${valuesList(SPAN_COLUMNS, 1)}`);
     this.insertRequest = this.db.prepare(`INSERT OR IGNORE INTO experiment_requests
       (key, variant, user_id, span_row, request_id, cohort, start_ms, duration_ms, error, impressions) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
     this.requestVariantsById = this.db.prepare('SELECT key, variant FROM experiment_requests WHERE request_id = ?');
@@ -497,7 +506,9 @@ export class TelemetryStore {
     this.forgetUnmatched = this.db.prepare('DELETE FROM unmatched_events WHERE id = ?');
     this.readMetricRollup = this.db.prepare('SELECT total, bucket_counts AS bucketCounts FROM metric_rollup WHERE name = ? AND key = ? AND variant = ? AND minute = ? AND explicit_bounds IS ?');
     this.writeMetricRollup = this.db.prepare('INSERT OR REPLACE INTO metric_rollup VALUES (?, ?, ?, ?, ?, ?, ?)');
-    this.insertUnmatched = this.db.prepare('INSERT INTO unmatched_events (request_id, start_ms, claims, span_row, click, received_ms) VALUES (?, ?, ?, ?, ?, ?)');
+    const unmatchedInsert = 'INSERT INTO unmatched_events (request_id, start_ms, claims, span_row, click, received_ms)';
+    this.insertUnmatched = this.db.prepare(`${unmatchedInsert} ${valuesList(UNMATCHED_COLUMNS, 1)}`);
+    this.insertUnmatchedRows = this.db.prepare(`${unmatchedInsert} ${valuesList(UNMATCHED_COLUMNS, MULTI_ROW)}`);
     this.upsertRollup = this.db.prepare(`
       INSERT INTO span_rollup VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT DO UPDATE SET count = count + excluded.count, cache_hits = cache_hits + excluded.cache_hits, cache_misses = cache_misses + excluded.cache_misses`);
@@ -509,7 +520,7 @@ export class TelemetryStore {
       INSERT OR IGNORE INTO spans (trace_id, span_id, parent_span_id, name, kind, service, scope,
         start_ns, end_ns, start_ms, duration_ms, status_code, status_message, trusted, request_id,
         user_id, attributes, events, links)
-      VALUES ${Array(MULTI_ROW).fill(`(${Array(SPAN_COLUMNS).fill('?').join(', ')})`).join(', ')}`);
+      ${valuesList(SPAN_COLUMNS, MULTI_ROW)}`);
     this.lastRow = this.db.prepare('SELECT coalesce(max(id), 0) FROM spans').pluck();
     this.rowsAfter = this.db.prepare('SELECT id, trace_id, span_id, request_id FROM spans WHERE id > ? ORDER BY id').raw();
     this.bloomOf = this.db.prepare('SELECT bloom FROM span_blooms WHERE segment = ?').pluck();
@@ -518,6 +529,7 @@ export class TelemetryStore {
       const lastRow = this.lastRow.get() as number;
       this.variantsOfRequest.clear();
       this.servedInTransaction.clear();
+      this.pendingUnmatched = [];
       this.transactionStartMs = Date.now();
       // Browser spans first, MULTI_ROW at a time (one statement per chunk instead of per span),
       // then the server's own, each with its analysis rows; rows are numbered in this order.
@@ -580,12 +592,23 @@ export class TelemetryStore {
       if (requestId !== null) addToBloom(bloom, requestKey(requestId));
     }
     for (const { row, span } of rows) if (span !== undefined && !span.trusted) this.writeBrowserEvent(span, row);
+    this.flushUnmatched();
     for (const [segment, bloom] of blooms) {
       const stored = this.bloomOf.get(segment) as Buffer | undefined;
       if (stored !== undefined && stored.length === BLOOM_BYTES) for (let i = 0; i < BLOOM_BYTES; i += 1) bloom[i]! |= stored[i]!;
       this.writeBloom.run(segment, bloom);
     }
     return rows.length;
+  }
+
+  /** Writes the transaction's unmatched events, MULTI_ROW to a statement (one native call instead of fifty). */
+  private flushUnmatched(): void {
+    const params = this.pendingUnmatched;
+    const chunk = UNMATCHED_COLUMNS * MULTI_ROW;
+    let i = 0;
+    for (; i + chunk <= params.length; i += chunk) this.insertUnmatchedRows.run(params.slice(i, i + chunk));
+    for (; i < params.length; i += UNMATCHED_COLUMNS) this.insertUnmatched.run(params.slice(i, i + UNMATCHED_COLUMNS));
+    this.pendingUnmatched = [];
   }
 
   private writeSpan({ span, row }: PreparedSpan): number {
@@ -697,7 +720,7 @@ export class TelemetryStore {
     const variants = this.requestVariants(requestId);
     if (variants.length === 0) {
       const click = name === CLICK_SPAN;
-      if (row !== null) this.insertUnmatched.run(requestId, startMs, click ? JSON.stringify(experimentClaims(attributes)) : '{}', row, click ? 1 : 0, this.transactionStartMs);
+      if (row !== null) this.pendingUnmatched.push(requestId, startMs, click ? JSON.stringify(experimentClaims(attributes)) : '{}', row, click ? 1 : 0, this.transactionStartMs);
       return;
     }
     this.countEvent.run(requestId);
