@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ExperimentsFileError, parseExperimentsFile, type ExperimentsFile } from './core/experiment-config.js';
+import { DEFAULT_CACHE_CONFIG } from './services/recommendation-service.js';
 
 /** The server's configuration, read once from the environment at start. */
 export interface ServerConfig {
@@ -41,6 +42,10 @@ export interface ServerConfig {
   readonly featureStoreUrl: string | undefined;
   /** `FEATURE_STORE_TIMEOUT_MS`: after this, recommendations degrade to control (default 250). */
   readonly featureStoreTimeoutMs: number;
+  /** `FEATURES_CACHE_TTL_MS`: how long a visitor's features are reused; 0 asks the feature store on every request. */
+  readonly featuresCacheTtlMs: number;
+  /** `CONTENT_CACHE_TTL_MS`: how long candidate pools, neighbours and articles read from the content database are reused; 0 reads them on every request. */
+  readonly contentCacheTtlMs: number;
   /** `FEATURE_STORE_DELAY_MS`: latency added by the feature store, for demonstrations (default 0). */
   readonly featureStoreDelayMs: number;
   /** `INTERNAL_TELEMETRY_TOKEN`: bearer token that marks OTLP from the deployment's own services as trusted (default: random per start). */
@@ -157,6 +162,8 @@ export function loadConfig(env: NodeJS.ProcessEnv): ServerConfig {
     featureStorePort: integer(env, 'FEATURE_STORE_PORT', 3001, 0, 65_535),
     featureStoreUrl: env.FEATURE_STORE_URL ? httpUrl(env.FEATURE_STORE_URL, 'FEATURE_STORE_URL') : undefined,
     featureStoreTimeoutMs: integer(env, 'FEATURE_STORE_TIMEOUT_MS', 250, 1, 60_000),
+    featuresCacheTtlMs: integer(env, 'FEATURES_CACHE_TTL_MS', DEFAULT_CACHE_CONFIG.featuresTtlMs, 0, 86_400_000),
+    contentCacheTtlMs: integer(env, 'CONTENT_CACHE_TTL_MS', DEFAULT_CACHE_CONFIG.contentTtlMs, 0, 86_400_000),
     featureStoreDelayMs: integer(env, 'FEATURE_STORE_DELAY_MS', 0, 0, 60_000),
     internalToken: env.INTERNAL_TELEMETRY_TOKEN || randomBytes(24).toString('base64url'),
   };

@@ -11,7 +11,7 @@ import { FeatureClient } from './services/feature-client.js';
 import { FeatureStoreProcess } from './services/feature-store-process.js';
 import { OtlpForwarder } from './services/otlp-forwarder.js';
 import { RetentionJob } from './services/retention-job.js';
-import { RecommendationService } from './services/recommendation-service.js';
+import { DEFAULT_CACHE_CONFIG, RecommendationService } from './services/recommendation-service.js';
 import { ContentStore } from './store/content-store.js';
 import { IngestPool } from './store/ingest-pool.js';
 import { TelemetryStore } from './store/telemetry-store.js';
@@ -90,7 +90,11 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   });
   let featureStoreUrl = config.featureStoreUrl ?? '';
   const featureClient = new FeatureClient(telemetry.tracer, () => featureStoreUrl, config.featureStoreTimeoutMs);
-  const recommendations = new RecommendationService(content, experiments, featureClient, telemetry.tracer, telemetry.meter);
+  const recommendations = new RecommendationService(content, experiments, featureClient, telemetry.tracer, telemetry.meter, {
+    ...DEFAULT_CACHE_CONFIG,
+    featuresTtlMs: config.featuresCacheTtlMs,
+    contentTtlMs: config.contentCacheTtlMs,
+  });
   let ready = false;
   const app = createApp({
     tracer: telemetry.tracer,

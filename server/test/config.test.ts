@@ -26,3 +26,15 @@ describe('loadConfig', () => {
     );
   });
 });
+
+describe.each([
+  ['FEATURES_CACHE_TTL_MS', 'featuresCacheTtlMs', 30_000],
+  ['CONTENT_CACHE_TTL_MS', 'contentCacheTtlMs', 60_000],
+] as const)('%s', (name, field, fallback) => {
+  it('has a default, takes 0 (no reuse) and refuses what is not a whole number of ms', () => {
+    expect(loadConfig({})[field]).toBe(fallback);
+    expect(loadConfig({ [name]: '0' })[field]).toBe(0);
+    expect(() => loadConfig({ [name]: '-1' })).toThrow(new RegExp(`${name} is invalid`));
+    expect(() => loadConfig({ [name]: 'soon' })).toThrow(new RegExp(`${name} is invalid`));
+  });
+});

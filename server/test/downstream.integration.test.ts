@@ -96,6 +96,31 @@ describe('downstream services, every span sliced by variant', () => {
   }, 20_000);
 });
 
+/** Two requests as one visitor: what the second asked the feature store and the database for again. */
+async function secondRequestReads(server: RunningServer, userId: string, traceByte: string): Promise<{ features: boolean; popularPool: boolean }> {
+  const traceIds = [`${traceByte.repeat(15)}01`, `${traceByte.repeat(15)}02`];
+  for (const traceId of traceIds) await getJson(`${server.url}/api/recommendations?userId=${userId}`, { traceparent: `00-${traceId}-00f067aa0ba902b7-01` });
+  const second = await storedTrace(server, traceIds[1]!);
+  const features = second.some((s) => s.name === 'GET /features/:userId');
+  expect(second.find((s) => s.name === 'cache.get features').attributes['cache.hit']).toBe(!features);
+  return { features, popularPool: second.some((s) => s.attributes['db.query.summary'] === 'SELECT articles ORDER BY popularity DESC LIMIT ?') };
+}
+
+describe('how long features and content are reused', () => {
+  it.each([
+    ['reuses both by default', {}, { features: false, popularPool: false }],
+    ['asks the feature store on every request with FEATURES_CACHE_TTL_MS=0', { FEATURES_CACHE_TTL_MS: '0' }, { features: true, popularPool: false }],
+    ['reads the content database on every request with CONTENT_CACHE_TTL_MS=0', { CONTENT_CACHE_TTL_MS: '0' }, { features: false, popularPool: true }],
+  ])('%s', async (_label, env, expected) => {
+    const server = await startTestServer(env);
+    try {
+      expect(await secondRequestReads(server, 'u00042', 'c0')).toEqual(expected);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
 describe('a feature store that is down or slow', () => {
   it.each([
     ['down', { FEATURE_STORE_URL: 'http://127.0.0.1:9' }, /unreachable/],

@@ -10,6 +10,13 @@ function manualClock(start = 0): { now: () => number; advance: (ms: number) => v
 }
 
 describe('LruCache', () => {
+  it('keeps nothing with a time to live of 0', () => {
+    const cache = new LruCache<number>(3, 0, manualClock().now);
+    cache.set('a', 1);
+    expect(cache.get('a')).toBeUndefined();
+    expect(cache.size).toBe(0);
+  });
+
   it('stores and returns values, and misses unknown keys', () => {
     const cache = new LruCache<number>(3, LONG_TTL_MS, manualClock().now);
     cache.set('a', 1);

@@ -21,8 +21,10 @@ export class LruCache<V> {
     return entry.value;
   }
 
+  /** Keeps `value` for the time to live; with a time to live of 0, nothing is kept. */
   set(key: string, value: V): void {
     this.entries.delete(key);
+    if (this.ttlMs <= 0) return;
     this.entries.set(key, { value, expires: this.now() + this.ttlMs });
     while (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
   }
