@@ -48,7 +48,7 @@ describe('recommendations', () => {
     expect(body.baggage).toEqual(assigned.baggage);
     expect(body.recommendations).toHaveLength(6);
     expect(body.recommendations.map((r: any) => r.position)).toEqual([1, 2, 3, 4, 5, 6]);
-    expect(body.requestId).toMatch(/^[A-Za-z0-9_-]{22}$/);
+    expect(body.requestId).toMatch(/^[0-9a-z]{9}[A-Za-z0-9_-]{16}$/);
 
     const spans = await traceOf(traceId);
     const serverSpan = spans.find((s) => s.name === 'GET /api/recommendations');

@@ -29,7 +29,19 @@ export interface RecommendationResponse {
   readonly recommendations: readonly Recommendation[];
 }
 
-const REQUEST_ID_BYTES = 16;
+/** Random bytes of a request id: 96 bits, so ids cannot be guessed. */
+const REQUEST_ID_RANDOM_BYTES = 12;
+/** Base-36 digits of the millisecond time that begins a request id (enough until the year 5188). */
+const REQUEST_ID_TIME_DIGITS = 9;
+
+/**
+ * A new request id: the time in base-36 milliseconds, then 96 random bits (base64url). Ids
+ * made later sort later, so the store's index on request ids grows at its end instead of
+ * dirtying a random page per served request (a quarter of the server's write volume).
+ */
+export function newRequestId(nowMs: number = Date.now()): string {
+  return nowMs.toString(36).padStart(REQUEST_ID_TIME_DIGITS, '0') + randomBytes(REQUEST_ID_RANDOM_BYTES).toString('base64url');
+}
 /** Millisecond buckets from sub-millisecond cache hits to multi-second stalls. */
 export const LATENCY_BUCKETS_MS = [0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000];
 const FEATURE_FLAG_PROVIDER = 'variant-lens';
@@ -102,7 +114,7 @@ export class RecommendationService {
 
   async recommend(userId: string, limit: number, assignment: Assignment): Promise<RecommendationResponse> {
     const started = performance.now();
-    const requestId = randomBytes(REQUEST_ID_BYTES).toString('base64url');
+    const requestId = newRequestId();
     const attributes = { ...assignment.baggage, 'user.id': userId, 'recommendation.request_id': requestId };
     return this.tracer.startActiveSpan('recommendation.request', { kind: SpanKind.INTERNAL, attributes }, async (span) => {
       try {
