@@ -23,20 +23,18 @@ const CONNECTIONS = 50;
 const ROUND_SECONDS = Number(process.env.BENCH_ROUND_SECONDS ?? 10);
 const ROUNDS = 3;
 const USERS = 5000;
-/** Warm-up before measuring, for JIT-compiled code (and, when caches keep, one pass over the audience). */
+/** Warm-up before measuring: one pass over the audience (filling the caches that keep), and at least this long for JIT-compiled code. */
 const WARMUP_SECONDS = 3;
 const HOUR_MS = '3600000';
 
 interface Scenario {
   readonly name: 'warm' | 'cold';
   readonly env: Record<string, string>;
-  /** Fill the caches with one pass over the audience before measuring. */
-  readonly fillCaches: boolean;
 }
 
 const SCENARIOS: readonly Scenario[] = [
-  { name: 'warm', env: { FEATURES_CACHE_TTL_MS: HOUR_MS, CONTENT_CACHE_TTL_MS: HOUR_MS }, fillCaches: true },
-  { name: 'cold', env: { FEATURES_CACHE_TTL_MS: '0', CONTENT_CACHE_TTL_MS: HOUR_MS }, fillCaches: true },
+  { name: 'warm', env: { FEATURES_CACHE_TTL_MS: HOUR_MS, CONTENT_CACHE_TTL_MS: HOUR_MS } },
+  { name: 'cold', env: { FEATURES_CACHE_TTL_MS: '0', CONTENT_CACHE_TTL_MS: HOUR_MS } },
 ];
 
 interface Round {
@@ -49,13 +47,13 @@ interface Round {
   errors: number;
 }
 
-/** Load for `seconds`, visitors cycling through the audience; with `amount`, stop after that many requests instead. */
-async function load(server: ServerProcess, seconds: number, amount?: number): Promise<Result> {
+/** Load for a `duration` in seconds, or for an `amount` of requests, visitors cycling through the audience. */
+async function load(server: ServerProcess, until: { duration: number } | { amount: number }): Promise<Result> {
   let n = 0;
   return autocannon({
     url: server.url,
     connections: CONNECTIONS,
-    ...(amount === undefined ? { duration: seconds } : { amount }),
+    ...until,
     requests: [
       {
         method: 'GET',
@@ -65,12 +63,12 @@ async function load(server: ServerProcess, seconds: number, amount?: number): Pr
   });
 }
 
-/** At least WARMUP_SECONDS of load, after one pass over the whole audience when the caches keep. */
-async function warmUp(server: ServerProcess, fillCaches: boolean): Promise<void> {
+/** One pass over the whole audience, then more load if that took less than WARMUP_SECONDS. */
+async function warmUp(server: ServerProcess): Promise<void> {
   const started = Date.now();
-  if (fillCaches) await load(server, 0, USERS);
+  await load(server, { amount: USERS });
   const left = WARMUP_SECONDS - (Date.now() - started) / 1000;
-  if (left > 0) await load(server, left);
+  if (left > 0) await load(server, { duration: left });
 }
 
 async function runScenario(scenario: Scenario): Promise<Round[]> {
@@ -78,14 +76,14 @@ async function runScenario(scenario: Scenario): Promise<Round[]> {
   const disabled = await startServer({ OTEL_SDK_DISABLED: 'true', ...scenario.env });
   const rounds: Round[] = [];
   try {
-    await warmUp(instrumented, scenario.fillCaches);
-    await warmUp(disabled, scenario.fillCaches);
+    await warmUp(instrumented);
+    await warmUp(disabled);
     for (let round = 1; round <= ROUNDS; round += 1) {
       for (const [mode, server] of [
         ['instrumented', instrumented],
         ['OTEL_SDK_DISABLED', disabled],
       ] as const) {
-        const result = await load(server, ROUND_SECONDS);
+        const result = await load(server, { duration: ROUND_SECONDS });
         rounds.push({
           scenario: scenario.name,
           mode,

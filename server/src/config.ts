@@ -42,9 +42,9 @@ export interface ServerConfig {
   readonly featureStoreUrl: string | undefined;
   /** `FEATURE_STORE_TIMEOUT_MS`: after this, recommendations degrade to control (default 250). */
   readonly featureStoreTimeoutMs: number;
-  /** `FEATURES_CACHE_TTL_MS`: how long a visitor's features are reused; 0 asks the feature store on every request. */
+  /** `FEATURES_CACHE_TTL_MS`: how long a visitor's features are reused; 0 asks the feature store on every request (default 30,000). */
   readonly featuresCacheTtlMs: number;
-  /** `CONTENT_CACHE_TTL_MS`: how long candidate pools, neighbours and articles read from the content database are reused; 0 reads them on every request. */
+  /** `CONTENT_CACHE_TTL_MS`: how long candidate pools, neighbours and articles read from the content database are reused; 0 reads them on every request (default 60,000). */
   readonly contentCacheTtlMs: number;
   /** `FEATURE_STORE_DELAY_MS`: latency added by the feature store, for demonstrations (default 0). */
   readonly featureStoreDelayMs: number;
