@@ -1,4 +1,4 @@
-import { propagation, type Context } from '@opentelemetry/api';
+import { propagation, type Attributes, type Baggage, type Context } from '@opentelemetry/api';
 import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace-base';
 
 /** Decides which baggage keys become span attributes. */
@@ -10,14 +10,26 @@ export type BaggageKeyPredicate = (key: string) => boolean;
  * it by hand (the pattern of `@opentelemetry/baggage-span-processor`, with a key predicate).
  */
 export class BaggageSpanProcessor implements SpanProcessor {
+  /**
+   * The attributes each baggage gives. Baggage is immutable and one request's spans share
+   * one, so its entries are filtered once per request rather than once per span.
+   */
+  private readonly attributesOf = new WeakMap<Baggage, Attributes>();
+
   constructor(private readonly keyPredicate: BaggageKeyPredicate) {}
 
   onStart(span: Span, parentContext: Context): void {
     const baggage = propagation.getBaggage(parentContext);
     if (baggage === undefined) return;
-    for (const [key, entry] of baggage.getAllEntries()) {
-      if (this.keyPredicate(key)) span.setAttribute(key, entry.value);
+    let attributes = this.attributesOf.get(baggage);
+    if (attributes === undefined) {
+      attributes = {};
+      for (const [key, entry] of baggage.getAllEntries()) {
+        if (this.keyPredicate(key)) attributes[key] = entry.value;
+      }
+      this.attributesOf.set(baggage, attributes);
     }
+    span.setAttributes(attributes);
   }
 
   onEnd(_span: ReadableSpan): void {}
