@@ -127,6 +127,28 @@ describe('TelemetryStore', () => {
     db.close();
   });
 
+  it('reads back empty and non-empty status messages, events and links as they were written, through both insert paths', () => {
+    const path = join(tempDir('defaults'), 't.db');
+    store = new TelemetryStore({ path });
+    const full = {
+      statusCode: 2,
+      statusMessage: 'feature store down',
+      events: [{ name: 'exception', timeUnixNano: '1', attributes: { 'exception.message': 'boom' } }],
+      links: [{ traceId: hexId(99, 16), spanId: hexId(99, 8), attributes: {} }],
+    };
+    // 60 browser spans go 50 to a statement, then one by one; the trusted one goes alone.
+    const browser = Array.from({ length: 60 }, (_, n) => ({ ...span(100 + n, 0, {}, false), ...(n % 2 === 0 ? full : {}) }));
+    store.addSpans([...browser, span(1, 0), { ...span(2, 0), ...full }]);
+    for (const [n, written] of [...browser.map((s, n) => [100 + n, s] as const), [1, span(1, 0)] as const, [2, { ...span(2, 0), ...full }] as const]) {
+      const [read] = store.getTrace(hexId(n, 16));
+      expect({ status: read!.status, events: read!.events, links: read!.links }).toEqual({
+        status: { code: written.statusCode, message: written.statusMessage },
+        events: written.events,
+        links: written.links,
+      });
+    }
+  });
+
   it('retention deletes by age and by count, oldest first, experiment rows included', () => {
     const path = join(tempDir('retention'), 't.db');
     store = new TelemetryStore({ path });
