@@ -4,17 +4,11 @@ import { AggregationTemporality, DataPointType, type ResourceMetrics } from '@op
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { canonicalJson, type Attributes, type MetricPointRecord, type SpanRecord } from '../core/telemetry-records.js';
 
-/** Digits of the nanoseconds part of an `HrTime`: it is always below 10^9. */
-const NANO_DIGITS = 9;
+const NANOS_PER_SECOND = 1_000_000_000n;
 
-/**
- * An `HrTime` ([seconds, nanoseconds]) as decimal nanoseconds since the epoch. Written as
- * text, seconds then the nanoseconds padded to nine digits: three of these per span, on the
- * request path's thread, cost a third of what the same sum in BigInt did.
- */
+/** An `HrTime` ([seconds, nanoseconds]) as decimal nanoseconds since the epoch. */
 export function hrTimeToNanos([seconds, nanos]: HrTime): string {
-  if (seconds === 0) return String(nanos);
-  return `${seconds}${String(nanos).padStart(NANO_DIGITS, '0')}`;
+  return (BigInt(seconds) * NANOS_PER_SECOND + BigInt(nanos)).toString();
 }
 
 function attributes(source: OtelAttributes | undefined): Attributes {
