@@ -118,4 +118,54 @@ describe('experiment results', () => {
     const served = results.variants.reduce((s: number, v: any) => s + v.impressions, 0);
     expect(total).toBe(served);
   });
+
+  it('counts a browser\'s click-through points but never its impressions or latency, which are the server\'s own', async () => {
+    const before = await json('/api/experiments/rec_algorithm_v3/results');
+    const hybridBefore = before.variants.find((v: any) => v.variant === 'hybrid');
+    const now = BigInt(Date.now()) * 1_000_000n;
+    const point = (extra: Record<string, unknown>) => ({
+      attributes: [{ key: 'experiment.rec_algorithm', value: { stringValue: 'hybrid' } }],
+      startTimeUnixNano: String(now - 1_000_000_000n),
+      timeUnixNano: String(now),
+      ...extra,
+    });
+    const sum = (name: string, temporality: number, value: number) => ({
+      name,
+      unit: '1',
+      // The cumulative stream started earlier: a point of the same stream, start and time is one point.
+      sum: { aggregationTemporality: temporality, isMonotonic: true, dataPoints: [point({ asInt: String(value), ...(temporality === 2 ? { startTimeUnixNano: String(now - 60_000_000_000n) } : {}) })] },
+    });
+    const response = await fetch(`${server.url}/v1/metrics`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        resourceMetrics: [
+          {
+            resource: { attributes: [{ key: 'service.name', value: { stringValue: 'content-site' } }] },
+            scopeMetrics: [
+              {
+                scope: { name: 'forged' },
+                metrics: [
+                  sum('recommendation.impressions', 1, 1000),
+                  sum('recommendation.impressions', 2, 5000),
+                  { name: 'recommendation.latency', unit: 'ms', histogram: { aggregationTemporality: 1, dataPoints: [point({ count: '4', sum: 40_000, bucketCounts: ['0', '4'], explicitBounds: [1] })] } },
+                  sum('recommendation.click_through', 1, 3),
+                ],
+              },
+            ],
+          },
+        ],
+      }),
+    });
+    expect(response.status).toBe(200);
+    await server.flush();
+    const after = await json('/api/experiments/rec_algorithm_v3/results');
+    const hybridAfter = after.variants.find((v: any) => v.variant === 'hybrid');
+    expect(hybridAfter.metrics.impressions).toBe(hybridBefore.metrics.impressions);
+    expect(hybridAfter.metrics.clickThrough).toBe(hybridBefore.metrics.clickThrough + 3);
+    expect(hybridAfter.latencyDistribution).toEqual(hybridBefore.latencyDistribution);
+    // Stored all the same, for inspection, as client-reported.
+    const stored = await json('/api/metrics/recommendation.impressions?limit=1000');
+    expect(stored.points.filter((p: any) => !p.trusted).map((p: any) => p.value).sort()).toEqual([1000, 5000]);
+  });
 });

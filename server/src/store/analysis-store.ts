@@ -6,6 +6,7 @@
  */
 import Database from 'better-sqlite3';
 import { configureReadConnection } from './migrations.js';
+import { CLIENT_REPORTED_METRICS } from './telemetry-store.js';
 
 /** The slice of data an analysis reads. */
 export interface AnalysisWindow {
@@ -31,6 +32,11 @@ export interface UserRow {
 }
 
 /** The window in whole minutes, as the rollups store it. */
+/** 1 when browsers' points of the metric count (see `CLIENT_REPORTED_METRICS`), else 0: only the server's own. */
+function anyoneMayReport(name: string): number {
+  return CLIENT_REPORTED_METRICS.has(name) ? 1 : 0;
+}
+
 function minutes(window: AnalysisWindow): { fromMinute: number; toMinute: number } {
   return { fromMinute: Math.floor(window.fromMs / MINUTE_MS), toMinute: Math.ceil(Math.min(window.toMs, Number.MAX_SAFE_INTEGER) / MINUTE_MS) };
 }
@@ -137,7 +143,7 @@ export class AnalysisStore {
    * window.
    */
   metricSums(name: string, key: string, window: AnalysisWindow): Map<string, number> {
-    const params = { name, key, claimPath: `$."${key}"`, from: window.fromMs, to: window.toMs, ...minutes(window) };
+    const params = { name, key, claimPath: `$."${key}"`, from: window.fromMs, to: window.toMs, anyone: anyoneMayReport(name), ...minutes(window) };
     const rows = this.db
       .prepare(
         `SELECT variant, sum(total) AS total FROM (
@@ -147,7 +153,7 @@ export class AnalysisStore {
            SELECT variant, value FROM (
              SELECT json_extract(attributes, @claimPath) AS variant, value,
                     row_number() OVER (PARTITION BY stream, start_ns ORDER BY time_ms DESC, id DESC) AS rank
-             FROM metric_points WHERE name = @name AND temporality = 2 AND time_ms >= @from AND time_ms < @to
+             FROM metric_points WHERE name = @name AND temporality = 2 AND time_ms >= @from AND time_ms < @to AND (trusted = 1 OR @anyone = 1)
            ) WHERE rank = 1
          ) WHERE variant IS NOT NULL GROUP BY variant`,
       )
@@ -157,7 +163,7 @@ export class AnalysisStore {
 
   /** Histogram bucket counts per variant: rolled-up delta minutes, and the latest point of each cumulative stream. */
   histogramPoints(name: string, key: string, window: AnalysisWindow): { variant: string; bucketCounts: string; explicitBounds: string }[] {
-    const params = { name, key, claimPath: `$."${key}"`, from: window.fromMs, to: window.toMs, ...minutes(window) };
+    const params = { name, key, claimPath: `$."${key}"`, from: window.fromMs, to: window.toMs, anyone: anyoneMayReport(name), ...minutes(window) };
     return this.db
       .prepare(
         `SELECT variant, bucket_counts AS bucketCounts, explicit_bounds AS explicitBounds FROM metric_rollup
@@ -166,7 +172,7 @@ export class AnalysisStore {
          SELECT variant, bucket_counts, explicit_bounds FROM (
            SELECT json_extract(attributes, @claimPath) AS variant, bucket_counts, explicit_bounds,
                   row_number() OVER (PARTITION BY stream, start_ns ORDER BY time_ms DESC, id DESC) AS rank
-           FROM metric_points WHERE name = @name AND kind = 'histogram' AND temporality = 2 AND time_ms >= @from AND time_ms < @to
+           FROM metric_points WHERE name = @name AND kind = 'histogram' AND temporality = 2 AND time_ms >= @from AND time_ms < @to AND (trusted = 1 OR @anyone = 1)
          ) WHERE rank = 1 AND variant IS NOT NULL AND bucket_counts IS NOT NULL`,
       )
       .all(params) as { variant: string; bucketCounts: string; explicitBounds: string }[];

@@ -7,6 +7,12 @@ import { configureConnection, migrate, type Migration } from './migrations.js';
 
 const REQUEST_SPAN = 'recommendation.request';
 const CLICK_SPAN = 'recommendation.click';
+/**
+ * The metrics browsers report. The analysis counts a browser's points only for these: every
+ * other metric it reads (impressions, latency) is the server's own, and a point a browser
+ * posts under such a name is kept for inspection but never counted, as its span claims are.
+ */
+export const CLIENT_REPORTED_METRICS: ReadonlySet<string> = new Set(['recommendation.click_through']);
 /** Bloom filter keys: trace ids and request ids share a segment's filter, apart by prefix. */
 const traceKey = (traceId: string): string => `t:${traceId}`;
 const requestKey = (requestId: string): string => `r:${requestId}`;
@@ -747,6 +753,7 @@ export class TelemetryStore {
    */
   private rollUpPoint(point: MetricPointRecord): void {
     if (point.temporality !== 1 || point.kind === 'gauge') return;
+    if (!point.trusted && !CLIENT_REPORTED_METRICS.has(point.name)) return;
     const minute = Math.floor(nanosToMillis(point.timeUnixNano) / MINUTE_MS);
     // Part of the primary key, so never NULL: sums have no bounds.
     const bounds = point.explicitBounds === null ? '' : JSON.stringify(point.explicitBounds);
