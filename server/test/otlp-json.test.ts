@@ -550,6 +550,44 @@ describe('decoding bounds found in review', () => {
     expect(result.errors[0]).toMatch(reason);
   });
 
+  it('rejects spans and points dated more than a day ahead of the server\'s clock, and keeps those within it', () => {
+    const nowMs = Date.UTC(2026, 11, 1);
+    const at = (ms: number) => `${ms}000000`;
+    const spanEnding = (spanId: string, endMs: number) => ({ traceId: '1'.repeat(32), spanId, name: 's', startTimeUnixNano: at(nowMs), endTimeUnixNano: at(endMs) });
+    const spans = decodeTraceRequest(
+      { resourceSpans: [{ scopeSpans: [{ spans: [spanEnding('2'.repeat(16), nowMs + 3_600_000), spanEnding('3'.repeat(16), nowMs + 2 * 86_400_000)] }] }] },
+      { trusted: false, nowMs },
+    );
+    expect(spans.items.map((s) => s.spanId)).toEqual(['2'.repeat(16)]);
+    expect(spans.errors).toEqual([`span ${'3'.repeat(16)} endTimeUnixNano is more than a day ahead of the server's clock`]);
+    const points = decodeMetricsRequest(
+      { resourceMetrics: [{ scopeMetrics: [{ metrics: [{ name: 'c', sum: { dataPoints: [{ timeUnixNano: at(nowMs + 60_000), asInt: '1' }, { timeUnixNano: '99999999999999999999', asInt: '2' }, { timeUnixNano: at(nowMs + 86_400_001), asInt: '3' }] } }] }] }] },
+      { trusted: false, nowMs },
+    );
+    expect(points.items.map((p) => p.value)).toEqual([1]);
+    expect(points.rejected).toBe(2);
+    expect(points.errors[1]).toBe("metric c: data point timeUnixNano is more than a day ahead of the server's clock");
+  });
+
+  it('rejects a histogram point of more than 1,000 buckets', () => {
+    const buckets = Array.from({ length: 1_001 }, () => '0');
+    const result = decode({ count: '0', bucketCounts: buckets, explicitBounds: Array.from({ length: 1_000 }, (_, i) => i) });
+    expect(result.errors).toEqual(['metric h: histogram has more than 1000 buckets']);
+  });
+
+  it('keeps an attribute named __proto__ as an attribute: the keys inside it stay inside', () => {
+    const span = {
+      traceId: '1'.repeat(32), spanId: '2'.repeat(16), name: 's', startTimeUnixNano: '1', endTimeUnixNano: '2',
+      attributes: [{ key: '__proto__', value: { kvlistValue: { values: [{ key: 'recommendation.request_id', value: { stringValue: 'forged' } }] } } }],
+    };
+    const [decoded] = decodeTraceRequest({ resourceSpans: [{ scopeSpans: [{ spans: [span] }] }] }, { trusted: false }).items;
+    const attributes = decoded!.attributes;
+    expect(Object.getPrototypeOf(attributes)).toBe(Object.prototype);
+    expect(attributes['recommendation.request_id']).toBeUndefined();
+    expect(Object.keys(attributes)).toEqual(['__proto__']);
+    expect(JSON.stringify(attributes)).toBe('{"__proto__":{"recommendation.request_id":"forged"}}');
+  });
+
   it('rejects timestamps beyond 64 bits', () => {
     const span = { traceId: '1'.repeat(32), spanId: '2'.repeat(16), name: 's', startTimeUnixNano: '1', endTimeUnixNano: '99999999999999999999' };
     expect(decodeTraceRequest({ resourceSpans: [{ scopeSpans: [{ spans: [span] }] }] }, { trusted: false }).rejected).toBe(1);

@@ -49,6 +49,32 @@ const SPAN_ID = /^[0-9a-f]{16}$/;
 const ZERO_TRACE_ID = '0'.repeat(32);
 const ZERO_SPAN_ID = '0'.repeat(16);
 const MAX_REPORTED_ERRORS = 5;
+/**
+ * How far ahead of the server's clock a span may end or a point be taken. A device's clock can
+ * be off by minutes, rarely hours; data dated days ahead would outlive every retention by age.
+ */
+const MAX_CLOCK_AHEAD_MS = 86_400_000;
+/** Most buckets of a histogram point (the SDK's default has 16; an exponential one at most 160). */
+const MAX_HISTOGRAM_BUCKETS = 1_000;
+
+/** What decoding needs besides the body. */
+export interface DecodeOptions {
+  /** Whether the items are the server's own telemetry (else client-reported). */
+  readonly trusted: boolean;
+  readonly limits?: DecodeLimits;
+  /** The server's clock (ms since the epoch), for the bound on future timestamps; now by default. */
+  readonly nowMs?: number;
+}
+
+/** The latest timestamp accepted, as decimal nanoseconds. */
+function latestAccepted(options: DecodeOptions): string {
+  return `${Math.floor((options.nowMs ?? Date.now()) + MAX_CLOCK_AHEAD_MS)}000000`;
+}
+
+/** Whether decimal nanoseconds `a` (as `nanos` returns them: no leading zeros) are after `b`. */
+function isAfter(a: string, b: string): boolean {
+  return a.length !== b.length ? a.length > b.length : a > b;
+}
 
 type Json = unknown;
 
@@ -134,7 +160,12 @@ function keyValues(list: Json, limits: DecodeLimits, depth = 0): Attributes {
   for (const kv of list) {
     if (count >= limits.maxAttributes) break;
     if (!isObject(kv) || typeof kv.key !== 'string' || kv.key === '') continue;
-    attributes[truncate(kv.key, limits)] = anyValue(kv.value, limits, depth);
+    const key = truncate(kv.key, limits);
+    const value = anyValue(kv.value, limits, depth);
+    // Assigned, a key named __proto__ would replace the object's prototype, and the keys inside
+    // its value would then read as attributes of the span (a forged request id, say).
+    if (key === '__proto__') Object.defineProperty(attributes, key, { value, enumerable: true, writable: true, configurable: true });
+    else attributes[key] = value;
     count += 1;
   }
   return attributes;
@@ -171,11 +202,9 @@ function requireRoot(body: Json, field: string): Json[] {
 }
 
 /** Decodes an `ExportTraceServiceRequest` in OTLP/JSON. */
-export function decodeTraceRequest(
-  body: Json,
-  options: { trusted: boolean; limits?: DecodeLimits },
-): DecodeResult<SpanRecord> {
+export function decodeTraceRequest(body: Json, options: DecodeOptions): DecodeResult<SpanRecord> {
   const limits = options.limits ?? DEFAULT_DECODE_LIMITS;
+  const latest = latestAccepted(options);
   const out = collector<SpanRecord>();
   for (const resourceSpans of requireRoot(body, 'resourceSpans')) {
     if (!isObject(resourceSpans)) throw new MalformedOtlpError('resourceSpans[] must be objects');
@@ -184,7 +213,7 @@ export function decodeTraceRequest(
       if (!isObject(scopeSpans)) throw new MalformedOtlpError('scopeSpans[] must be objects');
       const scope = isObject(scopeSpans.scope) ? stringField(scopeSpans.scope, 'name') : '';
       for (const span of arrayField(scopeSpans, 'spans')) {
-        const decoded = decodeSpan(span, service, scope, options.trusted, limits);
+        const decoded = decodeSpan(span, service, scope, options.trusted, limits, latest);
         if (typeof decoded === 'string') out.reject(decoded);
         else out.result.items.push(decoded);
       }
@@ -199,6 +228,7 @@ function decodeSpan(
   scope: string,
   trusted: boolean,
   limits: DecodeLimits,
+  latest: string,
 ): SpanRecord | string {
   if (!isObject(span)) return 'span is not an object';
   const traceId = normalizeId(span.traceId);
@@ -213,6 +243,7 @@ function decodeSpan(
   const end = nanos(span.endTimeUnixNano);
   if (start === undefined || end === undefined) return `span ${spanId} timestamps are invalid, expected unsigned nanoseconds`;
   if (BigInt(end) < BigInt(start)) return `span ${spanId} ends before it starts`;
+  if (isAfter(end, latest)) return `span ${spanId} endTimeUnixNano is more than a day ahead of the server's clock`;
   const kind = numberValue(span.kind) ?? 0;
   const status = isObject(span.status) ? span.status : {};
   return {
@@ -260,11 +291,9 @@ function decodeLinks(list: Json, limits: DecodeLimits): SpanLinkRecord[] {
 }
 
 /** Decodes an `ExportMetricsServiceRequest` in OTLP/JSON. */
-export function decodeMetricsRequest(
-  body: Json,
-  options: { trusted: boolean; limits?: DecodeLimits },
-): DecodeResult<MetricPointRecord> {
+export function decodeMetricsRequest(body: Json, options: DecodeOptions): DecodeResult<MetricPointRecord> {
   const limits = options.limits ?? DEFAULT_DECODE_LIMITS;
+  const latest = latestAccepted(options);
   const out = collector<MetricPointRecord>();
   for (const resourceMetrics of requireRoot(body, 'resourceMetrics')) {
     if (!isObject(resourceMetrics)) throw new MalformedOtlpError('resourceMetrics[] must be objects');
@@ -275,7 +304,7 @@ export function decodeMetricsRequest(
       if (!isObject(scopeMetrics)) throw new MalformedOtlpError('scopeMetrics[] must be objects');
       const scope = isObject(scopeMetrics.scope) ? stringField(scopeMetrics.scope, 'name') : '';
       for (const metric of arrayField(scopeMetrics, 'metrics')) {
-        decodeMetric(metric, { service, resourceKey, scope }, options.trusted, limits, out);
+        decodeMetric(metric, { service, resourceKey, scope }, options.trusted, limits, latest, out);
       }
     }
   }
@@ -287,6 +316,7 @@ function decodeMetric(
   origin: Pick<MetricPointRecord, 'service' | 'resourceKey' | 'scope'>,
   trusted: boolean,
   limits: DecodeLimits,
+  latest: string,
   out: Collector<MetricPointRecord>,
 ): void {
   if (!isObject(metric) || stringField(metric, 'name') === '') {
@@ -309,7 +339,7 @@ function decodeMetric(
   const temporality: Temporality = rawTemporality === 1 || rawTemporality === 2 ? rawTemporality : 0;
   const monotonic = data.isMonotonic === true;
   for (const point of Array.isArray(data.dataPoints) ? data.dataPoints : []) {
-    const decoded = decodePoint(point, kind, limits);
+    const decoded = decodePoint(point, kind, limits, latest);
     if (typeof decoded === 'string') {
       out.reject(`metric ${name}: ${decoded}`);
       continue;
@@ -323,10 +353,11 @@ type PointFields = Pick<
   'attributes' | 'startTimeUnixNano' | 'timeUnixNano' | 'value' | 'count' | 'sum' | 'bucketCounts' | 'explicitBounds'
 >;
 
-function decodePoint(point: Json, kind: MetricKind, limits: DecodeLimits): PointFields | string {
+function decodePoint(point: Json, kind: MetricKind, limits: DecodeLimits, latest: string): PointFields | string {
   if (!isObject(point)) return 'data point is not an object';
   const time = nanos(point.timeUnixNano);
   if (time === undefined) return 'data point timeUnixNano is invalid';
+  if (isAfter(time, latest)) return "data point timeUnixNano is more than a day ahead of the server's clock";
   const start = nanos(point.startTimeUnixNano) ?? '0';
   const attributes = keyValues(point.attributes, limits);
   if (kind !== 'histogram') {
@@ -336,7 +367,9 @@ function decodePoint(point: Json, kind: MetricKind, limits: DecodeLimits): Point
   }
   const count = integerValue(point.count);
   if (typeof count !== 'number' || count < 0) return 'histogram point count is invalid, expected a non-negative integer';
-  const bucketCounts = (Array.isArray(point.bucketCounts) ? point.bucketCounts : []).map(integerValue);
+  const rawCounts = Array.isArray(point.bucketCounts) ? point.bucketCounts : [];
+  if (rawCounts.length > MAX_HISTOGRAM_BUCKETS) return `histogram has more than ${MAX_HISTOGRAM_BUCKETS} buckets`;
+  const bucketCounts = rawCounts.map(integerValue);
   const explicitBounds = (Array.isArray(point.explicitBounds) ? point.explicitBounds : []).map(numberValue);
   if (bucketCounts.some((c) => typeof c !== 'number' || c < 0)) return 'histogram bucketCounts must be non-negative integers';
   if (explicitBounds.some((b) => b === undefined)) return 'histogram explicitBounds must be numbers';
