@@ -38,7 +38,10 @@ export function createApp(deps: AppDeps): Express {
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
   app.get('/healthz', (_req, res) => {
-    res.status(deps.isReady() ? 200 : 503).json({ status: deps.isReady() ? 'ok' : 'unavailable' });
+    // A store that can no longer commit makes the server unhealthy: it would refuse every export.
+    const problem = !deps.isReady() ? 'starting or stopping' : deps.ingestPool.failed ? 'the telemetry store cannot be written' : undefined;
+    if (problem === undefined) res.json({ status: 'ok' });
+    else res.status(503).json({ status: 'unavailable', reason: problem });
   });
   app.use('/v1', cors(deps.corsOrigins), otlpRoutes({ pool: deps.ingestPool, forwarder: deps.forwarder, config: deps.otlp }));
   if (deps.benchParseOnlyRoute) {

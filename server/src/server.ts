@@ -87,7 +87,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     maxAgeMs: config.retentionMaxAgeHours * 3_600_000,
     maxSpans: config.retentionMaxSpans,
     intervalMs: config.retentionIntervalMs,
-  });
+  }, (write) => ingestPool.withWriteLock(write));
   let featureStoreUrl = config.featureStoreUrl ?? '';
   const featureClient = new FeatureClient(telemetry.tracer, () => featureStoreUrl, config.featureStoreTimeoutMs);
   const recommendations = new RecommendationService(content, experiments, featureClient, telemetry.tracer, telemetry.meter, {

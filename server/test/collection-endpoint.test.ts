@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { gzipSync, deflateSync } from 'node:zlib';
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { AggregationTemporalityPreference, OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
@@ -205,9 +206,77 @@ describe('CORS for browsers', () => {
     for (const header of ['content-type', 'traceparent', 'tracestate', 'baggage']) expect(allowed).toContain(header);
   });
 
+  it('lets a configured origin\'s script read Retry-After', async () => {
+    const response = await post('/v1/traces', JSON.stringify(otlpTraces([otlpSpan(hexId(0xe1, 16), hexId(0xe1, 8))])), { ...json, origin: 'https://news.example' });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('access-control-expose-headers')).toBe('Retry-After');
+  });
+
   it('gives other origins no CORS grant', async () => {
     const response = await fetch(`${server.url}/v1/traces`, { method: 'OPTIONS', headers: { origin: 'https://evil.example' } });
     expect(response.headers.get('access-control-allow-origin')).toBeNull();
+  });
+});
+
+describe('bounds under real load', () => {
+  const good = (n: number) => otlpSpan(hexId(n, 16), hexId(n, 8));
+  const bodyOf = (first: number, count: number) => JSON.stringify(otlpTraces(Array.from({ length: count }, (_, i) => good(first + i))));
+  const storedSpans = (dataDir: string) => {
+    const db = new Database(join(dataDir, 'telemetry.db'), { readonly: true });
+    try {
+      return db.prepare('SELECT count(*) FROM spans').pluck().get() as number;
+    } finally {
+      db.close();
+    }
+  };
+
+  it('refuses what is beyond INGEST_MAX_IN_FLIGHT_BYTES with 503 and Retry-After, and stores everything it accepted', async () => {
+    const small = await startTestServer({ INGEST_MAX_IN_FLIGHT_BYTES: '4096' });
+    try {
+      const bodies = Array.from({ length: 20 }, (_, r) => bodyOf(0x10_0000 + r * 100, 100));
+      const responses = await Promise.all(bodies.map((body) => fetch(`${small.url}/v1/traces`, { method: 'POST', body, headers: json })));
+      const statuses = responses.map((r) => r.status);
+      expect(new Set(statuses)).toEqual(new Set([200, 503]));
+      for (const refused of responses.filter((r) => r.status === 503)) expect(refused.headers.get('retry-after')).toBe('1');
+      await small.flush();
+      expect(storedSpans(small.dataDir)).toBe(statuses.filter((s) => s === 200).length * 100);
+    } finally {
+      await small.close();
+    }
+  });
+
+  it('reports itself unhealthy once an ingest worker has died, instead of answering ok while refusing every export', async () => {
+    const crashed = await startTestServer();
+    try {
+      expect((await fetch(`${crashed.url}/healthz`)).status).toBe(200);
+      // A worker thread dying (out of memory, a native crash) is what this stands for.
+      const [slot] = (crashed.ingestPool as unknown as { slots: { worker: { terminate(): Promise<number> } }[] }).slots;
+      await slot!.worker.terminate();
+      const health = await fetch(`${crashed.url}/healthz`);
+      expect(health.status).toBe(503);
+      expect(await health.json()).toEqual({ status: 'unavailable', reason: 'the telemetry store cannot be written' });
+      expect((await fetch(`${crashed.url}/v1/traces`, { method: 'POST', body: bodyOf(0x30_0000, 1), headers: json })).status).toBe(503);
+    } finally {
+      await crashed.close().catch(() => undefined);
+    }
+  });
+
+  it('keeps accepting while retention deletes: cleanup and ingest take turns at the one SQLite writer', async () => {
+    const trimmed = await startTestServer({ RETENTION_MAX_SPANS: '300', RETENTION_INTERVAL_MS: '100', RETENTION_MAX_AGE_HOURS: '0' });
+    try {
+      const statuses: number[] = [];
+      for (let wave = 0; wave < 15; wave += 1) {
+        const bodies = Array.from({ length: 8 }, (_, r) => bodyOf(0x20_0000 + (wave * 8 + r) * 100, 100));
+        const responses = await Promise.all(bodies.map((body) => fetch(`${trimmed.url}/v1/traces`, { method: 'POST', body, headers: json })));
+        statuses.push(...responses.map((r) => r.status));
+        await new Promise((r) => setTimeout(r, 30));
+      }
+      expect(statuses.filter((s) => s !== 200)).toEqual([]);
+      await new Promise((r) => setTimeout(r, 400));
+      expect(storedSpans(trimmed.dataDir)).toBeLessThanOrEqual(300);
+    } finally {
+      await trimmed.close();
+    }
   });
 });
 
@@ -221,7 +290,7 @@ describe('metric totals with both temporalities', () => {
             scope: { name: 's' },
             metrics: [
               {
-                name: 'totals.test',
+                name: 'recommendation.click_through',
                 sum: {
                   aggregationTemporality: temporality,
                   isMonotonic: true,
@@ -254,7 +323,7 @@ describe('metric totals with both temporalities', () => {
     // Read back the way the analysis reads it.
     const analysis = new AnalysisStore(join(server.dataDir, 'telemetry.db'));
     try {
-      const totals = analysis.metricSums('totals.test', 'experiment.rec_algorithm', { fromMs: 0, toMs: Number.MAX_SAFE_INTEGER });
+      const totals = analysis.metricSums('recommendation.click_through', 'experiment.rec_algorithm', { fromMs: 0, toMs: Number.MAX_SAFE_INTEGER });
       expect(Object.fromEntries(totals)).toEqual({ hybrid: 5 + 1 + 7 + 2 + 10 });
     } finally {
       analysis.close();

@@ -14,6 +14,8 @@ export function cors(origins: readonly string[]): RequestHandler {
     if (origin !== undefined && (allowAny || allowed.has(origin))) {
       res.vary('Origin');
       res.setHeader('Access-Control-Allow-Origin', origin);
+      // Unexposed, a page's script could not read when to retry after a 503 (the SDK's exporter honours it).
+      res.setHeader('Access-Control-Expose-Headers', 'Retry-After');
       if (req.method === 'OPTIONS') {
         res.setHeader('Access-Control-Allow-Methods', 'GET, POST, OPTIONS');
         res.setHeader('Access-Control-Allow-Headers', ALLOWED_HEADERS);

@@ -19,21 +19,52 @@ const DELETE_BATCH = 5_000;
 /** Batches per run, so one run never holds the event loop for long. */
 const MAX_BATCHES_PER_RUN = 20;
 
+/** Runs a write with the store's writers kept out (the ingest workers' shared lock). */
+export type WriteLock = <T>(write: () => T) => Promise<T>;
+
 export class RetentionJob {
   private timer: NodeJS.Timeout | undefined;
+  private running = false;
 
+  /**
+   * `lock` is the lock the store's other writers take. SQLite lets one connection write at a
+   * time and fails, without waiting, a transaction that read before another connection's
+   * commit; deleting outside the ingest workers' lock made their group commits fail (503s)
+   * during cleanup. Without other writers (tests, tools) the batches run directly.
+   */
   constructor(
     private readonly store: RetentionStore,
     private readonly config: RetentionConfig,
+    private readonly lock: WriteLock = (write) => Promise.resolve(write()),
   ) {}
 
-  /** One cleanup pass; returns how many spans were deleted. */
+  /** One batch of each rule; returns how many spans it deleted. */
+  private batch(nowMs: number): number {
+    let deleted = 0;
+    if (this.config.maxAgeMs > 0) deleted += this.store.deleteOlderThan(nowMs - this.config.maxAgeMs, DELETE_BATCH);
+    if (this.config.maxSpans > 0) deleted += this.store.trimToMaxSpans(this.config.maxSpans, DELETE_BATCH);
+    return deleted;
+  }
+
+  /** One cleanup pass on a store no one else writes; returns how many spans were deleted. */
   runOnce(nowMs = Date.now()): number {
     let deleted = 0;
     for (let i = 0; i < MAX_BATCHES_PER_RUN; i += 1) {
-      let batch = 0;
-      if (this.config.maxAgeMs > 0) batch += this.store.deleteOlderThan(nowMs - this.config.maxAgeMs, DELETE_BATCH);
-      if (this.config.maxSpans > 0) batch += this.store.trimToMaxSpans(this.config.maxSpans, DELETE_BATCH);
+      const batch = this.batch(nowMs);
+      deleted += batch;
+      if (batch === 0) break;
+    }
+    return deleted;
+  }
+
+  /**
+   * One cleanup pass beside the other writers: each batch under their lock, so ingest commits
+   * between batches, and the event loop serves requests between them too.
+   */
+  async runShared(nowMs = Date.now()): Promise<number> {
+    let deleted = 0;
+    for (let i = 0; i < MAX_BATCHES_PER_RUN; i += 1) {
+      const batch = await this.lock(() => this.batch(nowMs));
       deleted += batch;
       if (batch === 0) break;
     }
@@ -43,11 +74,12 @@ export class RetentionJob {
   start(): void {
     if (this.config.maxAgeMs === 0 && this.config.maxSpans === 0) return;
     this.timer = setInterval(() => {
-      try {
-        this.runOnce();
-      } catch (error) {
-        console.error('retention cleanup failed; it will run again', error);
-      }
+      // A pass still running (a large backlog) is not joined by a second one.
+      if (this.running) return;
+      this.running = true;
+      this.runShared()
+        .catch((error: unknown) => console.error('retention cleanup failed; it will run again', error))
+        .finally(() => (this.running = false));
     }, this.config.intervalMs);
     this.timer.unref();
   }

@@ -3,7 +3,7 @@ import { compiledScript } from '../compiled-script.js';
 import type { DecodeLimits } from '../core/otlp-json.js';
 import type { MetricPointRecord, SpanRecord } from '../core/telemetry-records.js';
 import type { IngestReply, IngestRequest } from './ingest-messages.js';
-import { createWriteLock } from './write-lock.js';
+import { acquireWriteLock, createWriteLock, releaseWriteLock } from './write-lock.js';
 
 /** Configuration of the ingest workers. */
 export interface IngestPoolConfig {
@@ -54,12 +54,14 @@ export class IngestPool {
   private readonly slots: Slot[];
   private readonly checkpointer: Worker;
   private readonly waiters = new Map<number, Waiter>();
+  /** The workers' write lock, which other writers of the file (retention) take too. */
+  private readonly lock: SharedArrayBuffer;
   private nextId = 1;
   private failure: Error | undefined;
   private closing = false;
 
   constructor(private readonly config: IngestPoolConfig) {
-    const lock = createWriteLock();
+    const lock = (this.lock = createWriteLock());
     const script = compiledScript('store/ingest-worker.js', 'the ingest worker');
     const workerData = (role: 'ingest' | 'checkpoint') => ({ path: config.path, experimentKeys: config.experimentKeys, requestService: config.requestService ?? null, limits: config.limits ?? null, lock, role });
     this.checkpointer = new Worker(script, { workerData: workerData('checkpoint') });
@@ -107,6 +109,21 @@ export class IngestPool {
   /** The least busy worker. */
   private pick(): Slot {
     return this.slots.reduce((best, slot) => (slot.inFlightBytes < best.inFlightBytes ? slot : best));
+  }
+
+  /** Runs `write` on this thread while no worker commits (see `RetentionJob`). */
+  async withWriteLock<T>(write: () => T): Promise<T> {
+    await acquireWriteLock(this.lock);
+    try {
+      return write();
+    } finally {
+      releaseWriteLock(this.lock);
+    }
+  }
+
+  /** True once a worker has failed: nothing more can be stored (see `/healthz`). */
+  get failed(): boolean {
+    return this.failure !== undefined;
   }
 
   /** Bytes of OTLP bodies being decoded or waiting for a commit. */

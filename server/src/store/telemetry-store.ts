@@ -835,12 +835,14 @@ export class TelemetryStore {
       this.deleteSpans(ids);
       this.forgetEmptySegments();
       this.db.prepare('DELETE FROM metric_points WHERE id IN (SELECT id FROM metric_points WHERE time_ms < ? LIMIT ?)').run(cutoffMs, batch);
-      // Stored in arrival order, so the oldest rows are the first ids; no time index needed.
-      this.db.prepare('DELETE FROM unmatched_events WHERE id IN (SELECT id FROM unmatched_events ORDER BY id LIMIT ?) AND start_ms < ?').run(batch, cutoffMs);
+      // Stored in arrival order, so the oldest rows are the first ids; no time index needed. By
+      // when they were received, not the time a browser claims: future-dated events at the
+      // head would otherwise keep every later one forever.
+      this.db.prepare('DELETE FROM unmatched_events WHERE id IN (SELECT id FROM unmatched_events ORDER BY id LIMIT ?) AND received_ms < ?').run(batch, cutoffMs);
       this.db.prepare('DELETE FROM span_rollup WHERE minute < ?').run(Math.floor(cutoffMs / MINUTE_MS));
       this.db.prepare('DELETE FROM metric_rollup WHERE minute < ?').run(Math.floor(cutoffMs / MINUTE_MS));
       return ids.length;
-    })();
+    }).immediate();
   }
 
   /** Deletes the oldest spans beyond `maxSpans`, at most `batch` of them. Returns how many went. */
@@ -852,7 +854,7 @@ export class TelemetryStore {
       this.deleteSpans(ids);
       this.forgetEmptySegments();
       return ids.length;
-    })();
+    }).immediate();
   }
 
   private deleteSpans(ids: readonly number[]): void {
