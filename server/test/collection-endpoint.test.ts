@@ -12,7 +12,7 @@ import { OTLPTraceExporter as OTLPTraceProtoExporter } from '@opentelemetry/expo
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { MeterProvider, PeriodicExportingMetricReader, type PushMetricExporter } from '@opentelemetry/sdk-metrics';
 import { BasicTracerProvider, SimpleSpanProcessor, type SpanExporter } from '@opentelemetry/sdk-trace-base';
-import { encodeExportResponse, encodeTraceRequest } from '../src/core/otlp-protobuf.js';
+import { decodeStatus, encodeExportResponse, encodeTraceRequest } from '../src/core/otlp-protobuf.js';
 import type { RunningServer } from '../src/server.js';
 import { AnalysisStore } from '../src/store/analysis-store.js';
 import { IngestOverloadedError } from '../src/store/ingest-pool.js';
@@ -146,6 +146,31 @@ describe('OTLP/HTTP status codes', () => {
     const wrong = await post('/v1/traces', 'x', { 'content-type': 'text/plain' });
     expect(wrong.status).toBe(415);
     expect((await wrong.json()).error).toMatch(/text\/plain is not supported/);
+  });
+
+  it('answers every error with a Status in the request\'s encoding, as OTLP/HTTP prescribes', async () => {
+    const protobufHeaders = { 'content-type': 'application/x-protobuf' };
+    const cases = [
+      ['/v1/traces', Buffer.from([0xff, 0xff, 0xff]), 400, /^body is not an OTLP export request/],
+      ['/v1/traces', Buffer.alloc(300 * 1024, 0x0a), 413, /^body is larger than the limit of 262144 bytes$/],
+      ['/v1/logs', Buffer.from([]), 404, /^logs are not collected here/],
+    ] as const;
+    for (const [path, body, status, message] of cases) {
+      const response = await post(path, body, protobufHeaders);
+      expect(response.status).toBe(status);
+      expect(response.headers.get('content-type')).toBe('application/x-protobuf');
+      expect(decodeStatus(new Uint8Array(await response.arrayBuffer())).message).toMatch(message);
+    }
+    // No bytes are an empty protobuf request, accepted; an empty JSON body is not JSON.
+    const empty = await post('/v1/traces', Buffer.from([]), protobufHeaders);
+    expect(empty.status).toBe(200);
+    expect(empty.headers.get('content-type')).toBe('application/x-protobuf');
+    expect((await post('/v1/traces', '', json)).status).toBe(400);
+    const jsonError = await post('/v1/traces', '{', json);
+    expect(jsonError.headers.get('content-type')).toMatch(/^application\/json/);
+    const parsed = await jsonError.json();
+    expect(parsed.message).toMatch(/^body is not an OTLP export request/);
+    expect(parsed.error).toBe(parsed.message);
   });
 
   it('refuses a body over the limit, and a small gzip body that inflates past it, with 413', async () => {

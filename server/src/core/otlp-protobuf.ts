@@ -124,6 +124,8 @@ const descriptor = {
             max: { type: 'double', id: 12 },
           },
         },
+        // google.rpc.Status without its details: the body of every OTLP/HTTP error response.
+        RpcStatus: { fields: { code: { type: 'int32', id: 1 }, message: { type: 'string', id: 2 } } },
         ExportMetricsServiceResponse: { fields: { partialSuccess: { type: 'ExportMetricsPartialSuccess', id: 1 } } },
         ExportMetricsPartialSuccess: {
           fields: { rejectedDataPoints: { type: 'int64', id: 1 }, errorMessage: { type: 'string', id: 2 } },
@@ -139,6 +141,7 @@ const types = {
   traceResponse: root.lookupType('otlp.ExportTraceServiceResponse'),
   metricsRequest: root.lookupType('otlp.ExportMetricsServiceRequest'),
   metricsResponse: root.lookupType('otlp.ExportMetricsServiceResponse'),
+  status: root.lookupType('otlp.RpcStatus'),
 };
 
 /** Plain objects: 64-bit integers as decimal strings, ids left as bytes, only fields that were set. */
@@ -167,6 +170,16 @@ export function decodeMetricsProtobuf(body: Uint8Array): unknown {
 export function encodeExportResponse(signal: 'traces' | 'metrics', response: object): Uint8Array {
   const type = signal === 'traces' ? types.traceResponse : types.metricsResponse;
   return type.encode(type.fromObject(response)).finish();
+}
+
+/** The `Status` of an OTLP/HTTP error response as protobuf bytes (the code is optional there, and left out). */
+export function encodeStatus(message: string): Uint8Array {
+  return types.status.encode(types.status.fromObject({ message })).finish();
+}
+
+/** A protobuf `Status` back to its message (for clients and tests). */
+export function decodeStatus(body: Uint8Array): { message: string } {
+  return types.status.toObject(types.status.decode(body), { defaults: true }) as { message: string };
 }
 
 const HEX_ID_FIELDS = new Set(['traceId', 'spanId', 'parentSpanId']);

@@ -1,4 +1,4 @@
-import type { ErrorRequestHandler, RequestHandler } from 'express';
+import type { ErrorRequestHandler, Request, RequestHandler } from 'express';
 
 /** An error that becomes a 4xx/5xx response with `{error}` naming the problem. */
 export class HttpError extends Error {
@@ -44,31 +44,35 @@ interface BodyParserError {
   limit?: number;
 }
 
-/** Last middleware: every failure becomes `{error}` with a fitting status; the server keeps serving. */
-export const errorHandler: ErrorRequestHandler = (error: unknown, req, res, _next) => {
-  if (error instanceof HttpError) {
-    res.set(error.headers).status(error.status).json({ error: error.message });
-    return;
-  }
+/** What a failure becomes: a status, a message naming the problem, and headers to send. */
+export interface ErrorResponse {
+  readonly status: number;
+  readonly message: string;
+  readonly headers: Record<string, string>;
+}
+
+/** The response for an error thrown by a route or a body parser; unexpected ones are logged and become 500. */
+export function describeError(error: unknown, req: Request): ErrorResponse {
+  if (error instanceof HttpError) return { status: error.status, message: error.message, headers: error.headers };
   const parserError = error as BodyParserError;
-  if (parserError.type === 'entity.too.large') {
-    res.status(413).json({ error: `body is larger than the limit of ${parserError.limit} bytes` });
-    return;
-  }
+  if (parserError.type === 'entity.too.large') return { status: 413, message: `body is larger than the limit of ${parserError.limit} bytes`, headers: {} };
   const encoding = req.headers['content-encoding'];
   if (parserError.type === 'encoding.unsupported') {
-    res.status(415).json({ error: `content-encoding ${encoding ?? '(none)'} is not supported, expected gzip, deflate or br (or none)` });
-    return;
+    return { status: 415, message: `content-encoding ${encoding ?? '(none)'} is not supported, expected gzip, deflate or br (or none)`, headers: {} };
   }
   // The body parser inflates before anything reads the body: its other 400s with an encoding are a body that would not inflate.
   if (parserError.status === 400 && encoding !== undefined && encoding !== 'identity' && parserError.type === undefined) {
-    res.status(400).json({ error: `body is not valid ${encoding} (${(error as Error).message})` });
-    return;
+    return { status: 400, message: `body is not valid ${encoding} (${(error as Error).message})`, headers: {} };
   }
   if (typeof parserError.status === 'number' && parserError.status >= 400 && parserError.status < 500) {
-    res.status(parserError.status).json({ error: (error as Error).message });
-    return;
+    return { status: parserError.status, message: (error as Error).message, headers: {} };
   }
   console.error('unhandled error', error);
-  res.status(500).json({ error: 'internal error' });
+  return { status: 500, message: 'internal error', headers: {} };
+}
+
+/** Last middleware: every failure becomes `{error}` with a fitting status; the server keeps serving. */
+export const errorHandler: ErrorRequestHandler = (error: unknown, req, res, _next) => {
+  const { status, message, headers } = describeError(error, req);
+  res.set(headers).status(status).json({ error: message });
 };

@@ -1,7 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
-import express, { Router, type Request, type Response } from 'express';
-import { encodeExportResponse } from '../core/otlp-protobuf.js';
-import { HttpError } from '../http/http-error.js';
+import express, { Router, type ErrorRequestHandler, type Request, type Response } from 'express';
+import { encodeExportResponse, encodeStatus } from '../core/otlp-protobuf.js';
+import { describeError, HttpError } from '../http/http-error.js';
 import type { OtlpForwarder } from '../services/otlp-forwarder.js';
 import { IngestOverloadedError, MalformedBodyError, type IngestOutcome, type IngestPool } from '../store/ingest-pool.js';
 
@@ -36,10 +36,12 @@ function encodingOf(req: Request): Encoding {
   throw new HttpError(415, `content-type ${type || '(none)'} is not supported, expected ${JSON_TYPE} or ${PROTOBUF_TYPE}`);
 }
 
-function bodyOf(req: Request): Buffer {
+function bodyOf(req: Request, encoding: Encoding): Buffer {
   const body = req.body as unknown;
-  if (!Buffer.isBuffer(body) || body.length === 0) throw new HttpError(400, 'body is empty, expected an OTLP export request');
-  return body;
+  const bytes = Buffer.isBuffer(body) ? body : Buffer.alloc(0);
+  // No bytes are a valid protobuf message (every field unset: nothing to export), not valid JSON.
+  if (bytes.length === 0 && encoding === 'json') throw new HttpError(400, 'body is empty, expected an OTLP export request');
+  return bytes;
 }
 
 function respond(res: Response, encoding: Encoding, signal: 'traces' | 'metrics', response: object): void {
@@ -84,14 +86,14 @@ export function otlpRoutes(deps: OtlpRouteDeps): Router {
   router.use(express.raw({ type: () => true, limit: deps.config.maxBodyBytes }));
   router.post('/traces', async (req, res) => {
     const encoding = encodingOf(req);
-    const body = bodyOf(req);
+    const body = bodyOf(req, encoding);
     const outcome = await ingest(deps, req, 'traces', encoding, body);
     deps.forwarder?.enqueue('traces', body, req.headers['content-type']!);
     respond(res, encoding, 'traces', outcome.rejected > 0 ? { partialSuccess: { rejectedSpans: outcome.rejected, errorMessage: outcome.errors.join('; ') } } : {});
   });
   router.post('/metrics', async (req, res) => {
     const encoding = encodingOf(req);
-    const body = bodyOf(req);
+    const body = bodyOf(req, encoding);
     const outcome = await ingest(deps, req, 'metrics', encoding, body);
     deps.forwarder?.enqueue('metrics', body, req.headers['content-type']!);
     respond(
@@ -101,8 +103,22 @@ export function otlpRoutes(deps: OtlpRouteDeps): Router {
       outcome.rejected > 0 ? { partialSuccess: { rejectedDataPoints: outcome.rejected, errorMessage: outcome.errors.join('; ') } } : {},
     );
   });
-  router.post('/logs', (_req, res) => {
-    res.status(404).json({ error: 'logs are not collected here; send traces to /v1/traces and metrics to /v1/metrics' });
+  router.post('/logs', () => {
+    throw new HttpError(404, 'logs are not collected here; send traces to /v1/traces and metrics to /v1/metrics');
   });
+  router.use(otlpErrors);
   return router;
 }
+
+/**
+ * Errors as OTLP/HTTP prescribes: the body is a `Status` in the request's encoding — protobuf
+ * for a protobuf request; JSON otherwise, where `message` is the Status's field and `error` the
+ * field every other route of ours answers with.
+ */
+const otlpErrors: ErrorRequestHandler = (error: unknown, req, res, _next) => {
+  const { status, message, headers } = describeError(error, req);
+  res.set(headers).status(status);
+  const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  if (type === PROTOBUF_TYPE) res.type(PROTOBUF_TYPE).send(Buffer.from(encodeStatus(message)));
+  else res.json({ error: message, message });
+};
