@@ -221,6 +221,12 @@ describe('decodeTraceRequest', () => {
     expect(plain(decodeTraceRequest({ resourceSpans: [] }, { trusted: false }))).toEqual({ items: [], rejected: 0, errors: [] });
   });
 
+  it('counts rejected data points, not metrics, when a whole metric is refused', () => {
+    const points = [{ timeUnixNano: END, asInt: '1' }, { timeUnixNano: END, asInt: '2' }, { timeUnixNano: END, asInt: '3' }];
+    expect(decodeMetricsRequest(metricsRequest({ sum: { dataPoints: points } }), { trusted: false }).rejected).toBe(3);
+    expect(decodeMetricsRequest(metricsRequest({ name: 'm', summary: { dataPoints: points } }), { trusted: false }).rejected).toBe(3);
+  });
+
   it.each<[string, unknown, RegExp]>([
     ['null', null, /body must be a JSON object/],
     ['a string', 'resourceSpans', /body must be a JSON object/],

@@ -320,7 +320,9 @@ function decodeMetric(
   out: Collector<MetricPointRecord>,
 ): void {
   if (!isObject(metric) || stringField(metric, 'name') === '') {
-    out.reject('metric has no name');
+    // rejectedDataPoints counts points: every point of a metric without a name goes.
+    const points = isObject(metric) ? ['sum', 'gauge', 'histogram', 'exponentialHistogram', 'summary'].map((k) => metric[k]).find(isObject)?.dataPoints : undefined;
+    for (let i = 0; i < Math.max(1, Array.isArray(points) ? points.length : 0); i += 1) out.reject('metric has no name');
     return;
   }
   const name = truncate(stringField(metric, 'name'), limits);
@@ -331,8 +333,9 @@ function decodeMetric(
   else if (isObject(metric.gauge)) [kind, data] = ['gauge', metric.gauge];
   else if (isObject(metric.histogram)) [kind, data] = ['histogram', metric.histogram];
   else {
-    const points = ['exponentialHistogram', 'summary'].some((k) => isObject(metric[k])) ? 'unsupported type' : 'no data';
-    out.reject(`metric ${name}: ${points}`);
+    const unsupported = ['exponentialHistogram', 'summary'].map((k) => metric[k]).find(isObject);
+    const points = unsupported !== undefined && Array.isArray(unsupported.dataPoints) ? unsupported.dataPoints.length : 0;
+    for (let i = 0; i < Math.max(1, points); i += 1) out.reject(`metric ${name}: ${unsupported !== undefined ? 'unsupported type' : 'no data'}`);
     return;
   }
   const rawTemporality = numberValue(data.aggregationTemporality) ?? 0;

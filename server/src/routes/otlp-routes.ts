@@ -61,14 +61,16 @@ function isInternal(req: Request, token: string | undefined): boolean {
   return expected.length === actual.length && timingSafeEqual(expected, actual);
 }
 
+function overloaded(reason: string): HttpError {
+  return new HttpError(503, `overloaded: ${reason}; retry later`, { 'Retry-After': String(OVERLOAD_RETRY_AFTER_SECONDS) });
+}
+
 async function ingest(deps: OtlpRouteDeps, req: Request, signal: 'traces' | 'metrics', encoding: Encoding, body: Buffer): Promise<IngestOutcome> {
   try {
     return await deps.pool.ingest(signal, encoding, body, { parseOnly: deps.config.parseOnly, trusted: isInternal(req, deps.config.internalToken) });
   } catch (error) {
     if (error instanceof MalformedBodyError) throw new HttpError(400, `body is not an OTLP export request: ${error.message}`);
-    if (error instanceof IngestOverloadedError) {
-      throw new HttpError(503, `overloaded: ${error.message}; retry later`, { 'Retry-After': String(OVERLOAD_RETRY_AFTER_SECONDS) });
-    }
+    if (error instanceof IngestOverloadedError) throw overloaded(error.message);
     console.error('committing telemetry failed', error);
     throw new HttpError(503, 'the store could not commit this batch; retry later', { 'Retry-After': String(OVERLOAD_RETRY_AFTER_SECONDS) });
   }
@@ -81,6 +83,13 @@ async function ingest(deps: OtlpRouteDeps, req: Request, signal: 'traces' | 'met
  */
 export function otlpRoutes(deps: OtlpRouteDeps): Router {
   const router = Router();
+  // Overload is refused before the body is read, from its declared length, so that bodies
+  // waiting for room do not pile up in memory; the pool checks again with the real size.
+  router.use((req, _res, next) => {
+    const declared = Number(req.headers['content-length']);
+    if (req.method === 'POST' && Number.isFinite(declared) && !deps.pool.hasRoomFor(declared)) throw overloaded(`${deps.pool.inFlightBytes} bytes of telemetry are waiting to be stored`);
+    next();
+  });
   // body-parser inflates gzip/deflate and applies the limit to the inflated bytes too, so a
   // small compressed body that inflates past the limit (a gzip bomb) is refused with 413.
   router.use(express.raw({ type: () => true, limit: deps.config.maxBodyBytes }));

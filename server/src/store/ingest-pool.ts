@@ -126,6 +126,12 @@ export class IngestPool {
     return this.failure !== undefined;
   }
 
+  /** Whether a body of `bytes` may join what is in flight (one body always may, however large). */
+  hasRoomFor(bytes: number): boolean {
+    const inFlight = this.inFlightBytes;
+    return inFlight === 0 || inFlight + bytes <= this.config.maxInFlightBytes;
+  }
+
   /** Bytes of OTLP bodies being decoded or waiting for a commit. */
   get inFlightBytes(): number {
     return this.slots.reduce((sum, slot) => sum + slot.inFlightBytes, 0);
@@ -133,9 +139,8 @@ export class IngestPool {
 
   /** Decodes and commits one OTLP body; resolves after the commit with what was rejected. */
   ingest(signal: 'traces' | 'metrics', encoding: 'json' | 'protobuf', body: Buffer, options: { parseOnly?: boolean; trusted?: boolean } = {}): Promise<IngestOutcome> {
-    const inFlight = this.inFlightBytes;
-    if (inFlight > 0 && inFlight + body.length > this.config.maxInFlightBytes) {
-      return Promise.reject(new IngestOverloadedError(`${inFlight} bytes of telemetry are waiting to be stored`));
+    if (!this.hasRoomFor(body.length)) {
+      return Promise.reject(new IngestOverloadedError(`${this.inFlightBytes} bytes of telemetry are waiting to be stored`));
     }
     // A copy the worker can own: the request's Buffer may share memory with other requests.
     const copy = new Uint8Array(body);
