@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { RunningServer } from '../src/server.js';
+import { LATENCY_BUCKETS_MS } from '../src/services/recommendation-service.js';
 import { startTestServer } from './helpers.js';
 
 async function getJson(url: string, headers: Record<string, string> = {}): Promise<any> {
@@ -14,35 +15,66 @@ async function storedTrace(server: RunningServer, traceId: string): Promise<any[
   return response.status === 200 ? ((await response.json()) as { spans: any[] }).spans : [];
 }
 
-/** Generated users (with click histories) assigned to each algorithm variant. */
-async function usersByVariant(server: RunningServer): Promise<Record<string, string>> {
-  const found: Record<string, string> = {};
-  for (let i = 1; Object.keys(found).length < 3 && i < 100; i += 1) {
+const VARIANTS = ['control', 'collaborative', 'hybrid'] as const;
+
+/** Generated users (with click histories), `perVariant` of them assigned to each algorithm variant. */
+async function usersByVariant(server: RunningServer, perVariant = 1): Promise<Record<string, string[]>> {
+  const found: Record<string, string[]> = Object.fromEntries(VARIANTS.map((variant) => [variant, []]));
+  for (let i = 1; Object.values(found).some((users) => users.length < perVariant) && i < 200; i += 1) {
     const userId = `u${String(i).padStart(5, '0')}`;
     const { experiments } = await getJson(`${server.url}/api/assignments?userId=${userId}`);
-    found[experiments.rec_algorithm_v3] ??= userId;
+    const users = found[experiments.rec_algorithm_v3]!;
+    if (users.length < perVariant) users.push(userId);
   }
   return found;
 }
 
+/** Sums a stored metric's points by the algorithm variant they carry. */
+function byVariant(points: readonly any[], value: (point: any) => number): Record<string, number> {
+  const sums: Record<string, number> = {};
+  for (const point of points) {
+    const variant = point.attributes['experiment.rec_algorithm'];
+    sums[variant] = (sums[variant] ?? 0) + value(point);
+  }
+  return sums;
+}
+
 describe('downstream services, every span sliced by variant', () => {
   let server: RunningServer;
+  let users: Record<string, string[]>;
+  /** What the test was served, by variant: requests and recommendations. */
+  const served: Record<string, { requests: number; recommendations: number }> = {};
+
+  async function recommendations(userId: string, limit: number, headers: Record<string, string> = {}): Promise<any> {
+    const body = await getJson(`${server.url}/api/recommendations?userId=${userId}&limit=${limit}`, headers);
+    const variant = body.experiments.rec_algorithm_v3;
+    served[variant] ??= { requests: 0, recommendations: 0 };
+    served[variant].requests += 1;
+    served[variant].recommendations += body.recommendations.length;
+    return body;
+  }
 
   beforeAll(async () => {
-    server = await startTestServer({ METRIC_INTERVAL_MS: '500' });
+    // Candidate pools are memoized without a span of their own, so on a warm cache a control
+    // request reads nothing from the database. With CONTENT_CACHE_TTL_MS=0 every request
+    // reads its pools, neighbours and articles again, and every variant's trace shows the
+    // database whichever variant was served first.
+    server = await startTestServer({ METRIC_INTERVAL_MS: '500', CONTENT_CACHE_TTL_MS: '0' });
+    users = await usersByVariant(server, 2);
+    // Every variant is served once before any trace is looked at, so no trace below is a
+    // cold server's first request.
+    for (const variant of VARIANTS) await recommendations(users[variant]![1]!, 5);
   });
 
   afterAll(async () => {
     await server.close();
   });
 
-  it.each(['control', 'collaborative', 'hybrid'])('stores request, feature-store, database and cache spans with the %s user\'s variant', async (variant) => {
-    const userId = (await usersByVariant(server))[variant]!;
+  it.each(VARIANTS)('stores request, feature-store, database and cache spans with the %s user\'s variant', async (variant) => {
+    const userId = users[variant]![0]!;
     const assigned = await getJson(`${server.url}/api/assignments?userId=${userId}`);
     const traceId = `${'ab'.repeat(8)}${variant.length.toString(16).padStart(2, '0')}${'cd'.repeat(7)}`;
-    const body = await getJson(`${server.url}/api/recommendations?userId=${userId}&limit=10`, {
-      traceparent: `00-${traceId}-00f067aa0ba902b7-01`,
-    });
+    const body = await recommendations(userId, 10, { traceparent: `00-${traceId}-00f067aa0ba902b7-01` });
     expect(body.recommendations).toHaveLength(10);
     // The feature store's spans come from its own process, over OTLP, a little later.
     await vi.waitFor(async () => expect((await storedTrace(server, traceId)).some((s) => s.name === 'feature_store.get_features')).toBe(true), {
@@ -85,15 +117,36 @@ describe('downstream services, every span sliced by variant', () => {
     }
   });
 
-  it('records feature-store latency by variant', async () => {
+  it('records feature-store latency by variant, in the latency buckets', async () => {
     await vi.waitFor(
       async () => {
-        const { points } = await getJson(`${server.url}/api/metrics/feature_store.latency`);
-        expect(points.some((p: any) => p.kind === 'histogram' && p.attributes['experiment.rec_algorithm'] !== undefined)).toBe(true);
+        const { points } = await getJson(`${server.url}/api/metrics/feature_store.latency?limit=1000`);
+        const histograms = points.filter((p: any) => p.kind === 'histogram');
+        // Every request here is another visitor's, so each asked the feature store once, with
+        // its variant in the baggage; a feature store that lost the baggage records 'unknown'
+        // (as it does for the test's own call above, which carries none).
+        expect(byVariant(histograms, (p) => p.count)).toMatchObject(Object.fromEntries(Object.entries(served).map(([variant, counts]) => [variant, counts.requests])));
+        expect(Object.keys(served).sort()).toEqual([...VARIANTS].sort());
+        for (const point of histograms) expect(point.explicitBounds).toEqual(LATENCY_BUCKETS_MS);
       },
       { timeout: 15_000, interval: 500 },
     );
   }, 20_000);
+
+  it('records every served recommendation and request under its variant, latency in the latency buckets', async () => {
+    await server.flush();
+    const { points: impressions } = await getJson(`${server.url}/api/metrics/recommendation.impressions?limit=1000`);
+    const { points: latency } = await getJson(`${server.url}/api/metrics/recommendation.latency?limit=1000`);
+    const expected = (field: 'requests' | 'recommendations') => Object.fromEntries(Object.entries(served).map(([variant, counts]) => [variant, counts[field]]));
+    expect(Object.keys(served).sort()).toEqual([...VARIANTS].sort());
+    expect(byVariant(impressions, (p) => p.value)).toEqual(expected('recommendations'));
+    expect(byVariant(latency, (p) => p.count)).toEqual(expected('requests'));
+    for (const point of latency) {
+      expect(point.kind).toBe('histogram');
+      expect(point.unit).toBe('ms');
+      expect(point.explicitBounds).toEqual(LATENCY_BUCKETS_MS);
+    }
+  });
 });
 
 /** Two requests as one visitor: what the second asked the feature store and the database for again. */
@@ -128,7 +181,7 @@ describe('a feature store that is down or slow', () => {
   ])('still answers, degrades to control and records the error when it is %s', async (_label, env, message) => {
     const server = await startTestServer(env);
     try {
-      const userId = (await usersByVariant(server)).hybrid!;
+      const userId = (await usersByVariant(server)).hybrid![0]!;
       const traceId = 'fe'.repeat(16);
       const started = Date.now();
       const body = await getJson(`${server.url}/api/recommendations?userId=${userId}`, { traceparent: `00-${traceId}-00f067aa0ba902b7-01` });

@@ -16,7 +16,7 @@ export interface RecommendationInput {
   readonly tagAffinity: Readonly<Record<string, number>>;
   /** Item → items co-clicked with it and how often (for the visitor's history items). */
   readonly neighbours: ReadonlyMap<string, readonly (readonly [string, number])[]>;
-  /** Milliseconds since the epoch that ages are measured from. */
+  /** Milliseconds since the epoch that ages are measured from: the catalogue's clock (`catalogueClockMs`). */
   readonly nowMs: number;
 }
 
@@ -42,6 +42,27 @@ function publishedAtMs(article: Article): number {
     publishedMs.set(article.publishedAt, ms);
   }
   return ms;
+}
+
+/**
+ * The time that article ages are measured from: the newest publish date among `articles`
+ * (pass a set that holds the catalogue's newest ones), or `wallClockMs` when that is earlier
+ * (an article dated ahead of the clock counts as new, not as newer than new).
+ *
+ * Not the wall clock itself: a catalogue that stops being published to (the generated one
+ * stops at its epoch) would age as a whole while the server runs. Control would not notice,
+ * since a common age factor scales every score alike, but recency_boost would: three weeks on
+ * its freshness term is below the gap between neighbouring positions and its arm is served
+ * exactly control's list. In a live catalogue the newest article is minutes old, so this is
+ * the wall clock to within minutes.
+ */
+export function catalogueClockMs(articles: readonly Article[], wallClockMs: number): number {
+  let newest = -Infinity;
+  for (const article of articles) {
+    const ms = publishedAtMs(article);
+    if (ms > newest) newest = ms;
+  }
+  return newest === -Infinity ? wallClockMs : Math.min(newest, wallClockMs);
 }
 
 /** 0.5^(age / half-life): 1 for a new article, ½ at one half-life. */
@@ -164,7 +185,9 @@ export function recommend(algorithm: Algorithm, input: RecommendationInput, limi
 
 /**
  * recency_boost: re-ranks a list by its order blended with a short-half-life freshness, so
- * new articles move up without new ones entering.
+ * new articles move up without new ones entering. `nowMs` is the catalogue's clock
+ * (`catalogueClockMs`): the blend only works while the newest articles' freshness is
+ * comparable to the 1/n step between positions.
  */
 export function recencyBoost(list: readonly Article[], nowMs: number): Article[] {
   const n = list.length;

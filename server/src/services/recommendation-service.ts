@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { SpanKind, type Counter, type Histogram, type Meter, type Span, type Tracer } from '@opentelemetry/api';
 import type { Article } from '../core/catalogue.js';
 import type { Assignment } from '../core/experiments.js';
-import { isAlgorithm, recencyBoost, recommend, type Algorithm, type RecommendationInput } from '../core/recommenders.js';
+import { catalogueClockMs, isAlgorithm, recencyBoost, recommend, type Algorithm, type RecommendationInput } from '../core/recommenders.js';
 import type { ContentStore, TopicCount } from '../store/content-store.js';
 import type { ExperimentService } from './experiment-service.js';
 import { FeatureStoreUnavailableError, type FeatureClient, type UserFeatures } from './feature-client.js';
@@ -269,13 +269,16 @@ export class RecommendationService {
 
   /** The data each algorithm needs: more of it, from more places, for the richer algorithms. */
   private gather(algorithm: Algorithm, features: UserFeatures): RecommendationInput {
+    const pool = this.popularPool();
     const base: RecommendationInput = {
-      candidates: this.popularPool(),
+      candidates: pool,
       history: features.history,
       topicAffinity: features.topicAffinity,
       tagAffinity: features.tagAffinity,
       neighbours: new Map(),
-      nowMs: Date.now(),
+      // The pool holds the catalogue's RECENT_POOL newest articles, so its newest is the
+      // catalogue's: ages are measured from there, not from the wall clock (see catalogueClockMs).
+      nowMs: catalogueClockMs(pool, Date.now()),
     };
     if (algorithm === 'control') return base;
     const neighbours = this.neighbours(features.history.slice(-HISTORY_WINDOW));
