@@ -19,9 +19,11 @@ import { IngestOverloadedError } from '../src/store/ingest-pool.js';
 import { hexId, otlpSpan, otlpTraces, startTestServer } from './helpers.js';
 
 let server: RunningServer & { dataDir: string };
+/** The token the deployment's own services send: their telemetry is stored as trusted. */
+const INTERNAL_TOKEN = 'collection-endpoint-test-token';
 
 beforeAll(async () => {
-  server = await startTestServer({ MAX_BODY_BYTES: String(256 * 1024), CORS_ORIGINS: 'https://news.example' });
+  server = await startTestServer({ MAX_BODY_BYTES: String(256 * 1024), CORS_ORIGINS: 'https://news.example', INTERNAL_TELEMETRY_TOKEN: INTERNAL_TOKEN });
 });
 
 afterAll(async () => {
@@ -353,6 +355,61 @@ describe('metric totals with both temporalities', () => {
     } finally {
       analysis.close();
     }
+  });
+
+  it('keeps a cumulative histogram\'s buckets, counting each stream\'s latest point, and only the server\'s own for latency', async () => {
+    const histogram = (session: string, points: { time: string; counts: number[] }[]) => ({
+      resourceMetrics: [
+        {
+          resource: { attributes: [{ key: 'service.name', value: { stringValue: 'variant-lens' } }, { key: 'session.id', value: { stringValue: session } }] },
+          scopeMetrics: [
+            {
+              scope: { name: 's' },
+              metrics: [
+                {
+                  name: 'recommendation.latency',
+                  unit: 'ms',
+                  histogram: {
+                    aggregationTemporality: 2,
+                    dataPoints: points.map((p) => ({
+                      startTimeUnixNano: '100',
+                      timeUnixNano: p.time,
+                      count: String(p.counts.reduce((a, b) => a + b, 0)),
+                      sum: 1,
+                      bucketCounts: p.counts.map(String),
+                      explicitBounds: [10],
+                      attributes: [{ key: 'experiment.rec_algorithm', value: { stringValue: 'collaborative' } }],
+                    })),
+                  },
+                },
+              ],
+            },
+          ],
+        },
+      ],
+    });
+    const internal = { ...json, authorization: `Bearer ${INTERNAL_TOKEN}` };
+    // Trusted stream: 1+1 at 200, then 2+3 at 300 (its latest). A browser's stream of the same metric is not counted.
+    expect((await post('/v1/metrics', JSON.stringify(histogram('own', [{ time: '200', counts: [1, 1] }, { time: '300', counts: [2, 3] }])), internal)).status).toBe(200);
+    expect((await post('/v1/metrics', JSON.stringify(histogram('forged', [{ time: '300', counts: [50, 50] }])), json)).status).toBe(200);
+    const analysis = new AnalysisStore(join(server.dataDir, 'telemetry.db'));
+    try {
+      const points = analysis.histogramPoints('recommendation.latency', 'experiment.rec_algorithm', { fromMs: 0, toMs: Number.MAX_SAFE_INTEGER });
+      expect(points.filter((p) => p.variant === 'collaborative').map((p) => [JSON.parse(p.bucketCounts), JSON.parse(p.explicitBounds)])).toEqual([[[2, 3], [10]]]);
+    } finally {
+      analysis.close();
+    }
+  });
+
+  it('answers a metrics export with invalid points as a partial success naming them, storing the rest', async () => {
+    const body = sumRequest(1, [{ start: '1', time: '9', value: 4, session: 'partial' }]);
+    const metric = (body.resourceMetrics[0]!.scopeMetrics[0]!.metrics as unknown[])[0] as { sum: { dataPoints: unknown[] } };
+    metric.sum.dataPoints.push({ timeUnixNano: 'yesterday', asInt: '1' }, { timeUnixNano: '9' });
+    const response = await post('/v1/metrics', JSON.stringify(body), json);
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({
+      partialSuccess: { rejectedDataPoints: 2, errorMessage: 'metric recommendation.click_through: data point timeUnixNano is invalid; metric recommendation.click_through: data point has no asDouble or asInt' },
+    });
   });
 });
 
