@@ -18,10 +18,17 @@ const START_TIMEOUT_MS = 15_000;
 
 /** The feature store child process. */
 export class FeatureStoreProcess {
+  private stopping = false;
+
   private constructor(
     private readonly child: ChildProcess,
     readonly url: string,
-  ) {}
+  ) {
+    // Said once, where an operator looks: every request after this degrades to control.
+    child.once('exit', (code, signal) => {
+      if (!this.stopping) console.error(`the feature store exited (${signal ?? `code ${code}`}); recommendations are ranked by control until the server restarts`);
+    });
+  }
 
   static start(config: FeatureStoreProcessConfig): Promise<FeatureStoreProcess> {
     const child = fork(compiledScript('feature-store/index.js', 'the feature store'), [], {
@@ -55,9 +62,15 @@ export class FeatureStoreProcess {
     });
   }
 
-  /** Stops it and waits, so its last telemetry reaches the server first. */
+  /** The child's process id (for operators' tools and tests). */
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  /** Stops it and waits, so its last telemetry reaches the server first. A child already gone (even by a signal) is stopped. */
   stop(): Promise<void> {
-    if (this.child.exitCode !== null) return Promise.resolve();
+    this.stopping = true;
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return Promise.resolve();
     return new Promise((resolve) => {
       this.child.once('exit', () => resolve());
       this.child.kill('SIGTERM');
