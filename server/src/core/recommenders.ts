@@ -108,17 +108,47 @@ export function contentScores(input: RecommendationInput): Scores {
   return scores;
 }
 
-function normalized(scores: Scores): Scores {
-  let max = 0;
-  for (const value of scores.values()) max = Math.max(max, value);
-  if (max === 0) return scores;
-  return new Map([...scores].map(([k, v]) => [k, v / max]));
+/**
+ * Each candidate's reciprocal rank under `scores`: 1 for the best-scored candidates, ½ where
+ * one candidate scores higher, ⅓ where two do, and so on; equal scores share a rank, and a
+ * candidate without a score gets none. Only `candidates` are ranked, so an item that cannot
+ * be recommended never pushes one that can down.
+ */
+function reciprocalRanks(scores: Scores, candidates: readonly Article[]): Scores {
+  const scored: [string, number][] = [];
+  for (const article of candidates) {
+    const score = scores.get(article.contentId) ?? 0;
+    if (score > 0) scored.push([article.contentId, score]);
+  }
+  scored.sort((a, b) => b[1] - a[1]);
+  const ranks: Scores = new Map();
+  let higher = 0;
+  for (const [index, [id, score]] of scored.entries()) {
+    if (index > 0 && score < scored[index - 1]![1]) higher = index;
+    ranks.set(id, 1 / (1 + higher));
+  }
+  return ranks;
 }
 
-/** hybrid: a blend of normalized content-similarity and collaborative scores. */
+/**
+ * hybrid: a blend of the content-similarity and collaborative rankings, each signal counted
+ * as a reciprocal rank over hybrid's candidates.
+ *
+ * Why ranks, and reciprocal ones: the raw scores do not compare. Topic affinity dominates
+ * content similarity, so scaled by its maximum it stays near 1 (mostly above 0.9) across a
+ * whole favourite topic, a near-constant that left the order to the co-click counts. And
+ * co-clicks are sparse: only co-clicked items have any, and on the served data they sit on
+ * the visitor's favourite topics, so they score high on content too. A linear blend (of
+ * max-normalized scores, as before, or of linear ranks) then gives every co-clicked item both
+ * halves and every other item one: on the server's data neither ever showed an article that
+ * is not co-clicked, and the old one shared three quarters of collaborative's list (see the
+ * tests' measurements). A reciprocal rank is top-heavy:
+ * being the best on one signal is worth as much as being second on both, so the list holds
+ * the best of each signal, with items strong in both first.
+ */
 export function hybridScores(input: RecommendationInput): Scores {
-  const content = normalized(contentScores(input));
-  const collaborative = normalized(collaborativeScores(input));
+  const content = reciprocalRanks(contentScores(input), input.candidates);
+  const collaborative = reciprocalRanks(collaborativeScores(input), input.candidates);
   const scores: Scores = new Map();
   for (const key of new Set([...content.keys(), ...collaborative.keys()])) {
     scores.set(key, HYBRID_CONTENT_WEIGHT * (content.get(key) ?? 0) + (1 - HYBRID_CONTENT_WEIGHT) * (collaborative.get(key) ?? 0));
