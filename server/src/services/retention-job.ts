@@ -11,7 +11,8 @@ export interface RetentionConfig {
 
 export interface RetentionStore {
   deleteOlderThan(cutoffMs: number, batch: number): number;
-  trimToMaxSpans(maxSpans: number, batch: number): number;
+  spansBeyond(maxSpans: number): number;
+  deleteOldestSpans(count: number): number;
 }
 
 /** Rows deleted per transaction; small enough to keep each one to a few milliseconds. */
@@ -38,21 +39,31 @@ export class RetentionJob {
     private readonly lock: WriteLock = (write) => Promise.resolve(write()),
   ) {}
 
-  /** One batch of each rule; returns how many spans it deleted. */
-  private batch(nowMs: number): number {
-    let deleted = 0;
-    if (this.config.maxAgeMs > 0) deleted += this.store.deleteOlderThan(nowMs - this.config.maxAgeMs, DELETE_BATCH);
-    if (this.config.maxSpans > 0) deleted += this.store.trimToMaxSpans(this.config.maxSpans, DELETE_BATCH);
-    return deleted;
+  /**
+   * One batch of each rule, given how many spans are still beyond the count limit; returns how
+   * many spans it deleted by age and by count.
+   */
+  private batch(nowMs: number, beyond: number): { byAge: number; byCount: number } {
+    const byAge = this.config.maxAgeMs > 0 ? this.store.deleteOlderThan(nowMs - this.config.maxAgeMs, DELETE_BATCH) : 0;
+    const excess = beyond - byAge;
+    const byCount = excess > 0 ? this.store.deleteOldestSpans(Math.min(excess, DELETE_BATCH)) : 0;
+    return { byAge, byCount };
+  }
+
+  /** Spans beyond the count limit: counted once per pass, outside any lock (a full count is slow on a large store). */
+  private beyond(): number {
+    return this.config.maxSpans > 0 ? this.store.spansBeyond(this.config.maxSpans) : 0;
   }
 
   /** One cleanup pass on a store no one else writes; returns how many spans were deleted. */
   runOnce(nowMs = Date.now()): number {
+    let beyond = this.beyond();
     let deleted = 0;
     for (let i = 0; i < MAX_BATCHES_PER_RUN; i += 1) {
-      const batch = this.batch(nowMs);
-      deleted += batch;
-      if (batch === 0) break;
+      const { byAge, byCount } = this.batch(nowMs, beyond);
+      beyond -= byAge + byCount;
+      deleted += byAge + byCount;
+      if (byAge + byCount === 0) break;
     }
     return deleted;
   }
@@ -62,11 +73,13 @@ export class RetentionJob {
    * between batches, and the event loop serves requests between them too.
    */
   async runShared(nowMs = Date.now()): Promise<number> {
+    let beyond = this.beyond();
     let deleted = 0;
     for (let i = 0; i < MAX_BATCHES_PER_RUN; i += 1) {
-      const batch = await this.lock(() => this.batch(nowMs));
-      deleted += batch;
-      if (batch === 0) break;
+      const { byAge, byCount } = await this.lock(() => this.batch(nowMs, beyond));
+      beyond -= byAge + byCount;
+      deleted += byAge + byCount;
+      if (byAge + byCount === 0) break;
     }
     return deleted;
   }

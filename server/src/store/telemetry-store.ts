@@ -845,12 +845,15 @@ export class TelemetryStore {
     }).immediate();
   }
 
-  /** Deletes the oldest spans beyond `maxSpans`, at most `batch` of them. Returns how many went. */
-  trimToMaxSpans(maxSpans: number, batch: number): number {
+  /** How many spans are stored beyond `maxSpans` (a read: it needs no write lock). */
+  spansBeyond(maxSpans: number): number {
+    return Math.max(0, this.spanCount() - maxSpans);
+  }
+
+  /** Deletes the `count` oldest spans (by start time). Returns how many went. */
+  deleteOldestSpans(count: number): number {
     return this.db.transaction(() => {
-      const excess = this.spanCount() - maxSpans;
-      if (excess <= 0) return 0;
-      const ids = this.db.prepare('SELECT id FROM spans ORDER BY start_ms, id LIMIT ?').pluck().all(Math.min(excess, batch)) as number[];
+      const ids = this.db.prepare('SELECT id FROM spans ORDER BY start_ms, id LIMIT ?').pluck().all(count) as number[];
       this.deleteSpans(ids);
       this.forgetEmptySegments();
       return ids.length;
