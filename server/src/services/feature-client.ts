@@ -13,12 +13,27 @@ export interface UserFeatures {
 /** The feature store did not answer in time or answered badly: the caller degrades. */
 export class FeatureStoreUnavailableError extends Error {}
 
+/**
+ * Failures in a row (no answer, a timeout, a 5xx) after which the store is not called for a
+ * while: down or slow, it would otherwise cost every request a connection attempt or its whole
+ * timeout before the request degrades anyway.
+ */
+export const FAILURES_BEFORE_PAUSE = 5;
+/** How long calls pause before one is let through to see whether the store is back (ms). */
+export const PAUSE_MS = 5_000;
+const SERVER_ERROR = 500;
+
 /** Calls the feature store over HTTP, propagating trace context and baggage. */
 export class FeatureClient {
+  private failures = 0;
+  /** While paused: when the next call is let through (ms since the epoch). */
+  private pausedUntil = 0;
+
   constructor(
     private readonly tracer: Tracer,
     private readonly baseUrl: () => string,
     private readonly timeoutMs: number,
+    private readonly now: () => number = Date.now,
   ) {}
 
   async get(userId: string): Promise<UserFeatures> {
@@ -30,13 +45,36 @@ export class FeatureClient {
     });
     const headers: Record<string, string> = {};
     propagation.inject(trace.setSpan(context.active(), span), headers);
+    if (this.failures >= FAILURES_BEFORE_PAUSE) {
+      const now = this.now();
+      if (now < this.pausedUntil) {
+        const skipped = new FeatureStoreUnavailableError(
+          `feature store not called: it failed ${this.failures} times in a row; the next call goes through in ${this.pausedUntil - now} ms`,
+        );
+        span.setAttribute('feature_store.paused', true);
+        failSpan(span, skipped);
+        span.end();
+        throw skipped;
+      }
+      // This call is the trial; the others keep degrading until it has answered.
+      this.pausedUntil = now + PAUSE_MS;
+    }
+    /** A 4xx is about this request, not the store's health. */
+    let refusedThisRequest = false;
     try {
       if (base === '') throw new FeatureStoreUnavailableError('no feature store is running');
       const response = await fetch(url, { headers, signal: AbortSignal.timeout(this.timeoutMs) });
       span.setAttribute('http.response.status_code', response.status);
-      if (!response.ok) throw new FeatureStoreUnavailableError(`feature store answered ${response.status}`);
-      return (await response.json()) as UserFeatures;
+      if (!response.ok) {
+        refusedThisRequest = response.status < SERVER_ERROR;
+        throw new FeatureStoreUnavailableError(`feature store answered ${response.status}`);
+      }
+      const features = (await response.json()) as UserFeatures;
+      this.failures = 0;
+      return features;
     } catch (error) {
+      if (refusedThisRequest) this.failures = 0;
+      else this.recordFailure();
       const unavailable =
         error instanceof FeatureStoreUnavailableError
           ? error
@@ -48,5 +86,10 @@ export class FeatureClient {
     } finally {
       span.end();
     }
+  }
+
+  private recordFailure(): void {
+    this.failures += 1;
+    if (this.failures >= FAILURES_BEFORE_PAUSE) this.pausedUntil = this.now() + PAUSE_MS;
   }
 }

@@ -1,0 +1,71 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { afterEach, describe, expect, it } from 'vitest';
+import { FAILURES_BEFORE_PAUSE, FeatureClient, FeatureStoreUnavailableError, PAUSE_MS } from '../src/services/feature-client.js';
+
+const FEATURES = { userId: 'u1', topicAffinity: {}, tagAffinity: {}, history: [] };
+
+/** A feature store on an ephemeral port answering with `status`, counting what it receives. */
+async function featureStore(initial: number): Promise<{ url: string; received: () => number; answer: (status: number) => void; server: Server }> {
+  let status = initial;
+  let received = 0;
+  const server = createServer((_req, res) => {
+    received += 1;
+    res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(status === 200 ? FEATURES : { error: 'no' }));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, received: () => received, answer: (s) => (status = s), server };
+}
+
+let open: Server | undefined;
+afterEach(() => open?.close());
+
+function client(url: string, now: () => number) {
+  const exporter = new InMemorySpanExporter();
+  const tracer = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }).getTracer('test');
+  return { features: new FeatureClient(tracer, () => url, 1_000, now), spans: () => exporter.getFinishedSpans() };
+}
+
+describe('FeatureClient', () => {
+  it(`stops calling a failing store after ${FAILURES_BEFORE_PAUSE} failures in a row, for ${PAUSE_MS} ms, then lets one call through`, async () => {
+    const store = await featureStore(503);
+    open = store.server;
+    let clock = 1_000_000;
+    const { features, spans } = client(store.url, () => clock);
+    for (let i = 0; i < FAILURES_BEFORE_PAUSE; i += 1) await expect(features.get('u1')).rejects.toThrow('feature store answered 503');
+    expect(store.received()).toBe(FAILURES_BEFORE_PAUSE);
+    // Paused: degrades at once, the store is not called, and the span says why.
+    await expect(features.get('u1')).rejects.toThrow(new FeatureStoreUnavailableError(`feature store not called: it failed 5 times in a row; the next call goes through in ${PAUSE_MS} ms`));
+    expect(store.received()).toBe(FAILURES_BEFORE_PAUSE);
+    const skipped = spans().at(-1)!;
+    expect(skipped.attributes['feature_store.paused']).toBe(true);
+    expect(skipped.status).toEqual({ code: 2, message: expect.stringMatching(/^feature store not called/) });
+    // After the pause one call goes through; the store is back, so calls flow again.
+    clock += PAUSE_MS;
+    store.answer(200);
+    await expect(features.get('u1')).resolves.toEqual(FEATURES);
+    await expect(features.get('u1')).resolves.toEqual(FEATURES);
+    expect(store.received()).toBe(FAILURES_BEFORE_PAUSE + 2);
+  });
+
+  it('pauses again at once when the trial call fails too', async () => {
+    const store = await featureStore(503);
+    open = store.server;
+    let clock = 0;
+    const { features } = client(store.url, () => clock);
+    for (let i = 0; i < FAILURES_BEFORE_PAUSE; i += 1) await expect(features.get('u1')).rejects.toThrow();
+    clock += PAUSE_MS;
+    await expect(features.get('u1')).rejects.toThrow('feature store answered 503');
+    await expect(features.get('u1')).rejects.toThrow(/not called/);
+    expect(store.received()).toBe(FAILURES_BEFORE_PAUSE + 1);
+  });
+
+  it('never pauses for 4xx answers: they are about a request, not the store', async () => {
+    const store = await featureStore(400);
+    open = store.server;
+    const { features } = client(store.url, () => 0);
+    for (let i = 0; i < 2 * FAILURES_BEFORE_PAUSE; i += 1) await expect(features.get('u1')).rejects.toThrow('feature store answered 400');
+    expect(store.received()).toBe(2 * FAILURES_BEFORE_PAUSE);
+  });
+});
