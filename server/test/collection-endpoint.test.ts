@@ -2,7 +2,6 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { gzipSync, deflateSync } from 'node:zlib';
-import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { AggregationTemporalityPreference, OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
@@ -248,14 +247,6 @@ describe('CORS for browsers', () => {
 describe('bounds under real load', () => {
   const good = (n: number) => otlpSpan(hexId(n, 16), hexId(n, 8));
   const bodyOf = (first: number, count: number) => JSON.stringify(otlpTraces(Array.from({ length: count }, (_, i) => good(first + i))));
-  const storedSpans = (dataDir: string) => {
-    const db = new Database(join(dataDir, 'telemetry.db'), { readonly: true });
-    try {
-      return db.prepare('SELECT count(*) FROM spans').pluck().get() as number;
-    } finally {
-      db.close();
-    }
-  };
 
   it('refuses what is beyond INGEST_MAX_IN_FLIGHT_BYTES with 503 and Retry-After, and stores everything it accepted', async () => {
     const small = await startTestServer({ INGEST_MAX_IN_FLIGHT_BYTES: '4096' });
@@ -266,7 +257,7 @@ describe('bounds under real load', () => {
       expect(new Set(statuses)).toEqual(new Set([200, 503]));
       for (const refused of responses.filter((r) => r.status === 503)) expect(refused.headers.get('retry-after')).toBe('1');
       await small.flush();
-      expect(storedSpans(small.dataDir)).toBe(statuses.filter((s) => s === 200).length * 100);
+      expect(small.store.spanCount()).toBe(statuses.filter((s) => s === 200).length * 100);
     } finally {
       await small.close();
     }
@@ -300,7 +291,7 @@ describe('bounds under real load', () => {
       }
       expect(statuses.filter((s) => s !== 200)).toEqual([]);
       await new Promise((r) => setTimeout(r, 400));
-      expect(storedSpans(trimmed.dataDir)).toBeLessThanOrEqual(300);
+      expect(trimmed.store.spanCount()).toBeLessThanOrEqual(300);
     } finally {
       await trimmed.close();
     }

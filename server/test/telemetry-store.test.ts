@@ -98,7 +98,7 @@ describe('TelemetryStore', () => {
     expect(store.getTrace(hexId(7, 16)).map((s) => s.spanId)).toEqual(Array.from({ length: 10 }, (_, k) => hexId(7 + k * 2_000, 8)));
   });
 
-  it('finds a request\'s spans and a trace\'s spans in any segment, newest first, and forgets emptied segments', () => {
+  it('finds a request\'s spans and a trace\'s spans in any segment, newest first, and forgets emptied segments', async () => {
     const path = join(tempDir('segments'), 't.db');
     store = new TelemetryStore({ path });
     // Three segments and more; every 1,000th span names request "req-x", the rest other requests.
@@ -117,8 +117,8 @@ describe('TelemetryStore', () => {
     );
     expect(store.getTrace(hexId(3 * SEGMENT_ROWS + 7, 16)).map((s) => s.spanId)).toEqual([hexId(3 * SEGMENT_ROWS + 7, 8)]);
     // Retention by count empties the first segments: their filters go with their rows.
-    new RetentionJob(store, { maxAgeMs: 0, maxSpans: 50, intervalMs: 1000 }).runOnce(NOW_MS);
-    while (store.spanCount() > 50) new RetentionJob(store, { maxAgeMs: 0, maxSpans: 50, intervalMs: 1000 }).runOnce(NOW_MS);
+    await new RetentionJob(store, { maxAgeMs: 0, maxSpans: 50, intervalMs: 1000 }).runOnce(NOW_MS);
+    while (store.spanCount() > 50) await new RetentionJob(store, { maxAgeMs: 0, maxSpans: 50, intervalMs: 1000 }).runOnce(NOW_MS);
     expect(store.getTrace(hexId(0, 16))).toEqual([]);
     expect(store.findSpans({ requestId: 'req-x' })).toEqual([]);
     expect(store.getTrace(hexId(spans.length - 1, 16))).toHaveLength(1);
@@ -149,7 +149,7 @@ describe('TelemetryStore', () => {
     }
   });
 
-  it('retention deletes by age and by count, oldest first, experiment rows included', () => {
+  it('retention deletes by age and by count, oldest first, experiment rows included', async () => {
     const path = join(tempDir('retention'), 't.db');
     store = new TelemetryStore({ path });
     store.addSpans([
@@ -170,11 +170,11 @@ describe('TelemetryStore', () => {
     // The old request's analysis row exists before, so its going with the span is shown.
     expect(requestsStored()).toBe(1);
     const byAge = new RetentionJob(store, { maxAgeMs: 30 * 86_400_000, maxSpans: 0, intervalMs: 1000 });
-    expect(byAge.runOnce(NOW_MS)).toBe(2);
+    expect(await byAge.runOnce(NOW_MS)).toBe(2);
     expect(store.getTrace(hexId(1, 16))).toEqual([]);
     expect(store.getTrace(hexId(3, 16))).toHaveLength(1);
     const byCount = new RetentionJob(store, { maxAgeMs: 0, maxSpans: 2, intervalMs: 1000 });
-    expect(byCount.runOnce(NOW_MS)).toBe(1);
+    expect(await byCount.runOnce(NOW_MS)).toBe(1);
     expect(store.getTrace(hexId(3, 16))).toEqual([]);
     expect(store.spanCount()).toBe(2);
     expect(requestsStored()).toBe(0);

@@ -320,9 +320,7 @@ function decodeMetric(
   out: Collector<MetricPointRecord>,
 ): void {
   if (!isObject(metric) || stringField(metric, 'name') === '') {
-    // rejectedDataPoints counts points: every point of a metric without a name goes.
-    const points = isObject(metric) ? ['sum', 'gauge', 'histogram', 'exponentialHistogram', 'summary'].map((k) => metric[k]).find(isObject)?.dataPoints : undefined;
-    for (let i = 0; i < Math.max(1, Array.isArray(points) ? points.length : 0); i += 1) out.reject('metric has no name');
+    rejectWhole(metric, 'metric has no name', out);
     return;
   }
   const name = truncate(stringField(metric, 'name'), limits);
@@ -333,9 +331,8 @@ function decodeMetric(
   else if (isObject(metric.gauge)) [kind, data] = ['gauge', metric.gauge];
   else if (isObject(metric.histogram)) [kind, data] = ['histogram', metric.histogram];
   else {
-    const unsupported = ['exponentialHistogram', 'summary'].map((k) => metric[k]).find(isObject);
-    const points = unsupported !== undefined && Array.isArray(unsupported.dataPoints) ? unsupported.dataPoints.length : 0;
-    for (let i = 0; i < Math.max(1, points); i += 1) out.reject(`metric ${name}: ${unsupported !== undefined ? 'unsupported type' : 'no data'}`);
+    const unsupported = ['exponentialHistogram', 'summary'].some((k) => isObject(metric[k]));
+    rejectWhole(metric, `metric ${name}: ${unsupported ? 'unsupported type' : 'no data'}`, out);
     return;
   }
   const rawTemporality = numberValue(data.aggregationTemporality) ?? 0;
@@ -349,6 +346,15 @@ function decodeMetric(
     }
     out.result.items.push({ ...origin, name, unit, kind, temporality: kind === 'gauge' ? 0 : temporality, monotonic, trusted, ...decoded });
   }
+}
+
+const METRIC_DATA_FIELDS = ['sum', 'gauge', 'histogram', 'exponentialHistogram', 'summary'];
+
+/** Rejects every point of a metric refused as a whole (at least one): `rejectedDataPoints` counts points. */
+function rejectWhole(metric: Json, reason: string, out: Collector<MetricPointRecord>): void {
+  const data = isObject(metric) ? METRIC_DATA_FIELDS.map((field) => metric[field]).find(isObject) : undefined;
+  const points = data !== undefined && Array.isArray(data.dataPoints) ? data.dataPoints.length : 0;
+  for (let i = 0; i < Math.max(1, points); i += 1) out.reject(reason);
 }
 
 type PointFields = Pick<

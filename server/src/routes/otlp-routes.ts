@@ -29,8 +29,13 @@ const PROTOBUF_TYPE = 'application/x-protobuf';
 /** How long an overloaded endpoint asks exporters to wait before retrying, in seconds. */
 const OVERLOAD_RETRY_AFTER_SECONDS = 1;
 
+/** The request's media type, without parameters, in lower case. */
+function mediaType(req: Request): string {
+  return (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+}
+
 function encodingOf(req: Request): Encoding {
-  const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  const type = mediaType(req);
   if (type === JSON_TYPE) return 'json';
   if (type === PROTOBUF_TYPE) return 'protobuf';
   throw new HttpError(415, `content-type ${type || '(none)'} is not supported, expected ${JSON_TYPE} or ${PROTOBUF_TYPE}`);
@@ -61,8 +66,13 @@ function isInternal(req: Request, token: string | undefined): boolean {
   return expected.length === actual.length && timingSafeEqual(expected, actual);
 }
 
+/** 503 with `Retry-After`: the exporter retries the same batch later. */
+function retryLater(message: string): HttpError {
+  return new HttpError(503, message, { 'Retry-After': String(OVERLOAD_RETRY_AFTER_SECONDS) });
+}
+
 function overloaded(reason: string): HttpError {
-  return new HttpError(503, `overloaded: ${reason}; retry later`, { 'Retry-After': String(OVERLOAD_RETRY_AFTER_SECONDS) });
+  return retryLater(`overloaded: ${reason}; retry later`);
 }
 
 async function ingest(deps: OtlpRouteDeps, req: Request, signal: 'traces' | 'metrics', encoding: Encoding, body: Buffer): Promise<IngestOutcome> {
@@ -72,7 +82,7 @@ async function ingest(deps: OtlpRouteDeps, req: Request, signal: 'traces' | 'met
     if (error instanceof MalformedBodyError) throw new HttpError(400, `body is not an OTLP export request: ${error.message}`);
     if (error instanceof IngestOverloadedError) throw overloaded(error.message);
     console.error('committing telemetry failed', error);
-    throw new HttpError(503, 'the store could not commit this batch; retry later', { 'Retry-After': String(OVERLOAD_RETRY_AFTER_SECONDS) });
+    throw retryLater('the store could not commit this batch; retry later');
   }
 }
 
@@ -127,7 +137,6 @@ export function otlpRoutes(deps: OtlpRouteDeps): Router {
 const otlpErrors: ErrorRequestHandler = (error: unknown, req, res, _next) => {
   const { status, message, headers } = describeError(error, req);
   res.set(headers).status(status);
-  const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-  if (type === PROTOBUF_TYPE) res.type(PROTOBUF_TYPE).send(Buffer.from(encodeStatus(message)));
+  if (mediaType(req) === PROTOBUF_TYPE) res.type(PROTOBUF_TYPE).send(Buffer.from(encodeStatus(message)));
   else res.json({ error: message, message });
 };

@@ -89,6 +89,8 @@ export class RecommendationService {
   private readonly latency: Histogram;
   private readonly featureCache: LruCache<UserFeatures>;
   private readonly poolCache: LruCache<Article[]>;
+  /** The newest publish date of each pool the cache handed out: a pool is shared, so it is found once, not per request. */
+  private readonly newestOfPool = new WeakMap<readonly Article[], number>();
   private readonly neighbourCache: LruCache<[string, number][]>;
   private readonly articleCache: LruCache<Article>;
 
@@ -270,6 +272,9 @@ export class RecommendationService {
   /** The data each algorithm needs: more of it, from more places, for the richer algorithms. */
   private gather(algorithm: Algorithm, features: UserFeatures): RecommendationInput {
     const pool = this.popularPool();
+    let newest = this.newestOfPool.get(pool);
+    // With no wall clock to cap it (Infinity), the catalogue's clock is the pool's newest date.
+    if (newest === undefined) this.newestOfPool.set(pool, (newest = catalogueClockMs(pool, Infinity)));
     const base: RecommendationInput = {
       candidates: pool,
       history: features.history,
@@ -278,7 +283,7 @@ export class RecommendationService {
       neighbours: new Map(),
       // The pool holds the catalogue's RECENT_POOL newest articles, so its newest is the
       // catalogue's: ages are measured from there, not from the wall clock (see catalogueClockMs).
-      nowMs: catalogueClockMs(pool, Date.now()),
+      nowMs: Math.min(newest, Date.now()),
     };
     if (algorithm === 'control') return base;
     const neighbours = this.neighbours(features.history.slice(-HISTORY_WINDOW));

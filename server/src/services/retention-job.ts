@@ -40,14 +40,13 @@ export class RetentionJob {
   ) {}
 
   /**
-   * One batch of each rule, given how many spans are still beyond the count limit; returns how
-   * many spans it deleted by age and by count.
+   * One batch of each rule, given how many spans are still beyond the count limit (those
+   * deleted by age count towards it); returns how many spans it deleted.
    */
-  private batch(nowMs: number, beyond: number): { byAge: number; byCount: number } {
+  private batch(nowMs: number, beyond: number): number {
     const byAge = this.config.maxAgeMs > 0 ? this.store.deleteOlderThan(nowMs - this.config.maxAgeMs, DELETE_BATCH) : 0;
     const excess = beyond - byAge;
-    const byCount = excess > 0 ? this.store.deleteOldestSpans(Math.min(excess, DELETE_BATCH)) : 0;
-    return { byAge, byCount };
+    return byAge + (excess > 0 ? this.store.deleteOldestSpans(Math.min(excess, DELETE_BATCH)) : 0);
   }
 
   /** Spans beyond the count limit: counted once per pass, outside any lock (a full count is slow on a large store). */
@@ -55,31 +54,18 @@ export class RetentionJob {
     return this.config.maxSpans > 0 ? this.store.spansBeyond(this.config.maxSpans) : 0;
   }
 
-  /** One cleanup pass on a store no one else writes; returns how many spans were deleted. */
-  runOnce(nowMs = Date.now()): number {
-    let beyond = this.beyond();
-    let deleted = 0;
-    for (let i = 0; i < MAX_BATCHES_PER_RUN; i += 1) {
-      const { byAge, byCount } = this.batch(nowMs, beyond);
-      beyond -= byAge + byCount;
-      deleted += byAge + byCount;
-      if (byAge + byCount === 0) break;
-    }
-    return deleted;
-  }
-
   /**
-   * One cleanup pass beside the other writers: each batch under their lock, so ingest commits
-   * between batches, and the event loop serves requests between them too.
+   * One cleanup pass; returns how many spans were deleted. Each batch runs under the writers'
+   * lock, so ingest commits between batches, and the event loop serves requests between them too.
    */
-  async runShared(nowMs = Date.now()): Promise<number> {
+  async runOnce(nowMs = Date.now()): Promise<number> {
     let beyond = this.beyond();
     let deleted = 0;
     for (let i = 0; i < MAX_BATCHES_PER_RUN; i += 1) {
-      const { byAge, byCount } = await this.lock(() => this.batch(nowMs, beyond));
-      beyond -= byAge + byCount;
-      deleted += byAge + byCount;
-      if (byAge + byCount === 0) break;
+      const batch = await this.lock(() => this.batch(nowMs, beyond));
+      beyond -= batch;
+      deleted += batch;
+      if (batch === 0) break;
     }
     return deleted;
   }
@@ -90,7 +76,7 @@ export class RetentionJob {
       // A pass still running (a large backlog) is not joined by a second one.
       if (this.running) return;
       this.running = true;
-      this.runShared()
+      this.runOnce()
         .catch((error: unknown) => console.error('retention cleanup failed; it will run again', error))
         .finally(() => (this.running = false));
     }, this.config.intervalMs);

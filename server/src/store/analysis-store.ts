@@ -32,9 +32,12 @@ export interface UserRow {
 }
 
 /** The window in whole minutes, as the rollups store it. */
-/** 1 when browsers' points of the metric count (see `CLIENT_REPORTED_METRICS`), else 0: only the server's own. */
-function anyoneMayReport(name: string): number {
-  return CLIENT_REPORTED_METRICS.has(name) ? 1 : 0;
+/**
+ * Parameters of the metric queries. `anyone` is 1 when browsers' points of the metric count
+ * (see `CLIENT_REPORTED_METRICS`), else 0: only the server's own.
+ */
+function metricParams(name: string, key: string, window: AnalysisWindow) {
+  return { name, key, claimPath: `$."${key}"`, from: window.fromMs, to: window.toMs, anyone: CLIENT_REPORTED_METRICS.has(name) ? 1 : 0, ...minutes(window) };
 }
 
 function minutes(window: AnalysisWindow): { fromMinute: number; toMinute: number } {
@@ -143,7 +146,7 @@ export class AnalysisStore {
    * window.
    */
   metricSums(name: string, key: string, window: AnalysisWindow): Map<string, number> {
-    const params = { name, key, claimPath: `$."${key}"`, from: window.fromMs, to: window.toMs, anyone: anyoneMayReport(name), ...minutes(window) };
+    const params = metricParams(name, key, window);
     const rows = this.db
       .prepare(
         `SELECT variant, sum(total) AS total FROM (
@@ -163,7 +166,7 @@ export class AnalysisStore {
 
   /** Histogram bucket counts per variant: rolled-up delta minutes, and the latest point of each cumulative stream. */
   histogramPoints(name: string, key: string, window: AnalysisWindow): { variant: string; bucketCounts: string; explicitBounds: string }[] {
-    const params = { name, key, claimPath: `$."${key}"`, from: window.fromMs, to: window.toMs, anyone: anyoneMayReport(name), ...minutes(window) };
+    const params = metricParams(name, key, window);
     return this.db
       .prepare(
         `SELECT variant, bucket_counts AS bucketCounts, explicit_bounds AS explicitBounds FROM metric_rollup
