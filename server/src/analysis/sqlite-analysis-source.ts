@@ -38,16 +38,20 @@ export class SqliteAnalysisSource implements AnalysisSource {
     const users = this.store.users(key, window);
     const delivery = new Map<string, { served: number; reported: number }>();
     const variantMismatch: Record<string, number> = {};
+    const invalid: Record<string, number> = {};
     for (const row of users) {
       const entry = delivery.get(row.variant) ?? { served: 0, reported: 0 };
       entry.served += row.requests;
       entry.reported += row.reported;
       delivery.set(row.variant, entry);
       if (row.mismatched > 0) variantMismatch[row.variant] = (variantMismatch[row.variant] ?? 0) + row.mismatched;
+      if (row.invalid > 0) invalid[row.variant] = (invalid[row.variant] ?? 0) + row.invalid;
     }
+    const populations = Object.fromEntries(this.store.populations(window).map(({ population, ...figures }) => [population, figures]));
     return {
       users,
-      rejected: { unknownRequest: this.store.unknownRequestClicks(key, window), variantMismatch },
+      rejected: { unknownRequest: this.store.unknownRequestClicks(key, window), variantMismatch, invalid },
+      populations,
       durations: this.store.requestDurations(key, experiment.variants, window),
       delivery,
       downstream: downstream.groups,
