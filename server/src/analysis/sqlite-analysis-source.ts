@@ -3,13 +3,14 @@
  * at ingest, read through one read-only connection inside one read transaction (in WAL mode a
  * reader's transaction sees one snapshot, however many commits land meanwhile).
  */
+import { METRIC } from '../../../common/src/semconv.js';
 import type { ExperimentDefinition } from '../core/experiment-config.js';
 import { AnalysisStore, DURATION_BUCKETS_PER_E } from '../store/analysis-store.js';
 import type { AnalysisData, AnalysisSource, AnalysisWindow } from './analysis-source.js';
 
-const IMPRESSIONS_METRIC = 'recommendation.impressions';
-const CLICK_THROUGH_METRIC = 'recommendation.click_through';
-const LATENCY_METRIC = 'recommendation.latency';
+const IMPRESSIONS_METRIC = METRIC.IMPRESSIONS;
+const CLICK_THROUGH_METRIC = METRIC.CLICK_THROUGH;
+const LATENCY_METRIC = METRIC.LATENCY;
 
 function parseJson<T>(raw: string | null, fallback: T): T {
   return raw === null ? fallback : (JSON.parse(raw) as T);

@@ -12,6 +12,8 @@
  * nothing from a genuine click that comes later.
  */
 
+import { ATTR } from '../../../common/src/semconv.js';
+
 /** A click may be dated this much before its request began: browsers' clocks run a little off the server's (ms). */
 export const CLICK_CLOCK_SKEW_MS = 5 * 60_000;
 /** A click dated more than this after its request began does not count: a day covers a page left open overnight (ms). */
@@ -19,13 +21,13 @@ export const CLICK_HORIZON_MS = 24 * 60 * 60_000;
 
 /** Attribute keys of the spans the rules read. */
 export const ATTRIBUTION_ATTRIBUTES = {
-  requestId: 'recommendation.request_id',
-  contentId: 'content.id',
-  contentIds: 'recommendation.content_ids',
-  count: 'recommendation.count',
-  forced: 'experiment.forced',
-  userId: 'user.id',
-  cohort: 'user.cohort',
+  requestId: ATTR.REQUEST_ID,
+  contentId: ATTR.CONTENT_ID,
+  contentIds: ATTR.CONTENT_IDS,
+  count: ATTR.COUNT,
+  forced: ATTR.EXPERIMENT_FORCED,
+  userId: ATTR.USER_ID,
+  cohort: ATTR.USER_COHORT,
 } as const;
 
 /**
@@ -112,7 +114,7 @@ export function servedRequestOf(
 /** The experiment claims of a browser span: its `experiment.*` attributes. */
 export function experimentClaims(attributes: Readonly<Record<string, unknown>>): Record<string, unknown> {
   const claims: Record<string, unknown> = {};
-  for (const key in attributes) if (key.startsWith('experiment.')) claims[key] = attributes[key];
+  for (const key in attributes) if (key.startsWith(ATTR.EXPERIMENT_PREFIX)) claims[key] = attributes[key];
   return claims;
 }
 

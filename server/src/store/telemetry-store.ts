@@ -1,19 +1,23 @@
 import { createHash } from 'node:crypto';
 import Database from 'better-sqlite3';
+import { ATTR, METRIC, SPAN } from '../../../common/src/semconv.js';
+import type { StoredMetricPoint, StoredSpan } from '../../../common/src/wire-types.js';
 import type { MetricPointRecord, SpanRecord } from '../core/telemetry-records.js';
 import { canonicalJson, nanosToMillis } from '../core/telemetry-records.js';
 import { experimentClaims, judgeClick, servedRequestOf, type ClickHistory, type ServedRequest } from '../core/request-attribution.js';
 import { addToBloom, BLOOM_BYTES, mightContain, SEGMENT_ROWS, segmentOf } from '../core/trace-bloom.js';
 import { configureConnection, migrate, type Migration } from './migrations.js';
 
-const REQUEST_SPAN = 'recommendation.request';
-const CLICK_SPAN = 'recommendation.click';
+export type { StoredMetricPoint, StoredSpan } from '../../../common/src/wire-types.js';
+
+const REQUEST_SPAN = SPAN.REQUEST;
+const CLICK_SPAN = SPAN.CLICK;
 /**
  * The metrics browsers report. The analysis counts a browser's points only for these: every
  * other metric it reads (impressions, latency) is the server's own, and a point a browser
  * posts under such a name is kept for inspection but never counted, as its span claims are.
  */
-export const CLIENT_REPORTED_METRICS: ReadonlySet<string> = new Set(['recommendation.click_through']);
+export const CLIENT_REPORTED_METRICS: ReadonlySet<string> = new Set([METRIC.CLICK_THROUGH]);
 /** Bloom filter keys: trace ids and request ids share a segment's filter, apart by prefix. */
 const traceKey = (traceId: string): string => `t:${traceId}`;
 const requestKey = (requestId: string): string => `r:${requestId}`;
@@ -312,9 +316,9 @@ export function prepareSpans(spans: readonly SpanRecord[]): PreparedSpan[] {
 /** The `spans` row of a span, in column order. */
 function spanRow(span: SpanRecord): unknown[] {
   const startMs = nanosToMillis(span.startTimeUnixNano);
-  const requestId = span.attributes['recommendation.request_id'];
+  const requestId = span.attributes[ATTR.REQUEST_ID];
   // Only the server's own spans name the visitor; a browser could claim anyone.
-  const userId = span.trusted ? span.attributes['user.id'] : undefined;
+  const userId = span.trusted ? span.attributes[ATTR.USER_ID] : undefined;
   return [
     span.traceId,
     span.spanId,
@@ -349,49 +353,13 @@ interface NewRow {
 
 /** The `NewRow` of a span stored as `row` (its request id as `spanRow` stores it). */
 function newRow(row: number, span: SpanRecord): NewRow {
-  const requestId = span.attributes['recommendation.request_id'];
+  const requestId = span.attributes[ATTR.REQUEST_ID];
   return { row, traceId: span.traceId, requestId: typeof requestId === 'string' ? requestId : null, span };
 }
 
-const defaultExperimentKey = (key: string): boolean => key.startsWith('experiment.') || key === 'user.cohort';
+const defaultExperimentKey = (key: string): boolean => key.startsWith(ATTR.EXPERIMENT_PREFIX) || key === ATTR.USER_COHORT;
 
 
-
-/** A span as the API returns it. */
-export interface StoredSpan {
-  traceId: string;
-  spanId: string;
-  parentSpanId: string | null;
-  name: string;
-  kind: number;
-  service: string;
-  startTimeUnixNano: string;
-  endTimeUnixNano: string;
-  durationMs: number;
-  status: { code: number; message: string };
-  attributes: Record<string, unknown>;
-  links: unknown[];
-  events: unknown[];
-  trusted: boolean;
-}
-
-/** A metric point as the API returns it. */
-export interface StoredMetricPoint {
-  service: string;
-  name: string;
-  unit: string;
-  kind: string;
-  temporality: number;
-  attributes: Record<string, unknown>;
-  startTimeUnixNano: string;
-  timeUnixNano: string;
-  value: number | null;
-  count: number | null;
-  sum: number | null;
-  bucketCounts: number[] | null;
-  explicitBounds: number[] | null;
-  trusted: boolean;
-}
 
 interface SpanRow {
   id: number;
@@ -694,8 +662,8 @@ export class TelemetryStore {
     const served = servedRequestOf(span.attributes, startMs, this.isExperimentKey);
     if (served === undefined) return;
     const durationMs = nanosToMillis(span.endTimeUnixNano) - startMs;
-    const userId = span.attributes['user.id'];
-    const cohort = span.attributes['user.cohort'];
+    const userId = span.attributes[ATTR.USER_ID];
+    const cohort = span.attributes[ATTR.USER_COHORT];
     const user = typeof userId === 'string' ? userId : '';
     const cohortValue = typeof cohort === 'string' ? cohort : null;
     const added = this.insertServed.run(
@@ -721,14 +689,14 @@ export class TelemetryStore {
   private writeDownstreamRollup(span: SpanRecord, variants: readonly [string, string][]): void {
     const startMs = nanosToMillis(span.startTimeUnixNano);
     const durationMs = nanosToMillis(span.endTimeUnixNano) - startMs;
-    const cohort = span.attributes['user.cohort'];
+    const cohort = span.attributes[ATTR.USER_COHORT];
     if (span.kind === SERVER_KIND && (this.requestService === undefined || span.service === this.requestService)) return;
-    const hits = span.attributes['cache.hits'];
-    const misses = span.attributes['cache.misses'];
+    const hits = span.attributes[ATTR.CACHE_HITS];
+    const misses = span.attributes[ATTR.CACHE_MISSES];
     const minute = Math.floor(startMs / MINUTE_MS);
     const bucket = durationBucket(durationMs);
     for (const [key, variant] of variants) {
-      if (key === 'user.cohort') continue;
+      if (key === ATTR.USER_COHORT) continue;
       const cell = [key, variant, typeof cohort === 'string' ? cohort : '', span.name, minute, bucket] as const;
       const id = cell.join('\u0000');
       const pending = this.pendingRollup.get(id);
@@ -766,7 +734,7 @@ export class TelemetryStore {
 
   /** A browser span (stored as `row`) that names a served request: counted against it (see `countBrowserEvent`). */
   private writeBrowserEvent(span: SpanRecord, row: number): void {
-    const requestId = span.attributes['recommendation.request_id'];
+    const requestId = span.attributes[ATTR.REQUEST_ID];
     if (typeof requestId === 'string') this.countBrowserEvent(requestId, span.name, span.attributes, nanosToMillis(span.startTimeUnixNano), row);
   }
 
@@ -818,7 +786,7 @@ export class TelemetryStore {
     const experiment = served.population === 'experiment';
     (experiment ? this.countEvent : this.countServedEvent).run(requestId);
     if (name !== CLICK_SPAN) return;
-    const contentId = attributes['content.id'];
+    const contentId = attributes[ATTR.CONTENT_ID];
     const verdict = judgeClick(served, { startMs, contentId: typeof contentId === 'string' ? contentId : undefined, claims: attributes }, this.clickHistory(requestId));
     switch (verdict.outcome) {
       case 'counted':
@@ -849,7 +817,7 @@ export class TelemetryStore {
     const bounds = point.explicitBounds === null ? '' : JSON.stringify(point.explicitBounds);
     for (const key in point.attributes) {
       const variant = point.attributes[key];
-      if (typeof variant !== 'string' || !key.startsWith('experiment.')) continue;
+      if (typeof variant !== 'string' || !key.startsWith(ATTR.EXPERIMENT_PREFIX)) continue;
       const existing = this.readMetricRollup.get(point.name, key, variant, minute, bounds) as { total: number; bucketCounts: string | null } | undefined;
       let counts = point.bucketCounts === null ? null : [...point.bucketCounts];
       if (existing !== undefined && counts !== null && existing.bucketCounts !== null) {
