@@ -90,7 +90,11 @@ export class AnalysisStore {
   /**
    * Per (variant, user): requests, served impressions, errors, verified clicks (once per
    * request and content id, counted at ingest), requests with any browser telemetry, and
-   * clicks that claimed another variant. The primary key's order makes this a single scan.
+   * clicks that claimed another variant. A user is in the window when their first exposure
+   * (first served request in the experiment) is, and then counts their activity up to the
+   * window's end: selecting users by activity inside the window would drop those merely
+   * inactive in it, which depends on the treatment. The primary key's order makes this a
+   * single scan.
    */
   users(key: string, window: AnalysisWindow): UserRow[] {
     return this.db
@@ -98,8 +102,8 @@ export class AnalysisStore {
         `SELECT variant, user_id AS user, count(*) AS requests, sum(impressions) AS impressions, sum(error) AS errors,
                 sum(clicks) AS clicks, sum(browser_events > 0) AS reported, sum(mismatched_clicks) AS mismatched,
                 sum(invalid_clicks) AS invalid
-         FROM experiment_requests WHERE ${AnalysisStore.WINDOW}
-         GROUP BY variant, user_id`,
+         FROM experiment_requests WHERE key = @key AND start_ms < @to AND (@cohort IS NULL OR cohort = @cohort)
+         GROUP BY variant, user_id HAVING min(start_ms) >= @from`,
       )
       .all(this.params(key, window)) as UserRow[];
   }
