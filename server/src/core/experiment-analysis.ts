@@ -3,7 +3,10 @@
  * user as the unit, comparisons with the control (Holm-adjusted), sample-ratio and delivery
  * checks, and guardrails. Pure: the rows come in, the results go out.
  */
-import type { ExperimentDefinition } from './experiment-config.js';
+import { verdict, TARGET_RELATIVE_LIFT, type Verdict } from './comparison-verdict.js';
+import { DEFAULT_PLANNED_USERS_PER_ARM, type ExperimentDefinition } from './experiment-config.js';
+import { compareSequential, MIN_USERS_PER_ARM, sequentialRhoSquared, usersPerArmToResolve, type SequentialComparison } from './sequential-statistics.js';
+import { srmSequentialPValue } from './srm-sequential.js';
 import {
   chiSquareGoodnessOfFit,
   compareRatios,
@@ -13,11 +16,35 @@ import {
   percentile,
   ratioEstimate,
   twoProportionP,
+  type Comparison,
   type RatioEstimate,
 } from './statistics.js';
 
-/** SRM is flagged below this p-value (the usual, deliberately strict, threshold). */
+/** SRM is flagged when its always-valid p-value falls below this (the usual, deliberately strict, threshold). */
 export const SRM_ALPHA = 0.001;
+
+/** Family-wise error rate of the CTR comparisons (Holm over the treatments). */
+export const ALPHA = 0.05;
+
+/** The always-valid comparison of a treatment with the control (see sequential-statistics.ts). */
+export interface SequentialResult {
+  /** Always-valid p-value of the CTR difference; null while collecting. */
+  pValue: number | null;
+  /** Holm-adjusted over the treatments; `significant` is `pValueHolm < α`. */
+  pValueHolm: number | null;
+  /** Confidence sequence of the CTR difference at level `level`. */
+  diffCs: [number | null, number | null];
+  /** Confidence sequence of the relative lift (delta method on the ratio), same level. */
+  relativeLiftCs: [number | null, number | null];
+  /** Confidence level of both sequences: 1 − α/m for m treatments. */
+  level: number;
+  /** Tuning size: users in a comparison (2 × planned users per arm). */
+  nStar: number;
+  /** Users still missing in the smaller arm before comparing (0 once both have `MIN_USERS_PER_ARM`). */
+  usersMissing: number;
+  /** About how many more users per arm until a +10% lift could show; null when unknown or already resolved. */
+  moreUsersPerArmForTargetLift: number | null;
+}
 
 export interface AnalysisInput {
   readonly experiment: ExperimentDefinition;
@@ -48,7 +75,22 @@ export interface VariantResult {
   ctr: number | null;
   ctrCi95: [number | null, number | null];
   metrics: { impressions: number; clickThrough: number; ctr: number | null };
-  vsControl: null | { diff: number | null; diffCi95: [number | null, number | null]; relativeLift: number | null; pValue: number | null; pValueHolm: number | null };
+  vsControl: null | {
+    diff: number | null;
+    relativeLift: number | null;
+    /** The CTR differs from control: `sequential.pValueHolm < α` (safe to read at any moment). */
+    significant: boolean;
+    sequential: SequentialResult;
+    verdict: Verdict;
+    /** Fixed-horizon 95% interval: valid only at the planned sample size, once it is reached. */
+    diffCi95: [number | null, number | null];
+    /** Fixed-horizon p-value: valid only at the planned sample size, once it is reached. */
+    pValue: number | null;
+    /** Fixed-horizon p-value, Holm-adjusted: valid only at the planned sample size, once it is reached. */
+    pValueHolm: number | null;
+    /** Users per arm the fixed-horizon figures are valid at, and whether both arms have reached it. */
+    fixedHorizon: { plannedUsersPerArm: number; reached: boolean };
+  };
   latencyMs: { p50: number | null; p95: number | null; p99: number | null };
   latencyFromHistogramMs: { p50: number | null; p95: number | null; p99: number | null };
   /** Request latency distribution: how many requests took at most each bound (the last is "more"). */
@@ -77,7 +119,16 @@ export interface ExperimentResults {
   control: string;
   window: { from: string | null; to: string | null };
   cohort: string | null;
-  srm: { pValue: number | null; statistic: number; flagged: boolean; users: Record<string, number>; expectedShares: Record<string, number> };
+  srm: {
+    /** Always-valid p-value (Dirichlet-multinomial sequential test); `flagged` is this below `SRM_ALPHA`. */
+    sequentialPValue: number | null;
+    /** Chi-square goodness-of-fit p-value: information only (valid for a single look). */
+    pValue: number | null;
+    statistic: number;
+    flagged: boolean;
+    users: Record<string, number>;
+    expectedShares: Record<string, number>;
+  };
   rejectedClicks: { unknownRequest: number; variantMismatch: number; unknownRequestByClaimedVariant: Record<string, number> };
   warnings: string[];
   variants: VariantResult[];
@@ -118,6 +169,65 @@ function distribution(sorted: ArrayLike<number>): { upToMs: number | null; count
   return counts;
 }
 
+interface VsControlInput {
+  variant: string;
+  control: string;
+  comparison: Comparison;
+  pValueHolm: number;
+  sequential: { usersMissing: number; result: SequentialComparison | null };
+  sequentialHolm: number;
+  treatment: RatioEstimate;
+  controlEstimate: RatioEstimate;
+  rhoSquared: number;
+  csAlpha: number;
+  nStar: number;
+  plannedUsersPerArm: number;
+  srmFlagged: boolean;
+}
+
+function vsControl(input: VsControlInput): NonNullable<VariantResult['vsControl']> {
+  const { comparison, sequential, treatment, controlEstimate } = input;
+  const result = sequential.result;
+  const pValueHolm = result === null ? null : finite(input.sequentialHolm);
+  const significant = pValueHolm !== null && pValueHolm < ALPHA;
+  const relativeLiftCs: [number | null, number | null] = result === null ? [null, null] : [finite(result.relativeLiftCs[0]), finite(result.relativeLiftCs[1])];
+  // Per-user variances (Var(R)·k) stay roughly constant as users arrive: size the future from them.
+  const perUserVarianceSum = treatment.variance * treatment.k + controlEstimate.variance * controlEstimate.k;
+  const perArmNeeded = usersPerArmToResolve(TARGET_RELATIVE_LIFT * controlEstimate.ratio, perUserVarianceSum, input.rhoSquared, input.csAlpha);
+  const more = perArmNeeded - Math.max(treatment.k, controlEstimate.k);
+  const moreUsersPerArmForTargetLift = result !== null && Number.isFinite(more) && more > 0 ? more : null;
+  return {
+    diff: finite(comparison.diff),
+    relativeLift: finite(comparison.relativeLift),
+    significant,
+    sequential: {
+      pValue: result === null ? null : finite(result.pValue),
+      pValueHolm,
+      diffCs: result === null ? [null, null] : [finite(result.diffCs[0]), finite(result.diffCs[1])],
+      relativeLiftCs,
+      level: 1 - input.csAlpha,
+      nStar: input.nStar,
+      usersMissing: sequential.usersMissing,
+      moreUsersPerArmForTargetLift,
+    },
+    verdict: verdict({
+      treatment: input.variant,
+      control: input.control,
+      usersMissing: sequential.usersMissing,
+      minUsersPerArm: MIN_USERS_PER_ARM,
+      significant,
+      diff: finite(comparison.diff),
+      relativeLiftCs,
+      moreUsersPerArm: moreUsersPerArmForTargetLift ?? Number.NaN,
+      srmFlagged: input.srmFlagged,
+    }),
+    diffCi95: [finite(comparison.diffCi95[0]), finite(comparison.diffCi95[1])],
+    pValue: finite(comparison.pValue),
+    pValueHolm: finite(input.pValueHolm),
+    fixedHorizon: { plannedUsersPerArm: input.plannedUsersPerArm, reached: Math.min(treatment.k, controlEstimate.k) >= input.plannedUsersPerArm },
+  };
+}
+
 /** The results of one experiment. */
 export function analyzeExperiment(input: AnalysisInput): ExperimentResults {
   const { experiment } = input;
@@ -133,10 +243,12 @@ export function analyzeExperiment(input: AnalysisInput): ExperimentResults {
   const usersPerVariant = Object.fromEntries(experiment.variants.map((v) => [v, byVariant.get(v)!.length]));
   const srmTest = chiSquareGoodnessOfFit(experiment.variants.map((v) => usersPerVariant[v]!), experiment.variants.map((v) => expectedShares[v]!));
   const totalUsers = Object.values(usersPerVariant).reduce((a, b) => a + b, 0);
+  const srmSequential = srmSequentialPValue(experiment.variants.map((v) => usersPerVariant[v]!), experiment.variants.map((v) => expectedShares[v]!));
   const srm = {
+    sequentialPValue: totalUsers > 0 ? finite(srmSequential) : null,
     pValue: totalUsers > 0 ? finite(srmTest.pValue) : null,
     statistic: srmTest.statistic,
-    flagged: totalUsers > 0 && srmTest.pValue < SRM_ALPHA,
+    flagged: totalUsers > 0 && srmSequential < SRM_ALPHA,
     users: usersPerVariant,
     expectedShares,
   };
@@ -144,6 +256,20 @@ export function analyzeExperiment(input: AnalysisInput): ExperimentResults {
   const treatments = experiment.variants.slice(1);
   const comparisons = new Map(treatments.map((v) => [v, compareRatios(estimates.get(v)!, estimates.get(control)!)]));
   const adjusted = holm(treatments.map((v) => comparisons.get(v)!.pValue));
+  const plannedUsersPerArm = experiment.plannedUsers ?? DEFAULT_PLANNED_USERS_PER_ARM;
+  const nStar = 2 * plannedUsersPerArm;
+  const rhoSquared = sequentialRhoSquared(ALPHA, nStar);
+  // The sequences at α/m, so that one excluding zero is significant after Holm as well.
+  const csAlpha = ALPHA / Math.max(1, treatments.length);
+  const controlEstimate = estimates.get(control)!;
+  const sequential = new Map(
+    treatments.map((v) => {
+      const t = estimates.get(v)!;
+      const usersMissing = Math.max(0, MIN_USERS_PER_ARM - Math.min(t.k, controlEstimate.k));
+      return [v, { usersMissing, result: usersMissing > 0 ? null : compareSequential(t, controlEstimate, rhoSquared, csAlpha) }] as const;
+    }),
+  );
+  const sequentialHolm = holm(treatments.map((v) => sequential.get(v)!.result?.pValue ?? Number.NaN));
   const durationsControl = input.durations.get(control) ?? [];
   const controlErrors = byVariant.get(control)!.reduce((a, r) => a + r.errors, 0);
   const controlRequests = byVariant.get(control)!.reduce((a, r) => a + r.requests, 0);
@@ -170,6 +296,7 @@ export function analyzeExperiment(input: AnalysisInput): ExperimentResults {
     }
     const comparison = comparisons.get(variant);
     const treatmentIndex = treatments.indexOf(variant);
+    const seq = sequential.get(variant);
     const errorRate = share(errors, requests);
     const cacheHitRate = share(cache.hits, cache.hits + cache.misses);
     const deliveryShare = share(delivery.reported, delivery.served);
@@ -184,15 +311,23 @@ export function analyzeExperiment(input: AnalysisInput): ExperimentResults {
       ctrCi95: [finite(estimate.ci95[0]), finite(estimate.ci95[1])],
       metrics: { impressions: metrics.impressions, clickThrough: metrics.clickThrough, ctr: share(metrics.clickThrough, metrics.impressions) },
       vsControl:
-        comparison === undefined
+        comparison === undefined || seq === undefined
           ? null
-          : {
-              diff: finite(comparison.diff),
-              diffCi95: [finite(comparison.diffCi95[0]), finite(comparison.diffCi95[1])],
-              relativeLift: finite(comparison.relativeLift),
-              pValue: finite(comparison.pValue),
-              pValueHolm: finite(adjusted[treatmentIndex]!),
-            },
+          : vsControl({
+              variant,
+              control,
+              comparison,
+              pValueHolm: adjusted[treatmentIndex]!,
+              sequential: seq,
+              sequentialHolm: sequentialHolm[treatmentIndex]!,
+              treatment: estimate,
+              controlEstimate,
+              rhoSquared,
+              csAlpha,
+              nStar,
+              plannedUsersPerArm,
+              srmFlagged: srm.flagged,
+            }),
       latencyMs: { p50: finite(percentile(durations, 0.5)), p95: finite(percentile(durations, 0.95)), p99: finite(percentile(durations, 0.99)) },
       latencyFromHistogramMs: {
         p50: histogram ? finite(histogramPercentile(histogram.bounds, histogram.counts, 0.5)) : null,
@@ -223,7 +358,9 @@ export function analyzeExperiment(input: AnalysisInput): ExperimentResults {
 
   const warnings: string[] = [];
   if (srm.flagged) {
-    warnings.push(`Sample-ratio mismatch: users per variant differ from the configured split (p = ${srm.pValue?.toExponential(2)}); do not trust the comparisons until the cause is found.`);
+    warnings.push(
+      `Sample-ratio mismatch: users per variant differ from the configured split (always-valid p = ${srm.sequentialPValue?.toExponential(2)}); do not trust the comparisons until the cause is found.`,
+    );
   }
   for (const result of variants) {
     const g = result.guardrails;
