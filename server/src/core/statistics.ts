@@ -175,6 +175,34 @@ export function ratioEstimate(numerators: readonly number[], denominators: reado
   return { k, numerator: sumC, denominator: sumN, ratio, variance, ci95: [ratio - half, ratio + half] };
 }
 
+/** Per-unit sums a ratio estimate needs: k units, Σc, Σn, Σc², Σn², Σc·n. */
+export interface RatioMoments {
+  readonly k: number;
+  readonly sumC: number;
+  readonly sumN: number;
+  readonly sumC2: number;
+  readonly sumN2: number;
+  readonly sumCN: number;
+}
+
+/**
+ * The same delta-method estimate as `ratioEstimate`, from per-unit sums instead of the units:
+ * what a store can aggregate (or a simulation accumulate) without listing every user. The
+ * sample (co)variances come from the sums, e.g. s_c² = (Σc² − (Σc)²/k)/(k − 1).
+ */
+export function ratioEstimateFromMoments(m: RatioMoments): RatioEstimate {
+  const { k, sumC, sumN } = m;
+  const ratio = sumN > 0 ? sumC / sumN : Number.NaN;
+  if (k < 2 || sumN === 0) return { k, numerator: sumC, denominator: sumN, ratio, variance: Number.NaN, ci95: [Number.NaN, Number.NaN] };
+  const varC = (m.sumC2 - (sumC * sumC) / k) / (k - 1);
+  const varN = (m.sumN2 - (sumN * sumN) / k) / (k - 1);
+  const covCN = (m.sumCN - (sumC * sumN) / k) / (k - 1);
+  const meanN = sumN / k;
+  const variance = Math.max(0, (varC - 2 * ratio * covCN + ratio * ratio * varN) / (k * meanN * meanN));
+  const half = Z_95 * Math.sqrt(variance);
+  return { k, numerator: sumC, denominator: sumN, ratio, variance, ci95: [ratio - half, ratio + half] };
+}
+
 /** A treatment against the control: difference, its interval, relative lift and p-value. */
 export interface Comparison {
   readonly diff: number;
