@@ -12,6 +12,7 @@ import {
   usersPerArmToResolve,
 } from '../src/core/sequential-statistics.js';
 import { srmLogBayesFactor, srmSequentialPValue } from '../src/core/srm-sequential.js';
+import { normalQuantile } from '../src/core/statistics.js';
 
 interface Arm {
   ratio: number;
@@ -28,6 +29,7 @@ interface SequentialFixtures {
   comparisons: { label: string; treatment: Arm; control: Arm; alpha: number; nStar: number; level: number; pValue: number; diffCs: [number, number]; relativeLiftCs: [number, number] }[];
   usersToResolve: { effect: number; perUserVarianceSum: number; alpha: number; nStar: number; level: number; usersPerArm: number }[];
   srm: { counts: number[]; shares: number[]; concentration: number; logBayesFactor: number; pValue: number }[];
+  normalQuantile: { p: number; z: number }[];
 }
 
 const SUPPORTED_SPEC_VERSION = 1;
@@ -108,5 +110,17 @@ describe('sequential SRM (Dirichlet-multinomial, Lindon & Malek 2022; scipy gamm
     expect(Math.abs(srmLogBayesFactor(counts, shares, concentration) - logBayesFactor)).toBeLessThanOrEqual(SRM_ABSOLUTE);
     const p = srmSequentialPValue(counts, shares, concentration);
     expect(Math.abs(p - pValue), `p ${p} vs ${pValue}`).toBeLessThanOrEqual(SRM_ABSOLUTE * Math.max(pValue, 1e-300) + 1e-300);
+  });
+});
+
+describe('normal quantile (scipy.stats.norm.ppf)', () => {
+  it.each(fixtures.normalQuantile)('normalQuantile($p)', ({ p, z }) => {
+    expectClose(normalQuantile(p), z, 1e-12, `normalQuantile(${p})`, 1e-3);
+  });
+
+  it('is −∞ at 0, +∞ at 1 and NaN outside', () => {
+    expect(normalQuantile(0)).toBe(Number.NEGATIVE_INFINITY);
+    expect(normalQuantile(1)).toBe(Number.POSITIVE_INFINITY);
+    expect(normalQuantile(1.5)).toBeNaN();
   });
 });

@@ -4,15 +4,15 @@
  * checks, and guardrails. Pure: the rows come in, the results go out.
  */
 import { verdict, TARGET_RELATIVE_LIFT, type Verdict } from './comparison-verdict.js';
+import { compareGuardrail, type GuardrailComparison, type UserRatio } from './guardrails.js';
 import { DEFAULT_PLANNED_USERS_PER_ARM, type ExperimentDefinition } from './experiment-config.js';
 import { compareSequential, MIN_USERS_PER_ARM, sequentialRhoSquared, usersPerArmToResolve, type SequentialComparison } from './sequential-statistics.js';
 import { srmSequentialPValue } from './srm-sequential.js';
 import {
   chiSquareGoodnessOfFit,
   compareRatios,
-  histogramPercentile,
+  histogramPercentileLogNormal,
   holm,
-  mannWhitneyP,
   percentile,
   ratioEstimate,
   twoProportionP,
@@ -22,6 +22,9 @@ import {
 
 /** SRM is flagged when its always-valid p-value falls below this (the usual, deliberately strict, threshold). */
 export const SRM_ALPHA = 0.001;
+
+/** A delivery difference this clear (always-valid p below it), and negative, gets a warning that CTR may be understated. */
+export const DELIVERY_WARNING_ALPHA = 0.01;
 
 /** Family-wise error rate of the CTR comparisons (Holm over the treatments). */
 export const ALPHA = 0.05;
@@ -50,7 +53,18 @@ export interface AnalysisInput {
   readonly experiment: ExperimentDefinition;
   readonly window: { readonly from: string | null; readonly to: string | null };
   readonly cohort: string | null;
-  readonly users: readonly { variant: string; user: string; requests: number; impressions: number; errors: number; clicks: number }[];
+  readonly users: readonly {
+    variant: string;
+    user: string;
+    requests: number;
+    impressions: number;
+    errors: number;
+    clicks: number;
+    /** Requests for which any browser telemetry arrived (the delivery guardrail; without it, no delivery test). */
+    reported?: number;
+    /** Σ request durations in ms (the latency-mean guardrail; without it, no latency-mean test). */
+    durationMsSum?: number;
+  }[];
   readonly rejected: { readonly unknownRequest: Readonly<Record<string, number>>; readonly variantMismatch: Readonly<Record<string, number>> };
   /** Request durations per variant, sorted ascending. */
   readonly durations: ReadonlyMap<string, ArrayLike<number>>;
@@ -100,14 +114,18 @@ export interface VariantResult {
   downstream: Record<string, { count: number; p50Ms: number | null; p95Ms: number | null }>;
   delivery: { share: number | null; served: number; reported: number };
   guardrails: null | {
+    /** Share of served requests with browser telemetry, user as the unit; null without per-user `reported`. */
+    delivery: GuardrailComparison | null;
+    /** Errors per request, user as the unit. */
+    errorRate: GuardrailComparison;
+    /** Mean request duration (ms per request), user as the unit; null without per-user `durationMsSum`. */
+    latencyMeanMs: GuardrailComparison | null;
+    /** Differences of the per-request p50 and p95 (ms): point estimates, no interval (see the README). */
     latencyP50DiffMs: number | null;
-    latencyPValue: number | null;
-    errorRateDiff: number | null;
-    errorRatePValue: number | null;
+    latencyP95DiffMs: number | null;
+    /** Cache hit rate difference; cache lookups are not stored per user, so its p-value counts lookups as independent: information only, never an alarm. */
     cacheHitRateDiff: number | null;
-    cacheHitRatePValue: number | null;
-    deliveryShareDiff: number | null;
-    deliveryPValue: number | null;
+    cacheHitRateLookupPValue: number | null;
   };
 }
 
@@ -271,10 +289,34 @@ export function analyzeExperiment(input: AnalysisInput): ExperimentResults {
   );
   const sequentialHolm = holm(treatments.map((v) => sequential.get(v)!.result?.pValue ?? Number.NaN));
   const durationsControl = input.durations.get(control) ?? [];
-  const controlErrors = byVariant.get(control)!.reduce((a, r) => a + r.errors, 0);
-  const controlRequests = byVariant.get(control)!.reduce((a, r) => a + r.requests, 0);
   const controlCache = input.cache.get(control) ?? { hits: 0, misses: 0 };
-  const controlDelivery = input.delivery.get(control) ?? { served: 0, reported: 0 };
+  const userRatios = (rows: typeof input.users, numerator: (r: (typeof input.users)[number]) => number | undefined): UserRatio | null => {
+    const numerators = rows.map(numerator);
+    return numerators.some((n) => n === undefined) ? null : { numerators: numerators as number[], denominators: rows.map((r) => r.requests) };
+  };
+  const controlRows = byVariant.get(control)!;
+  const controlRatios = {
+    delivery: userRatios(controlRows, (r) => r.reported),
+    errors: userRatios(controlRows, (r) => r.errors)!,
+    latency: userRatios(controlRows, (r) => r.durationMsSum),
+  };
+
+  const guardrails = (variant: string, rows: typeof input.users, durations: ArrayLike<number>): NonNullable<VariantResult['guardrails']> => {
+    const deliveryRatios = userRatios(rows, (r) => r.reported);
+    const latencyRatios = userRatios(rows, (r) => r.durationMsSum);
+    const cache = input.cache.get(variant) ?? { hits: 0, misses: 0 };
+    const cacheLookups = cache.hits + cache.misses;
+    const controlLookups = controlCache.hits + controlCache.misses;
+    return {
+      delivery: deliveryRatios && controlRatios.delivery ? compareGuardrail(deliveryRatios, controlRatios.delivery, rhoSquared) : null,
+      errorRate: compareGuardrail(userRatios(rows, (r) => r.errors)!, controlRatios.errors, rhoSquared),
+      latencyMeanMs: latencyRatios && controlRatios.latency ? compareGuardrail(latencyRatios, controlRatios.latency, rhoSquared) : null,
+      latencyP50DiffMs: finite(percentile(durations, 0.5) - percentile(durationsControl, 0.5)),
+      latencyP95DiffMs: finite(percentile(durations, 0.95) - percentile(durationsControl, 0.95)),
+      cacheHitRateDiff: cacheLookups === 0 || controlLookups === 0 ? null : cache.hits / cacheLookups - controlCache.hits / controlLookups,
+      cacheHitRateLookupPValue: finite(twoProportionP(cache.hits, cacheLookups, controlCache.hits, controlLookups)),
+    };
+  };
 
   const variants: VariantResult[] = experiment.variants.map((variant) => {
     const rows = byVariant.get(variant)!;
@@ -330,29 +372,16 @@ export function analyzeExperiment(input: AnalysisInput): ExperimentResults {
             }),
       latencyMs: { p50: finite(percentile(durations, 0.5)), p95: finite(percentile(durations, 0.95)), p99: finite(percentile(durations, 0.99)) },
       latencyFromHistogramMs: {
-        p50: histogram ? finite(histogramPercentile(histogram.bounds, histogram.counts, 0.5)) : null,
-        p95: histogram ? finite(histogramPercentile(histogram.bounds, histogram.counts, 0.95)) : null,
-        p99: histogram ? finite(histogramPercentile(histogram.bounds, histogram.counts, 0.99)) : null,
+        p50: histogram ? finite(histogramPercentileLogNormal(histogram.bounds, histogram.counts, 0.5)) : null,
+        p95: histogram ? finite(histogramPercentileLogNormal(histogram.bounds, histogram.counts, 0.95)) : null,
+        p99: histogram ? finite(histogramPercentileLogNormal(histogram.bounds, histogram.counts, 0.99)) : null,
       },
       latencyDistribution: distribution(durations),
       errorRate,
       cacheHitRate,
       downstream,
       delivery: { share: deliveryShare, served: delivery.served, reported: delivery.reported },
-      guardrails:
-        variant === control
-          ? null
-          : {
-              latencyP50DiffMs: finite(percentile(durations, 0.5) - percentile(durationsControl, 0.5)),
-              latencyPValue: finite(mannWhitneyP(durations, durationsControl)),
-              errorRateDiff: errorRate === null || controlRequests === 0 ? null : errorRate - controlErrors / controlRequests,
-              errorRatePValue: finite(twoProportionP(errors, requests, controlErrors, controlRequests)),
-              cacheHitRateDiff:
-                cacheHitRate === null || controlCache.hits + controlCache.misses === 0 ? null : cacheHitRate - controlCache.hits / (controlCache.hits + controlCache.misses),
-              cacheHitRatePValue: finite(twoProportionP(cache.hits, cache.hits + cache.misses, controlCache.hits, controlCache.hits + controlCache.misses)),
-              deliveryShareDiff: deliveryShare === null || controlDelivery.served === 0 ? null : deliveryShare - controlDelivery.reported / controlDelivery.served,
-              deliveryPValue: finite(twoProportionP(delivery.reported, delivery.served, controlDelivery.reported, controlDelivery.served)),
-            },
+      guardrails: variant === control ? null : guardrails(variant, rows, durations),
     };
   });
 
@@ -363,9 +392,9 @@ export function analyzeExperiment(input: AnalysisInput): ExperimentResults {
     );
   }
   for (const result of variants) {
-    const g = result.guardrails;
-    if (g?.deliveryPValue !== null && g?.deliveryPValue !== undefined && g.deliveryPValue < 0.01 && (g.deliveryShareDiff ?? 0) < 0) {
-      warnings.push(`Delivery: browser telemetry arrives for fewer of ${result.variant}'s requests than control's (${((g.deliveryShareDiff ?? 0) * 100).toFixed(1)} points); its CTR may be understated.`);
+    const delivery = result.guardrails?.delivery;
+    if (delivery?.pValue !== null && delivery?.pValue !== undefined && delivery.pValue < DELIVERY_WARNING_ALPHA && (delivery.diff ?? 0) < 0) {
+      warnings.push(`Delivery: browser telemetry arrives for fewer of ${result.variant}'s requests than control's (${((delivery.diff ?? 0) * 100).toFixed(1)} points); its CTR may be understated.`);
     }
   }
   const rejectedTotal = (record: Readonly<Record<string, number>>) => Object.values(record).reduce((a, b) => a + b, 0);

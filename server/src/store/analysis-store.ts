@@ -29,6 +29,8 @@ export interface UserRow {
   readonly reported: number;
   /** Clicks on this user's requests that claimed another variant. */
   readonly mismatched: number;
+  /** Σ of this user's request durations, ms (the user-level latency mean). */
+  readonly durationMsSum: number;
 }
 
 /** The window in whole minutes, as the rollups store it. */
@@ -74,13 +76,15 @@ export class AnalysisStore {
   /**
    * Per (variant, user): requests, served impressions, errors, verified clicks (once per
    * request and content id, counted at ingest), requests with any browser telemetry, and
-   * clicks that claimed another variant. The primary key's order makes this a single scan.
+   * clicks that claimed another variant, and the sum of request durations. The primary key's
+   * order makes this a single scan.
    */
   users(key: string, window: AnalysisWindow): UserRow[] {
     return this.db
       .prepare(
         `SELECT variant, user_id AS user, count(*) AS requests, sum(impressions) AS impressions, sum(error) AS errors,
-                sum(clicks) AS clicks, sum(browser_events > 0) AS reported, sum(mismatched_clicks) AS mismatched
+                sum(clicks) AS clicks, sum(browser_events > 0) AS reported, sum(mismatched_clicks) AS mismatched,
+                sum(duration_ms) AS durationMsSum
          FROM experiment_requests WHERE ${AnalysisStore.WINDOW}
          GROUP BY variant, user_id`,
       )
