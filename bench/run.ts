@@ -1,6 +1,7 @@
-/** `npm run bench`: every benchmark, or those named as arguments (e.g. `npm run bench -- ingest`). */
+/** `npm run bench`: every benchmark, or those named as arguments (e.g. `npm run bench -- ingest`, `npm run bench -- power`). */
 import { runAnalysisBench } from './analysis-bench.js';
 import { runFreshnessBench } from './freshness-bench.js';
+import { runPowerBench } from './power-bench.js';
 import { runIngestBench } from './ingest-bench.js';
 import { runRecommendationsBench } from './recommendations-bench.js';
 import { runSdkBench } from './sdk-bench.js';
@@ -11,6 +12,7 @@ const BENCHES: Record<string, () => Promise<unknown>> = {
   sdk: runSdkBench,
   recommendations: runRecommendationsBench,
   freshness: runFreshnessBench,
+  power: runPowerBench,
 };
 
 const selected = process.argv.slice(2).filter((a) => !a.startsWith('-'));

@@ -9,8 +9,9 @@ import { runSimulator } from './server-process.js';
 /**
  * The simulator is deterministic for a seed (visitors, visits and click draws), so these runs
  * give the same figures every time. 2,000 visitors (about 2,200 rails) take about 10 s. With
- * seed 3 and hybrid +100%, hybrid's lift over control comes out at about +120% (p (Holm)
- * about 1e-16); without the effect (A/A) the smallest p of either experiment is about 0.13.
+ * seed 3 and hybrid +100%, hybrid's lift over control comes out at about +120% (fixed-horizon
+ * p (Holm) about 1e-16, always-valid about 1e-7); without the effect (A/A) the smallest
+ * fixed-horizon p of either experiment is about 0.13, and every always-valid p is 1.
  * (Seed 2 would be a poor A/A example: ranking_boost_v2 happens to come out at p ≈ 0.04.)
  */
 const SIMULATION = ['--users', '2000', '--days', '1', '--seed', '3'];
@@ -55,15 +56,33 @@ test('the simulator’s planted effect shows on the dashboard as significant', a
   const results = await settledResults(telemetry.at(ownServer.url), 'rec_algorithm_v3', requests);
   expect(results.variants.reduce((sum, v) => sum + v.users, 0)).toBe(2000);
   const byVariant = Object.fromEntries(results.variants.map((v) => [v.variant, v]));
-  expect(byVariant['hybrid']!.vsControl!.pValueHolm).toBeLessThan(0.001);
-  expect(byVariant['hybrid']!.vsControl!.relativeLift).toBeGreaterThan(0.5);
-  expect(byVariant['collaborative']!.vsControl!.pValueHolm).toBeGreaterThan(ALPHA);
+  const hybrid = byVariant['hybrid']!.vsControl!;
+  expect(hybrid.significant).toBe(true);
+  expect(hybrid.sequential.pValueHolm).toBeLessThan(0.001);
+  expect(hybrid.sequential.diffCs[0]).toBeGreaterThan(0);
+  expect(hybrid.relativeLift).toBeGreaterThan(0.5);
+  expect(byVariant['collaborative']!.vsControl!.significant).toBe(false);
+  expect(byVariant['collaborative']!.vsControl!.sequential.pValueHolm).toBeGreaterThan(ALPHA);
 
   await dashboard.open(ownServer.url);
   await expectDashboardShows(dashboard, results);
   await expectCtrCells(dashboard, 'rec_algorithm_v3', 'hybrid', true);
   await expectCtrCells(dashboard, 'rec_algorithm_v3', 'collaborative', false);
+  const verdicts = dashboard.experiment('rec_algorithm_v3').getByRole('list', { name: 'Verdicts' });
+  await expect(verdicts.locator('li[data-variant="hybrid"]')).toHaveText('hybrid beats control: decide');
+  await expect(verdicts.locator('li[data-variant="collaborative"]')).toHaveText(/^no difference yet: about [\d,]+ more users per arm to detect \+10 %$/);
   await testInfo.attach('dashboard, planted effect', { body: await page.screenshot({ fullPage: true }), contentType: 'image/png' });
+
+  // The fixed-horizon view is one click away, and says when it is valid.
+  await page.getByLabel('fixed-horizon p-values (valid only at the planned sample size)').check();
+  await expect(dashboard.experiment('rec_algorithm_v3').getByText(/valid only at the planned sample size \(5,000 users per arm\), read once: not reached yet/)).toBeVisible();
+  await expect(await dashboard.cell('rec_algorithm_v3', 'hybrid', 'p (fixed horizon)')).toHaveText(/e-\d+$/);
+
+  // On a 375 px phone the verdicts are readable and the page does not scroll sideways (the tables scroll inside their box).
+  await page.setViewportSize({ width: 375, height: 667 });
+  await expect(verdicts.locator('li[data-variant="hybrid"]')).toBeInViewport();
+  expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(375);
+  await testInfo.attach('dashboard, planted effect, 375 px', { body: await page.screenshot({ fullPage: true }), contentType: 'image/png' });
 });
 
 test('an A/A run of the simulator shows nothing significant on the dashboard', async ({ ownServer, telemetry, dashboard, page }, testInfo) => {
@@ -75,8 +94,11 @@ test('an A/A run of the simulator shows nothing significant on the dashboard', a
     const key = results.experiment;
     await expectDashboardShows(dashboard, results);
     for (const variant of results.variants.filter((v) => v.variant !== results.control)) {
-      expect(variant.vsControl!.pValueHolm, `${key} ${variant.variant}`).toBeGreaterThan(ALPHA);
+      expect(variant.vsControl!.significant, `${key} ${variant.variant}`).toBe(false);
+      expect(variant.vsControl!.sequential.pValueHolm, `${key} ${variant.variant}`).toBeGreaterThan(ALPHA);
+      expect(variant.vsControl!.pValueHolm, `${key} ${variant.variant} (fixed horizon)`).toBeGreaterThan(ALPHA);
       await expectCtrCells(dashboard, key, variant.variant, false);
+      await expect(dashboard.experiment(key).locator(`li.verdict[data-variant="${variant.variant}"]`)).toHaveText(/^no difference yet/);
     }
   }
   await testInfo.attach('dashboard, A/A run', { body: await page.screenshot({ fullPage: true }), contentType: 'image/png' });

@@ -5,11 +5,11 @@
  */
 import * as Plot from '@observablehq/plot';
 import type { ExperimentResults, VariantResult } from '../src/core/experiment-analysis.js';
+import type { GuardrailComparison } from '../src/core/guardrails.js';
 import { el } from './dom.js';
 
 /** How often results are reloaded while auto-refresh is on. */
 const REFRESH_MS = 5000;
-const ALPHA = 0.05;
 
 interface ExperimentSummary {
   key: string;
@@ -39,13 +39,24 @@ function query(): URLSearchParams {
 
 type Column = [string, (v: VariantResult) => string, ((v: VariantResult) => 'significant' | 'guardrail' | undefined)?];
 
-/** Blue: the CTR differs from control at 5% after Holm's correction for the comparisons. */
-const ctrSignificant = (v: VariantResult) => ((v.vsControl?.pValueHolm ?? 1) < ALPHA ? 'significant' : undefined);
-/** Orange: a guardrail differs from control at 5% (uncorrected); its size says whether it matters. */
-const guardrail = (p: number | null | undefined) => ((p ?? 1) < ALPHA ? 'guardrail' : undefined);
+/** Blue: the CTR differs from control (always-valid p, Holm over the treatments, below 5%); safe to read at any time. */
+const ctrSignificant = (v: VariantResult) => (v.vsControl?.significant ? 'significant' : undefined);
+/** Orange: a guardrail's always-valid sequence excludes zero (5%, per guardrail); its size says whether it matters. */
+const guardrail = (g: GuardrailComparison | null | undefined) => (g?.alarm ? 'guardrail' : undefined);
 
-/** The primary metric: clicks and CTR, with the comparison to control. */
-const CLICK_COLUMNS: Column[] = [
+function interval(range: readonly [number | null, number | null], format: (v: number | null) => string): string {
+  return range[0] === null ? '–' : `${format(range[0])} – ${format(range[1])}`;
+}
+
+/** A guardrail's difference from control and its always-valid sequence. */
+function guardrailText(g: GuardrailComparison | null | undefined, format: (v: number | null) => string): string {
+  if (g === null || g === undefined) return '–';
+  return g.diffCs[0] === null ? format(g.diff) : `${format(g.diff)} (${interval(g.diffCs, format)})`;
+}
+
+const signedPct = (digits: number) => (v: number | null) => (v === null ? '–' : `${v > 0 ? '+' : ''}${(v * 100).toFixed(digits)}%`);
+
+const IDENTITY_COLUMNS: Column[] = [
   ['variant', (v) => v.variant],
   ['users', (v) => fmt.int(v.users)],
   ['requests', (v) => fmt.int(v.requests)],
@@ -54,22 +65,57 @@ const CLICK_COLUMNS: Column[] = [
   ['rejected', (v) => fmt.int(v.rejectedClicks)],
   ['CTR', (v) => fmt.pct(v.ctr)],
   ['CTR 95% CI', (v) => (v.ctr === null ? '–' : `${fmt.pct(v.ctrCi95[0])} – ${fmt.pct(v.ctrCi95[1])}`)],
-  ['lift vs control', (v) => (v.vsControl ? fmt.pct(v.vsControl.relativeLift, 1) : '–'), ctrSignificant],
-  ['diff 95% CI', (v) => (v.vsControl ? `${fmt.pct(v.vsControl.diffCi95[0])} – ${fmt.pct(v.vsControl.diffCi95[1])}` : '–')],
-  ['p', (v) => fmt.p(v.vsControl?.pValue)],
-  ['p (Holm)', (v) => fmt.p(v.vsControl?.pValueHolm), ctrSignificant],
+];
+
+/** The primary metric, always-valid: safe to read at every refresh. */
+const CLICK_COLUMNS: Column[] = [
+  ...IDENTITY_COLUMNS,
+  ['lift vs control', (v) => (v.vsControl ? signedPct(1)(v.vsControl.relativeLift) : '–'), ctrSignificant],
+  ['lift range', (v) => (v.vsControl ? interval(v.vsControl.sequential.relativeLiftCs, signedPct(1)) : '–')],
+  ['diff range', (v) => (v.vsControl ? interval(v.vsControl.sequential.diffCs, signedPct(2)) : '–')],
+  ['p (Holm)', (v) => (v.vsControl?.sequential.usersMissing ? 'collecting' : fmt.p(v.vsControl?.sequential.pValueHolm)), ctrSignificant],
+];
+
+/** The same comparison as a fixed-horizon test: valid only once, at the planned sample size. */
+const FIXED_HORIZON_COLUMNS: Column[] = [
+  ...IDENTITY_COLUMNS,
+  ['lift vs control', (v) => (v.vsControl ? signedPct(1)(v.vsControl.relativeLift) : '–'), ctrSignificant],
+  ['diff 95% CI (fixed horizon)', (v) => (v.vsControl ? interval(v.vsControl.diffCi95, signedPct(2)) : '–')],
+  ['p (fixed horizon)', (v) => fmt.p(v.vsControl?.pValue)],
+  ['p (Holm)', (v) => fmt.p(v.vsControl?.pValueHolm)],
 ];
 
 /** What the variant does to the service: latency, errors, cache, delivery, and the metric cross-check. */
 const GUARDRAIL_COLUMNS: Column[] = [
   ['variant', (v) => v.variant],
   ['latency p50 / p95 / p99 ms', (v) => `${fmt.num(v.latencyMs.p50)} / ${fmt.num(v.latencyMs.p95)} / ${fmt.num(v.latencyMs.p99)}`],
-  ['latency p (vs control)', (v) => fmt.p(v.guardrails?.latencyPValue), (v) => guardrail(v.guardrails?.latencyPValue)],
+  ['mean latency vs control (ms)', (v) => guardrailText(v.guardrails?.latencyMeanMs, (x) => fmt.num(x, 2)), (v) => guardrail(v.guardrails?.latencyMeanMs)],
+  ['p50 / p95 vs control (ms)', (v) => (v.guardrails ? `${fmt.num(v.guardrails.latencyP50DiffMs, 2)} / ${fmt.num(v.guardrails.latencyP95DiffMs, 2)}` : '–')],
   ['errors', (v) => fmt.pct(v.errorRate)],
+  ['errors vs control', (v) => guardrailText(v.guardrails?.errorRate, signedPct(2)), (v) => guardrail(v.guardrails?.errorRate)],
   ['cache hits', (v) => fmt.pct(v.cacheHitRate, 1)],
   ['delivery', (v) => fmt.pct(v.delivery.share, 1)],
+  ['delivery vs control', (v) => guardrailText(v.guardrails?.delivery, signedPct(1)), (v) => guardrail(v.guardrails?.delivery)],
   ['metrics CTR (Σclick_through / Σimpressions)', (v) => fmt.pct(v.metrics.ctr)],
 ];
+
+/** Whether the fixed-horizon view is on (the toggle in the header). */
+function fixedHorizon(): boolean {
+  return document.querySelector<HTMLInputElement>('input[name="fixedHorizon"]')?.checked ?? false;
+}
+
+/** The verdicts in words, one per treatment: what a reader may conclude now. */
+function verdicts(results: ExperimentResults): HTMLElement {
+  const list = el('ul', undefined, 'verdicts');
+  list.setAttribute('aria-label', 'Verdicts');
+  for (const v of results.variants) {
+    if (v.vsControl === null) continue;
+    const item = el('li', v.vsControl.verdict.text, `verdict ${v.vsControl.verdict.kind}`);
+    item.dataset.variant = v.variant;
+    list.append(item);
+  }
+  return list;
+}
 
 function table(results: ExperimentResults, caption: string, columns: readonly Column[]): HTMLElement {
   const node = el('table');
@@ -88,14 +134,22 @@ function table(results: ExperimentResults, caption: string, columns: readonly Co
   return wrapper;
 }
 
-function legend(): HTMLElement {
+function legend(results: ExperimentResults): HTMLElement {
   const node = el('p', undefined, 'legend');
+  const sequential = results.variants.find((v) => v.vsControl !== null)?.vsControl;
+  const level = sequential ? `${+(sequential.sequential.level * 100).toFixed(2)}%` : '';
   node.append(
     el('span', 'Blue', 'significant'),
-    ': the CTR differs from control at 5% after Holm’s correction. ',
+    ': the CTR differs from control — safe to act on at any moment (always-valid, Holm’s correction over the treatments). ',
     el('span', 'Orange', 'guardrail'),
-    ': a guardrail differs from control at 5% (uncorrected): with many requests even a tiny difference is flagged, so read its size.',
+    ': a guardrail differs from control (always-valid, 5% each): read its size to judge whether it matters. ',
+    `Ranges are ${level} confidence sequences (guardrails: 95%): they hold however often the page refreshes.`,
   );
+  if (fixedHorizon() && sequential) {
+    node.append(
+      ` Fixed-horizon figures are valid only at the planned sample size (${sequential.fixedHorizon.plannedUsersPerArm.toLocaleString('en-US')} users per arm), read once: ${sequential.fixedHorizon.reached ? 'reached' : 'not reached yet, so they overstate the evidence'}.`,
+    );
+  }
   return node;
 }
 
@@ -176,8 +230,12 @@ function render(results: ExperimentResults, summary: ExperimentSummary): HTMLEle
   const status = results.status === 'concluded' ? `concluded, winner ${results.winner ?? '?'}` : 'running';
   section.append(el('p', `${summary.description} · ${status} · baggage key ${results.baggageKey} · control variant ${results.control}`, 'meta'));
   const srm = results.srm;
-  if (srm.flagged) section.append(el('p', `Sample-ratio mismatch (p = ${fmt.p(srm.pValue)}): users ${JSON.stringify(srm.users)} against expected shares ${JSON.stringify(srm.expectedShares)}.`, 'warning'));
-  else section.append(el('p', `Sample ratio OK (p = ${fmt.p(srm.pValue)}).`, 'ok'));
+  if (srm.flagged) {
+    section.append(
+      el('p', `Sample-ratio mismatch (always-valid p = ${fmt.p(srm.sequentialPValue)}): users ${JSON.stringify(srm.users)} against expected shares ${JSON.stringify(srm.expectedShares)}.`, 'warning'),
+    );
+  } else section.append(el('p', `Sample ratio OK (always-valid p = ${fmt.p(srm.sequentialPValue)}; chi-square p = ${fmt.p(srm.pValue)}, valid for one look only).`, 'ok'));
+  section.append(verdicts(results));
   for (const warning of results.warnings.filter((w) => !w.startsWith('Sample-ratio'))) section.append(el('p', warning, 'warning'));
   if (results.rejectedClicks.unknownRequest + results.rejectedClicks.variantMismatch > 0) {
     section.append(el('p', `Rejected clicks: ${results.rejectedClicks.unknownRequest} naming no served request, ${results.rejectedClicks.variantMismatch} claiming another variant.`, 'meta'));
@@ -188,7 +246,10 @@ function render(results: ExperimentResults, summary: ExperimentSummary): HTMLEle
     }
     section.append(claimed);
   }
-  section.append(table(results, 'Clicks', CLICK_COLUMNS), table(results, 'Guardrails', GUARDRAIL_COLUMNS), legend(), charts(results));
+  const clicks = fixedHorizon()
+    ? table(results, 'Clicks — fixed horizon: valid only at the planned sample size', FIXED_HORIZON_COLUMNS)
+    : table(results, 'Clicks — always valid: safe to read at any time', CLICK_COLUMNS);
+  section.append(clicks, table(results, 'Guardrails — difference from control (always-valid 95% range), user as the unit', GUARDRAIL_COLUMNS), legend(results), charts(results));
   return section;
 }
 
@@ -215,6 +276,7 @@ async function refresh(): Promise<void> {
   }
 }
 
+document.querySelector('input[name="fixedHorizon"]')!.addEventListener('change', () => void refresh());
 document.querySelector('#filters')!.addEventListener('submit', (event) => {
   event.preventDefault();
   void refresh();

@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError, loadConfig } from '../config.js';
 import type { ExperimentResults } from '../core/experiment-analysis.js';
+import type { GuardrailComparison } from '../core/guardrails.js';
 import { COHORTS } from '../core/experiments.js';
 import { SqliteAnalysisSource } from '../analysis/sqlite-analysis-source.js';
 import { AnalysisRequestError, AnalysisService } from '../services/analysis-service.js';
@@ -44,16 +45,36 @@ function table(rows: string[][]): string {
   return rows.map((r, index) => r.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ') + (index === 0 ? `\n${widths.map((w) => '-'.repeat(w)).join('  ')}` : '')).join('\n');
 }
 
+function interval(range: readonly [number | null, number | null], format: (v: number | null) => string): string {
+  return range[0] === null ? '–' : `${format(range[0])} – ${format(range[1])}`;
+}
+
+function level(results: ExperimentResults): string {
+  const sequential = results.variants.find((v) => v.vsControl !== null)?.vsControl?.sequential;
+  return sequential === undefined ? '' : `${+(sequential.level * 100).toFixed(2)}%`;
+}
+
+function guardrailCell(g: GuardrailComparison | null | undefined, format: (v: number | null) => string): string {
+  if (g === null || g === undefined) return '–';
+  return `${format(g.diff)} [${interval(g.diffCs, format)}]${g.alarm ? ' !' : ''}`;
+}
+
 /** The results as readable text: the same figures as the API and the dashboard. */
 export function formatReport(results: ExperimentResults): string {
   const lines = [`${results.experiment} (${results.status}${results.winner ? `, winner ${results.winner}` : ''}) — baggage key ${results.baggageKey}, control ${results.control}`];
   lines.push(`window: ${results.window.from ?? 'start'} → ${results.window.to ?? 'now'}${results.cohort ? `, cohort ${results.cohort}` : ''}`);
-  lines.push(`sample ratio: p = ${p(results.srm.pValue)}${results.srm.flagged ? '  ** MISMATCH **' : ' (ok)'}; rejected clicks: ${results.rejectedClicks.unknownRequest} unknown request, ${results.rejectedClicks.variantMismatch} other variant`);
+  lines.push(
+    `sample ratio: always-valid p = ${p(results.srm.sequentialPValue)}${results.srm.flagged ? '  ** MISMATCH **' : ' (ok)'} (chi-square p = ${p(results.srm.pValue)}, one look only); rejected clicks: ${results.rejectedClicks.unknownRequest} unknown request, ${results.rejectedClicks.variantMismatch} other variant`,
+  );
   for (const warning of results.warnings) lines.push(`warning: ${warning}`);
   lines.push('');
+  for (const v of results.variants) if (v.vsControl) lines.push(`${v.variant}: ${v.vsControl.verdict.text}`);
+  lines.push('');
+  const cs = level(results);
+  lines.push(`Clicks — always-valid results (safe to read at any time; intervals are ${cs} confidence sequences):`);
   lines.push(
     table([
-      ['variant', 'users', 'requests', 'impressions', 'clicks', 'CTR', 'CTR 95% CI', 'lift', 'diff 95% CI', 'p', 'p Holm', 'metrics CTR'],
+      ['variant', 'users', 'requests', 'impressions', 'clicks', 'CTR', 'CTR 95% CI', 'lift', `lift ${cs} CS`, `diff ${cs} CS`, 'p', 'p Holm', 'metrics CTR'],
       ...results.variants.map((v) => [
         v.variant,
         String(v.users),
@@ -63,27 +84,44 @@ export function formatReport(results: ExperimentResults): string {
         pct(v.ctr),
         `${pct(v.ctrCi95[0])} – ${pct(v.ctrCi95[1])}`,
         v.vsControl ? pct(v.vsControl.relativeLift, 1) : '–',
-        v.vsControl ? `${pct(v.vsControl.diffCi95[0])} – ${pct(v.vsControl.diffCi95[1])}` : '–',
-        p(v.vsControl?.pValue),
-        p(v.vsControl?.pValueHolm),
+        v.vsControl ? interval(v.vsControl.sequential.relativeLiftCs, (x) => pct(x, 1)) : '–',
+        v.vsControl ? interval(v.vsControl.sequential.diffCs, (x) => pct(x)) : '–',
+        p(v.vsControl?.sequential.pValue),
+        p(v.vsControl?.sequential.pValueHolm) + (v.vsControl?.significant ? ' *' : ''),
         pct(v.metrics.ctr),
       ]),
     ]),
   );
+  const fixed = results.variants.find((v) => v.vsControl)?.vsControl?.fixedHorizon;
+  if (fixed) {
+    lines.push('');
+    lines.push(
+      `Clicks — fixed horizon: valid only at the planned sample size (${fixed.plannedUsersPerArm} users per arm), once it is reached (${fixed.reached ? 'reached' : 'not yet'}):`,
+    );
+    lines.push(
+      table([
+        ['variant', 'diff 95% CI', 'p', 'p Holm'],
+        ...results.variants
+          .filter((v) => v.vsControl)
+          .map((v) => [v.variant, interval(v.vsControl!.diffCi95, (x) => pct(x)), p(v.vsControl!.pValue), p(v.vsControl!.pValueHolm)]),
+      ]),
+    );
+  }
   lines.push('');
+  lines.push('Guardrails — difference from control [always-valid 95% sequence], user as the unit; ! = alarm:');
   lines.push(
     table([
-      ['variant', 'p50 ms', 'p95 ms', 'p99 ms', 'latency p', 'errors', 'cache hits', 'delivery', 'delivery p'],
+      ['variant', 'p50 / p95 / p99 ms', 'mean ms vs control', 'p50 / p95 diff ms', 'errors', 'errors vs control', 'cache hits', 'delivery', 'delivery vs control'],
       ...results.variants.map((v) => [
         v.variant,
-        num(v.latencyMs.p50),
-        num(v.latencyMs.p95),
-        num(v.latencyMs.p99),
-        p(v.guardrails?.latencyPValue),
+        `${num(v.latencyMs.p50)} / ${num(v.latencyMs.p95)} / ${num(v.latencyMs.p99)}`,
+        guardrailCell(v.guardrails?.latencyMeanMs, (x) => num(x, 2)),
+        v.guardrails ? `${num(v.guardrails.latencyP50DiffMs, 2)} / ${num(v.guardrails.latencyP95DiffMs, 2)}` : '–',
         pct(v.errorRate),
+        guardrailCell(v.guardrails?.errorRate, (x) => pct(x)),
         pct(v.cacheHitRate, 1),
         pct(v.delivery.share, 1),
-        p(v.guardrails?.deliveryPValue),
+        guardrailCell(v.guardrails?.delivery, (x) => pct(x, 1)),
       ]),
     ]),
   );

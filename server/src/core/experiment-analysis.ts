@@ -3,27 +3,68 @@
  * user as the unit, comparisons with the control (Holm-adjusted), sample-ratio and delivery
  * checks, and guardrails. Pure: the rows come in, the results go out.
  */
-import type { ExperimentDefinition } from './experiment-config.js';
+import { verdict, TARGET_RELATIVE_LIFT, type Verdict } from './comparison-verdict.js';
+import { compareGuardrail, type GuardrailComparison, type UserRatio } from './guardrails.js';
+import { DEFAULT_PLANNED_USERS_PER_ARM, type ExperimentDefinition } from './experiment-config.js';
+import { compareSequential, MIN_USERS_PER_ARM, sequentialRhoSquared, usersPerArmToResolve, type SequentialComparison } from './sequential-statistics.js';
+import { srmSequentialPValue } from './srm-sequential.js';
 import {
   chiSquareGoodnessOfFit,
   compareRatios,
-  histogramPercentile,
+  histogramPercentileLogNormal,
   holm,
-  mannWhitneyP,
   percentile,
   ratioEstimate,
   twoProportionP,
+  type Comparison,
   type RatioEstimate,
 } from './statistics.js';
 
-/** SRM is flagged below this p-value (the usual, deliberately strict, threshold). */
+/** SRM is flagged when its always-valid p-value falls below this (the usual, deliberately strict, threshold). */
 export const SRM_ALPHA = 0.001;
+
+/** A delivery difference this clear (always-valid p below it), and negative, gets a warning that CTR may be understated. */
+export const DELIVERY_WARNING_ALPHA = 0.01;
+
+/** Family-wise error rate of the CTR comparisons (Holm over the treatments). */
+export const ALPHA = 0.05;
+
+/** The always-valid comparison of a treatment with the control (see sequential-statistics.ts). */
+export interface SequentialResult {
+  /** Always-valid p-value of the CTR difference; null while collecting. */
+  pValue: number | null;
+  /** Holm-adjusted over the treatments; `significant` is `pValueHolm < α`. */
+  pValueHolm: number | null;
+  /** Confidence sequence of the CTR difference at level `level`. */
+  diffCs: [number | null, number | null];
+  /** Confidence sequence of the relative lift (delta method on the ratio), same level. */
+  relativeLiftCs: [number | null, number | null];
+  /** Confidence level of both sequences: 1 − α/m for m treatments. */
+  level: number;
+  /** Tuning size: users in a comparison (2 × planned users per arm). */
+  nStar: number;
+  /** Users still missing in the smaller arm before comparing (0 once both have `MIN_USERS_PER_ARM`). */
+  usersMissing: number;
+  /** About how many more users per arm until a +10% lift could show; null when unknown or already resolved. */
+  moreUsersPerArmForTargetLift: number | null;
+}
 
 export interface AnalysisInput {
   readonly experiment: ExperimentDefinition;
   readonly window: { readonly from: string | null; readonly to: string | null };
   readonly cohort: string | null;
-  readonly users: readonly { variant: string; user: string; requests: number; impressions: number; errors: number; clicks: number }[];
+  readonly users: readonly {
+    variant: string;
+    user: string;
+    requests: number;
+    impressions: number;
+    errors: number;
+    clicks: number;
+    /** Requests for which any browser telemetry arrived (the delivery guardrail; without it, no delivery test). */
+    reported?: number;
+    /** Σ request durations in ms (the latency-mean guardrail; without it, no latency-mean test). */
+    durationMsSum?: number;
+  }[];
   readonly rejected: {
     readonly unknownRequest: Readonly<Record<string, number>>;
     readonly variantMismatch: Readonly<Record<string, number>>;
@@ -63,7 +104,22 @@ export interface VariantResult {
   ctr: number | null;
   ctrCi95: [number | null, number | null];
   metrics: { impressions: number; clickThrough: number; ctr: number | null };
-  vsControl: null | { diff: number | null; diffCi95: [number | null, number | null]; relativeLift: number | null; pValue: number | null; pValueHolm: number | null };
+  vsControl: null | {
+    diff: number | null;
+    relativeLift: number | null;
+    /** The CTR differs from control: `sequential.pValueHolm < α` (safe to read at any moment). */
+    significant: boolean;
+    sequential: SequentialResult;
+    verdict: Verdict;
+    /** Fixed-horizon 95% interval: valid only at the planned sample size, once it is reached. */
+    diffCi95: [number | null, number | null];
+    /** Fixed-horizon p-value: valid only at the planned sample size, once it is reached. */
+    pValue: number | null;
+    /** Fixed-horizon p-value, Holm-adjusted: valid only at the planned sample size, once it is reached. */
+    pValueHolm: number | null;
+    /** Users per arm the fixed-horizon figures are valid at, and whether both arms have reached it. */
+    fixedHorizon: { plannedUsersPerArm: number; reached: boolean };
+  };
   latencyMs: { p50: number | null; p95: number | null; p99: number | null };
   latencyFromHistogramMs: { p50: number | null; p95: number | null; p99: number | null };
   /** Request latency distribution: how many requests took at most each bound (the last is "more"). */
@@ -73,14 +129,18 @@ export interface VariantResult {
   downstream: Record<string, { count: number; p50Ms: number | null; p95Ms: number | null }>;
   delivery: { share: number | null; served: number; reported: number };
   guardrails: null | {
+    /** Share of served requests with browser telemetry, user as the unit; null without per-user `reported`. */
+    delivery: GuardrailComparison | null;
+    /** Errors per request, user as the unit. */
+    errorRate: GuardrailComparison;
+    /** Mean request duration (ms per request), user as the unit; null without per-user `durationMsSum`. */
+    latencyMeanMs: GuardrailComparison | null;
+    /** Differences of the per-request p50 and p95 (ms): point estimates, no interval (see the README). */
     latencyP50DiffMs: number | null;
-    latencyPValue: number | null;
-    errorRateDiff: number | null;
-    errorRatePValue: number | null;
+    latencyP95DiffMs: number | null;
+    /** Cache hit rate difference; cache lookups are not stored per user, so its p-value counts lookups as independent: information only, never an alarm. */
     cacheHitRateDiff: number | null;
-    cacheHitRatePValue: number | null;
-    deliveryShareDiff: number | null;
-    deliveryPValue: number | null;
+    cacheHitRateLookupPValue: number | null;
   };
 }
 
@@ -92,7 +152,16 @@ export interface ExperimentResults {
   control: string;
   window: { from: string | null; to: string | null };
   cohort: string | null;
-  srm: { pValue: number | null; statistic: number; flagged: boolean; users: Record<string, number>; expectedShares: Record<string, number> };
+  srm: {
+    /** Always-valid p-value (Dirichlet-multinomial sequential test); `flagged` is this below `SRM_ALPHA`. */
+    sequentialPValue: number | null;
+    /** Chi-square goodness-of-fit p-value: information only (valid for a single look). */
+    pValue: number | null;
+    statistic: number;
+    flagged: boolean;
+    users: Record<string, number>;
+    expectedShares: Record<string, number>;
+  };
   rejectedClicks: { unknownRequest: number; variantMismatch: number; unknownRequestByClaimedVariant: Record<string, number> };
   /** Clicks that named a served request but broke an attribution rule (see the README's trust model). */
   invalidClicks: number;
@@ -137,6 +206,65 @@ function distribution(sorted: ArrayLike<number>): { upToMs: number | null; count
   return counts;
 }
 
+interface VsControlInput {
+  variant: string;
+  control: string;
+  comparison: Comparison;
+  pValueHolm: number;
+  sequential: { usersMissing: number; result: SequentialComparison | null };
+  sequentialHolm: number;
+  treatment: RatioEstimate;
+  controlEstimate: RatioEstimate;
+  rhoSquared: number;
+  csAlpha: number;
+  nStar: number;
+  plannedUsersPerArm: number;
+  srmFlagged: boolean;
+}
+
+function vsControl(input: VsControlInput): NonNullable<VariantResult['vsControl']> {
+  const { comparison, sequential, treatment, controlEstimate } = input;
+  const result = sequential.result;
+  const pValueHolm = result === null ? null : finite(input.sequentialHolm);
+  const significant = pValueHolm !== null && pValueHolm < ALPHA;
+  const relativeLiftCs: [number | null, number | null] = result === null ? [null, null] : [finite(result.relativeLiftCs[0]), finite(result.relativeLiftCs[1])];
+  // Per-user variances (Var(R)·k) stay roughly constant as users arrive: size the future from them.
+  const perUserVarianceSum = treatment.variance * treatment.k + controlEstimate.variance * controlEstimate.k;
+  const perArmNeeded = usersPerArmToResolve(TARGET_RELATIVE_LIFT * controlEstimate.ratio, perUserVarianceSum, input.rhoSquared, input.csAlpha);
+  const more = perArmNeeded - Math.max(treatment.k, controlEstimate.k);
+  const moreUsersPerArmForTargetLift = result !== null && Number.isFinite(more) && more > 0 ? more : null;
+  return {
+    diff: finite(comparison.diff),
+    relativeLift: finite(comparison.relativeLift),
+    significant,
+    sequential: {
+      pValue: result === null ? null : finite(result.pValue),
+      pValueHolm,
+      diffCs: result === null ? [null, null] : [finite(result.diffCs[0]), finite(result.diffCs[1])],
+      relativeLiftCs,
+      level: 1 - input.csAlpha,
+      nStar: input.nStar,
+      usersMissing: sequential.usersMissing,
+      moreUsersPerArmForTargetLift,
+    },
+    verdict: verdict({
+      treatment: input.variant,
+      control: input.control,
+      usersMissing: sequential.usersMissing,
+      minUsersPerArm: MIN_USERS_PER_ARM,
+      significant,
+      diff: finite(comparison.diff),
+      relativeLiftCs,
+      moreUsersPerArm: moreUsersPerArmForTargetLift ?? Number.NaN,
+      srmFlagged: input.srmFlagged,
+    }),
+    diffCi95: [finite(comparison.diffCi95[0]), finite(comparison.diffCi95[1])],
+    pValue: finite(comparison.pValue),
+    pValueHolm: finite(input.pValueHolm),
+    fixedHorizon: { plannedUsersPerArm: input.plannedUsersPerArm, reached: Math.min(treatment.k, controlEstimate.k) >= input.plannedUsersPerArm },
+  };
+}
+
 /** The results of one experiment. */
 export function analyzeExperiment(input: AnalysisInput): ExperimentResults {
   const { experiment } = input;
@@ -152,10 +280,12 @@ export function analyzeExperiment(input: AnalysisInput): ExperimentResults {
   const usersPerVariant = Object.fromEntries(experiment.variants.map((v) => [v, byVariant.get(v)!.length]));
   const srmTest = chiSquareGoodnessOfFit(experiment.variants.map((v) => usersPerVariant[v]!), experiment.variants.map((v) => expectedShares[v]!));
   const totalUsers = Object.values(usersPerVariant).reduce((a, b) => a + b, 0);
+  const srmSequential = srmSequentialPValue(experiment.variants.map((v) => usersPerVariant[v]!), experiment.variants.map((v) => expectedShares[v]!));
   const srm = {
+    sequentialPValue: totalUsers > 0 ? finite(srmSequential) : null,
     pValue: totalUsers > 0 ? finite(srmTest.pValue) : null,
     statistic: srmTest.statistic,
-    flagged: totalUsers > 0 && srmTest.pValue < SRM_ALPHA,
+    flagged: totalUsers > 0 && srmSequential < SRM_ALPHA,
     users: usersPerVariant,
     expectedShares,
   };
@@ -163,11 +293,49 @@ export function analyzeExperiment(input: AnalysisInput): ExperimentResults {
   const treatments = experiment.variants.slice(1);
   const comparisons = new Map(treatments.map((v) => [v, compareRatios(estimates.get(v)!, estimates.get(control)!)]));
   const adjusted = holm(treatments.map((v) => comparisons.get(v)!.pValue));
+  const plannedUsersPerArm = experiment.plannedUsers ?? DEFAULT_PLANNED_USERS_PER_ARM;
+  const nStar = 2 * plannedUsersPerArm;
+  const rhoSquared = sequentialRhoSquared(ALPHA, nStar);
+  // The sequences at α/m, so that one excluding zero is significant after Holm as well.
+  const csAlpha = ALPHA / Math.max(1, treatments.length);
+  const controlEstimate = estimates.get(control)!;
+  const sequential = new Map(
+    treatments.map((v) => {
+      const t = estimates.get(v)!;
+      const usersMissing = Math.max(0, MIN_USERS_PER_ARM - Math.min(t.k, controlEstimate.k));
+      return [v, { usersMissing, result: usersMissing > 0 ? null : compareSequential(t, controlEstimate, rhoSquared, csAlpha) }] as const;
+    }),
+  );
+  const sequentialHolm = holm(treatments.map((v) => sequential.get(v)!.result?.pValue ?? Number.NaN));
   const durationsControl = input.durations.get(control) ?? [];
-  const controlErrors = byVariant.get(control)!.reduce((a, r) => a + r.errors, 0);
-  const controlRequests = byVariant.get(control)!.reduce((a, r) => a + r.requests, 0);
   const controlCache = input.cache.get(control) ?? { hits: 0, misses: 0 };
-  const controlDelivery = input.delivery.get(control) ?? { served: 0, reported: 0 };
+  const userRatios = (rows: typeof input.users, numerator: (r: (typeof input.users)[number]) => number | undefined): UserRatio | null => {
+    const numerators = rows.map(numerator);
+    return numerators.some((n) => n === undefined) ? null : { numerators: numerators as number[], denominators: rows.map((r) => r.requests) };
+  };
+  const controlRows = byVariant.get(control)!;
+  const controlRatios = {
+    delivery: userRatios(controlRows, (r) => r.reported),
+    errors: userRatios(controlRows, (r) => r.errors)!,
+    latency: userRatios(controlRows, (r) => r.durationMsSum),
+  };
+
+  const guardrails = (variant: string, rows: typeof input.users, durations: ArrayLike<number>): NonNullable<VariantResult['guardrails']> => {
+    const deliveryRatios = userRatios(rows, (r) => r.reported);
+    const latencyRatios = userRatios(rows, (r) => r.durationMsSum);
+    const cache = input.cache.get(variant) ?? { hits: 0, misses: 0 };
+    const cacheLookups = cache.hits + cache.misses;
+    const controlLookups = controlCache.hits + controlCache.misses;
+    return {
+      delivery: deliveryRatios && controlRatios.delivery ? compareGuardrail(deliveryRatios, controlRatios.delivery, rhoSquared) : null,
+      errorRate: compareGuardrail(userRatios(rows, (r) => r.errors)!, controlRatios.errors, rhoSquared),
+      latencyMeanMs: latencyRatios && controlRatios.latency ? compareGuardrail(latencyRatios, controlRatios.latency, rhoSquared) : null,
+      latencyP50DiffMs: finite(percentile(durations, 0.5) - percentile(durationsControl, 0.5)),
+      latencyP95DiffMs: finite(percentile(durations, 0.95) - percentile(durationsControl, 0.95)),
+      cacheHitRateDiff: cacheLookups === 0 || controlLookups === 0 ? null : cache.hits / cacheLookups - controlCache.hits / controlLookups,
+      cacheHitRateLookupPValue: finite(twoProportionP(cache.hits, cacheLookups, controlCache.hits, controlLookups)),
+    };
+  };
 
   const variants: VariantResult[] = experiment.variants.map((variant) => {
     const rows = byVariant.get(variant)!;
@@ -189,6 +357,7 @@ export function analyzeExperiment(input: AnalysisInput): ExperimentResults {
     }
     const comparison = comparisons.get(variant);
     const treatmentIndex = treatments.indexOf(variant);
+    const seq = sequential.get(variant);
     const errorRate = share(errors, requests);
     const cacheHitRate = share(cache.hits, cache.hits + cache.misses);
     const deliveryShare = share(delivery.reported, delivery.served);
@@ -203,51 +372,48 @@ export function analyzeExperiment(input: AnalysisInput): ExperimentResults {
       ctrCi95: [finite(estimate.ci95[0]), finite(estimate.ci95[1])],
       metrics: { impressions: metrics.impressions, clickThrough: metrics.clickThrough, ctr: share(metrics.clickThrough, metrics.impressions) },
       vsControl:
-        comparison === undefined
+        comparison === undefined || seq === undefined
           ? null
-          : {
-              diff: finite(comparison.diff),
-              diffCi95: [finite(comparison.diffCi95[0]), finite(comparison.diffCi95[1])],
-              relativeLift: finite(comparison.relativeLift),
-              pValue: finite(comparison.pValue),
-              pValueHolm: finite(adjusted[treatmentIndex]!),
-            },
+          : vsControl({
+              variant,
+              control,
+              comparison,
+              pValueHolm: adjusted[treatmentIndex]!,
+              sequential: seq,
+              sequentialHolm: sequentialHolm[treatmentIndex]!,
+              treatment: estimate,
+              controlEstimate,
+              rhoSquared,
+              csAlpha,
+              nStar,
+              plannedUsersPerArm,
+              srmFlagged: srm.flagged,
+            }),
       latencyMs: { p50: finite(percentile(durations, 0.5)), p95: finite(percentile(durations, 0.95)), p99: finite(percentile(durations, 0.99)) },
       latencyFromHistogramMs: {
-        p50: histogram ? finite(histogramPercentile(histogram.bounds, histogram.counts, 0.5)) : null,
-        p95: histogram ? finite(histogramPercentile(histogram.bounds, histogram.counts, 0.95)) : null,
-        p99: histogram ? finite(histogramPercentile(histogram.bounds, histogram.counts, 0.99)) : null,
+        p50: histogram ? finite(histogramPercentileLogNormal(histogram.bounds, histogram.counts, 0.5)) : null,
+        p95: histogram ? finite(histogramPercentileLogNormal(histogram.bounds, histogram.counts, 0.95)) : null,
+        p99: histogram ? finite(histogramPercentileLogNormal(histogram.bounds, histogram.counts, 0.99)) : null,
       },
       latencyDistribution: distribution(durations),
       errorRate,
       cacheHitRate,
       downstream,
       delivery: { share: deliveryShare, served: delivery.served, reported: delivery.reported },
-      guardrails:
-        variant === control
-          ? null
-          : {
-              latencyP50DiffMs: finite(percentile(durations, 0.5) - percentile(durationsControl, 0.5)),
-              latencyPValue: finite(mannWhitneyP(durations, durationsControl)),
-              errorRateDiff: errorRate === null || controlRequests === 0 ? null : errorRate - controlErrors / controlRequests,
-              errorRatePValue: finite(twoProportionP(errors, requests, controlErrors, controlRequests)),
-              cacheHitRateDiff:
-                cacheHitRate === null || controlCache.hits + controlCache.misses === 0 ? null : cacheHitRate - controlCache.hits / (controlCache.hits + controlCache.misses),
-              cacheHitRatePValue: finite(twoProportionP(cache.hits, cache.hits + cache.misses, controlCache.hits, controlCache.hits + controlCache.misses)),
-              deliveryShareDiff: deliveryShare === null || controlDelivery.served === 0 ? null : deliveryShare - controlDelivery.reported / controlDelivery.served,
-              deliveryPValue: finite(twoProportionP(delivery.reported, delivery.served, controlDelivery.reported, controlDelivery.served)),
-            },
+      guardrails: variant === control ? null : guardrails(variant, rows, durations),
     };
   });
 
   const warnings: string[] = [];
   if (srm.flagged) {
-    warnings.push(`Sample-ratio mismatch: users per variant differ from the configured split (p = ${srm.pValue?.toExponential(2)}); do not trust the comparisons until the cause is found.`);
+    warnings.push(
+      `Sample-ratio mismatch: users per variant differ from the configured split (always-valid p = ${srm.sequentialPValue?.toExponential(2)}); do not trust the comparisons until the cause is found.`,
+    );
   }
   for (const result of variants) {
-    const g = result.guardrails;
-    if (g?.deliveryPValue !== null && g?.deliveryPValue !== undefined && g.deliveryPValue < 0.01 && (g.deliveryShareDiff ?? 0) < 0) {
-      warnings.push(`Delivery: browser telemetry arrives for fewer of ${result.variant}'s requests than control's (${((g.deliveryShareDiff ?? 0) * 100).toFixed(1)} points); its CTR may be understated.`);
+    const delivery = result.guardrails?.delivery;
+    if (delivery?.pValue !== null && delivery?.pValue !== undefined && delivery.pValue < DELIVERY_WARNING_ALPHA && (delivery.diff ?? 0) < 0) {
+      warnings.push(`Delivery: browser telemetry arrives for fewer of ${result.variant}'s requests than control's (${((delivery.diff ?? 0) * 100).toFixed(1)} points); its CTR may be understated.`);
     }
   }
   const rejectedTotal = (record: Readonly<Record<string, number>>) => Object.values(record).reduce((a, b) => a + b, 0);

@@ -5,6 +5,9 @@
 import { z } from 'zod';
 import { FORBIDDEN_KEYS } from '../../../common/src/baggage-guard.js';
 
+/** Users per arm an experiment is planned for when it does not say: N* = 10,000 users in a comparison. */
+export const DEFAULT_PLANNED_USERS_PER_ARM = 5_000;
+
 /** Version of the file format this code reads. */
 export const EXPERIMENTS_SPEC_VERSION = 1;
 
@@ -28,6 +31,12 @@ const experimentSchema = z
     /** The experiment's fixed slice [start, end) of its layer's traffic. */
     layerRange: z.tuple([z.number().min(0), z.number().max(1)]).optional(),
     forcedVariants: z.record(z.string().min(1), z.string()).default({}),
+    /**
+     * Users per arm the experiment is planned for: tunes the always-valid results (they are
+     * tightest near 2 × this many users in a comparison) and marks when the fixed-horizon
+     * p-values become valid. Default `DEFAULT_PLANNED_USERS_PER_ARM`.
+     */
+    plannedUsers: z.number().int('expected a whole number of users per arm').min(100, 'expected at least 100 users per arm').max(1e9, 'expected at most 1e9 users per arm').optional(),
   })
   .strict()
   .superRefine((e, ctx) => {

@@ -43,6 +43,36 @@ export function erfc(x: number): number {
   return x < 0 ? 2 - result : result;
 }
 
+/**
+ * Standard normal quantile Φ⁻¹(p): Acklam's rational approximation (relative error 1.15e-9),
+ * refined by one Halley step on Cody's erfc, which brings it to about 1e-15.
+ */
+export function normalQuantile(p: number): number {
+  if (!(p >= 0 && p <= 1)) return Number.NaN;
+  if (p === 0) return Number.NEGATIVE_INFINITY;
+  if (p === 1) return Number.POSITIVE_INFINITY;
+  // 1 − p is exact for p ≥ 0.5; in the lower tail the refinement below loses nothing to cancellation.
+  if (p > 0.5) return -normalQuantile(1 - p);
+  const a = [-39.69683028665376, 220.9460984245205, -275.9285104469687, 138.357751867269, -30.66479806614716, 2.506628277459239];
+  const b = [-54.47609879822406, 161.5858368580409, -155.6989798598866, 66.80131188771972, -13.28068155288572];
+  const c = [-0.007784894002430293, -0.3223964580411365, -2.400758277161838, -2.549732539343734, 4.374664141464968, 2.938163982698783];
+  const d = [0.007784695709041462, 0.3224671290700398, 2.445134137142996, 3.754408661907416];
+  const low = 0.02425;
+  let x: number;
+  if (p < low || p > 1 - low) {
+    const q = Math.sqrt(-2 * Math.log(p < low ? p : 1 - p));
+    x = (((((c[0]! * q + c[1]!) * q + c[2]!) * q + c[3]!) * q + c[4]!) * q + c[5]!) / ((((d[0]! * q + d[1]!) * q + d[2]!) * q + d[3]!) * q + 1);
+    if (p > 1 - low) x = -x;
+  } else {
+    const q = p - 0.5;
+    const r = q * q;
+    x = ((((((a[0]! * r + a[1]!) * r + a[2]!) * r + a[3]!) * r + a[4]!) * r + a[5]!) * q) / (((((b[0]! * r + b[1]!) * r + b[2]!) * r + b[3]!) * r + b[4]!) * r + 1);
+  }
+  const e = 0.5 * erfc(-x / Math.SQRT2) - p;
+  const u = e * Math.sqrt(2 * Math.PI) * Math.exp((x * x) / 2);
+  return x - u / (1 + (x * u) / 2);
+}
+
 /** Two-sided p-value of a z statistic. */
 export function twoSidedP(z: number): number {
   if (!Number.isFinite(z)) return Number.isNaN(z) ? Number.NaN : 0;
@@ -67,7 +97,8 @@ export function holm(pValues: readonly number[]): number[] {
   return adjusted;
 }
 
-function logGamma(x: number): number {
+/** ln Γ(x) for x > 0 (Lanczos, g = 7, n = 9; relative error about 1e-15). */
+export function logGamma(x: number): number {
   // Lanczos approximation (g = 7, n = 9): ample precision for p-values.
   const c = [0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059, 12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7];
   if (x < 0.5) return Math.log(Math.PI / Math.sin(Math.PI * x)) - logGamma(1 - x);
@@ -144,7 +175,7 @@ export interface RatioEstimate {
 }
 
 /** The delta-method ratio estimate with the user as the unit. */
-export function ratioEstimate(numerators: readonly number[], denominators: readonly number[]): RatioEstimate {
+export function ratioEstimate(numerators: ArrayLike<number>, denominators: ArrayLike<number>): RatioEstimate {
   const k = numerators.length;
   let sumC = 0;
   let sumN = 0;
@@ -169,6 +200,34 @@ export function ratioEstimate(numerators: readonly number[], denominators: reado
   const varC = ssC / (k - 1);
   const varN = ssN / (k - 1);
   const covCN = ssCN / (k - 1);
+  const variance = Math.max(0, (varC - 2 * ratio * covCN + ratio * ratio * varN) / (k * meanN * meanN));
+  const half = Z_95 * Math.sqrt(variance);
+  return { k, numerator: sumC, denominator: sumN, ratio, variance, ci95: [ratio - half, ratio + half] };
+}
+
+/** Per-unit sums a ratio estimate needs: k units, Σc, Σn, Σc², Σn², Σc·n. */
+export interface RatioMoments {
+  readonly k: number;
+  readonly sumC: number;
+  readonly sumN: number;
+  readonly sumC2: number;
+  readonly sumN2: number;
+  readonly sumCN: number;
+}
+
+/**
+ * The same delta-method estimate as `ratioEstimate`, from per-unit sums instead of the units:
+ * what a store can aggregate (or a simulation accumulate) without listing every user. The
+ * sample (co)variances come from the sums, e.g. s_c² = (Σc² − (Σc)²/k)/(k − 1).
+ */
+export function ratioEstimateFromMoments(m: RatioMoments): RatioEstimate {
+  const { k, sumC, sumN } = m;
+  const ratio = sumN > 0 ? sumC / sumN : Number.NaN;
+  if (k < 2 || sumN === 0) return { k, numerator: sumC, denominator: sumN, ratio, variance: Number.NaN, ci95: [Number.NaN, Number.NaN] };
+  const varC = (m.sumC2 - (sumC * sumC) / k) / (k - 1);
+  const varN = (m.sumN2 - (sumN * sumN) / k) / (k - 1);
+  const covCN = (m.sumCN - (sumC * sumN) / k) / (k - 1);
+  const meanN = sumN / k;
   const variance = Math.max(0, (varC - 2 * ratio * covCN + ratio * ratio * varN) / (k * meanN * meanN));
   const half = Z_95 * Math.sqrt(variance);
   return { k, numerator: sumC, denominator: sumN, ratio, variance, ci95: [ratio - half, ratio + half] };
@@ -257,6 +316,48 @@ export function percentile(sorted: ArrayLike<number>, q: number): number {
   const lower = Math.floor(position);
   const upper = Math.ceil(position);
   return sorted[lower]! + (sorted[upper]! - sorted[lower]!) * (position - lower);
+}
+
+/**
+ * A percentile from histogram buckets, interpolating between bucket bounds on the lognormal
+ * scale: ln(bound) against Φ⁻¹(share of values up to it), linearly. Latency is close to
+ * lognormal, and for lognormal data these points lie on a straight line, so the estimate is
+ * exact up to sampling noise however coarse the buckets (linear interpolation inside a bucket
+ * that starts at 0 was 148 % off at p50 on such data). For any data it passes through the exact
+ * share at every bound and is clamped to the bucket that holds the percentile, so it is never
+ * worse than knowing the bucket. Below the first or above the last informative bound the
+ * nearest line is extended. NaN without two bounds strictly inside the data (all values in one
+ * bucket: the histogram cannot place the percentile more finely than that bucket).
+ */
+export function histogramPercentileLogNormal(bounds: readonly number[], counts: readonly number[], q: number): number {
+  const total = counts.reduce((a, b) => a + b, 0);
+  if (total === 0 || !(q > 0 && q < 1)) return Number.NaN;
+  // Points (ln bound, Φ⁻¹(F)) with 0 < F < 1 and increasing F: the informative bounds.
+  const logs: number[] = [];
+  const zs: number[] = [];
+  let cumulative = 0;
+  let previousShare = 0;
+  let bucket = -1;
+  for (let i = 0; i < bounds.length; i += 1) {
+    cumulative += counts[i] ?? 0;
+    if (bucket < 0 && cumulative >= q * total) bucket = i;
+    const share = cumulative / total;
+    // An empty bucket repeats the share of the bound before it: one point per distinct share.
+    if (share > previousShare && share < 1 && bounds[i]! > 0) {
+      logs.push(Math.log(bounds[i]!));
+      zs.push(normalQuantile(share));
+      previousShare = share;
+    }
+  }
+  if (bucket < 0) bucket = bounds.length;
+  if (zs.length < 2) return Number.NaN;
+  const target = normalQuantile(q);
+  let i = 0;
+  while (i < zs.length - 2 && target > zs[i + 1]!) i += 1;
+  const estimate = Math.exp(logs[i]! + ((logs[i + 1]! - logs[i]!) * (target - zs[i]!)) / (zs[i + 1]! - zs[i]!));
+  const low = bucket === 0 ? 0 : bounds[bucket - 1]!;
+  const high = bucket < bounds.length ? bounds[bucket]! : Number.POSITIVE_INFINITY;
+  return Math.min(high, Math.max(low, estimate));
 }
 
 /** A percentile estimated from histogram buckets, interpolating linearly inside the bucket. */

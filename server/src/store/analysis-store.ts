@@ -31,6 +31,8 @@ export interface UserRow {
   readonly mismatched: number;
   /** Clicks on this user's requests that broke an attribution rule (content not served, outside the click window). */
   readonly invalid: number;
+  /** Σ of this user's request durations, ms (the user-level latency mean). */
+  readonly durationMsSum: number;
 }
 
 /** A population apart from the randomised one: visitors in no running experiment, or forced for QA. */
@@ -90,18 +92,18 @@ export class AnalysisStore {
   /**
    * Per (variant, user): requests, served impressions, errors, verified clicks (once per
    * request and content id, counted at ingest), requests with any browser telemetry, and
-   * clicks that claimed another variant. A user is in the window when their first exposure
-   * (first served request in the experiment) is, and then counts their activity up to the
-   * window's end: selecting users by activity inside the window would drop those merely
-   * inactive in it, which depends on the treatment. The primary key's order makes this a
-   * single scan.
+   * clicks that claimed another variant, and the sum of request durations. A user is in the
+   * window when their first exposure (first served request in the experiment) is, and then
+   * counts their activity up to the window's end: selecting users by activity inside the
+   * window would drop those merely inactive in it, which depends on the treatment. The
+   * primary key's order makes this a single scan.
    */
   users(key: string, window: AnalysisWindow): UserRow[] {
     return this.db
       .prepare(
         `SELECT variant, user_id AS user, count(*) AS requests, sum(impressions) AS impressions, sum(error) AS errors,
                 sum(clicks) AS clicks, sum(browser_events > 0) AS reported, sum(mismatched_clicks) AS mismatched,
-                sum(invalid_clicks) AS invalid
+                sum(invalid_clicks) AS invalid, sum(duration_ms) AS durationMsSum
          FROM experiment_requests WHERE key = @key AND start_ms < @to AND (@cohort IS NULL OR cohort = @cohort)
          GROUP BY variant, user_id HAVING min(start_ms) >= @from`,
       )

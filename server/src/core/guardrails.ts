@@ -1,0 +1,71 @@
+/**
+ * Guardrails: what a treatment does to the service, against the control, with the user as the
+ * unit of analysis. Users are what the hash randomises, and one user's requests are not
+ * independent (a slow device is slow every time, a blocked tracker never reports): a test that
+ * counts requests as independent warns far too often. Each guardrail is a ratio metric over
+ * users, Σ numerator / Σ denominator, with the delta-method variance (the same as CTR), and is
+ * read through the always-valid normal-mixture boundary, so it too may be watched continuously.
+ * Pure.
+ */
+import { alwaysValidPValue, confidenceSequenceHalfWidth, MIN_USERS_PER_ARM } from './sequential-statistics.js';
+import { compareRatios, ratioEstimate } from './statistics.js';
+
+/**
+ * A guardrail alarms (orange) when its always-valid p-value is below this. Per guardrail, not
+ * corrected across them: a guardrail is a smoke alarm, and a missed regression costs more than a
+ * second look; with four guardrails an A/A test alarms on some guardrail in at most ~20 %
+ * of comparisons over its whole life, on each one in at most 5 %.
+ */
+export const GUARDRAIL_ALPHA = 0.05;
+
+/** One guardrail of one treatment against the control. */
+export interface GuardrailComparison {
+  /** The control's and the treatment's value (a share, or ms for latency). */
+  control: number | null;
+  treatment: number | null;
+  /** treatment − control. */
+  diff: number | null;
+  /** Always-valid confidence sequence of the difference at 1 − GUARDRAIL_ALPHA. */
+  diffCs: [number | null, number | null];
+  /** Always-valid p-value of the difference. */
+  pValue: number | null;
+  /** Fixed-horizon p-value (valid only at the planned sample size, once it is reached). */
+  fixedHorizonPValue: number | null;
+  /** pValue < GUARDRAIL_ALPHA. */
+  alarm: boolean;
+}
+
+/** Per-user values a ratio guardrail reads: numerator and denominator per user. */
+export interface UserRatio {
+  readonly numerators: ArrayLike<number>;
+  readonly denominators: ArrayLike<number>;
+}
+
+function finite(value: number): number | null {
+  return Number.isFinite(value) ? value : null;
+}
+
+/**
+ * A ratio guardrail of a treatment against the control: the difference of Σnum/Σden with the
+ * user as the unit, its always-valid p-value and confidence sequence (ρ² from the experiment's
+ * tuning size). Null figures while either arm has fewer than `MIN_USERS_PER_ARM` users.
+ */
+export function compareGuardrail(treatment: UserRatio, control: UserRatio, rhoSquared: number): GuardrailComparison {
+  const t = ratioEstimate(treatment.numerators, treatment.denominators);
+  const c = ratioEstimate(control.numerators, control.denominators);
+  const base = { control: finite(c.ratio), treatment: finite(t.ratio), diff: finite(t.ratio - c.ratio) };
+  if (Math.min(t.k, c.k) < MIN_USERS_PER_ARM) return { ...base, diffCs: [null, null], pValue: null, fixedHorizonPValue: null, alarm: false };
+  const diff = t.ratio - c.ratio;
+  const se = Math.sqrt(t.variance + c.variance);
+  const n = t.k + c.k;
+  // A guardrail that never varies (no errors in either arm) has se 0: nothing to alarm about.
+  const pValue = se > 0 ? alwaysValidPValue(diff, se, n, rhoSquared) : diff === 0 ? 1 : Number.NaN;
+  const half = se > 0 ? confidenceSequenceHalfWidth(se, n, rhoSquared, GUARDRAIL_ALPHA) : 0;
+  return {
+    ...base,
+    diffCs: [finite(diff - half), finite(diff + half)],
+    pValue: finite(pValue),
+    fixedHorizonPValue: se > 0 ? finite(compareRatios(t, c).pValue) : null,
+    alarm: Number.isFinite(pValue) && pValue < GUARDRAIL_ALPHA,
+  };
+}

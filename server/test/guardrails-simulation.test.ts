@@ -1,0 +1,113 @@
+/**
+ * Guardrails with the user as the unit, in simulated A/A experiments whose users differ the way
+ * real ones do: 10 % never report anything (blocked or closed tabs), 5 % are heavy users with
+ * 20–100 requests, 5 % have a flaky connection with 20 times the error rate, and every user has
+ * a latency level of their own. With no true difference:
+ * - read once, each user-level guardrail alarms at its nominal 5 % (within ±3 SD);
+ * - the request-level tests the guardrails used before (requests as independent) alarm far more
+ *   often on the same data (so this harness can tell the difference);
+ * - watched at every look (every 200 users per arm), the always-valid guardrails alarm in at
+ *   most 5 % of experiments each.
+ * Seeded: a failure is a defect, not bad luck.
+ */
+import { describe, expect, it } from 'vitest';
+import { compareGuardrail, GUARDRAIL_ALPHA, type GuardrailComparison } from '../src/core/guardrails.js';
+import { seededRandom } from '../src/core/seeded-random.js';
+import { sequentialRhoSquared } from '../src/core/sequential-statistics.js';
+import { twoProportionP } from '../src/core/statistics.js';
+
+const EXPERIMENTS = 400;
+const USERS_PER_ARM = 4_000;
+const LOOK_EVERY = 200;
+const NEVER_REPORTS = 0.1;
+const REPORT_SHARE = 0.9;
+const HEAVY_USERS = 0.05;
+const FLAKY_USERS = 0.05;
+const BASE_ERROR_RATE = 0.01;
+const FLAKY_ERROR_RATE = 0.2;
+const MEDIAN_LATENCY_MS = 20;
+const USER_LATENCY_SIGMA = 0.5;
+const REQUEST_LATENCY_SIGMA = 0.3;
+
+interface Arm {
+  requests: Float64Array;
+  reported: Float64Array;
+  errors: Float64Array;
+  durationMsSum: Float64Array;
+}
+
+function simulateArm(random: () => number): Arm {
+  const arm: Arm = { requests: new Float64Array(USERS_PER_ARM), reported: new Float64Array(USERS_PER_ARM), errors: new Float64Array(USERS_PER_ARM), durationMsSum: new Float64Array(USERS_PER_ARM) };
+  const normal = () => Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+  for (let u = 0; u < USERS_PER_ARM; u += 1) {
+    const requests = random() < HEAVY_USERS ? 20 + Math.floor(random() * 81) : 1 + Math.floor(-Math.log(1 - random()) * 2);
+    const reportShare = random() < NEVER_REPORTS ? 0 : REPORT_SHARE;
+    const errorRate = random() < FLAKY_USERS ? FLAKY_ERROR_RATE : BASE_ERROR_RATE;
+    const level = MEDIAN_LATENCY_MS * Math.exp(USER_LATENCY_SIGMA * normal());
+    let reported = 0;
+    let errors = 0;
+    let duration = 0;
+    for (let r = 0; r < requests; r += 1) {
+      if (random() < reportShare) reported += 1;
+      if (random() < errorRate) errors += 1;
+      duration += level * Math.exp(REQUEST_LATENCY_SIGMA * normal());
+    }
+    arm.requests[u] = requests;
+    arm.reported[u] = reported;
+    arm.errors[u] = errors;
+    arm.durationMsSum[u] = duration;
+  }
+  return arm;
+}
+
+const METRICS = ['delivery', 'errorRate', 'latencyMeanMs'] as const;
+type Metric = (typeof METRICS)[number];
+
+function compare(t: Arm, c: Arm, users: number, rhoSquared: number): Record<Metric, GuardrailComparison> {
+  const ratio = (arm: Arm, numerators: Float64Array) => ({ numerators: numerators.subarray(0, users), denominators: arm.requests.subarray(0, users) });
+  return {
+    delivery: compareGuardrail(ratio(t, t.reported), ratio(c, c.reported), rhoSquared),
+    errorRate: compareGuardrail(ratio(t, t.errors), ratio(c, c.errors), rhoSquared),
+    latencyMeanMs: compareGuardrail(ratio(t, t.durationMsSum), ratio(c, c.durationMsSum), rhoSquared),
+  };
+}
+
+const sum = (values: Float64Array) => values.reduce((a, b) => a + b, 0);
+
+describe(`${EXPERIMENTS} simulated A/A experiments, ${USERS_PER_ARM.toLocaleString('en-US')} users per arm of mixed propensities`, () => {
+  const rhoSquared = sequentialRhoSquared(GUARDRAIL_ALPHA, 2 * 5_000);
+  const random = seededRandom(20261207);
+  const once: Record<Metric, number> = { delivery: 0, errorRate: 0, latencyMeanMs: 0 };
+  const watched: Record<Metric, number> = { delivery: 0, errorRate: 0, latencyMeanMs: 0 };
+  const requestLevel = { delivery: 0, errorRate: 0 };
+  for (let e = 0; e < EXPERIMENTS; e += 1) {
+    const control = simulateArm(random);
+    const treatment = simulateArm(random);
+    const alarmed = new Set<Metric>();
+    for (let users = LOOK_EVERY; users <= USERS_PER_ARM; users += LOOK_EVERY) {
+      const result = compare(treatment, control, users, rhoSquared);
+      for (const metric of METRICS) if (result[metric].alarm) alarmed.add(metric);
+      if (users === USERS_PER_ARM) for (const metric of METRICS) if ((result[metric].fixedHorizonPValue ?? 1) < GUARDRAIL_ALPHA) once[metric] += 1;
+    }
+    for (const metric of alarmed) watched[metric] += 1;
+    if (twoProportionP(sum(treatment.reported), sum(treatment.requests), sum(control.reported), sum(control.requests)) < GUARDRAIL_ALPHA) requestLevel.delivery += 1;
+    if (twoProportionP(sum(treatment.errors), sum(treatment.requests), sum(control.errors), sum(control.requests)) < GUARDRAIL_ALPHA) requestLevel.errorRate += 1;
+  }
+  const rate = (count: number) => count / EXPERIMENTS;
+  const threeSd = 3 * Math.sqrt((GUARDRAIL_ALPHA * (1 - GUARDRAIL_ALPHA)) / EXPERIMENTS);
+
+  it.each(METRICS)('%s, user as the unit, read once: alarms at its nominal 5 % (± 3 SD)', (metric) => {
+    console.log(`${metric}: once ${(rate(once[metric]) * 100).toFixed(1)} %, watched ${(rate(watched[metric]) * 100).toFixed(1)} %`);
+    expect(Math.abs(rate(once[metric]) - GUARDRAIL_ALPHA)).toBeLessThanOrEqual(threeSd);
+  });
+
+  it.each(METRICS)('%s, always valid, watched at every look: alarms in at most 5 % of experiments', (metric) => {
+    expect(rate(watched[metric])).toBeLessThanOrEqual(GUARDRAIL_ALPHA);
+  });
+
+  it('the request-level tests (requests as independent) alarm far more often on the same data', () => {
+    console.log(`request-level: delivery ${(rate(requestLevel.delivery) * 100).toFixed(1)} %, errors ${(rate(requestLevel.errorRate) * 100).toFixed(1)} %`);
+    expect(rate(requestLevel.delivery)).toBeGreaterThan(0.15);
+    expect(rate(requestLevel.errorRate)).toBeGreaterThan(0.15);
+  });
+});
