@@ -9,7 +9,7 @@ import { decodeMetricsRequest, decodeTraceRequest, MalformedOtlpError, type Deco
 import { decodeMetricsProtobuf, decodeTraceProtobuf, MalformedProtobufError } from '../core/otlp-protobuf.js';
 import type { MetricPointRecord, SpanRecord } from '../core/telemetry-records.js';
 import type { IngestReply, IngestRequest, IngestWorkerData } from './ingest-messages.js';
-import { prepareSpans, TelemetryStore, type PreparedSpan } from './telemetry-store.js';
+import { preparePoints, prepareSpans, TelemetryStore, type PreparedPoint, type PreparedSpan } from './telemetry-store.js';
 import { acquireWriteLock, releaseWriteLock } from './write-lock.js';
 
 const data = workerData as IngestWorkerData;
@@ -28,7 +28,7 @@ const limits: DecodeLimits | undefined = data.limits ?? undefined;
 interface Pending {
   readonly id: number;
   readonly spans: readonly PreparedSpan[];
-  readonly points: readonly MetricPointRecord[];
+  readonly points: readonly PreparedPoint[];
   readonly reply: IngestReply;
 }
 
@@ -75,7 +75,7 @@ function handleOtlp(request: Extract<IngestRequest, { kind: 'otlp' }>): void {
   }
   const done: IngestReply = { id: request.id, rejected, errors };
   if (request.parseOnly) reply(done);
-  else enqueue({ id: request.id, spans: prepareSpans(spans), points, reply: done });
+  else enqueue({ id: request.id, spans: prepareSpans(spans), points: preparePoints(points), reply: done });
 }
 
 function enqueue(item: Pending): void {
@@ -118,7 +118,7 @@ function commitBatch(batch: readonly Pending[]): void {
 
 parentPort!.on('message', (request: IngestRequest) => {
   if (request.kind === 'otlp') handleOtlp(request);
-  else if (request.kind === 'records') enqueue({ id: request.id, spans: prepareSpans(request.spans), points: request.points, reply: { id: request.id, rejected: 0, errors: [] } });
+  else if (request.kind === 'records') enqueue({ id: request.id, spans: prepareSpans(request.spans), points: preparePoints(request.points), reply: { id: request.id, rejected: 0, errors: [] } });
   else if (request.kind === 'close') {
     void (async () => {
       while (committing || pending.length > 0) await new Promise((r) => setTimeout(r, 5));
