@@ -39,7 +39,7 @@ export function createApp(deps: AppDeps): Express {
   app.set('query parser', 'simple');
   app.get('/healthz', (_req, res) => {
     // A store that can no longer commit makes the server unhealthy: it would refuse every export.
-    const problem = !deps.isReady() ? 'starting or stopping' : deps.ingestPool.failed ? 'the telemetry store cannot be written' : undefined;
+    const problem = !deps.isReady() ? 'starting or stopping' : deps.ingestPool.problem;
     if (problem === undefined) res.json({ status: 'ok' });
     else res.status(503).json({ status: 'unavailable', reason: problem });
   });

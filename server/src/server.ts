@@ -60,6 +60,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     requestService: config.serviceName,
     workers: config.ingestWorkers,
     maxInFlightBytes: config.ingestMaxInFlightBytes,
+    maxAgeMs: config.retentionMaxAgeHours * 3_600_000,
   });
   const content = new ContentStore({ path: join(config.dataDir, 'content.db'), articleCount: CATALOGUE_SIZE, userCount: AUDIENCE_SIZE, seed: CATALOGUE_SEED });
   const experiments = new ExperimentService(config.experiments);

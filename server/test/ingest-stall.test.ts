@@ -20,7 +20,7 @@ afterAll(async () => {
 /** `points` tiny points of one metric from one resource with `resourceAttributes` attributes of `valueLength` characters. */
 function metricsBody(tag: string, resourceAttributes: number, valueLength: number, points: number): Buffer {
   const resource = Array.from({ length: resourceAttributes }, (_, i) => ({ key: `r${i}`, value: { stringValue: `${tag}${i}`.padEnd(valueLength, 'x') } }));
-  const dataPoints = Array.from({ length: points }, (_, i) => ({ startTimeUnixNano: '1', timeUnixNano: String(1_700_000_000_000_000_000n + BigInt(i)), asInt: '1' }));
+  const dataPoints = Array.from({ length: points }, (_, i) => ({ startTimeUnixNano: '1', timeUnixNano: String(BigInt(Date.now()) * 1_000_000n + BigInt(i)), asInt: '1' }));
   const body = { resourceMetrics: [{ resource: { attributes: resource }, scopeMetrics: [{ scope: { name: 's' }, metrics: [{ name: `m.${tag}`, sum: { aggregationTemporality: 1, isMonotonic: true, dataPoints } }] }] }] };
   return gzipSync(JSON.stringify(body));
 }
