@@ -88,6 +88,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const retention = new RetentionJob(store, {
     maxAgeMs: config.retentionMaxAgeHours * 3_600_000,
     maxSpans: config.retentionMaxSpans,
+    maxPoints: config.retentionMaxPoints,
     intervalMs: config.retentionIntervalMs,
   }, (write) => ingestPool.withWriteLock(write));
   let featureStoreUrl = config.featureStoreUrl ?? '';

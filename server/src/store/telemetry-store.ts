@@ -244,6 +244,16 @@ const MIGRATIONS: readonly Migration[] = [
         FROM experiment_requests GROUP BY request_id;
     `,
   },
+  {
+    // Retention by count removes browser rows first, in the order they arrived (row id): these
+    // partial indexes find them without walking past the server's own rows, which a flood of
+    // browser spans must never push out. They grow at their end, as ids do.
+    version: 7,
+    sql: `
+      CREATE INDEX spans_untrusted_arrival ON spans (id) WHERE trusted = 0;
+      CREATE INDEX metric_points_untrusted_arrival ON metric_points (id) WHERE trusted = 0;
+    `,
+  },
 ];
 
 /** Log buckets per factor e of the duration rollup: 50 gives 2% wide buckets (percentiles within 1%). */
@@ -984,19 +994,47 @@ export class TelemetryStore {
     return Math.max(0, this.spanCount() - maxSpans);
   }
 
-  /** Deletes the `count` oldest spans (by start time). Returns how many went. */
+  /**
+   * Deletes `count` spans: the browser's first, in the order they arrived; the server's own
+   * only once no browser span is left (a flood of browser spans never pushes out a served
+   * request). By arrival, not start time: spans a browser dates ahead used to outlive
+   * everything. Browser events waiting for their request go with their spans. Returns how many went.
+   */
   deleteOldestSpans(count: number): number {
     return this.db.transaction(() => {
-      const ids = this.db.prepare('SELECT id FROM spans ORDER BY start_ms, id LIMIT ?').pluck().all(count) as number[];
-      this.deleteSpans(ids);
+      const untrusted = this.db.prepare('SELECT id FROM spans INDEXED BY spans_untrusted_arrival WHERE trusted = 0 ORDER BY id LIMIT ?').pluck().all(count) as number[];
+      const trusted = untrusted.length < count ? (this.db.prepare('SELECT id FROM spans WHERE trusted = 1 ORDER BY id LIMIT ?').pluck().all(count - untrusted.length) as number[]) : [];
+      this.deleteSpans([...untrusted, ...trusted]);
+      if (untrusted.length > 0) {
+        this.db
+          .prepare('DELETE FROM unmatched_events WHERE id IN (SELECT id FROM unmatched_events WHERE span_row <= ? ORDER BY id LIMIT ?)')
+          .run(untrusted[untrusted.length - 1], untrusted.length);
+      }
       this.forgetEmptySegments();
-      return ids.length;
+      return untrusted.length + trusted.length;
+    }).immediate();
+  }
+
+  /** How many metric points are stored beyond `maxPoints` (a read). */
+  pointsBeyond(maxPoints: number): number {
+    return Math.max(0, (this.db.prepare('SELECT count(*) FROM metric_points').pluck().get() as number) - maxPoints);
+  }
+
+  /** Deletes `count` metric points, the browser's first, by arrival (see `deleteOldestSpans`). Returns how many went. */
+  deleteOldestPoints(count: number): number {
+    return this.db.transaction(() => {
+      const untrusted = this.db
+        .prepare('DELETE FROM metric_points WHERE id IN (SELECT id FROM metric_points INDEXED BY metric_points_untrusted_arrival WHERE trusted = 0 ORDER BY id LIMIT ?)')
+        .run(count).changes;
+      const trusted = untrusted < count ? this.db.prepare('DELETE FROM metric_points WHERE id IN (SELECT id FROM metric_points WHERE trusted = 1 ORDER BY id LIMIT ?)').run(count - untrusted).changes : 0;
+      return untrusted + trusted;
     }).immediate();
   }
 
   private deleteSpans(ids: readonly number[]): void {
     const deleteSpan = this.db.prepare('DELETE FROM spans WHERE id = ?');
-    const requestOf = this.db.prepare(`SELECT json_extract(attributes, '$."recommendation.request_id"') FROM spans WHERE id = ? AND name = '${REQUEST_SPAN}'`).pluck();
+    // Only the server's own request span: a browser span of that name must not take the served request's rows with it.
+    const requestOf = this.db.prepare(`SELECT request_id FROM spans WHERE id = ? AND name = '${REQUEST_SPAN}' AND trusted = 1`).pluck();
     const deleteRequest = this.db.prepare('DELETE FROM experiment_requests WHERE request_id = ?');
     const deleteClickKeys = this.db.prepare('DELETE FROM click_keys WHERE request_id = ?');
     const deleteServed = this.db.prepare('DELETE FROM served_requests WHERE request_id = ?');
