@@ -113,6 +113,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     benchParseOnlyRoute: config.benchParseOnlyRoute,
     static: { distDir: config.distDir },
     isReady: () => ready,
+    ownTelemetry: telemetry.ownTelemetry,
   });
   /** Flushes the server's own telemetry into the store, then closes everything behind the HTTP server. */
   const closeBehind = async (forwardDrainMs: number) => {
