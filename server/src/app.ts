@@ -12,6 +12,7 @@ import type { ExperimentService } from './services/experiment-service.js';
 import type { RecommendationService } from './services/recommendation-service.js';
 import type { IngestPool } from './store/ingest-pool.js';
 import type { TelemetryStore } from './store/telemetry-store.js';
+import type { OwnTelemetryStatus } from './telemetry/store-exporters.js';
 
 /** Everything the HTTP layer needs; `index.ts` builds it, tests build their own. */
 export interface AppDeps {
@@ -30,6 +31,8 @@ export interface AppDeps {
   readonly static: StaticConfig;
   /** Answers `/healthz`: false while starting or shutting down. */
   readonly isReady: () => boolean;
+  /** The server's own telemetry on its way to the store: shown by `/healthz`, so a loss is never silent. */
+  readonly ownTelemetry?: () => OwnTelemetryStatus;
 }
 
 /** The Express application, not listening: parsers → CORS → routers → 404 (JSON, or HTML for a browser's page) → errors. */
@@ -39,9 +42,10 @@ export function createApp(deps: AppDeps): Express {
   app.set('query parser', 'simple');
   app.get('/healthz', (_req, res) => {
     // A store that can no longer commit makes the server unhealthy: it would refuse every export.
-    const problem = !deps.isReady() ? 'starting or stopping' : deps.ingestPool.failed ? 'the telemetry store cannot be written' : undefined;
-    if (problem === undefined) res.json({ status: 'ok' });
-    else res.status(503).json({ status: 'unavailable', reason: problem });
+    const problem = !deps.isReady() ? 'starting or stopping' : deps.ingestPool.problem;
+    const ownTelemetry = deps.ownTelemetry?.();
+    if (problem === undefined) res.json({ status: 'ok', ownTelemetry });
+    else res.status(503).json({ status: 'unavailable', reason: problem, ownTelemetry });
   });
   app.use('/v1', cors(deps.corsOrigins), otlpRoutes({ pool: deps.ingestPool, forwarder: deps.forwarder, config: deps.otlp }));
   if (deps.benchParseOnlyRoute) {

@@ -32,6 +32,8 @@ export interface ServerConfig {
   readonly retentionMaxAgeHours: number;
   /** `RETENTION_MAX_SPANS`: the oldest spans beyond this count are deleted (default 10,000,000; 0: no limit). */
   readonly retentionMaxSpans: number;
+  /** `RETENTION_MAX_POINTS`: metric points beyond this count are deleted, the browser's first (default 10,000,000; 0: no limit). */
+  readonly retentionMaxPoints: number;
   /** `RETENTION_INTERVAL_MS`: how often the background cleanup runs (default 60,000). */
   readonly retentionIntervalMs: number;
   /** `BENCH_PARSE_ONLY_ROUTE=true`: also serve `/bench/parse-only/v1/*`, which decodes but stores nothing (for `npm run bench`). */
@@ -157,6 +159,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): ServerConfig {
     ingestMaxInFlightBytes: integer(env, 'INGEST_MAX_IN_FLIGHT_BYTES', 64 * MIB, 1024, 4096 * MIB),
     retentionMaxAgeHours: integer(env, 'RETENTION_MAX_AGE_HOURS', 720, 0, 24 * 365 * 10),
     retentionMaxSpans: integer(env, 'RETENTION_MAX_SPANS', 10_000_000, 0, 1_000_000_000),
+    retentionMaxPoints: integer(env, 'RETENTION_MAX_POINTS', 10_000_000, 0, 1_000_000_000),
     retentionIntervalMs: integer(env, 'RETENTION_INTERVAL_MS', 60_000, 100, 86_400_000),
     benchParseOnlyRoute: boolean(env, 'BENCH_PARSE_ONLY_ROUTE'),
     featureStorePort: integer(env, 'FEATURE_STORE_PORT', 3001, 0, 65_535),

@@ -61,6 +61,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     requestService: config.serviceName,
     workers: config.ingestWorkers,
     maxInFlightBytes: config.ingestMaxInFlightBytes,
+    maxAgeMs: config.retentionMaxAgeHours * 3_600_000,
   });
   const content = new ContentStore({ path: join(config.dataDir, 'content.db'), articleCount: CATALOGUE_SIZE, userCount: AUDIENCE_SIZE, seed: CATALOGUE_SEED });
   const experiments = new ExperimentService(config.experiments);
@@ -87,6 +88,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const retention = new RetentionJob(store, {
     maxAgeMs: config.retentionMaxAgeHours * 3_600_000,
     maxSpans: config.retentionMaxSpans,
+    maxPoints: config.retentionMaxPoints,
     intervalMs: config.retentionIntervalMs,
   }, (write) => ingestPool.withWriteLock(write));
   let featureStoreUrl = config.featureStoreUrl ?? '';
@@ -111,6 +113,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     benchParseOnlyRoute: config.benchParseOnlyRoute,
     static: { distDir: config.distDir },
     isReady: () => ready,
+    ownTelemetry: telemetry.ownTelemetry,
   });
   /** Flushes the server's own telemetry into the store, then closes everything behind the HTTP server. */
   const closeBehind = async (forwardDrainMs: number) => {

@@ -55,7 +55,7 @@ describe('TelemetryStore', () => {
       { span_id: hexId(1, 8), user_id: 'alice' },
       { span_id: hexId(2, 8), user_id: null },
     ]);
-    expect(db.pragma('user_version', { simple: true })).toBe(6);
+    expect(db.pragma('user_version', { simple: true })).toBe(7);
     db.close();
   });
 

@@ -62,13 +62,42 @@ export interface DecodeOptions {
   /** Whether the items are the server's own telemetry (else client-reported). */
   readonly trusted: boolean;
   readonly limits?: DecodeLimits;
-  /** The server's clock (ms since the epoch), for the bound on future timestamps; now by default. */
+  /** The server's clock (ms since the epoch), for the bounds on timestamps; now by default. */
   readonly nowMs?: number;
+  /**
+   * The retention age (ms; 0 or absent: data is kept forever). Spans that start, and points
+   * taken, longer ago than this would be deleted by the next cleanup, so they are refused
+   * up front: a partial success that names the reason, never an acknowledgement of data
+   * that vanishes within a minute.
+   */
+  readonly maxAgeMs?: number;
 }
 
-/** The latest timestamp accepted, as decimal nanoseconds. */
-function latestAccepted(options: DecodeOptions): string {
-  return `${Math.floor((options.nowMs ?? Date.now()) + MAX_CLOCK_AHEAD_MS)}000000`;
+/**
+ * Largest magnitude of a value, sum or histogram count from a client. Totals add such values:
+ * two points of 1.7e308 made a variant's total Infinity (null in the results' JSON) for good.
+ * 2^53 keeps every integer exact, and millions of such points still add up to a finite number.
+ */
+export const MAX_POINT_MAGNITUDE = Number.MAX_SAFE_INTEGER;
+
+/** The window of timestamps accepted, as decimal nanoseconds. */
+interface Accepted {
+  /** The latest timestamp accepted. */
+  readonly latest: string;
+  /** The earliest (`'0'` when there is no retention age). */
+  readonly earliest: string;
+  /** The reason given for a timestamp before `earliest`. */
+  readonly tooOld: string;
+}
+
+function acceptedWindow(options: DecodeOptions): Accepted {
+  const now = options.nowMs ?? Date.now();
+  const maxAge = options.maxAgeMs ?? 0;
+  return {
+    latest: `${Math.floor(now + MAX_CLOCK_AHEAD_MS)}000000`,
+    earliest: maxAge > 0 && now > maxAge ? `${Math.floor(now - maxAge)}000000` : '0',
+    tooOld: `older than the retention age of ${maxAge / 3_600_000} hours, so it would be deleted at once (RETENTION_MAX_AGE_HOURS)`,
+  };
 }
 
 /** Whether decimal nanoseconds `a` (as `nanos` returns them: no leading zeros) are after `b`. */
@@ -204,7 +233,7 @@ function requireRoot(body: Json, field: string): Json[] {
 /** Decodes an `ExportTraceServiceRequest` in OTLP/JSON. */
 export function decodeTraceRequest(body: Json, options: DecodeOptions): DecodeResult<SpanRecord> {
   const limits = options.limits ?? DEFAULT_DECODE_LIMITS;
-  const latest = latestAccepted(options);
+  const accepted = acceptedWindow(options);
   const out = collector<SpanRecord>();
   for (const resourceSpans of requireRoot(body, 'resourceSpans')) {
     if (!isObject(resourceSpans)) throw new MalformedOtlpError('resourceSpans[] must be objects');
@@ -213,7 +242,7 @@ export function decodeTraceRequest(body: Json, options: DecodeOptions): DecodeRe
       if (!isObject(scopeSpans)) throw new MalformedOtlpError('scopeSpans[] must be objects');
       const scope = isObject(scopeSpans.scope) ? stringField(scopeSpans.scope, 'name') : '';
       for (const span of arrayField(scopeSpans, 'spans')) {
-        const decoded = decodeSpan(span, service, scope, options.trusted, limits, latest);
+        const decoded = decodeSpan(span, service, scope, options.trusted, limits, accepted);
         if (typeof decoded === 'string') out.reject(decoded);
         else out.result.items.push(decoded);
       }
@@ -228,7 +257,7 @@ function decodeSpan(
   scope: string,
   trusted: boolean,
   limits: DecodeLimits,
-  latest: string,
+  accepted: Accepted,
 ): SpanRecord | string {
   if (!isObject(span)) return 'span is not an object';
   const traceId = normalizeId(span.traceId);
@@ -243,7 +272,8 @@ function decodeSpan(
   const end = nanos(span.endTimeUnixNano);
   if (start === undefined || end === undefined) return `span ${spanId} timestamps are invalid, expected unsigned nanoseconds`;
   if (BigInt(end) < BigInt(start)) return `span ${spanId} ends before it starts`;
-  if (isAfter(end, latest)) return `span ${spanId} endTimeUnixNano is more than a day ahead of the server's clock`;
+  if (isAfter(end, accepted.latest)) return `span ${spanId} endTimeUnixNano is more than a day ahead of the server's clock`;
+  if (isAfter(accepted.earliest, start)) return `span ${spanId} startTimeUnixNano is ${accepted.tooOld}`;
   const kind = numberValue(span.kind) ?? 0;
   const status = isObject(span.status) ? span.status : {};
   return {
@@ -293,7 +323,7 @@ function decodeLinks(list: Json, limits: DecodeLimits): SpanLinkRecord[] {
 /** Decodes an `ExportMetricsServiceRequest` in OTLP/JSON. */
 export function decodeMetricsRequest(body: Json, options: DecodeOptions): DecodeResult<MetricPointRecord> {
   const limits = options.limits ?? DEFAULT_DECODE_LIMITS;
-  const latest = latestAccepted(options);
+  const accepted = acceptedWindow(options);
   const out = collector<MetricPointRecord>();
   for (const resourceMetrics of requireRoot(body, 'resourceMetrics')) {
     if (!isObject(resourceMetrics)) throw new MalformedOtlpError('resourceMetrics[] must be objects');
@@ -304,7 +334,7 @@ export function decodeMetricsRequest(body: Json, options: DecodeOptions): Decode
       if (!isObject(scopeMetrics)) throw new MalformedOtlpError('scopeMetrics[] must be objects');
       const scope = isObject(scopeMetrics.scope) ? stringField(scopeMetrics.scope, 'name') : '';
       for (const metric of arrayField(scopeMetrics, 'metrics')) {
-        decodeMetric(metric, { service, resourceKey, scope }, options.trusted, limits, latest, out);
+        decodeMetric(metric, { service, resourceKey, scope }, options.trusted, limits, accepted, out);
       }
     }
   }
@@ -316,7 +346,7 @@ function decodeMetric(
   origin: Pick<MetricPointRecord, 'service' | 'resourceKey' | 'scope'>,
   trusted: boolean,
   limits: DecodeLimits,
-  latest: string,
+  accepted: Accepted,
   out: Collector<MetricPointRecord>,
 ): void {
   if (!isObject(metric) || stringField(metric, 'name') === '') {
@@ -339,7 +369,7 @@ function decodeMetric(
   const temporality: Temporality = rawTemporality === 1 || rawTemporality === 2 ? rawTemporality : 0;
   const monotonic = data.isMonotonic === true;
   for (const point of Array.isArray(data.dataPoints) ? data.dataPoints : []) {
-    const decoded = decodePoint(point, kind, limits, latest);
+    const decoded = decodePoint(point, kind, limits, accepted);
     if (typeof decoded === 'string') {
       out.reject(`metric ${name}: ${decoded}`);
       continue;
@@ -362,25 +392,35 @@ type PointFields = Pick<
   'attributes' | 'startTimeUnixNano' | 'timeUnixNano' | 'value' | 'count' | 'sum' | 'bucketCounts' | 'explicitBounds'
 >;
 
-function decodePoint(point: Json, kind: MetricKind, limits: DecodeLimits, latest: string): PointFields | string {
+/** A number within ±`MAX_POINT_MAGNITUDE`. */
+function boundedNumber(value: Json): number | undefined {
+  const n = numberValue(value);
+  return n !== undefined && Math.abs(n) <= MAX_POINT_MAGNITUDE ? n : undefined;
+}
+
+function decodePoint(point: Json, kind: MetricKind, limits: DecodeLimits, accepted: Accepted): PointFields | string {
   if (!isObject(point)) return 'data point is not an object';
   const time = nanos(point.timeUnixNano);
   if (time === undefined) return 'data point timeUnixNano is invalid';
-  if (isAfter(time, latest)) return "data point timeUnixNano is more than a day ahead of the server's clock";
+  if (isAfter(time, accepted.latest)) return "data point timeUnixNano is more than a day ahead of the server's clock";
+  if (isAfter(accepted.earliest, time)) return `data point timeUnixNano is ${accepted.tooOld}`;
   const start = nanos(point.startTimeUnixNano) ?? '0';
   const attributes = keyValues(point.attributes, limits);
   if (kind !== 'histogram') {
-    const value = numberValue(point.asDouble) ?? numberValue(point.asInt);
-    if (value === undefined) return 'data point has no asDouble or asInt';
+    const unbounded = numberValue(point.asDouble) ?? numberValue(point.asInt);
+    if (unbounded === undefined) return 'data point has no asDouble or asInt';
+    const value = boundedNumber(unbounded);
+    if (value === undefined) return `data point value is out of range, expected a number within ±${MAX_POINT_MAGNITUDE}`;
     return { attributes, startTimeUnixNano: start, timeUnixNano: time, value, count: null, sum: null, bucketCounts: null, explicitBounds: null };
   }
   const count = integerValue(point.count);
-  if (typeof count !== 'number' || count < 0) return 'histogram point count is invalid, expected a non-negative integer';
+  if (typeof count !== 'number' || count < 0 || count > MAX_POINT_MAGNITUDE) return 'histogram point count is invalid, expected a non-negative integer';
+  if (point.sum !== undefined && point.sum !== null && boundedNumber(point.sum) === undefined) return `histogram point sum is out of range, expected a number within ±${MAX_POINT_MAGNITUDE}`;
   const rawCounts = Array.isArray(point.bucketCounts) ? point.bucketCounts : [];
   if (rawCounts.length > MAX_HISTOGRAM_BUCKETS) return `histogram has more than ${MAX_HISTOGRAM_BUCKETS} buckets`;
   const bucketCounts = rawCounts.map(integerValue);
   const explicitBounds = (Array.isArray(point.explicitBounds) ? point.explicitBounds : []).map(numberValue);
-  if (bucketCounts.some((c) => typeof c !== 'number' || c < 0)) return 'histogram bucketCounts must be non-negative integers';
+  if (bucketCounts.some((c) => typeof c !== 'number' || c < 0 || c > MAX_POINT_MAGNITUDE)) return 'histogram bucketCounts must be non-negative integers';
   if (explicitBounds.some((b) => b === undefined)) return 'histogram explicitBounds must be numbers';
   const bounds = explicitBounds as number[];
   const buckets = bucketCounts as number[];

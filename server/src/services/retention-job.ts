@@ -3,8 +3,10 @@
 export interface RetentionConfig {
   /** Delete spans and points older than this (0: keep forever). */
   readonly maxAgeMs: number;
-  /** Delete the oldest spans beyond this count (0: no limit). */
+  /** Delete spans beyond this count, the browser's first, by arrival (0: no limit). */
   readonly maxSpans: number;
+  /** Delete metric points beyond this count, the browser's first, by arrival (0 or absent: no limit). */
+  readonly maxPoints?: number;
   /** How often the cleanup runs. */
   readonly intervalMs: number;
 }
@@ -13,12 +15,13 @@ export interface RetentionStore {
   deleteOlderThan(cutoffMs: number, batch: number): number;
   spansBeyond(maxSpans: number): number;
   deleteOldestSpans(count: number): number;
+  /** Metric points beyond a count; a store without it has its points bounded by age only. */
+  pointsBeyond?(maxPoints: number): number;
+  deleteOldestPoints?(count: number): number;
 }
 
 /** Rows deleted per transaction; small enough to keep each one to a few milliseconds. */
 const DELETE_BATCH = 5_000;
-/** Batches per run, so one run never holds the event loop for long. */
-const MAX_BATCHES_PER_RUN = 20;
 
 /** Runs a write with the store's writers kept out (the ingest workers' shared lock). */
 export type WriteLock = <T>(write: () => T) => Promise<T>;
@@ -39,39 +42,48 @@ export class RetentionJob {
     private readonly lock: WriteLock = (write) => Promise.resolve(write()),
   ) {}
 
-  /**
-   * One batch of each rule, given how many spans are still beyond the count limit (those
-   * deleted by age count towards it); returns how many spans it deleted.
-   */
-  private batch(nowMs: number, beyond: number): number {
-    const byAge = this.config.maxAgeMs > 0 ? this.store.deleteOlderThan(nowMs - this.config.maxAgeMs, DELETE_BATCH) : 0;
-    const excess = beyond - byAge;
-    return byAge + (excess > 0 ? this.store.deleteOldestSpans(Math.min(excess, DELETE_BATCH)) : 0);
-  }
-
-  /** Spans beyond the count limit: counted once per pass, outside any lock (a full count is slow on a large store). */
-  private beyond(): number {
-    return this.config.maxSpans > 0 ? this.store.spansBeyond(this.config.maxSpans) : 0;
+  /** Runs `batch` under the lock until it deletes nothing; returns how many rows it deleted. */
+  private async repeat(batch: () => number): Promise<number> {
+    let deleted = 0;
+    for (;;) {
+      const n = await this.lock(batch);
+      deleted += n;
+      if (n === 0) return deleted;
+    }
   }
 
   /**
-   * One cleanup pass; returns how many spans were deleted. Each batch runs under the writers'
-   * lock, so ingest commits between batches, and the event loop serves requests between them too.
+   * One cleanup pass; returns how many spans were deleted. It runs until nothing is beyond the
+   * limits — a cap on batches per pass let ingest outrun it (3.4 M spans held against a limit of
+   * 10,000). Each batch runs under the writers' lock, so ingest commits between batches, and the
+   * event loop serves requests between them too. Counts are taken once per rule, outside any
+   * lock (a full count is slow on a large store), after the deletions by age.
    */
   async runOnce(nowMs = Date.now()): Promise<number> {
-    let beyond = this.beyond();
-    let deleted = 0;
-    for (let i = 0; i < MAX_BATCHES_PER_RUN; i += 1) {
-      const batch = await this.lock(() => this.batch(nowMs, beyond));
-      beyond -= batch;
-      deleted += batch;
-      if (batch === 0) break;
+    const { maxAgeMs, maxSpans, maxPoints = 0 } = this.config;
+    let deleted = maxAgeMs > 0 ? await this.repeat(() => this.store.deleteOlderThan(nowMs - maxAgeMs, DELETE_BATCH)) : 0;
+    if (maxSpans > 0) {
+      let beyond = this.store.spansBeyond(maxSpans);
+      deleted += await this.repeat(() => {
+        const n = beyond > 0 ? this.store.deleteOldestSpans(Math.min(beyond, DELETE_BATCH)) : 0;
+        beyond -= n;
+        return n;
+      });
+    }
+    const { pointsBeyond, deleteOldestPoints } = this.store;
+    if (maxPoints > 0 && pointsBeyond !== undefined && deleteOldestPoints !== undefined) {
+      let beyond = pointsBeyond.call(this.store, maxPoints);
+      await this.repeat(() => {
+        const n = beyond > 0 ? deleteOldestPoints.call(this.store, Math.min(beyond, DELETE_BATCH)) : 0;
+        beyond -= n;
+        return n;
+      });
     }
     return deleted;
   }
 
   start(): void {
-    if (this.config.maxAgeMs === 0 && this.config.maxSpans === 0) return;
+    if (this.config.maxAgeMs === 0 && this.config.maxSpans === 0 && (this.config.maxPoints ?? 0) === 0) return;
     this.timer = setInterval(() => {
       // A pass still running (a large backlog) is not joined by a second one.
       if (this.running) return;

@@ -7,6 +7,8 @@ export interface IngestWorkerData {
   readonly experimentKeys: readonly string[];
   readonly requestService: string | null;
   readonly limits: DecodeLimits | null;
+  /** Retention age in ms (0: none): older OTLP is refused (see `DecodeOptions.maxAgeMs`). */
+  readonly maxAgeMs: number;
   readonly lock: SharedArrayBuffer;
   /** `ingest` decodes and commits; `checkpoint` only moves the WAL into the database, off the commit path. */
   readonly role: 'ingest' | 'checkpoint';
@@ -27,8 +29,13 @@ export type IngestRequest =
   | { readonly kind: 'records'; readonly id: number; readonly spans: readonly SpanRecord[]; readonly points: readonly MetricPointRecord[] }
   | { readonly kind: 'close'; readonly id: number };
 
-/** Committed (with what was rejected), malformed (400), or failed (503). */
+/** Committed (with what was rejected), malformed (400), or failed (503; `commit` when the transaction failed). */
 export type IngestReply =
   | { readonly id: number; readonly rejected: number; readonly errors: readonly string[] }
   | { readonly id: number; readonly malformed: string }
-  | { readonly id: number; readonly error: string };
+  | { readonly id: number; readonly error: string; readonly commit?: boolean };
+
+/** From the checkpoint thread, when checkpoints start failing (the error) or succeed again (null). */
+export interface CheckpointReport {
+  readonly checkpoint: string | null;
+}

@@ -2,7 +2,7 @@ import { Worker } from 'node:worker_threads';
 import { compiledScript } from '../compiled-script.js';
 import type { DecodeLimits } from '../core/otlp-json.js';
 import type { MetricPointRecord, SpanRecord } from '../core/telemetry-records.js';
-import type { IngestReply, IngestRequest } from './ingest-messages.js';
+import type { CheckpointReport, IngestReply, IngestRequest } from './ingest-messages.js';
 import { acquireWriteLock, createWriteLock, releaseWriteLock } from './write-lock.js';
 
 /** Configuration of the ingest workers. */
@@ -19,6 +19,8 @@ export interface IngestPoolConfig {
   readonly workers: number;
   /** Most bytes of OTLP bodies in flight; beyond it requests are refused as overload (503). */
   readonly maxInFlightBytes: number;
+  /** Retention age in ms (0 or absent: none): OTLP older than it is refused as a partial success. */
+  readonly maxAgeMs?: number;
 }
 
 /** What became of one OTLP body. */
@@ -52,7 +54,11 @@ interface Waiter {
  */
 export class IngestPool {
   private readonly slots: Slot[];
-  private readonly checkpointer: Worker;
+  private checkpointer: Worker;
+  /** Why the last commit failed, until one succeeds again (a full disk, say). */
+  private commitError: string | undefined;
+  /** Why checkpoints fail, until one succeeds again. */
+  private checkpointError: string | undefined;
   private readonly waiters = new Map<number, Waiter>();
   /** Called when the last waiter settles: what `drain` awaits instead of polling. */
   private onIdle: (() => void)[] = [];
@@ -65,9 +71,21 @@ export class IngestPool {
   constructor(private readonly config: IngestPoolConfig) {
     const lock = (this.lock = createWriteLock());
     const script = compiledScript('store/ingest-worker.js', 'the ingest worker');
-    const workerData = (role: 'ingest' | 'checkpoint') => ({ path: config.path, experimentKeys: config.experimentKeys, requestService: config.requestService ?? null, limits: config.limits ?? null, lock, role });
-    this.checkpointer = new Worker(script, { workerData: workerData('checkpoint') });
-    this.checkpointer.on('error', (error) => console.error('the WAL checkpoint thread failed', error));
+    const workerData = (role: 'ingest' | 'checkpoint') => ({ path: config.path, experimentKeys: config.experimentKeys, requestService: config.requestService ?? null, limits: config.limits ?? null, maxAgeMs: config.maxAgeMs ?? 0, lock, role });
+    const startCheckpointer = (): Worker => {
+      const worker = new Worker(script, { workerData: workerData('checkpoint') });
+      worker.on('message', (report: CheckpointReport) => {
+        this.checkpointError = report.checkpoint ?? undefined;
+        if (report.checkpoint !== null) console.error(`checkpointing the WAL failed (${report.checkpoint}); retrying`);
+      });
+      worker.on('error', (error) => console.error('the WAL checkpoint thread failed; starting another', error));
+      // Without it the WAL grows for good: a thread that ends is replaced.
+      worker.on('exit', () => {
+        if (!this.closing) this.checkpointer = startCheckpointer();
+      });
+      return worker;
+    };
+    this.checkpointer = startCheckpointer();
     this.slots = Array.from({ length: Math.max(1, config.workers) }, () => {
       const worker = new Worker(script, { workerData: workerData('ingest') });
       const slot: Slot = { worker, inFlightBytes: 0, inFlight: 0 };
@@ -102,8 +120,13 @@ export class IngestPool {
     waiter.slot.inFlight -= 1;
     waiter.slot.inFlightBytes -= waiter.bytes;
     if ('malformed' in reply) waiter.reject(new MalformedBodyError(reply.malformed));
-    else if ('error' in reply) waiter.reject(new Error(reply.error));
-    else waiter.resolve({ rejected: reply.rejected, errors: reply.errors });
+    else if ('error' in reply) {
+      if (reply.commit === true) this.commitError = reply.error;
+      waiter.reject(new Error(reply.error));
+    } else {
+      this.commitError = undefined;
+      waiter.resolve({ rejected: reply.rejected, errors: reply.errors });
+    }
     this.notifyIdle();
   }
 
@@ -135,6 +158,17 @@ export class IngestPool {
   /** True once a worker has failed: nothing more can be stored (see `/healthz`). */
   get failed(): boolean {
     return this.failure !== undefined;
+  }
+
+  /**
+   * Why the store cannot be written now, for `/healthz`: a worker died, the last commit failed
+   * (until one succeeds), or checkpoints fail (until one succeeds; the WAL only grows meanwhile).
+   */
+  get problem(): string | undefined {
+    if (this.failure !== undefined) return 'the telemetry store cannot be written';
+    if (this.commitError !== undefined) return `the telemetry store cannot be written: ${this.commitError}`;
+    if (this.checkpointError !== undefined) return `the telemetry store cannot be written: checkpointing its WAL fails (${this.checkpointError})`;
+    return undefined;
   }
 
   /** Whether a body of `bytes` may join what is in flight (one body always may, however large). */

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { ATTR, METRIC, SPAN } from '../../../common/src/semconv.js';
 import type { StoredMetricPoint, StoredSpan } from '../../../common/src/wire-types.js';
@@ -248,6 +248,16 @@ const MIGRATIONS: readonly Migration[] = [
         FROM experiment_requests GROUP BY request_id;
     `,
   },
+  {
+    // Retention by count removes browser rows first, in the order they arrived (row id): these
+    // partial indexes find them without walking past the server's own rows, which a flood of
+    // browser spans must never push out. They grow at their end, as ids do.
+    version: 7,
+    sql: `
+      CREATE INDEX spans_untrusted_arrival ON spans (id) WHERE trusted = 0;
+      CREATE INDEX metric_points_untrusted_arrival ON metric_points (id) WHERE trusted = 0;
+    `,
+  },
 ];
 
 /** Log buckets per factor e of the duration rollup: 50 gives 2% wide buckets (percentiles within 1%). */
@@ -311,6 +321,32 @@ export interface PreparedSpan {
  */
 export function prepareSpans(spans: readonly SpanRecord[]): PreparedSpan[] {
   return spans.map((span) => ({ span, row: spanRow(span) }));
+}
+
+/** A metric point with its stream identity and attributes' JSON, made before the write lock is taken (see `preparePoints`). */
+export interface PreparedPoint {
+  readonly point: MetricPointRecord;
+  readonly attributes: string;
+  /** SHA-1 of resource, scope, name and attributes: the stream whose cumulative points supersede each other. */
+  readonly stream: string;
+}
+
+/**
+ * The stream identities of points about to be written. A resource's key (all its attributes:
+ * up to the decode limits, half a megabyte) is hashed once, not once per point, and outside
+ * the write lock: hashed per point inside it, one small post of 20,000 points held every
+ * other export back for most of a minute.
+ */
+export function preparePoints(points: readonly MetricPointRecord[]): PreparedPoint[] {
+  const resources = new Map<string, Hash>();
+  return points.map((point) => {
+    let resource = resources.get(point.resourceKey);
+    if (resource === undefined) resources.set(point.resourceKey, (resource = createHash('sha1').update(`${point.resourceKey}\u0000`)));
+    const attributes = canonicalJson(point.attributes);
+    // The same digest as hashing the whole key at once, so streams stored before keep their identity.
+    const stream = resource.copy().update(`${point.scope}\u0000${point.name}\u0000${attributes}`).digest('hex');
+    return { point, attributes, stream };
+  });
 }
 
 /** The `spans` row of a span, in column order. */
@@ -481,6 +517,8 @@ export class TelemetryStore {
   private readonly servedOfRequest = new Map<string, ServedRequest | null>();
   private readonly readMetricRollup: Database.Statement;
   private readonly writeMetricRollup: Database.Statement;
+  /** Metric rollup cells of the transaction being written, keyed by the cell. */
+  private readonly pendingMetricRollup = new Map<string, { cell: readonly [string, string, string, number, string]; total: number; counts: number[] | null }>();
   private readonly insertUnmatched: Database.Statement;
   private readonly insertUnmatchedRows: Database.Statement;
   /** Parameters of the unmatched events of the transaction, written together once its spans are (see `flushUnmatched`). */
@@ -495,7 +533,7 @@ export class TelemetryStore {
   private readonly requestService: string | undefined;
   /** Downstream span rollup cells of the transaction being written, keyed by the cell. */
   private readonly pendingRollup = new Map<string, { cell: readonly [string, string, string, string, number, number]; count: number; hits: number; misses: number }>();
-  private readonly writeInTransaction: (spans: readonly PreparedSpan[], points: readonly MetricPointRecord[]) => number;
+  private readonly writeInTransaction: (spans: readonly PreparedSpan[], points: readonly PreparedPoint[]) => number;
 
   constructor(options: TelemetryStoreOptions) {
     this.db = new Database(options.path);
@@ -548,10 +586,11 @@ export class TelemetryStore {
     this.rowsAfter = this.db.prepare('SELECT id, trace_id, span_id, request_id FROM spans WHERE id > ? ORDER BY id').raw();
     this.bloomOf = this.db.prepare('SELECT bloom FROM span_blooms WHERE segment = ?').pluck();
     this.writeBloom = this.db.prepare('INSERT OR REPLACE INTO span_blooms (segment, bloom) VALUES (?, ?)');
-    this.writeInTransaction = this.db.transaction((spans: readonly PreparedSpan[], points: readonly MetricPointRecord[]) => {
+    this.writeInTransaction = this.db.transaction((spans: readonly PreparedSpan[], points: readonly PreparedPoint[]) => {
       const lastRow = this.lastRow.get() as number;
       this.servedOfRequest.clear();
       this.servedInTransaction.clear();
+      this.pendingMetricRollup.clear();
       this.pendingUnmatched = [];
       this.transactionStartMs = Date.now();
       // Browser spans first, MULTI_ROW at a time (one statement per chunk instead of per span),
@@ -573,6 +612,7 @@ export class TelemetryStore {
       );
       this.flushRollup();
       for (const point of points) this.writePoint(point);
+      this.flushMetricRollup();
       return added;
     });
     // Rows copied by the version-5 migration (or left by a build without filters) get theirs,
@@ -815,23 +855,37 @@ export class TelemetryStore {
     const minute = Math.floor(nanosToMillis(point.timeUnixNano) / MINUTE_MS);
     // Part of the primary key, so never NULL: sums have no bounds.
     const bounds = point.explicitBounds === null ? '' : JSON.stringify(point.explicitBounds);
+    const value = point.kind === 'histogram' ? (point.count ?? 0) : (point.value ?? 0);
     for (const key in point.attributes) {
       const variant = point.attributes[key];
       if (typeof variant !== 'string' || !key.startsWith(ATTR.EXPERIMENT_PREFIX)) continue;
-      const existing = this.readMetricRollup.get(point.name, key, variant, minute, bounds) as { total: number; bucketCounts: string | null } | undefined;
-      let counts = point.bucketCounts === null ? null : [...point.bucketCounts];
-      if (existing !== undefined && counts !== null && existing.bucketCounts !== null) {
-        const previous = JSON.parse(existing.bucketCounts) as number[];
-        counts = counts.map((c, i) => c + (previous[i] ?? 0));
+      const cell = [point.name, key, variant, minute, bounds] as const;
+      const id = cell.join('\u0000');
+      const pending = this.pendingMetricRollup.get(id);
+      if (pending === undefined) this.pendingMetricRollup.set(id, { cell, total: value, counts: point.bucketCounts === null ? null : [...point.bucketCounts] });
+      else {
+        pending.total += value;
+        if (pending.counts !== null && point.bucketCounts !== null) pending.counts = pending.counts.map((c, i) => c + (point.bucketCounts![i] ?? 0));
       }
-      const value = point.kind === 'histogram' ? (point.count ?? 0) : (point.value ?? 0);
-      this.writeMetricRollup.run(point.name, key, variant, minute, (existing?.total ?? 0) + value, counts === null ? null : JSON.stringify(counts), bounds);
     }
   }
 
-  private writePoint(point: MetricPointRecord): void {
-    const attributes = canonicalJson(point.attributes);
-    const stream = createHash('sha1').update(`${point.resourceKey}\u0000${point.scope}\u0000${point.name}\u0000${attributes}`).digest('hex');
+  /** Adds the transaction's metric rollup cells to the stored ones: one read and one write per cell, however many points fell in it. */
+  private flushMetricRollup(): void {
+    for (const { cell, total, counts } of this.pendingMetricRollup.values()) {
+      const existing = this.readMetricRollup.get(...cell) as { total: number; bucketCounts: string | null } | undefined;
+      let merged = counts;
+      if (existing !== undefined && merged !== null && existing.bucketCounts !== null) {
+        const previous = JSON.parse(existing.bucketCounts) as number[];
+        merged = merged.map((c, i) => c + (previous[i] ?? 0));
+      }
+      const [name, key, variant, minute, bounds] = cell;
+      this.writeMetricRollup.run(name, key, variant, minute, (existing?.total ?? 0) + total, merged === null ? null : JSON.stringify(merged), bounds);
+    }
+    this.pendingMetricRollup.clear();
+  }
+
+  private writePoint({ point, attributes, stream }: PreparedPoint): void {
     const inserted = this.insertPoint.run(
       point.service,
       point.scope,
@@ -863,11 +917,11 @@ export class TelemetryStore {
    * many spans were new.
    */
   write(spans: readonly SpanRecord[], points: readonly MetricPointRecord[]): number {
-    return this.writeInTransaction(prepareSpans(spans), points);
+    return this.writeInTransaction(prepareSpans(spans), preparePoints(points));
   }
 
-  /** `write` with rows made beforehand by `prepareSpans`. */
-  writePrepared(spans: readonly PreparedSpan[], points: readonly MetricPointRecord[]): number {
+  /** `write` with rows made beforehand by `prepareSpans` and `preparePoints`. */
+  writePrepared(spans: readonly PreparedSpan[], points: readonly PreparedPoint[]): number {
     return this.writeInTransaction(spans, points);
   }
 
@@ -908,19 +962,47 @@ export class TelemetryStore {
     return Math.max(0, this.spanCount() - maxSpans);
   }
 
-  /** Deletes the `count` oldest spans (by start time). Returns how many went. */
+  /**
+   * Deletes `count` spans: the browser's first, in the order they arrived; the server's own
+   * only once no browser span is left (a flood of browser spans never pushes out a served
+   * request). By arrival, not start time: spans a browser dates ahead used to outlive
+   * everything. Browser events waiting for their request go with their spans. Returns how many went.
+   */
   deleteOldestSpans(count: number): number {
     return this.db.transaction(() => {
-      const ids = this.db.prepare('SELECT id FROM spans ORDER BY start_ms, id LIMIT ?').pluck().all(count) as number[];
-      this.deleteSpans(ids);
+      const untrusted = this.db.prepare('SELECT id FROM spans INDEXED BY spans_untrusted_arrival WHERE trusted = 0 ORDER BY id LIMIT ?').pluck().all(count) as number[];
+      const trusted = untrusted.length < count ? (this.db.prepare('SELECT id FROM spans WHERE trusted = 1 ORDER BY id LIMIT ?').pluck().all(count - untrusted.length) as number[]) : [];
+      this.deleteSpans([...untrusted, ...trusted]);
+      if (untrusted.length > 0) {
+        this.db
+          .prepare('DELETE FROM unmatched_events WHERE id IN (SELECT id FROM unmatched_events WHERE span_row <= ? ORDER BY id LIMIT ?)')
+          .run(untrusted[untrusted.length - 1], untrusted.length);
+      }
       this.forgetEmptySegments();
-      return ids.length;
+      return untrusted.length + trusted.length;
+    }).immediate();
+  }
+
+  /** How many metric points are stored beyond `maxPoints` (a read). */
+  pointsBeyond(maxPoints: number): number {
+    return Math.max(0, (this.db.prepare('SELECT count(*) FROM metric_points').pluck().get() as number) - maxPoints);
+  }
+
+  /** Deletes `count` metric points, the browser's first, by arrival (see `deleteOldestSpans`). Returns how many went. */
+  deleteOldestPoints(count: number): number {
+    return this.db.transaction(() => {
+      const untrusted = this.db
+        .prepare('DELETE FROM metric_points WHERE id IN (SELECT id FROM metric_points INDEXED BY metric_points_untrusted_arrival WHERE trusted = 0 ORDER BY id LIMIT ?)')
+        .run(count).changes;
+      const trusted = untrusted < count ? this.db.prepare('DELETE FROM metric_points WHERE id IN (SELECT id FROM metric_points WHERE trusted = 1 ORDER BY id LIMIT ?)').run(count - untrusted).changes : 0;
+      return untrusted + trusted;
     }).immediate();
   }
 
   private deleteSpans(ids: readonly number[]): void {
     const deleteSpan = this.db.prepare('DELETE FROM spans WHERE id = ?');
-    const requestOf = this.db.prepare(`SELECT json_extract(attributes, '$."recommendation.request_id"') FROM spans WHERE id = ? AND name = '${REQUEST_SPAN}'`).pluck();
+    // Only the server's own request span: a browser span of that name must not take the served request's rows with it.
+    const requestOf = this.db.prepare(`SELECT request_id FROM spans WHERE id = ? AND name = '${REQUEST_SPAN}' AND trusted = 1`).pluck();
     const deleteRequest = this.db.prepare('DELETE FROM experiment_requests WHERE request_id = ?');
     const deleteClickKeys = this.db.prepare('DELETE FROM click_keys WHERE request_id = ?');
     const deleteServed = this.db.prepare('DELETE FROM served_requests WHERE request_id = ?');
@@ -947,9 +1029,32 @@ export class TelemetryStore {
     this.db.pragma('wal_autocheckpoint = 0');
   }
 
-  /** Copies committed WAL pages into the database without blocking writers (PASSIVE). */
-  checkpoint(): void {
-    this.db.pragma('wal_checkpoint(PASSIVE)');
+  /** Copies committed WAL pages into the database without blocking writers (PASSIVE); returns how many pages the WAL holds. */
+  checkpoint(): number {
+    const [result] = this.db.pragma('wal_checkpoint(PASSIVE)') as { log: number }[];
+    return result?.log ?? 0;
+  }
+
+  /**
+   * Copies the rest of the WAL into the database and has the next commit write the WAL from
+   * its start again (RESTART), waiting at most `busyTimeoutMs` for readers: call it with
+   * writers kept out, after `checkpoint` has copied the bulk. Returns false when a reader held
+   * it back (the next call tries again).
+   */
+  restartWal(busyTimeoutMs: number): boolean {
+    const previous = this.db.pragma('busy_timeout', { simple: true }) as number;
+    this.db.pragma(`busy_timeout = ${busyTimeoutMs}`);
+    try {
+      const [result] = this.db.pragma('wal_checkpoint(RESTART)') as { busy: number }[];
+      return result?.busy !== 1;
+    } finally {
+      this.db.pragma(`busy_timeout = ${previous}`);
+    }
+  }
+
+  /** The size a WAL file is truncated to when it starts over (`PRAGMA journal_size_limit`). */
+  limitWalSize(bytes: number): void {
+    this.db.pragma(`journal_size_limit = ${bytes}`);
   }
 
   /** `PRAGMA integrity_check`: "ok" for a sound file. */

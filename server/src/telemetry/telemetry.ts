@@ -5,10 +5,10 @@ import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } 
 import { AggregationTemporalityPreference, OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
-import { BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { MeterProvider, PeriodicExportingMetricReader, type PushMetricExporter } from '@opentelemetry/sdk-metrics';
+import { BasicTracerProvider, BatchSpanProcessor, type SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { BaggageSpanProcessor, type BaggageKeyPredicate } from './baggage-span-processor.js';
-import { StoreMetricExporter, StoreSpanExporter, type RecordSink } from './store-exporters.js';
+import { RecordQueue, StoreMetricExporter, StoreSpanExporter, type OwnTelemetryStatus, type RecordSink } from './store-exporters.js';
 
 /** Configuration of the server's telemetry. */
 export interface TelemetryConfig {
@@ -35,6 +35,8 @@ export interface Telemetry {
   flush(): Promise<void>;
   /** Flushes and unregisters the providers. */
   shutdown(): Promise<void>;
+  /** With the store in-process: what is queued for it and what was lost (see `/healthz`). */
+  ownTelemetry?(): OwnTelemetryStatus;
 }
 
 const SCOPE = 'variant-lens-server';
@@ -42,6 +44,8 @@ const SCOPE = 'variant-lens-server';
 const SPAN_BATCH_DELAY_MS = 200;
 const SPAN_BATCH_SIZE = 512;
 const SPAN_QUEUE_SIZE = 16_384;
+/** On shutdown, how long a store that cannot commit is waited for before what is queued is counted as lost. */
+const SHUTDOWN_FLUSH_MS = 5_000;
 
 /** Starts and registers the SDK, or the no-op API when disabled. */
 export function startTelemetry(config: TelemetryConfig): Telemetry {
@@ -56,12 +60,17 @@ export function startTelemetry(config: TelemetryConfig): Telemetry {
   }
   const resource = resourceFromAttributes({ 'service.name': config.serviceName });
   const target = config.exportTo;
-  const spanExporter =
-    'sink' in target ? new StoreSpanExporter(target.sink) : new OTLPTraceExporter({ url: `${target.otlpUrl}/v1/traces`, headers: target.headers });
-  const metricExporter =
-    'sink' in target
-      ? new StoreMetricExporter(target.sink)
-      : new OTLPMetricExporter({ url: `${target.otlpUrl}/v1/metrics`, headers: target.headers, temporalityPreference: AggregationTemporalityPreference.DELTA });
+  let queue: RecordQueue | undefined;
+  let spanExporter: SpanExporter;
+  let metricExporter: PushMetricExporter;
+  if ('sink' in target) {
+    queue = new RecordQueue(target.sink);
+    spanExporter = new StoreSpanExporter(queue);
+    metricExporter = new StoreMetricExporter(queue);
+  } else {
+    spanExporter = new OTLPTraceExporter({ url: `${target.otlpUrl}/v1/traces`, headers: target.headers });
+    metricExporter = new OTLPMetricExporter({ url: `${target.otlpUrl}/v1/metrics`, headers: target.headers, temporalityPreference: AggregationTemporalityPreference.DELTA });
+  }
   const tracerProvider = new BasicTracerProvider({
     resource,
     spanProcessors: [
@@ -107,14 +116,18 @@ export function startTelemetry(config: TelemetryConfig): Telemetry {
     async flush() {
       await tracerProvider.forceFlush();
       await meterProvider.forceFlush();
+      await queue?.flush();
     },
     async shutdown() {
       await tracerProvider.shutdown();
       await meterProvider.shutdown();
+      await queue?.flush(SHUTDOWN_FLUSH_MS);
+      queue?.close();
       trace.disable();
       metrics.disable();
       propagation.disable();
       context.disable();
     },
+    ...(queue === undefined ? {} : { ownTelemetry: () => queue.status }),
   };
 }
