@@ -9,8 +9,12 @@
  */
 import { chromium, type Page } from '@playwright/test';
 import { CHROMIUM_ARGS, chromiumExecutable } from '../e2e/chromium.js';
+import { E2E_READ_TOKEN } from '../e2e/server-process.js';
 import { percentile } from '../server/src/core/statistics.js';
 import { printTable, startServer, writeResult } from './bench-lib.js';
+
+/** The read side answers with the read token of the server the benchmark starts. */
+const READ = { headers: { authorization: `Bearer ${E2E_READ_TOKEN}` } };
 
 /** Clicks measured per series. */
 const CLICKS = Number(process.env.BENCH_FRESHNESS_CLICKS ?? 60);
@@ -67,7 +71,7 @@ function round(ms: number): number {
 /** Reads one variant's click counts from the results API, and how long the call took. */
 async function readCounts(url: string, key: string, variant: string): Promise<VariantCounts & { callMs: number }> {
   const started = performance.now();
-  const response = await fetch(`${url}/api/experiments/${encodeURIComponent(key)}/results`);
+  const response = await fetch(`${url}/api/experiments/${encodeURIComponent(key)}/results`, READ);
   if (response.status !== 200) throw new Error(`results of ${key} answered ${response.status}: ${await response.text()}`);
   const body = (await response.json()) as { variants: { variant: string; clicks: number; metrics: { clickThrough: number } }[] };
   const row = body.variants.find((v) => v.variant === variant);
@@ -128,7 +132,7 @@ async function measureClick(setup: Setup, user: string, dwellMs: number): Promis
   if (dwellMs > 0) await sleep(dwellMs);
   const [before, stored] = await Promise.all([
     readCounts(url, experiment.key, variant),
-    fetch(`${url}/api/spans?name=recommendation.request&requestId=${encodeURIComponent(requestId)}`).then(async (r) => ((await r.json()) as { spans: unknown[] }).spans.length > 0),
+    fetch(`${url}/api/spans?name=recommendation.request&requestId=${encodeURIComponent(requestId)}`, READ).then(async (r) => ((await r.json()) as { spans: unknown[] }).spans.length > 0),
   ]);
   delete probe.clickEventAt;
   const t0 = Date.now();
@@ -144,7 +148,7 @@ export async function runFreshnessBench(): Promise<Record<string, unknown>> {
   const server = await startServer();
   const browser = await chromium.launch({ executablePath: chromiumExecutable(), args: CHROMIUM_ARGS });
   try {
-    const { experiments } = (await (await fetch(`${server.url}/api/experiments`)).json()) as { experiments: { key: string; baggageKey: string; status: string }[] };
+    const { experiments } = (await (await fetch(`${server.url}/api/experiments`, READ)).json()) as { experiments: { key: string; baggageKey: string; status: string }[] };
     const experiment = experiments.find((e) => e.status === 'running');
     if (experiment === undefined) throw new Error('no running experiment to measure');
     const context = await browser.newContext();

@@ -1,4 +1,4 @@
-import { expect, test } from './fixtures.js';
+import { E2E_READ_TOKEN, expect, test } from './fixtures.js';
 
 const XSS = '<img src=x onerror=alert(1)>';
 
@@ -58,4 +58,23 @@ test('the dashboard shows a click made in the browser, and renders attacker-cont
   await expect(page.locator('img[src="x"]')).toHaveCount(0);
   expect(dialogs).toBe(0);
   await testInfo.attach('dashboard', { body: await page.screenshot({ fullPage: true }), contentType: 'image/png' });
+});
+
+test('a browser without the read token gets the login form, and the form opens the dashboard', async ({ page }) => {
+  const response = await page.goto('/dashboard');
+  expect(response!.status()).toBe(401);
+  await expect(page.getByRole('heading', { name: 'variant-lens · log in' })).toBeVisible();
+  // The data calls are closed too, not only the page.
+  expect((await page.request.get('/api/experiments/rec_algorithm_v3/results')).status()).toBe(401);
+  await page.getByLabel('Read token').fill('not-the-read-token');
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await expect(page.getByRole('alert')).toHaveText('That token is not the READ_TOKEN.');
+  const results = page.waitForResponse((r) => /\/api\/experiments\/[^/]+\/results/.test(r.url()));
+  await page.getByLabel('Read token').fill(E2E_READ_TOKEN);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  expect((await results).status()).toBe(200);
+  await expect(page).toHaveURL(/\/dashboard$/);
+  await expect(page.locator('section[data-experiment="rec_algorithm_v3"] table').first()).toBeVisible();
+  const cookie = (await page.context().cookies()).find((c) => c.name === 'variant_lens_read')!;
+  expect(cookie).toMatchObject({ httpOnly: true, sameSite: 'Strict' });
 });

@@ -1,4 +1,5 @@
 import { expect, test, type APIRequestContext, type Page } from '@playwright/test';
+import { logIn } from './fixtures.js';
 
 interface Assigned {
   experiments: Record<string, string>;
@@ -45,6 +46,8 @@ async function expectNoHorizontalScroll(page: Page, what: string): Promise<void>
 test('the experiments panel shows the visitor’s variants and links to the trace of the last recommendations request', async ({ page, request: api }, testInfo) => {
   const userId = `e2e-panel-${Date.now()}`;
   const assigned = await assignments(api, userId);
+  // The trace link is the team's: it opens for a browser logged in to the read side.
+  await logIn(page);
   const served = await openServed(page, `/?user=${userId}`);
   await expect(page.locator('[data-rec-request-id] [data-rec-content-id]')).toHaveCount(8);
   // The browser's span of that fetch, in the SDK's next batch: the fetch instrumentation ends
@@ -174,13 +177,13 @@ test('on a 375×667 phone no page scrolls sideways and the panel fits the screen
   const served = await check('home', `/?user=e2e-phone-${Date.now()}`);
   await check('article', served.recommendations[0]!.url);
   await check('topic', '/topics/technology');
-  await page.goto(`/dashboard/trace.html?traceId=${served.trace.traceId}`);
+  await logIn(page, '', `/dashboard/trace.html?traceId=${served.trace.traceId}`);
   await expect(page.getByTestId('trace-span').first()).toBeVisible({ timeout: TELEMETRY_TIMEOUT_MS });
   await expectNoHorizontalScroll(page, 'trace page');
 });
 
 test('the trace page refuses a malformed id, waits for a trace not stored yet, and shows hostile spans as text', async ({ page, request: api }) => {
-  await page.goto('/dashboard/trace.html?traceId=not-a-trace');
+  await logIn(page, '', '/dashboard/trace.html?traceId=not-a-trace');
   await expect(page.getByTestId('trace-status')).toHaveText('“not-a-trace” is not a trace id: expected 32 hexadecimal digits, not all zero.');
   await expect(page.getByTestId('trace-refresh')).toBeDisabled();
 
@@ -207,6 +210,7 @@ test('the trace page refuses a malformed id, waits for a trace not stored yet, a
                   startTimeUnixNano: now,
                   endTimeUnixNano: now,
                   attributes: [{ key: 'experiment.rec_algorithm', value: { stringValue: XSS } }],
+                  links: [{ traceId: 'ab'.repeat(16), spanId: 'cd'.repeat(8) }],
                 },
               ],
             },
@@ -227,6 +231,11 @@ test('the trace page refuses a malformed id, waits for a trace not stored yet, a
   await expect(row.locator('.span-name')).toHaveText(XSS);
   await expect(row.locator('.chip')).toHaveText(`experiment.rec_algorithm=${XSS}`);
   await expect(row).toContainText('browser-reported');
+  // A link line reads as a sentence, with a link to the linked trace.
+  await row.locator('summary').click();
+  const linkLine = row.locator('p.link-line');
+  await expect(linkLine).toHaveText(`link to trace ${'ab'.repeat(16)}, span ${'cd'.repeat(8)}`);
+  await expect(linkLine.getByRole('link')).toHaveAttribute('href', `?traceId=${'ab'.repeat(16)}`);
   await expect(page.locator('img[src="x"]')).toHaveCount(0);
   expect(dialogs).toBe(0);
 });

@@ -9,9 +9,22 @@ import { test as base, expect, type APIRequestContext, type Locator, type Page, 
 import type { RecommendationResponse } from '../client-sdk/src/variant-lens.js';
 import type { ExperimentResults } from '../server/src/core/experiment-analysis.js';
 import type { StoredMetricPoint, StoredSpan } from '../common/src/wire-types.js';
-import { startServerProcess, type ServerProcess } from './server-process.js';
+import { E2E_READ_TOKEN, startServerProcess, type ServerProcess } from './server-process.js';
 
-export { expect };
+export { E2E_READ_TOKEN, expect };
+
+/** The header that opens the read side to an API client. */
+export const READ_HEADERS = { authorization: `Bearer ${E2E_READ_TOKEN}` } as const;
+
+/**
+ * Logs the page's browser in to the read side (on `origin`, default the suite's server) the way
+ * a person does: by the link the server prints, which sets the cookie and drops the token.
+ */
+export async function logIn(page: Page, origin = '', path = '/dashboard'): Promise<void> {
+  const separator = path.includes('?') ? '&' : '?';
+  await page.goto(`${origin}${path}${separator}token=${encodeURIComponent(E2E_READ_TOKEN)}`);
+  await expect(page).not.toHaveURL(/[?&]token=/);
+}
 export type { ExperimentResults, RecommendationResponse, StoredMetricPoint, StoredSpan };
 
 /** The body of `GET /api/recommendations`. */
@@ -208,11 +221,11 @@ export const CTR_SIGNIFICANCE_COLUMNS = ['lift vs control', 'p (Holm)'] as const
 export class Dashboard {
   constructor(readonly page: Page) {}
 
-  /** Opens the dashboard (on `origin`, default the suite's server) and waits for its first results. */
+  /** Logs in by the link and opens the dashboard (on `origin`, default the suite's server), and waits for its first results. */
   async open(origin = ''): Promise<void> {
     const results = this.page.waitForResponse((r) => /\/api\/experiments\/[^/]+\/results/.test(r.url()));
-    await this.page.goto(`${origin}/dashboard`);
-    await results;
+    await logIn(this.page, origin);
+    expect((await results).status()).toBe(200);
   }
 
   /** An experiment's section. */
@@ -232,7 +245,7 @@ export class Dashboard {
   }
 }
 
-/** The server's read APIs over stored telemetry: `/api/spans`, `/api/traces`, `/api/metrics`, results. */
+/** The server's read APIs over stored telemetry (`/api/spans`, `/api/traces`, `/api/metrics`, results), called with the read token. */
 export class Telemetry {
   constructor(
     private readonly api: APIRequestContext,
@@ -246,14 +259,14 @@ export class Telemetry {
   }
 
   private async json<T>(path: string): Promise<T> {
-    const response = await this.api.get(`${this.origin}${path}`);
+    const response = await this.api.get(`${this.origin}${path}`, { headers: READ_HEADERS });
     expect(response.status(), `GET ${path}`).toBe(200);
     return (await response.json()) as T;
   }
 
   /** The spans of a trace; none while nothing of it is stored. */
   async trace(traceId: string): Promise<StoredSpan[]> {
-    const response = await this.api.get(`${this.origin}/api/traces/${traceId}`);
+    const response = await this.api.get(`${this.origin}/api/traces/${traceId}`, { headers: READ_HEADERS });
     if (response.status() === 404) return [];
     expect(response.status()).toBe(200);
     return ((await response.json()) as { spans: StoredSpan[] }).spans;

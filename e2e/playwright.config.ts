@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defineConfig } from '@playwright/test';
 import { CHROMIUM_ARGS, chromiumExecutable } from './chromium.js';
+import { E2E_READ_TOKEN } from './server-process.js';
 
 const port = Number(process.env.E2E_PORT ?? 3199);
 const baseURL = `http://localhost:${port}`;
@@ -35,7 +36,7 @@ export default defineConfig({
       url: `${baseURL}/healthz`,
       reuseExistingServer: false,
       timeout: 60_000,
-      env: { PORT: String(port), FEATURE_STORE_PORT: '0', DATA_DIR: dataDir, METRIC_INTERVAL_MS: '1000' },
+      env: { PORT: String(port), FEATURE_STORE_PORT: '0', DATA_DIR: dataDir, METRIC_INTERVAL_MS: '1000', READ_TOKEN: E2E_READ_TOKEN },
       stdout: 'pipe',
       stderr: 'pipe',
     },
@@ -53,6 +54,7 @@ export default defineConfig({
         // The SDK tests call this server from the main one's pages, as another origin.
         CORS_ORIGINS: baseURL,
         METRIC_INTERVAL_MS: '1000',
+        READ_TOKEN: E2E_READ_TOKEN,
       },
     },
   ],

@@ -8,7 +8,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from '@playwright/test';
 import { CHROMIUM_ARGS, chromiumExecutable } from './chromium.js';
-import { ROOT, runSimulator, startServerProcess } from './server-process.js';
+import { E2E_READ_TOKEN, ROOT, runSimulator, startServerProcess } from './server-process.js';
 
 async function main(): Promise<void> {
   const docs = join(ROOT, 'docs');
@@ -23,7 +23,8 @@ async function main(): Promise<void> {
     await page.getByTestId('variant-panel-toggle').click();
     await page.getByTestId('panel-trace-link').waitFor();
     await page.screenshot({ path: join(docs, 'demo-site.png') });
-    await page.goto(`${server.url}/dashboard`);
+    // Logged in by the link, as a person would be; the redirect drops the token.
+    await page.goto(`${server.url}/dashboard?token=${encodeURIComponent(E2E_READ_TOKEN)}`);
     await page.locator('tr[data-variant]').first().waitFor();
     await page.screenshot({ path: join(docs, 'dashboard.png'), fullPage: true });
     console.log(`written ${join(docs, 'demo-site.png')} and ${join(docs, 'dashboard.png')}`);

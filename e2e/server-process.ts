@@ -25,6 +25,9 @@ const START_TIMEOUT_MS = 60_000;
 /** SIGTERM flushes telemetry and closes the databases; past this the process is killed. */
 const STOP_TIMEOUT_MS = 15_000;
 
+/** The read token (`READ_TOKEN`) of every server the suite starts: the read side's key. */
+export const E2E_READ_TOKEN = 'e2e-read-token-0123456789abcdef';
+
 /** A running server process. */
 export interface ServerProcess {
   /** `http://localhost:<port>`. */
@@ -56,7 +59,7 @@ export async function startServerProcess(env: Record<string, string> = {}, optio
   const dataDir = env.DATA_DIR ?? mkdtempSync(join(tmpdir(), 'variant-lens-own-'));
   const child = spawn(process.execPath, [...(options.nodeArgs ?? []), ENTRY], {
     cwd: ROOT,
-    env: { ...process.env, PORT: '0', FEATURE_STORE_PORT: '0', DATA_DIR: dataDir, ...env },
+    env: { ...process.env, PORT: '0', FEATURE_STORE_PORT: '0', DATA_DIR: dataDir, READ_TOKEN: E2E_READ_TOKEN, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const stop = async () => {
@@ -99,6 +102,7 @@ export async function startServerProcess(env: Record<string, string> = {}, optio
 
 /** Runs `npm run simulate` against `url` with `args` and resolves with what it printed on stdout. */
 export async function runSimulator(url: string, args: readonly string[]): Promise<string> {
-  const { stdout } = await promisify(execFile)(process.execPath, [SIMULATE, '--url', url, ...args], { cwd: ROOT });
+  // The simulator checks planted effects against the experiments, which the read side answers.
+  const { stdout } = await promisify(execFile)(process.execPath, [SIMULATE, '--url', url, ...args], { cwd: ROOT, env: { ...process.env, READ_TOKEN: E2E_READ_TOKEN } });
   return stdout;
 }

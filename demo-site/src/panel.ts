@@ -100,7 +100,8 @@ export class VariantPanel {
     const link = element('a', 'panel-trace-link', `trace ${response.trace.traceId}`);
     link.href = `${TRACE_VIEW_PATH}?traceId=${encodeURIComponent(response.trace.traceId)}`;
     link.dataset.testid = 'panel-trace-link';
-    this.trace.append(link);
+    // The trace view is the team's read side: it opens for a browser logged in with the read token.
+    this.trace.append(link, element('span', 'panel-muted', ' (for the team: opens after logging in with the read token)'));
   }
 
   private setOpen(open: boolean): void {

@@ -257,7 +257,12 @@ async function refresh(): Promise<void> {
   const container = document.querySelector<HTMLElement>('#experiments')!;
   const status = document.querySelector<HTMLElement>('[data-testid="updated"]')!;
   try {
-    const list = (await (await fetch('/api/experiments')).json()) as { experiments: ExperimentSummary[] };
+    const listed = await fetch('/api/experiments');
+    if (listed.status === 401) {
+      status.textContent = 'The login has expired or the read token changed: reload the page to log in again.';
+      return;
+    }
+    const list = (await listed.json()) as { experiments: ExperimentSummary[] };
     const params = query();
     const sections: HTMLElement[] = [];
     for (const experiment of list.experiments) {

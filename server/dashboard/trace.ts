@@ -78,7 +78,7 @@ function details(span: Span): HTMLDetailsElement {
     box.append(el('h4', name), attributeTable(event.attributes ?? {}, `${name} attributes`));
   }
   for (const link of links) {
-    const line = el('p', 'link-line', 'link to ');
+    const line = el('p', 'link to ', 'link-line');
     const traceId = typeof link.traceId === 'string' ? link.traceId.toLowerCase() : '';
     // Only a well-formed id becomes a link; anything else is shown as the text it is.
     line.append(TRACE_ID.test(traceId) ? traceLink(traceId, `trace ${traceId}`) : el('span', `trace ${text(link.traceId)}`), el('span', `, span ${text(link.spanId)}`));
@@ -145,10 +145,17 @@ function draw(traceId: string, spans: Span[]): void {
 async function load(traceId: string): Promise<string> {
   const response = await fetch(`/api/traces/${traceId}`);
   if (response.status === 404) return 'No spans stored yet for this trace.';
-  const body = (await response.json()) as { spans?: Span[]; error?: string };
+  if (response.status === 401) {
+    pollUntil = 0;
+    return 'The login has expired or the read token changed: reload the page to log in again.';
+  }
+  const body = (await response.json()) as { spans?: Span[]; error?: string; count?: number; truncated?: boolean };
   if (!response.ok) return `The trace could not be loaded: ${body.error ?? `status ${response.status}`}.`;
   draw(traceId, body.spans ?? []);
-  return `${body.spans?.length ?? 0} spans, updated ${new Date().toLocaleTimeString()}.`;
+  const shown = body.spans?.length ?? 0;
+  // The server sends at most its cap of a huge trace, the first spans by start time.
+  const spans = body.truncated === true ? `The first ${shown.toLocaleString('en-US')} of ${(body.count ?? shown).toLocaleString('en-US')} spans (the trace is cut at this size)` : `${shown} spans`;
+  return `${spans}, updated ${new Date().toLocaleTimeString()}.`;
 }
 
 async function tick(traceId: string): Promise<void> {

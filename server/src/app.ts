@@ -2,6 +2,7 @@ import express, { type Express } from 'express';
 import type { Meter, Tracer } from '@opentelemetry/api';
 import { cors } from './http/cors.js';
 import { errorHandler, notFound } from './http/http-error.js';
+import type { ReadAccess } from './http/read-access.js';
 import { requestContext } from './http/request-context.js';
 import { telemetryApi, visitorApi } from './routes/api-routes.js';
 import { otlpRoutes, type OtlpRouteConfig } from './routes/otlp-routes.js';
@@ -29,6 +30,8 @@ export interface AppDeps {
   /** Serve `/bench/parse-only/v1/*` (decode, store nothing) for the ingest benchmark. */
   readonly benchParseOnlyRoute?: boolean;
   readonly static: StaticConfig;
+  /** The read side's door (`READ_TOKEN`): the dashboard, the trace view and the read API. */
+  readonly readAccess: ReadAccess;
   /** Answers `/healthz`: false while starting or shutting down. */
   readonly isReady: () => boolean;
   /** The server's own telemetry on its way to the store: shown by `/healthz`, so a loss is never silent. */
@@ -51,9 +54,11 @@ export function createApp(deps: AppDeps): Express {
   if (deps.benchParseOnlyRoute) {
     app.use('/bench/parse-only/v1', otlpRoutes({ pool: deps.ingestPool, config: { ...deps.otlp, parseOnly: true } }));
   }
-  app.use('/api', cors(deps.corsOrigins), telemetryApi(deps));
+  app.use('/api', cors(deps.corsOrigins), telemetryApi(deps, deps.readAccess.api));
   // After the telemetry API, so reading traces does not itself make traces.
   app.use('/api', requestContext(deps), visitorApi(deps));
+  app.use(deps.readAccess.routes());
+  app.use('/dashboard', deps.readAccess.page);
   app.use(staticRoutes(deps.static));
   app.use(notFound);
   app.use(errorHandler);

@@ -8,6 +8,10 @@ import { DEFAULT_CACHE_CONFIG } from './services/recommendation-service.js';
 export interface ServerConfig {
   /** `PORT`: where the server listens (default 3000; 0 picks a free port). */
   readonly port: number;
+  /** `HOST`: the address the server listens on (default: every interface, as it serves visitors). */
+  readonly host: string | undefined;
+  /** `READ_TOKEN`: the read side's bearer token (default: generated at first start and kept in `DATA_DIR/read-token`). */
+  readonly readToken: string | undefined;
   /** `DATA_DIR`: folder of the SQLite files (default `./data`). */
   readonly dataDir: string;
   /** `CORS_ORIGINS`: `*` or comma-separated http(s) origins allowed to post telemetry and call the API (default none: same origin only). */
@@ -40,6 +44,8 @@ export interface ServerConfig {
   readonly benchParseOnlyRoute: boolean;
   /** `FEATURE_STORE_PORT`: where the feature store the server starts listens (default 3001; 0 picks a free port). */
   readonly featureStorePort: number;
+  /** `FEATURE_STORE_HOST`: the address the feature store the server starts listens on (default 127.0.0.1: only this machine). */
+  readonly featureStoreHost: string;
   /** `FEATURE_STORE_URL`: use an already running feature store instead of starting one. */
   readonly featureStoreUrl: string | undefined;
   /** `FEATURE_STORE_TIMEOUT_MS`: after this, recommendations degrade to control (default 250). */
@@ -124,6 +130,31 @@ function forwardUrl(raw: string | undefined): string | undefined {
   return httpUrl(raw, 'OTLP_FORWARD_URL');
 }
 
+/** A listening address: a host name or an IPv4/IPv6 literal, nothing that could smuggle a URL. */
+const HOST_PATTERN = /^[A-Za-z0-9.:-]{1,253}$/;
+
+function host(env: NodeJS.ProcessEnv, name: string, fallback: string | undefined): string | undefined {
+  const raw = env[name]?.trim();
+  if (raw === undefined || raw === '') return fallback;
+  if (!HOST_PATTERN.test(raw)) throw new ConfigError(`Configuration: ${name} is invalid, expected a host name or an IP address such as 127.0.0.1 or :: (actual: ${raw})`);
+  return raw;
+}
+
+/** Shortest `READ_TOKEN` accepted: a guessable token would open the read side to anyone. */
+export const MIN_READ_TOKEN_LENGTH = 16;
+/** Printable ASCII without spaces, so the token fits a header, a cookie and a link. */
+const READ_TOKEN_PATTERN = /^[\x21-\x7e]+$/;
+
+function readToken(raw: string | undefined): string | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  if (raw.length < MIN_READ_TOKEN_LENGTH || raw.length > 512 || !READ_TOKEN_PATTERN.test(raw)) {
+    throw new ConfigError(
+      `Configuration: READ_TOKEN is invalid, expected ${MIN_READ_TOKEN_LENGTH} to 512 printable characters without spaces (actual: ${raw.length} characters); unset it to have one generated`,
+    );
+  }
+  return raw;
+}
+
 /** Reads and validates the experiments file; a bad one is a `ConfigError` naming experiment and field. */
 export function readExperimentsFile(path: string): ExperimentsFile {
   let raw: unknown;
@@ -147,6 +178,8 @@ export function loadConfig(env: NodeJS.ProcessEnv): ServerConfig {
     experimentsFile,
     experiments: readExperimentsFile(experimentsFile),
     port: integer(env, 'PORT', 3000, 0, 65_535),
+    host: host(env, 'HOST', undefined),
+    readToken: readToken(env.READ_TOKEN),
     dataDir: resolve(env.DATA_DIR || './data'),
     corsOrigins: corsOrigins(env.CORS_ORIGINS),
     telemetryDisabled: boolean(env, 'OTEL_SDK_DISABLED'),
@@ -163,6 +196,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): ServerConfig {
     retentionIntervalMs: integer(env, 'RETENTION_INTERVAL_MS', 60_000, 100, 86_400_000),
     benchParseOnlyRoute: boolean(env, 'BENCH_PARSE_ONLY_ROUTE'),
     featureStorePort: integer(env, 'FEATURE_STORE_PORT', 3001, 0, 65_535),
+    featureStoreHost: host(env, 'FEATURE_STORE_HOST', '127.0.0.1')!,
     featureStoreUrl: env.FEATURE_STORE_URL ? httpUrl(env.FEATURE_STORE_URL, 'FEATURE_STORE_URL') : undefined,
     featureStoreTimeoutMs: integer(env, 'FEATURE_STORE_TIMEOUT_MS', 250, 1, 60_000),
     featuresCacheTtlMs: integer(env, 'FEATURES_CACHE_TTL_MS', DEFAULT_CACHE_CONFIG.featuresTtlMs, 0, 86_400_000),

@@ -9,7 +9,13 @@ async function main(): Promise<void> {
   const server = await startServer(config);
   console.log(`variant-lens is serving on ${server.url}`);
   console.log(`  demo site   ${server.url}/?user=u00042   (a generated visitor; ?user=ID reads as ID)`);
-  console.log(`  dashboard   ${server.url}/dashboard`);
+  const { readToken } = server;
+  // As notebook servers do: the link logs a browser in (the token leaves the address at once).
+  if (readToken.source === 'env') console.log(`  dashboard   ${server.url}/dashboard   (log in with READ_TOKEN)`);
+  else {
+    console.log(`  dashboard   ${server.url}/dashboard?token=${encodeURIComponent(readToken.token)}`);
+    console.log(`              (read token ${readToken.source.generated ? 'generated and kept' : 'kept'} in ${readToken.source.file}; set READ_TOKEN to choose one)`);
+  }
   console.log(`  SDK         ${server.url}/sdk.js`);
   console.log(`  API         ${server.url}/api/recommendations?userId=alice`);
   console.log(`  OTLP/HTTP   ${server.url}/v1/traces  ${server.url}/v1/metrics`);

@@ -1,8 +1,9 @@
-import { mkdirSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { createApp } from './app.js';
+import { ReadAccess } from './http/read-access.js';
 import { COHORT_BAGGAGE_KEY } from './core/experiments.js';
 import { ConfigError, type ServerConfig } from './config.js';
 import { SqliteAnalysisSource } from './analysis/sqlite-analysis-source.js';
@@ -11,6 +12,7 @@ import { ExperimentService } from './services/experiment-service.js';
 import { FeatureClient } from './services/feature-client.js';
 import { FeatureStoreProcess } from './services/feature-store-process.js';
 import { OtlpForwarder } from './services/otlp-forwarder.js';
+import { loadReadToken, READ_TOKEN_FILE, type ReadToken } from './services/read-token.js';
 import { RetentionJob } from './services/retention-job.js';
 import { DEFAULT_CACHE_CONFIG, RecommendationService } from './services/recommendation-service.js';
 import { ContentStore } from './store/content-store.js';
@@ -40,6 +42,8 @@ export interface RunningServer {
   readonly store: TelemetryStore;
   readonly forwarder: OtlpForwarder | undefined;
   readonly ingestPool: IngestPool;
+  /** The read side's token and where it came from (`READ_TOKEN`, or the file it is kept in). */
+  readonly readToken: ReadToken;
   /** Where the feature store answers (empty when it could not start). */
   featureStoreUrl(): string;
   /** Flushes pending telemetry to the store. */
@@ -48,9 +52,28 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
+/** Files the server writes in `DATA_DIR`: each must be writable where it already exists. */
+const DATA_FILES = ['telemetry.db', 'content.db', READ_TOKEN_FILE].flatMap((name) => [name, `${name}-wal`, `${name}-shm`]);
+
+/** Creates `DATA_DIR` and checks it can be written, so a read-only folder is a clear message, not an SQLite stack. */
+function prepareDataDir(dataDir: string): void {
+  const checked = [dataDir, ...DATA_FILES.map((name) => join(dataDir, name))];
+  try {
+    mkdirSync(dataDir, { recursive: true });
+    for (const path of checked) if (path === dataDir || existsSync(path)) accessSync(path, constants.W_OK);
+  } catch (error) {
+    const { code, path } = error as NodeJS.ErrnoException;
+    throw new ConfigError(
+      `DATA_DIR ${dataDir} is not writable (${code ?? (error as Error).message}${path !== undefined && path !== dataDir ? ` on ${path}` : ''}): the server keeps its SQLite stores and its read token there. ` +
+        'Give the user the server runs as write access to that folder and its files (chown or chmod), or set DATA_DIR to a folder it can write.',
+    );
+  }
+}
+
 /** Opens the stores, starts telemetry and listens. Used by `index.ts` and by the tests. */
 export async function startServer(config: ServerConfig): Promise<RunningServer> {
-  mkdirSync(config.dataDir, { recursive: true });
+  prepareDataDir(config.dataDir);
+  const readToken = loadReadToken(config.readToken, config.dataDir);
   const experimentKeys = new Set([...config.experiments.experiments.map((e) => e.baggageKey), COHORT_BAGGAGE_KEY]);
   const telemetryPath = join(config.dataDir, 'telemetry.db');
   // The main thread's connection reads (and migrates first); the ingest workers do all writing.
@@ -92,7 +115,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     intervalMs: config.retentionIntervalMs,
   }, (write) => ingestPool.withWriteLock(write));
   let featureStoreUrl = config.featureStoreUrl ?? '';
-  const featureClient = new FeatureClient(telemetry.tracer, () => featureStoreUrl, config.featureStoreTimeoutMs);
+  const featureClient = new FeatureClient(telemetry.tracer, () => featureStoreUrl, config.featureStoreTimeoutMs, Date.now, config.internalToken);
   const recommendations = new RecommendationService(content, experiments, featureClient, telemetry.tracer, telemetry.meter, {
     ...DEFAULT_CACHE_CONFIG,
     featuresTtlMs: config.featuresCacheTtlMs,
@@ -112,6 +135,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     forwarder,
     benchParseOnlyRoute: config.benchParseOnlyRoute,
     static: { distDir: config.distDir },
+    readAccess: new ReadAccess(readToken.token),
     isReady: () => ready,
     ownTelemetry: telemetry.ownTelemetry,
   });
@@ -128,7 +152,8 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   try {
     server = await new Promise((resolveListen, reject) => {
       // Express 5 calls back with the listen error too (a busy port), so it is checked here.
-      const s = app.listen(config.port, (error?: Error) => (error === undefined ? resolveListen(s) : reject(error)));
+      const listening = (error?: Error) => (error === undefined ? resolveListen(s) : reject(error));
+      const s = config.host === undefined ? app.listen(config.port, listening) : app.listen(config.port, config.host, listening);
     });
   } catch (error) {
     // Nothing may stay open behind a server that never listened.
@@ -137,11 +162,20 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     throw new ConfigError(`PORT ${config.port} is already in use: stop what is listening there, or set PORT to another port (0 picks a free one)`);
   }
   const port = (server.address() as AddressInfo).port;
+  let closing = false;
+  // While closing, every answer ends its connection: keep-alive clients that keep sending
+  // would otherwise hold the server open until the shutdown timer kills it.
+  server.prependListener('request', (_req, res: import('node:http').ServerResponse) => {
+    if (!closing) return;
+    res.shouldKeepAlive = false;
+    res.once('finish', () => setImmediate(() => server.closeIdleConnections()));
+  });
   let featureStore: FeatureStoreProcess | undefined;
   if (config.featureStoreUrl === undefined) {
     try {
       featureStore = await FeatureStoreProcess.start({
         port: config.featureStorePort,
+        host: config.featureStoreHost,
         dataDir: config.dataDir,
         experimentsFile: config.experimentsFile,
         telemetryUrl: `http://127.0.0.1:${port}`,
@@ -164,6 +198,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     store,
     forwarder,
     ingestPool,
+    readToken,
     async flush() {
       await telemetry.flush();
       await ingestPool.drain();
@@ -171,6 +206,8 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     featureStoreUrl: () => featureStoreUrl,
     async close() {
       ready = false;
+      closing = true;
+      server.closeIdleConnections();
       // First, so its last telemetry still reaches this server's endpoint.
       await featureStore?.stop();
       await new Promise<void>((resolveClose) => {

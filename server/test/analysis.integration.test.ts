@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../src/server.js';
-import { hexId, startTestServer } from './helpers.js';
+import { hexId, readAuth, startTestServer } from './helpers.js';
 
 let server: RunningServer;
 
@@ -13,7 +13,7 @@ afterAll(async () => {
 });
 
 async function json(path: string): Promise<any> {
-  return (await fetch(`${server.url}${path}`)).json();
+  return (await fetch(`${server.url}${path}`, { headers: readAuth })).json();
 }
 
 function click(n: number, attributes: Record<string, string | number>) {
@@ -97,15 +97,15 @@ describe('experiment results', () => {
       ['from=2026-11-02&to=2026-11-01', /to is invalid/],
       ['cohort=%3Cimg%3E', /cohort is invalid/],
     ] as const) {
-      const response = await fetch(`${server.url}/api/experiments/rec_algorithm_v3/results?${query}`);
+      const response = await fetch(`${server.url}/api/experiments/rec_algorithm_v3/results?${query}`, { headers: readAuth });
       expect(response.status).toBe(400);
       expect((await response.json()).error).toMatch(message);
     }
-    expect((await fetch(`${server.url}/api/experiments/nope/results`)).status).toBe(404);
+    expect((await fetch(`${server.url}/api/experiments/nope/results`, { headers: readAuth })).status).toBe(404);
   });
 
   it('answers an unknown cohort with 400 naming it and the known cohorts', async () => {
-    const response = await fetch(`${server.url}/api/experiments/rec_algorithm_v3/results?cohort=martians`);
+    const response = await fetch(`${server.url}/api/experiments/rec_algorithm_v3/results?cohort=martians`, { headers: readAuth });
     expect(response.status).toBe(400);
     expect((await response.json()).error).toBe('cohort is invalid, expected registered or anonymous (actual: martians)');
   });

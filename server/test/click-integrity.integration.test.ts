@@ -7,14 +7,14 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../src/server.js';
-import { hexId, startTestServer, tempDir } from './helpers.js';
+import { hexId, readAuth, startTestServer, tempDir } from './helpers.js';
 
 const KEY = 'experiment.rec_algorithm';
 let server: RunningServer;
 let spanCounter = 0x9000;
 
 async function json(base: string, path: string): Promise<any> {
-  return (await fetch(`${base}${path}`)).json();
+  return (await fetch(`${base}${path}`, { headers: readAuth })).json();
 }
 
 function clickSpan(attributes: Record<string, string>, atMs = Date.now()): Record<string, unknown> {

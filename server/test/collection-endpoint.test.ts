@@ -15,7 +15,7 @@ import { decodeStatus, encodeExportResponse, encodeTraceRequest } from '../src/c
 import type { RunningServer } from '../src/server.js';
 import { AnalysisStore } from '../src/store/analysis-store.js';
 import { IngestOverloadedError } from '../src/store/ingest-pool.js';
-import { hexId, otlpSpan, otlpTraces, startTestServer } from './helpers.js';
+import { hexId, otlpSpan, otlpTraces, readAuth, startTestServer } from './helpers.js';
 
 let server: RunningServer & { dataDir: string };
 /** The token the deployment's own services send: their telemetry is stored as trusted. */
@@ -72,7 +72,7 @@ describe('official OpenTelemetry exporters as clients', () => {
     ['OTLP/HTTP protobuf', () => new OTLPTraceProtoExporter({ url: `${server.url}/v1/traces` })],
   ])('reads back exactly what the %s trace exporter sent', async (_label, make) => {
     const { span, parent } = await exportSpanWith(make(), `click ${_label}`);
-    const response = await fetch(`${server.url}/api/traces/${span.spanContext().traceId}`);
+    const response = await fetch(`${server.url}/api/traces/${span.spanContext().traceId}`, { headers: readAuth });
     const { spans } = (await response.json()) as { spans: any[] };
     const stored = spans.find((s) => s.spanId === span.spanContext().spanId);
     expect(stored).toMatchObject({
@@ -107,9 +107,9 @@ describe('official OpenTelemetry exporters as clients', () => {
     meter.createHistogram(`${name}.latency`, { unit: 'ms', advice: { explicitBucketBoundaries: [10, 100] } }).record(42, { v: 'x' });
     await provider.forceFlush();
     await provider.shutdown();
-    const sums = (await (await fetch(`${server.url}/api/metrics/${name}`)).json()) as { points: any[] };
+    const sums = (await (await fetch(`${server.url}/api/metrics/${name}`, { headers: readAuth })).json()) as { points: any[] };
     expect(sums.points).toMatchObject([{ kind: 'sum', temporality: 1, value: 5, attributes: { 'experiment.rec_algorithm': 'control' } }]);
-    const histograms = (await (await fetch(`${server.url}/api/metrics/${name}.latency`)).json()) as { points: any[] };
+    const histograms = (await (await fetch(`${server.url}/api/metrics/${name}.latency`, { headers: readAuth })).json()) as { points: any[] };
     expect(histograms.points).toMatchObject([
       { kind: 'histogram', unit: 'ms', count: 1, sum: 42, bucketCounts: [0, 1, 0], explicitBounds: [10, 100] },
     ]);
@@ -123,7 +123,7 @@ describe('OTLP/HTTP status codes', () => {
     const gz = await post('/v1/traces', gzipSync(JSON.stringify(otlpTraces([good(0xa1)]))), { ...json, 'content-encoding': 'gzip' });
     const df = await post('/v1/traces', deflateSync(JSON.stringify(otlpTraces([good(0xa2)]))), { ...json, 'content-encoding': 'deflate' });
     expect([gz.status, df.status]).toEqual([200, 200]);
-    expect((await fetch(`${server.url}/api/traces/${hexId(0xa2, 16)}`)).status).toBe(200);
+    expect((await fetch(`${server.url}/api/traces/${hexId(0xa2, 16)}`, { headers: readAuth })).status).toBe(200);
   });
 
   it('answers partial success in the request encoding, storing the valid spans', async () => {
@@ -138,7 +138,7 @@ describe('OTLP/HTTP status codes', () => {
     expect(proto.headers.get('content-type')).toMatch(/^application\/x-protobuf/);
     const expected = Buffer.from(encodeExportResponse('traces', { partialSuccess: { rejectedSpans: 1, errorMessage: `span ${hexId(0xb4, 8)} has no name` } }));
     expect(Buffer.from(await proto.arrayBuffer())).toEqual(expected);
-    expect((await fetch(`${server.url}/api/traces/${hexId(0xb3, 16)}`)).status).toBe(200);
+    expect((await fetch(`${server.url}/api/traces/${hexId(0xb3, 16)}`, { headers: readAuth })).status).toBe(200);
   });
 
   it('refuses malformed bodies with 400, other content types with 415', async () => {
@@ -203,14 +203,14 @@ describe('OTLP/HTTP status codes', () => {
     expect((await refused.json()).error).toMatch(/overloaded/);
     spy.mockRestore();
     expect((await post('/v1/traces', body, json)).status).toBe(200);
-    expect((await fetch(`${server.url}/api/traces/${hexId(0xf1, 16)}`)).status).toBe(200);
+    expect((await fetch(`${server.url}/api/traces/${hexId(0xf1, 16)}`, { headers: readAuth })).status).toBe(200);
   });
 
   it('stores a retried export once', async () => {
     const body = JSON.stringify(otlpTraces([good(0xd1), good(0xd2)]));
     await post('/v1/traces', body, json);
     await post('/v1/traces', body, json);
-    const { spans } = (await (await fetch(`${server.url}/api/traces/${hexId(0xd1, 16)}`)).json()) as { spans: unknown[] };
+    const { spans } = (await (await fetch(`${server.url}/api/traces/${hexId(0xd1, 16)}`, { headers: readAuth })).json()) as { spans: unknown[] };
     expect(spans).toHaveLength(1);
   });
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { RunningServer } from '../src/server.js';
 import { LATENCY_BUCKETS_MS } from '../src/services/recommendation-service.js';
-import { startTestServer } from './helpers.js';
+import { readAuth, startTestServer, TEST_INTERNAL_TOKEN } from './helpers.js';
 
 async function getJson(url: string, headers: Record<string, string> = {}): Promise<any> {
   const response = await fetch(url, { headers });
@@ -11,7 +11,7 @@ async function getJson(url: string, headers: Record<string, string> = {}): Promi
 
 async function storedTrace(server: RunningServer, traceId: string): Promise<any[]> {
   await server.flush();
-  const response = await fetch(`${server.url}/api/traces/${traceId}`);
+  const response = await fetch(`${server.url}/api/traces/${traceId}`, { headers: readAuth });
   return response.status === 200 ? ((await response.json()) as { spans: any[] }).spans : [];
 }
 
@@ -104,13 +104,13 @@ describe('downstream services, every span sliced by variant', () => {
     expect(request.attributes['recommendation.algorithm']).toBe(variant);
     if (variant !== 'control') expect(db.some((s) => s.attributes['db.collection.name'] === 'neighbours')).toBe(true);
     // The histories' items are never recommended back.
-    const features = await getJson(`${server.featureStoreUrl()}/features/${userId}`);
+    const features = await getJson(`${server.featureStoreUrl()}/features/${userId}`, { authorization: `Bearer ${TEST_INTERNAL_TOKEN}` });
     const recommended = new Set(body.recommendations.map((r: any) => r.contentId));
     expect(features.history.filter((id: string) => recommended.has(id))).toEqual([]);
   });
 
   it('counts the feature store\'s server span as downstream work of each variant, and not the server\'s own request spans', async () => {
-    const results = await getJson(`${server.url}/api/experiments/rec_algorithm_v3/results`);
+    const results = await getJson(`${server.url}/api/experiments/rec_algorithm_v3/results`, readAuth);
     for (const variant of results.variants.filter((v: any) => v.users > 0)) {
       expect(Object.keys(variant.downstream), variant.variant).toContain('feature_store.get_features');
       expect(Object.keys(variant.downstream), variant.variant).not.toContain('GET /api/recommendations');
@@ -120,7 +120,7 @@ describe('downstream services, every span sliced by variant', () => {
   it('records feature-store latency by variant, in the latency buckets', async () => {
     await vi.waitFor(
       async () => {
-        const { points } = await getJson(`${server.url}/api/metrics/feature_store.latency?limit=1000`);
+        const { points } = await getJson(`${server.url}/api/metrics/feature_store.latency?limit=1000`, readAuth);
         const histograms = points.filter((p: any) => p.kind === 'histogram');
         // Every request here is another visitor's, so each asked the feature store once, with
         // its variant in the baggage; a feature store that lost the baggage records 'unknown'
@@ -135,8 +135,8 @@ describe('downstream services, every span sliced by variant', () => {
 
   it('records every served recommendation and request under its variant, latency in the latency buckets', async () => {
     await server.flush();
-    const { points: impressions } = await getJson(`${server.url}/api/metrics/recommendation.impressions?limit=1000`);
-    const { points: latency } = await getJson(`${server.url}/api/metrics/recommendation.latency?limit=1000`);
+    const { points: impressions } = await getJson(`${server.url}/api/metrics/recommendation.impressions?limit=1000`, readAuth);
+    const { points: latency } = await getJson(`${server.url}/api/metrics/recommendation.latency?limit=1000`, readAuth);
     const expected = (field: 'requests' | 'recommendations') => Object.fromEntries(Object.entries(served).map(([variant, counts]) => [variant, counts[field]]));
     expect(Object.keys(served).sort()).toEqual([...VARIANTS].sort());
     expect(byVariant(impressions, (p) => p.value)).toEqual(expected('recommendations'));

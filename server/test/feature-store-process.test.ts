@@ -20,15 +20,16 @@ describe('the feature store process', () => {
     try {
       const featureStore = await FeatureStoreProcess.start({
         port: 0,
+        host: '127.0.0.1',
         dataDir: server.dataDir,
         experimentsFile: 'config/experiments.json',
         telemetryUrl: server.url,
-        token: 'unused',
+        token: 'feature-store-test-token',
         telemetryDisabled: true,
         metricIntervalMs: 60_000,
         delayMs: 0,
       });
-      expect((await fetch(`${featureStore.url}/features/u00001`)).status).toBe(200);
+      expect((await fetch(`${featureStore.url}/features/u00001`, { headers: { authorization: 'Bearer feature-store-test-token' } })).status).toBe(200);
       process.kill(featureStore.pid!, 'SIGKILL');
       await vi.waitFor(() => expect(errors).toHaveBeenCalledWith('the feature store exited (SIGKILL); recommendations are ranked by control until the server restarts'));
       await featureStore.stop();

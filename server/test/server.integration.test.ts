@@ -5,7 +5,7 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import { BasicTracerProvider, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import type { RunningServer } from '../src/server.js';
-import { hexId, otlpSpan, otlpTraces, startTestServer } from './helpers.js';
+import { hexId, otlpSpan, otlpTraces, readAuth, startTestServer } from './helpers.js';
 
 let server: RunningServer;
 
@@ -18,7 +18,7 @@ afterAll(async () => {
 });
 
 async function get(path: string, headers: Record<string, string> = {}): Promise<{ status: number; body: any }> {
-  const response = await fetch(`${server.url}${path}`, { headers });
+  const response = await fetch(`${server.url}${path}`, { headers: { ...readAuth, ...headers } });
   return { status: response.status, body: await response.json() };
 }
 

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../src/server.js';
-import { startTestServer } from './helpers.js';
+import { readAuth, startTestServer, TEST_READ_TOKEN } from './helpers.js';
 
 const run = promisify(execFile);
 const CLI = join(import.meta.dirname, '../../dist/server/src/cli/simulate.js');
@@ -19,7 +19,7 @@ afterAll(async () => {
 });
 
 async function simulate(...args: string[]): Promise<string> {
-  const { stdout } = await run(process.execPath, [CLI, '--url', server.url, ...args]);
+  const { stdout } = await run(process.execPath, [CLI, '--url', server.url, ...args], { env: { ...process.env, READ_TOKEN: TEST_READ_TOKEN } });
   return stdout;
 }
 
@@ -34,7 +34,7 @@ describe('npm run simulate', () => {
     const again = await simulate('--users', '60', '--days', '3', '--seed', '7', '--effect', 'hybrid=+50%');
     expect(Number(/(\d+) recommendation requests/.exec(again)![1])).toBe(requests);
     await server.flush();
-    const results = (await (await fetch(`${server.url}/api/experiments/rec_algorithm_v3/results`)).json()) as { variants: { users: number; requests: number; clicks: number; delivery: { share: number | null } }[] };
+    const results = (await (await fetch(`${server.url}/api/experiments/rec_algorithm_v3/results`, { headers: readAuth })).json()) as { variants: { users: number; requests: number; clicks: number; delivery: { share: number | null } }[] };
     expect(results.variants.reduce((s, v) => s + v.users, 0)).toBe(60);
     expect(results.variants.reduce((s, v) => s + v.requests, 0)).toBe(2 * requests);
     expect(results.variants.reduce((s, v) => s + v.clicks, 0)).toBeGreaterThan(0);
@@ -48,7 +48,7 @@ describe('npm run simulate', () => {
   it('refuses an effect on a variant no running experiment has, before sending anything', async () => {
     const served = async () => {
       await server.flush();
-      const results = (await (await fetch(`${server.url}/api/experiments/rec_algorithm_v3/results`)).json()) as { variants: { requests: number }[] };
+      const results = (await (await fetch(`${server.url}/api/experiments/rec_algorithm_v3/results`, { headers: readAuth })).json()) as { variants: { requests: number }[] };
       return results.variants.reduce((s, v) => s + v.requests, 0);
     };
     const before = await served();

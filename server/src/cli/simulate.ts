@@ -5,7 +5,10 @@
  * SDK's conventions — under a click model per variant with planted effects.
  */
 import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { seededRandom } from '../core/seeded-random.js';
+import { READ_TOKEN_FILE } from '../services/read-token.js';
 import { parseCommandLine } from './command-line.js';
 
 interface Options {
@@ -16,6 +19,8 @@ interface Options {
   /** Variant → relative change of its click probability, e.g. hybrid → 0.08. */
   readonly effects: Readonly<Record<string, number>>;
   readonly concurrency: number;
+  /** The read token, to check planted effects against the experiments (`READ_TOKEN`, else the one `npm start` keeps in DATA_DIR). */
+  readonly token: string | undefined;
 }
 
 /** Position-dependent click probability before effects: a typical rail's decay. */
@@ -59,6 +64,9 @@ Options:
   --effect <variant>=<+/-N>%   plant a relative change of the variant's click probability,
                                e.g. hybrid=+8%; repeat for several variants (default: none, an A/A run)
   --concurrency <n>            visitors simulated at once (default 16)
+
+A planted effect is checked against the server's running experiments, which the read side
+answers: the read token is READ_TOKEN, else the one the server keeps in DATA_DIR/read-token.
   -h, --help                   print this help`;
 
 function options(): Options {
@@ -74,6 +82,7 @@ function options(): Options {
   });
   return {
     url: (values.url ?? `http://localhost:${process.env.PORT ?? 3000}`).replace(/\/+$/, ''),
+    token: readToken(),
     users: positiveInteger(values.users, 'users', 2000),
     days: positiveInteger(values.days, 'days', 7),
     seed: positiveInteger(values.seed, 'seed', 1),
@@ -203,9 +212,19 @@ function progress(done: number, total: number, totals: Totals, started: number):
   process.stderr.write(`\r[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${done}/${total} users · ${totals.requests} requests · ${totals.clicks} clicks · ${(totals.requests / Math.max(seconds, 0.001)).toFixed(0)} req/s `);
 }
 
+function readToken(): string | undefined {
+  if (process.env.READ_TOKEN) return process.env.READ_TOKEN;
+  const kept = join(process.env.DATA_DIR || './data', READ_TOKEN_FILE);
+  return existsSync(kept) ? readFileSync(kept, 'utf8').trim() : undefined;
+}
+
 /** A planted effect must name a variant of a running experiment: a typo would quietly make an A/A run. */
 async function checkEffects(opts: Options): Promise<void> {
-  const response = await fetch(`${opts.url}/api/experiments`);
+  if (Object.keys(opts.effects).length === 0) return;
+  const response = await fetch(`${opts.url}/api/experiments`, { headers: opts.token === undefined ? {} : { authorization: `Bearer ${opts.token}` } });
+  if (response.status === 401) {
+    throw new Error(`--effect is checked against the running experiments, which need the read token: set READ_TOKEN (the server's, or the one it keeps in DATA_DIR/read-token)`);
+  }
   const { experiments } = (await response.json()) as { experiments: { status: string; variants: string[] }[] };
   const variants = new Set(experiments.filter((e) => e.status === 'running').flatMap((e) => e.variants));
   for (const variant of Object.keys(opts.effects)) {

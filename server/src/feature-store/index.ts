@@ -6,7 +6,7 @@
  */
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { COHORT_BAGGAGE_KEY } from '../core/experiments.js';
+import { COHORT_BAGGAGE_KEY, COHORTS } from '../core/experiments.js';
 import { ConfigError, readExperimentsFile } from '../config.js';
 import { ContentStore } from '../store/content-store.js';
 import { startTelemetry } from '../telemetry/telemetry.js';
@@ -28,28 +28,37 @@ function integerEnv(name: string, fallback: number, max: number): number {
 
 async function main(): Promise<void> {
   const port = integerEnv('FEATURE_STORE_PORT', 3001, 65_535);
+  // Loopback by default: it answers visitors' click histories, which are nobody else's business.
+  const host = env('FEATURE_STORE_HOST', '127.0.0.1');
   const delayMs = integerEnv('FEATURE_STORE_DELAY_MS', 0, 60_000);
   const dataDir = env('DATA_DIR', './data');
   const telemetryUrl = env('TELEMETRY_URL', 'http://localhost:3000');
   const token = env('INTERNAL_TELEMETRY_TOKEN', '');
+  if (token === '') {
+    throw new ConfigError('Configuration: INTERNAL_TELEMETRY_TOKEN is required: the feature store answers only the variant-lens server that holds it (set the same value for both)');
+  }
   const experiments = readExperimentsFile(env('EXPERIMENTS_FILE', 'config/experiments.json'));
-  const allowed = new Set([...experiments.experiments.filter((e) => e.status === 'running').map((e) => e.baggageKey), COHORT_BAGGAGE_KEY]);
+  const allowedBaggage = new Map<string, ReadonlySet<string>>([
+    ...experiments.experiments.filter((e) => e.status === 'running').map((e) => [e.baggageKey, new Set(e.variants)] as const),
+    [COHORT_BAGGAGE_KEY, new Set<string>(COHORTS)],
+  ]);
+  const allowed = new Set(allowedBaggage.keys());
   const telemetry = startTelemetry({
     serviceName: env('FEATURE_STORE_SERVICE_NAME', 'feature-store'),
-    exportTo: { otlpUrl: telemetryUrl, headers: token === '' ? {} : { authorization: `Bearer ${token}` } },
+    exportTo: { otlpUrl: telemetryUrl, headers: { authorization: `Bearer ${token}` } },
     baggageKeyPredicate: (key) => allowed.has(key),
     disabled: env('OTEL_SDK_DISABLED', 'false') === 'true',
     metricIntervalMs: integerEnv('METRIC_INTERVAL_MS', 5000, 3_600_000),
   });
   const content = new ContentStore({ path: join(dataDir, 'content.db'), articleCount: 0, userCount: 0, seed: 0, readonly: true });
-  const app = createFeatureStoreApp({ content, tracer: telemetry.tracer, meter: telemetry.meter, allowedBaggageKeys: allowed, delayMs });
-  const server = app.listen(port, (error?: Error) => {
+  const app = createFeatureStoreApp({ content, tracer: telemetry.tracer, meter: telemetry.meter, allowedBaggage, token, delayMs });
+  const server = app.listen(port, host, (error?: Error) => {
     if (error !== undefined) {
-      console.error(`feature store could not listen on port ${port}: ${error.message}`);
+      console.error(`feature store could not listen on ${host} port ${port}: ${error.message}`);
       process.exit(1);
     }
     const actual = (server.address() as AddressInfo).port;
-    console.log(`feature store serving on http://localhost:${actual}`);
+    console.log(`feature store serving on http://${host.includes(':') ? `[${host}]` : host}:${actual}`);
     process.send?.({ type: 'ready', port: actual });
   });
   const stop = () => {

@@ -1,7 +1,9 @@
-import { Router } from 'express';
+import { Router, type RequestHandler } from 'express';
 import type { ExperimentService } from '../services/experiment-service.js';
 import { articleUrl, type RecommendationService } from '../services/recommendation-service.js';
-import { DEFAULT_QUERY_LIMIT, MAX_QUERY_LIMIT, type TelemetryStore } from '../store/telemetry-store.js';
+import type { Response } from 'express';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import { DEFAULT_QUERY_LIMIT, MAX_QUERY_LIMIT, type SpanCursor, type TelemetryStore } from '../store/telemetry-store.js';
 import { AnalysisRequestError, type AnalysisService } from '../services/analysis-service.js';
 import { HttpError } from '../http/http-error.js';
 import { requestLocals } from '../http/request-context.js';
@@ -15,6 +17,13 @@ const MAX_LIMIT = 50;
 const TRACE_ID = /^[0-9a-f]{32}$/;
 const CONTENT_ID = /^[A-Za-z0-9_-]{1,64}$/;
 const TOPIC = /^[A-Za-z0-9_-]{1,64}$/;
+/** Most spans `/api/traces/:id` returns: a trace beyond this is cut (`truncated`, with its `count`). */
+export const MAX_TRACE_SPANS = 10_000;
+/** Spans read and written per turn of the event loop while a trace is sent: other requests get their turns in between. */
+const TRACE_CHUNK_SPANS = 250;
+/** Spans `/api/spans` looks at per page when filtering by name alone: a rare name costs a bounded read per page. */
+export const SPAN_SCAN_BUDGET = 50_000;
+const CURSOR = /^[A-Za-z0-9_-]{1,64}$/;
 
 function parseLimit(raw: unknown, defaultLimit = DEFAULT_LIMIT, maxLimit = MAX_LIMIT): number {
   if (raw === undefined) return defaultLimit;
@@ -34,6 +43,38 @@ function optionalString(raw: unknown, name: string): string | undefined {
   if (raw === undefined) return undefined;
   if (typeof raw !== 'string' || raw.length > 256) throw new HttpError(400, `${name} is invalid, expected a string`);
   return raw;
+}
+
+/** The `cursor` of `/api/spans`: the `nextCursor` a previous page answered. */
+function parseCursor(raw: unknown): SpanCursor | undefined {
+  if (raw === undefined) return undefined;
+  const invalid = () => new HttpError(400, 'cursor is invalid, expected the nextCursor of a previous page');
+  if (typeof raw !== 'string' || !CURSOR.test(raw)) throw invalid();
+  let value: unknown;
+  try {
+    value = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8'));
+  } catch {
+    throw invalid();
+  }
+  if (!Array.isArray(value) || value.length !== 2 || !Number.isFinite(value[0]) || !Number.isSafeInteger(value[1])) throw invalid();
+  return { startMs: value[0] as number, id: value[1] as number };
+}
+
+function formatCursor(cursor: SpanCursor | null): string | null {
+  return cursor === null ? null : Buffer.from(JSON.stringify([cursor.startMs, cursor.id])).toString('base64url');
+}
+
+/** Resolves when the response can take more, or is gone; no listener outlives the wait. */
+function drained(res: Response): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
 }
 
 /** The visitor-facing API: recommendations, assignments and content. */
@@ -72,6 +113,17 @@ export function visitorApi(deps: { experiments: ExperimentService; recommendatio
     if (article === undefined) throw new HttpError(404, `no article with id ${id}`);
     res.json(article);
   });
+  return router;
+}
+
+/**
+ * The read side: experiments, stored telemetry and the analysis. Every route here is the
+ * team's: `readAccess` lets through only requests with the read token.
+ */
+export function telemetryApi(deps: { store: TelemetryStore; analysis: AnalysisService; experiments: ExperimentService }, readAccess: RequestHandler): Router {
+  const router = Router();
+  router.use(['/experiments', '/spans', '/traces', '/metrics'], readAccess);
+  // Owners, descriptions, weights and winners are the team's, so the list is on the read side too.
   router.get('/experiments', (_req, res) => {
     res.json({
       experiments: deps.experiments.experiments.map((e) => ({
@@ -89,12 +141,6 @@ export function visitorApi(deps: { experiments: ExperimentService; recommendatio
       })),
     });
   });
-  return router;
-}
-
-/** Read access to stored telemetry and the experiment analysis. */
-export function telemetryApi(deps: { store: TelemetryStore; analysis: AnalysisService }): Router {
-  const router = Router();
   router.get('/experiments/:key/results', async (req, res) => {
     const experiment = deps.analysis.experiment(req.params.key);
     if (experiment === undefined) throw new HttpError(404, `no experiment with key ${req.params.key}`);
@@ -111,18 +157,47 @@ export function telemetryApi(deps: { store: TelemetryStore; analysis: AnalysisSe
       throw error;
     }
   });
-  router.get('/traces/:traceId', (req, res) => {
+  router.get('/traces/:traceId', async (req, res) => {
     const traceId = req.params.traceId.toLowerCase();
     if (!TRACE_ID.test(traceId)) throw new HttpError(400, 'traceId is invalid, expected 32 hex digits');
-    const spans = deps.store.getTrace(traceId);
-    if (spans.length === 0) throw new HttpError(404, `no spans stored for trace ${traceId}`);
-    res.json({ traceId, spans });
+    // A segment (4,096 rows) per turn of the event loop, then a chunk of spans per turn:
+    // a huge trace neither holds the event loop nor sits in memory as one string.
+    const keys: [number, number][] = [];
+    for (const segment of deps.store.traceSegments(traceId)) {
+      keys.push(...deps.store.traceSpanKeys(traceId, segment));
+      await yieldToEventLoop();
+      if (req.socket.destroyed) return;
+    }
+    if (keys.length === 0) throw new HttpError(404, `no spans stored for trace ${traceId}`);
+    keys.sort((a, b) => a[1] - b[1] || a[0] - b[0]);
+    const shown = keys.slice(0, MAX_TRACE_SPANS).map(([id]) => id);
+    res.type('json');
+    res.write(`{"traceId":${JSON.stringify(traceId)},"count":${keys.length},"truncated":${keys.length > shown.length},"spans":[`);
+    let first = true;
+    try {
+      for (let i = 0; i < shown.length; i += TRACE_CHUNK_SPANS) {
+        if (i > 0) await yieldToEventLoop();
+        if (res.destroyed) return;
+        const chunk = deps.store.spansByIds(shown.slice(i, i + TRACE_CHUNK_SPANS)).map((span) => JSON.stringify(span));
+        if (chunk.length === 0) continue;
+        const more = res.write(`${first ? '' : ','}${chunk.join(',')}`);
+        first = false;
+        if (!more) await drained(res);
+      }
+      res.end(']}');
+    } catch (error) {
+      // The status is sent: the reader sees a cut-off body, not a well-formed wrong one.
+      console.error('reading a trace failed', error);
+      res.destroy(error as Error);
+    }
   });
   router.get('/spans', (req, res) => {
     const name = optionalString(req.query.name, 'name');
     const requestId = optionalString(req.query.requestId, 'requestId');
     const limit = parseQueryLimit(req.query.limit);
-    res.json({ spans: deps.store.findSpans({ name, requestId, limit }) });
+    const cursor = parseCursor(req.query.cursor);
+    const page = deps.store.findSpansPage({ name, requestId, limit, cursor, scanBudget: SPAN_SCAN_BUDGET });
+    res.json({ spans: page.spans, nextCursor: formatCursor(page.next) });
   });
   router.get('/metrics/:name', (req, res) => {
     const limit = parseQueryLimit(req.query.limit);

@@ -13,11 +13,43 @@ export interface AnalysisRequest {
 /** A query parameter that cannot be used; the route answers 400 with the message. */
 export class AnalysisRequestError extends Error {}
 
+/** The last instant a JavaScript date can hold (ms since the epoch): later ones cannot be shown as dates. */
+const MAX_DATE_MS = 8_640_000_000_000_000;
+
 function instant(raw: string | undefined, name: string, fallback: number): number {
   if (raw === undefined || raw === '') return fallback;
-  const ms = /^\d+$/.test(raw) ? Number(raw) : Date.parse(raw);
-  if (!Number.isFinite(ms)) throw new AnalysisRequestError(`${name} is invalid, expected an ISO 8601 date-time or milliseconds since the epoch (actual: ${raw.slice(0, 40)})`);
+  // A number is milliseconds, even with a sign, so that -1 is not read as a year.
+  const ms = /^[-+]?\d+$/.test(raw) ? Number(raw) : Date.parse(raw);
+  if (!Number.isFinite(ms) || ms < 0 || ms > MAX_DATE_MS) {
+    throw new AnalysisRequestError(
+      `${name} is invalid, expected an ISO 8601 date-time or milliseconds since the epoch, from 1970 to ${new Date(MAX_DATE_MS).toISOString()} (actual: ${raw.slice(0, 40)})`,
+    );
+  }
   return ms;
+}
+
+/**
+ * Claimed variants of rejected clicks come from browsers: any number of values of any length.
+ * The results keep the most frequent, each cut to a readable length, and one bucket for the
+ * rest, so a flood of made-up values cannot make every refresh megabytes long.
+ */
+export const MAX_CLAIMED_VARIANTS = 20;
+export const MAX_CLAIMED_VARIANT_LENGTH = 64;
+/** The bucket of the claimed values beyond the most frequent (parenthesised: no variant name has parentheses). */
+export const OTHER_CLAIMS = '(other)';
+
+function boundedClaims(counts: Record<string, number>): Record<string, number> {
+  const sorted = Object.entries(counts).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
+  const bounded: Record<string, number> = {};
+  let other = 0;
+  for (const [claim, count] of sorted) {
+    const key = claim.length > MAX_CLAIMED_VARIANT_LENGTH ? `${claim.slice(0, MAX_CLAIMED_VARIANT_LENGTH)}…` : claim;
+    if (key in bounded) bounded[key]! += count;
+    else if (Object.keys(bounded).length < MAX_CLAIMED_VARIANTS && key !== OTHER_CLAIMS) bounded[key] = count;
+    else other += count;
+  }
+  if (other > 0) bounded[OTHER_CLAIMS] = other;
+  return bounded;
 }
 
 /** Runs experiment analyses on the data an `AnalysisSource` reads. */
@@ -41,6 +73,7 @@ export class AnalysisService {
     const data = await this.source.read(experiment, { fromMs, toMs, cohort: request.cohort });
     return analyzeExperiment({
       ...data,
+      rejected: { ...data.rejected, unknownRequest: boundedClaims(data.rejected.unknownRequest) },
       experiment,
       window: { from: request.from ? new Date(fromMs).toISOString() : null, to: request.to ? new Date(toMs).toISOString() : null },
       cohort: request.cohort ?? null,

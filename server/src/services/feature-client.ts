@@ -23,7 +23,7 @@ export const FAILURES_BEFORE_PAUSE = 5;
 export const PAUSE_MS = 5_000;
 const SERVER_ERROR = 500;
 
-/** Calls the feature store over HTTP, propagating trace context and baggage. */
+/** Calls the feature store over HTTP with the internal token, propagating trace context and the server's own baggage. */
 export class FeatureClient {
   private failures = 0;
   /** While paused: when the next call is let through (ms since the epoch). */
@@ -34,6 +34,8 @@ export class FeatureClient {
     private readonly baseUrl: () => string,
     private readonly timeoutMs: number,
     private readonly now: () => number = Date.now,
+    /** The internal token: the feature store answers only the server that holds it. */
+    private readonly token = '',
   ) {}
 
   async get(userId: string): Promise<UserFeatures> {
@@ -43,7 +45,7 @@ export class FeatureClient {
       kind: SpanKind.CLIENT,
       attributes: { 'http.request.method': 'GET', 'url.full': `${base}/features/{userId}`, 'peer.service': 'feature-store' },
     });
-    const headers: Record<string, string> = {};
+    const headers: Record<string, string> = this.token === '' ? {} : { authorization: `Bearer ${this.token}` };
     propagation.inject(trace.setSpan(context.active(), span), headers);
     if (this.failures >= FAILURES_BEFORE_PAUSE) {
       const now = this.now();

@@ -4,6 +4,8 @@ import { compiledScript } from '../compiled-script.js';
 /** How the server starts the feature store. */
 export interface FeatureStoreProcessConfig {
   readonly port: number;
+  /** The address it listens on (`FEATURE_STORE_HOST`, default loopback). */
+  readonly host: string;
   readonly dataDir: string;
   readonly experimentsFile: string;
   readonly telemetryUrl: string;
@@ -15,6 +17,12 @@ export interface FeatureStoreProcessConfig {
 
 /** A feature store that has not said it is listening by then has failed to start. */
 const START_TIMEOUT_MS = 15_000;
+
+/** The address to call a server on that listens on `host`: a wildcard address is reached on loopback. */
+function connectHost(host: string): string {
+  if (host === '0.0.0.0' || host === '::') return '127.0.0.1';
+  return host.includes(':') ? `[${host}]` : host;
+}
 
 /** The feature store child process. */
 export class FeatureStoreProcess {
@@ -35,6 +43,7 @@ export class FeatureStoreProcess {
       env: {
         ...process.env,
         FEATURE_STORE_PORT: String(config.port),
+        FEATURE_STORE_HOST: config.host,
         DATA_DIR: config.dataDir,
         EXPERIMENTS_FILE: config.experimentsFile,
         TELEMETRY_URL: config.telemetryUrl,
@@ -53,7 +62,7 @@ export class FeatureStoreProcess {
       child.on('message', (message: { type?: string; port?: number }) => {
         if (message.type !== 'ready') return;
         clearTimeout(timer);
-        resolve(new FeatureStoreProcess(child, `http://127.0.0.1:${message.port}`));
+        resolve(new FeatureStoreProcess(child, `http://${connectHost(config.host)}:${message.port}`));
       });
       child.once('exit', (code) => {
         clearTimeout(timer);

@@ -441,6 +441,15 @@ export interface SpanQuery {
   limit?: number;
 }
 
+/** Where a page of `findSpansPage` ended: the next page starts after this span. */
+export interface SpanCursor {
+  readonly startMs: number;
+  readonly id: number;
+}
+
+/** Spans sharing the cursor's start time that a later page may have to skip again. */
+const SAME_START_ALLOWANCE = 1000;
+
 /** Spans or points `findSpans` and `findMetricPoints` return when not asked for a number. */
 export const DEFAULT_QUERY_LIMIT = 100;
 /** The most they return at once, so one read stays a bounded response however much is stored. */
@@ -1109,6 +1118,78 @@ export class TelemetryStore {
       .prepare(`SELECT * FROM spans INDEXED BY spans_identity ${where} ORDER BY start_ms DESC, id DESC LIMIT ?`)
       .all(...(query.name === undefined ? [] : [query.name]), limit) as SpanRow[];
     return rows.map(toStoredSpan);
+  }
+
+  /** The segments that may hold spans of a trace (their Bloom filters say so), newest first. */
+  traceSegments(traceId: string): number[] {
+    return this.segmentsWith(traceKey(traceId));
+  }
+
+  /**
+   * `[row id, start ms]` of a trace's spans in one segment: two numbers a span, so a reader
+   * can order and cap a huge trace, a segment per turn, before it parses any attributes.
+   */
+  traceSpanKeys(traceId: string, segment: number): [number, number][] {
+    return this.db
+      .prepare('SELECT id, start_ms FROM spans WHERE id >= ? AND id < ? AND trace_id = ?')
+      .raw()
+      .all(segment * SEGMENT_ROWS, (segment + 1) * SEGMENT_ROWS, traceId) as [number, number][];
+  }
+
+  /** Stored spans by row id, in the order given (ids no longer stored are skipped). */
+  spansByIds(ids: readonly number[]): StoredSpan[] {
+    if (ids.length === 0) return [];
+    const rows = this.db.prepare(`SELECT * FROM spans WHERE id IN (${ids.map(() => '?').join(',')})`).all(...ids) as SpanRow[];
+    const byId = new Map(rows.map((row) => [row.id, row]));
+    return ids.flatMap((id) => {
+      const row = byId.get(id);
+      return row === undefined ? [] : [toStoredSpan(row)];
+    });
+  }
+
+  /**
+   * One page of `findSpans`, newest first, after `cursor` (the previous page's `next`). A
+   * name alone walks back through the spans by start time looking at `scanBudget` spans at
+   * most, so a name few spans have costs a bounded read per page, not a scan of the store: a
+   * page may then hold fewer spans than asked, or none, with a `next` to go on from.
+   */
+  findSpansPage(query: SpanQuery & { cursor?: SpanCursor; scanBudget: number }): { spans: StoredSpan[]; next: SpanCursor | null } {
+    const limit = clampLimit(query.limit);
+    const before = (startMs: number, id: number) => query.cursor === undefined || startMs < query.cursor.startMs || (startMs === query.cursor.startMs && id < query.cursor.id);
+    if (query.requestId !== undefined) {
+      const rows = this.rowsInSegments(
+        requestKey(query.requestId),
+        query.name === undefined ? 'request_id = ?' : 'request_id = ? AND name = ?',
+        query.name === undefined ? [query.requestId] : [query.requestId, query.name],
+      ).filter((row) => before(row.start_ms, row.id));
+      rows.sort((a, b) => b.start_ms - a.start_ms || b.id - a.id);
+      const page = rows.slice(0, limit);
+      const last = page.at(-1);
+      return { spans: page.map(toStoredSpan), next: rows.length > limit && last !== undefined ? { startMs: last.start_ms, id: last.id } : null };
+    }
+    const from = query.cursor?.startMs ?? Number.MAX_VALUE;
+    // After a cursor, the spans sharing its start time that the last page saw come again; they are skipped.
+    const fetched = query.scanBudget + (query.cursor === undefined ? 0 : SAME_START_ALLOWANCE);
+    const scan = this.db
+      .prepare('SELECT id, start_ms, name FROM spans INDEXED BY spans_identity WHERE start_ms <= ? ORDER BY start_ms DESC, id DESC LIMIT ?')
+      .raw()
+      .all(from, fetched) as [number, number, string][];
+    const ids: number[] = [];
+    let last: SpanCursor | undefined;
+    let scanned = 0;
+    let stopped = false;
+    for (const [id, startMs, name] of scan) {
+      if (!before(startMs, id)) continue;
+      last = { startMs, id };
+      scanned += 1;
+      if (query.name === undefined || name === query.name) ids.push(id);
+      if (ids.length === limit || scanned === query.scanBudget) {
+        stopped = true;
+        break;
+      }
+    }
+    const more = stopped || scan.length === fetched;
+    return { spans: this.spansByIds(ids), next: more && last !== undefined ? last : null };
   }
 
   /** The newest points of a metric. */
