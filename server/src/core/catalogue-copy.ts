@@ -2,7 +2,7 @@
  * The words of the generated catalogue: titles, summaries and bodies that read like a
  * magazine's, assembled from templates with a seeded stream. Pure and deterministic.
  */
-import type { Topic } from './catalogue.js';
+import type { Topic } from './topics.js';
 import { pick, pickDistinct } from './seeded-random.js';
 
 /** What an article is about, as a noun phrase; `plural` picks "is" or "are" after it. */

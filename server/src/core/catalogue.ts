@@ -1,5 +1,6 @@
 /** A reproducible content catalogue generated from a seed: the demo site's articles. */
 import { createCopyWriter, SUBJECTS } from './catalogue-copy.js';
+import { TOPICS, type Topic } from './topics.js';
 import { pick, seededRandom } from './seeded-random.js';
 
 export interface Article {
@@ -15,8 +16,7 @@ export interface Article {
   readonly body: readonly string[];
 }
 
-export const TOPICS = ['science', 'technology', 'travel', 'food', 'culture', 'sport', 'business', 'health'] as const;
-export type Topic = (typeof TOPICS)[number];
+export { TOPICS, type Topic } from './topics.js';
 
 /** Tag values are data: the recommenders' tag affinity and the site's meta line use them as they are. */
 const TAGS = ['explainer', 'interview', 'data', 'long-read', 'guide', 'opinion', 'photo-essay', 'analysis', 'news', 'review'];
