@@ -1,6 +1,6 @@
 /** A reproducible content catalogue generated from a seed: the demo site's articles. */
 import { createCopyWriter, SUBJECTS } from './catalogue-copy.js';
-import { TOPICS, type Topic } from './topics.js';
+import { TOPICS } from './topics.js';
 import { pick, seededRandom } from './seeded-random.js';
 
 export interface Article {
