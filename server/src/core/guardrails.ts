@@ -8,7 +8,7 @@
  * Pure.
  */
 import { alwaysValidPValue, confidenceSequenceHalfWidth, MIN_USERS_PER_ARM } from './sequential-statistics.js';
-import { compareRatios, ratioEstimate } from './statistics.js';
+import { compareRatios, percentile, ratioEstimate, twoSidedP } from './statistics.js';
 
 /**
  * A guardrail alarms (orange) when its always-valid p-value is below this. Per guardrail, not
@@ -66,6 +66,64 @@ export function compareGuardrail(treatment: UserRatio, control: UserRatio, rhoSq
     diffCs: [finite(diff - half), finite(diff + half)],
     pValue: finite(pValue),
     fixedHorizonPValue: se > 0 ? finite(compareRatios(t, c).pValue) : null,
+    alarm: Number.isFinite(pValue) && pValue < GUARDRAIL_ALPHA,
+  };
+}
+
+/** One arm's request durations: all of them sorted, and each user's own. */
+export interface ArmDurations {
+  readonly sorted: ArrayLike<number>;
+  readonly perUser: readonly ArrayLike<number>[];
+}
+
+/** z of the Woodruff interval that turns the spread of F̂(q̂) into a standard error of q̂. */
+const WOODRUFF_Z = 1.959964;
+
+/**
+ * A percentile's standard error with the user as the unit (Deng, Knoblich & Lu, "Applying the
+ * delta method in metric analytics", KDD 2018, §quantile metrics): the share of requests at or
+ * below the percentile, F̂ = Σ below / Σ requests over users, is a ratio metric whose
+ * delta-method variance counts each user once; its interval q ± z·σ_F maps through the
+ * empirical quantiles to an interval for the percentile (Woodruff), and half its width over z
+ * is the standard error. Requests of one user that are all slow count as one slow user.
+ */
+function percentileWithError(arm: ArmDurations, q: number): { value: number; se: number; k: number } {
+  const value = percentile(arm.sorted, q);
+  const below: number[] = [];
+  const requests: number[] = [];
+  for (const durations of arm.perUser) {
+    let count = 0;
+    for (let i = 0; i < durations.length; i += 1) if (durations[i]! <= value) count += 1;
+    below.push(count);
+    requests.push(durations.length);
+  }
+  const share = ratioEstimate(below, requests);
+  const spread = WOODRUFF_Z * Math.sqrt(share.variance);
+  const high = percentile(arm.sorted, Math.min(1, q + spread));
+  const low = percentile(arm.sorted, Math.max(0, q - spread));
+  return { value, se: (high - low) / (2 * WOODRUFF_Z), k: arm.perUser.length };
+}
+
+/**
+ * A latency percentile (e.g. p95) of a treatment against the control: the difference of the
+ * per-request percentiles, with a standard error that respects users as units (see
+ * `percentileWithError`), read through the same always-valid boundary as the other guardrails.
+ */
+export function compareQuantileGuardrail(treatment: ArmDurations, control: ArmDurations, q: number, rhoSquared: number): GuardrailComparison {
+  const t = percentileWithError(treatment, q);
+  const c = percentileWithError(control, q);
+  const diff = t.value - c.value;
+  const base = { control: finite(c.value), treatment: finite(t.value), diff: finite(diff) };
+  if (Math.min(t.k, c.k) < MIN_USERS_PER_ARM) return { ...base, diffCs: [null, null], pValue: null, fixedHorizonPValue: null, alarm: false };
+  const se = Math.sqrt(t.se * t.se + c.se * c.se);
+  const n = t.k + c.k;
+  const pValue = se > 0 ? alwaysValidPValue(diff, se, n, rhoSquared) : diff === 0 ? 1 : Number.NaN;
+  const half = se > 0 ? confidenceSequenceHalfWidth(se, n, rhoSquared, GUARDRAIL_ALPHA) : 0;
+  return {
+    ...base,
+    diffCs: [finite(diff - half), finite(diff + half)],
+    pValue: finite(pValue),
+    fixedHorizonPValue: se > 0 ? finite(twoSidedP(diff / se)) : null,
     alarm: Number.isFinite(pValue) && pValue < GUARDRAIL_ALPHA,
   };
 }

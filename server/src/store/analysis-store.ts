@@ -31,6 +31,8 @@ export interface UserRow {
   readonly mismatched: number;
   /** Σ of this user's request durations, ms (the user-level latency mean). */
   readonly durationMsSum: number;
+  /** This user's request durations, ms (user-level percentile guardrails). */
+  readonly durationsMs: number[];
 }
 
 /** The window in whole minutes, as the rollups store it. */
@@ -76,19 +78,23 @@ export class AnalysisStore {
   /**
    * Per (variant, user): requests, served impressions, errors, verified clicks (once per
    * request and content id, counted at ingest), requests with any browser telemetry, and
-   * clicks that claimed another variant, and the sum of request durations. The primary key's
-   * order makes this a single scan.
+   * clicks that claimed another variant, and the request durations (their sum, and the list).
+   * The primary key's order makes this a single scan.
    */
   users(key: string, window: AnalysisWindow): UserRow[] {
     return this.db
       .prepare(
         `SELECT variant, user_id AS user, count(*) AS requests, sum(impressions) AS impressions, sum(error) AS errors,
                 sum(clicks) AS clicks, sum(browser_events > 0) AS reported, sum(mismatched_clicks) AS mismatched,
-                sum(duration_ms) AS durationMsSum
+                sum(duration_ms) AS durationMsSum, json_group_array(duration_ms) AS durationsMs
          FROM experiment_requests WHERE ${AnalysisStore.WINDOW}
          GROUP BY variant, user_id`,
       )
-      .all(this.params(key, window)) as UserRow[];
+      .all(this.params(key, window))
+      .map((row) => {
+        const r = row as Omit<UserRow, 'durationsMs'> & { durationsMs: string };
+        return { ...r, durationsMs: JSON.parse(r.durationsMs) as number[] };
+      });
   }
 
   /** Clicks naming no request the server served, by the variant they claim. */
