@@ -8,7 +8,7 @@
  * Pure.
  */
 import { alwaysValidPValue, confidenceSequenceHalfWidth, MIN_USERS_PER_ARM } from './sequential-statistics.js';
-import { compareRatios, percentile, ratioEstimate, twoSidedP } from './statistics.js';
+import { percentile, ratioEstimate, twoSidedP } from './statistics.js';
 
 /**
  * A guardrail alarms (orange) when its always-valid p-value is below this. Per guardrail, not
@@ -53,10 +53,22 @@ function finite(value: number): number | null {
 export function compareGuardrail(treatment: UserRatio, control: UserRatio, rhoSquared: number): GuardrailComparison {
   const t = ratioEstimate(treatment.numerators, treatment.denominators);
   const c = ratioEstimate(control.numerators, control.denominators);
-  const base = { control: finite(c.ratio), treatment: finite(t.ratio), diff: finite(t.ratio - c.ratio) };
+  return guardrailComparison({ value: t.ratio, se: Math.sqrt(t.variance), k: t.k }, { value: c.ratio, se: Math.sqrt(c.variance), k: c.k }, rhoSquared);
+}
+
+/** One arm's estimate of a guardrail: its value, standard error and users. */
+interface ArmEstimate {
+  readonly value: number;
+  readonly se: number;
+  readonly k: number;
+}
+
+/** The difference of two arms' estimates through the always-valid boundary (and the fixed-horizon test). */
+function guardrailComparison(t: ArmEstimate, c: ArmEstimate, rhoSquared: number): GuardrailComparison {
+  const diff = t.value - c.value;
+  const base = { control: finite(c.value), treatment: finite(t.value), diff: finite(diff) };
   if (Math.min(t.k, c.k) < MIN_USERS_PER_ARM) return { ...base, diffCs: [null, null], pValue: null, fixedHorizonPValue: null, alarm: false };
-  const diff = t.ratio - c.ratio;
-  const se = Math.sqrt(t.variance + c.variance);
+  const se = Math.sqrt(t.se * t.se + c.se * c.se);
   const n = t.k + c.k;
   // A guardrail that never varies (no errors in either arm) has se 0: nothing to alarm about.
   const pValue = se > 0 ? alwaysValidPValue(diff, se, n, rhoSquared) : diff === 0 ? 1 : Number.NaN;
@@ -65,7 +77,7 @@ export function compareGuardrail(treatment: UserRatio, control: UserRatio, rhoSq
     ...base,
     diffCs: [finite(diff - half), finite(diff + half)],
     pValue: finite(pValue),
-    fixedHorizonPValue: se > 0 ? finite(compareRatios(t, c).pValue) : null,
+    fixedHorizonPValue: se > 0 ? finite(twoSidedP(diff / se)) : null,
     alarm: Number.isFinite(pValue) && pValue < GUARDRAIL_ALPHA,
   };
 }
@@ -87,7 +99,7 @@ const WOODRUFF_Z = 1.959964;
  * empirical quantiles to an interval for the percentile (Woodruff), and half its width over z
  * is the standard error. Requests of one user that are all slow count as one slow user.
  */
-function percentileWithError(arm: ArmDurations, q: number): { value: number; se: number; k: number } {
+function percentileWithError(arm: ArmDurations, q: number): ArmEstimate {
   const value = percentile(arm.sorted, q);
   const below: number[] = [];
   const requests: number[] = [];
@@ -110,20 +122,5 @@ function percentileWithError(arm: ArmDurations, q: number): { value: number; se:
  * `percentileWithError`), read through the same always-valid boundary as the other guardrails.
  */
 export function compareQuantileGuardrail(treatment: ArmDurations, control: ArmDurations, q: number, rhoSquared: number): GuardrailComparison {
-  const t = percentileWithError(treatment, q);
-  const c = percentileWithError(control, q);
-  const diff = t.value - c.value;
-  const base = { control: finite(c.value), treatment: finite(t.value), diff: finite(diff) };
-  if (Math.min(t.k, c.k) < MIN_USERS_PER_ARM) return { ...base, diffCs: [null, null], pValue: null, fixedHorizonPValue: null, alarm: false };
-  const se = Math.sqrt(t.se * t.se + c.se * c.se);
-  const n = t.k + c.k;
-  const pValue = se > 0 ? alwaysValidPValue(diff, se, n, rhoSquared) : diff === 0 ? 1 : Number.NaN;
-  const half = se > 0 ? confidenceSequenceHalfWidth(se, n, rhoSquared, GUARDRAIL_ALPHA) : 0;
-  return {
-    ...base,
-    diffCs: [finite(diff - half), finite(diff + half)],
-    pValue: finite(pValue),
-    fixedHorizonPValue: se > 0 ? finite(twoSidedP(diff / se)) : null,
-    alarm: Number.isFinite(pValue) && pValue < GUARDRAIL_ALPHA,
-  };
+  return guardrailComparison(percentileWithError(treatment, q), percentileWithError(control, q), rhoSquared);
 }
