@@ -130,3 +130,45 @@ describe('sample-ratio mismatch, always valid', () => {
     expect(short.warnings[0]).toMatch(/^Sample-ratio mismatch: .*always-valid p = /);
   });
 });
+
+describe('guardrails in the results, the user as the unit', () => {
+  /** Users of one variant with `requests` requests each, durations around `medianMs`, and errors and reports as given. */
+  function withTelemetry(rows: AnalysisInput['users'], medianMs: Record<string, number>, seed = 5): { rows: AnalysisInput['users']; durations: Map<string, Float64Array> } {
+    const random = seededRandom(seed);
+    const normal = () => Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+    const all = new Map<string, number[]>();
+    const out = rows.map((row) => {
+      const level = medianMs[row.variant]! * Math.exp(0.4 * normal());
+      const durationsMs = Array.from({ length: row.requests }, () => level * Math.exp(0.2 * normal()));
+      all.set(row.variant, [...(all.get(row.variant) ?? []), ...durationsMs]);
+      return { ...row, durationsMs, durationMsSum: durationsMs.reduce((a, b) => a + b, 0), reported: random() < 0.1 ? 0 : row.requests };
+    });
+    return { rows: out, durations: new Map([...all].map(([v, d]) => [v, Float64Array.from(d).sort()])) };
+  }
+
+  it('a variant 50 % slower alarms on mean, p50 and p95 latency; an equal one does not; delivery and errors are compared per user', () => {
+    const base = users({ control: 1500, collaborative: 1500, hybrid: 1500 }, { control: 0.05, collaborative: 0.05, hybrid: 0.05 }, 11);
+    const { rows, durations } = withTelemetry(base, { control: 10, collaborative: 10, hybrid: 15 });
+    const results = analyzeExperiment({ ...input(experiment(), rows), durations });
+    const hybrid = byVariant(results)['hybrid']!.guardrails!;
+    const collaborative = byVariant(results)['collaborative']!.guardrails!;
+    for (const g of [hybrid.latencyMeanMs!, hybrid.latencyP50Ms!, hybrid.latencyP95Ms!]) {
+      expect(g.alarm).toBe(true);
+      expect(g.diffCs[0]).toBeGreaterThan(0);
+    }
+    expect(hybrid.latencyP50Ms!.diff).toBeCloseTo(hybrid.latencyP50DiffMs!, 12);
+    for (const g of [collaborative.latencyMeanMs!, collaborative.latencyP50Ms!, collaborative.latencyP95Ms!, collaborative.delivery!, collaborative.errorRate]) {
+      expect(g.alarm).toBe(false);
+      expect(g.pValue).not.toBeNull();
+    }
+  });
+
+  it('without per-user durations or reports the user-level latency and delivery tests are null, not request-level guesses', () => {
+    const results = analyzeExperiment(input(experiment(), users({ control: 200, collaborative: 200, hybrid: 200 }, { control: 0.05, collaborative: 0.05, hybrid: 0.05 })));
+    const g = byVariant(results)['hybrid']!.guardrails!;
+    expect(g.latencyMeanMs).toBeNull();
+    expect(g.latencyP50Ms).toBeNull();
+    expect(g.delivery).toBeNull();
+    expect(g.errorRate.pValue).not.toBeNull();
+  });
+});

@@ -11,10 +11,10 @@
  * Seeded: a failure is a defect, not bad luck.
  */
 import { describe, expect, it } from 'vitest';
-import { compareGuardrail, GUARDRAIL_ALPHA, type GuardrailComparison } from '../src/core/guardrails.js';
+import { compareGuardrail, compareQuantileGuardrail, GUARDRAIL_ALPHA, type ArmDurations, type GuardrailComparison } from '../src/core/guardrails.js';
 import { seededRandom } from '../src/core/seeded-random.js';
 import { sequentialRhoSquared } from '../src/core/sequential-statistics.js';
-import { twoProportionP } from '../src/core/statistics.js';
+import { percentile, twoProportionP, twoSidedP } from '../src/core/statistics.js';
 
 const EXPERIMENTS = 400;
 const USERS_PER_ARM = 4_000;
@@ -109,5 +109,84 @@ describe(`${EXPERIMENTS} simulated A/A experiments, ${USERS_PER_ARM.toLocaleStri
     console.log(`request-level: delivery ${(rate(requestLevel.delivery) * 100).toFixed(1)} %, errors ${(rate(requestLevel.errorRate) * 100).toFixed(1)} %`);
     expect(rate(requestLevel.delivery)).toBeGreaterThan(0.15);
     expect(rate(requestLevel.errorRate)).toBeGreaterThan(0.15);
+  });
+});
+
+const QUANTILE_EXPERIMENTS = 200;
+const QUANTILE_USERS_PER_ARM = 2_000;
+const QUANTILE_LOOK_EVERY = 500;
+
+/** Each user's request durations: a latency level of their own, heavy users with many requests. */
+function simulateDurations(random: () => number): Float64Array[] {
+  const normal = () => Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+  const users: Float64Array[] = [];
+  for (let u = 0; u < QUANTILE_USERS_PER_ARM; u += 1) {
+    const requests = random() < HEAVY_USERS ? 20 + Math.floor(random() * 81) : 1 + Math.floor(-Math.log(1 - random()) * 2);
+    const level = MEDIAN_LATENCY_MS * Math.exp(USER_LATENCY_SIGMA * normal());
+    const durations = new Float64Array(requests);
+    for (let r = 0; r < requests; r += 1) durations[r] = level * Math.exp(REQUEST_LATENCY_SIGMA * normal());
+    users.push(durations);
+  }
+  return users;
+}
+
+function arm(users: readonly Float64Array[], count: number): ArmDurations {
+  const perUser = users.slice(0, count);
+  const sorted = new Float64Array(perUser.reduce((a, d) => a + d.length, 0));
+  let offset = 0;
+  for (const durations of perUser) {
+    sorted.set(durations, offset);
+    offset += durations.length;
+  }
+  return { sorted: sorted.sort(), perUser };
+}
+
+/** The percentile test with requests as independent units: σ_F = √(q(1 − q)/requests), the same Woodruff step. */
+function requestLevelP(t: ArmDurations, c: ArmDurations, q: number): number {
+  const se = (a: ArmDurations) => {
+    const spread = 1.959964 * Math.sqrt((q * (1 - q)) / a.sorted.length);
+    return (percentile(a.sorted, Math.min(1, q + spread)) - percentile(a.sorted, Math.max(0, q - spread))) / (2 * 1.959964);
+  };
+  return twoSidedP((percentile(t.sorted, q) - percentile(c.sorted, q)) / Math.hypot(se(t), se(c)));
+}
+
+describe(`${QUANTILE_EXPERIMENTS} simulated A/A experiments: latency p50 and p95 with the user as the unit`, () => {
+  const rhoSquared = sequentialRhoSquared(GUARDRAIL_ALPHA, 2 * 5_000);
+  const random = seededRandom(20261208);
+  const quantiles = [0.5, 0.95] as const;
+  const once = [0, 0];
+  const watched = [0, 0];
+  const requestLevel = [0, 0];
+  for (let e = 0; e < QUANTILE_EXPERIMENTS; e += 1) {
+    const control = simulateDurations(random);
+    const treatment = simulateDurations(random);
+    const alarmed = [false, false];
+    for (let users = QUANTILE_LOOK_EVERY; users <= QUANTILE_USERS_PER_ARM; users += QUANTILE_LOOK_EVERY) {
+      const t = arm(treatment, users);
+      const c = arm(control, users);
+      quantiles.forEach((q, i) => {
+        const result = compareQuantileGuardrail(t, c, q, rhoSquared);
+        if (result.alarm) alarmed[i] = true;
+        if (users === QUANTILE_USERS_PER_ARM) {
+          if ((result.fixedHorizonPValue ?? 1) < GUARDRAIL_ALPHA) once[i]! += 1;
+          if (requestLevelP(t, c, q) < GUARDRAIL_ALPHA) requestLevel[i]! += 1;
+        }
+      });
+    }
+    alarmed.forEach((a, i) => {
+      if (a) watched[i]! += 1;
+    });
+  }
+  const rate = (count: number) => count / QUANTILE_EXPERIMENTS;
+  const threeSd = 3 * Math.sqrt((GUARDRAIL_ALPHA * (1 - GUARDRAIL_ALPHA)) / QUANTILE_EXPERIMENTS);
+
+  it.each([
+    { name: 'p50', i: 0 },
+    { name: 'p95', i: 1 },
+  ])('$name: read once, alarms at its nominal 5 % (± 3 SD); watched, at most 5 %; requests as units, far more', ({ i }) => {
+    console.log(`p${quantiles[i]! * 100}: once ${(rate(once[i]!) * 100).toFixed(1)} %, watched ${(rate(watched[i]!) * 100).toFixed(1)} %, request-level ${(rate(requestLevel[i]!) * 100).toFixed(1)} %`);
+    expect(Math.abs(rate(once[i]!) - GUARDRAIL_ALPHA)).toBeLessThanOrEqual(threeSd);
+    expect(rate(watched[i]!)).toBeLessThanOrEqual(GUARDRAIL_ALPHA);
+    expect(rate(requestLevel[i]!)).toBeGreaterThan(0.15);
   });
 });

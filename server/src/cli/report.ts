@@ -111,12 +111,13 @@ export function formatReport(results: ExperimentResults): string {
   lines.push('Guardrails — difference from control [always-valid 95% sequence], user as the unit; ! = alarm:');
   lines.push(
     table([
-      ['variant', 'p50 / p95 / p99 ms', 'mean ms vs control', 'p50 / p95 diff ms', 'errors', 'errors vs control', 'cache hits', 'delivery', 'delivery vs control'],
+      ['variant', 'p50 / p95 / p99 ms', 'mean ms vs control', 'p50 ms vs control', 'p95 ms vs control', 'errors', 'errors vs control', 'cache hits', 'delivery', 'delivery vs control'],
       ...results.variants.map((v) => [
         v.variant,
         `${num(v.latencyMs.p50)} / ${num(v.latencyMs.p95)} / ${num(v.latencyMs.p99)}`,
         guardrailCell(v.guardrails?.latencyMeanMs, (x) => num(x, 2)),
-        v.guardrails ? `${num(v.guardrails.latencyP50DiffMs, 2)} / ${num(v.guardrails.latencyP95DiffMs, 2)}` : '–',
+        v.guardrails?.latencyP50Ms ? guardrailCell(v.guardrails.latencyP50Ms, (x) => num(x, 2)) : num(v.guardrails?.latencyP50DiffMs, 2),
+        v.guardrails?.latencyP95Ms ? guardrailCell(v.guardrails.latencyP95Ms, (x) => num(x, 2)) : num(v.guardrails?.latencyP95DiffMs, 2),
         pct(v.errorRate),
         guardrailCell(v.guardrails?.errorRate, (x) => pct(x)),
         pct(v.cacheHitRate, 1),

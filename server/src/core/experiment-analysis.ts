@@ -4,7 +4,7 @@
  * checks, and guardrails. Pure: the rows come in, the results go out.
  */
 import { verdict, TARGET_RELATIVE_LIFT, type Verdict } from './comparison-verdict.js';
-import { compareGuardrail, type GuardrailComparison, type UserRatio } from './guardrails.js';
+import { compareGuardrail, compareQuantileGuardrail, type ArmDurations, type GuardrailComparison, type UserRatio } from './guardrails.js';
 import { DEFAULT_PLANNED_USERS_PER_ARM, type ExperimentDefinition } from './experiment-config.js';
 import { compareSequential, MIN_USERS_PER_ARM, sequentialRhoSquared, usersPerArmToResolve, type SequentialComparison } from './sequential-statistics.js';
 import { srmSequentialPValue } from './srm-sequential.js';
@@ -64,6 +64,8 @@ export interface AnalysisInput {
     reported?: number;
     /** Σ request durations in ms (the latency-mean guardrail; without it, no latency-mean test). */
     durationMsSum?: number;
+    /** This user's request durations in ms (the p50/p95 guardrails; without them, point differences only). */
+    durationsMs?: ArrayLike<number>;
   }[];
   readonly rejected: {
     readonly unknownRequest: Readonly<Record<string, number>>;
@@ -135,9 +137,12 @@ export interface VariantResult {
     errorRate: GuardrailComparison;
     /** Mean request duration (ms per request), user as the unit; null without per-user `durationMsSum`. */
     latencyMeanMs: GuardrailComparison | null;
-    /** Differences of the per-request p50 and p95 (ms): point estimates, no interval (see the README). */
+    /** Differences of the per-request p50 and p95 (ms). */
     latencyP50DiffMs: number | null;
     latencyP95DiffMs: number | null;
+    /** The same with intervals that count users as units (always valid); null without per-user `durationsMs`. */
+    latencyP50Ms: GuardrailComparison | null;
+    latencyP95Ms: GuardrailComparison | null;
     /** Cache hit rate difference; cache lookups are not stored per user, so its p-value counts lookups as independent: information only, never an alarm. */
     cacheHitRateDiff: number | null;
     cacheHitRateLookupPValue: number | null;
@@ -314,6 +319,9 @@ export function analyzeExperiment(input: AnalysisInput): ExperimentResults {
     return numerators.some((n) => n === undefined) ? null : { numerators: numerators as number[], denominators: rows.map((r) => r.requests) };
   };
   const controlRows = byVariant.get(control)!;
+  const armDurations = (rows: typeof input.users, sorted: ArrayLike<number>): ArmDurations | null =>
+    rows.every((r) => r.durationsMs !== undefined) ? { sorted, perUser: rows.map((r) => r.durationsMs!) } : null;
+  const controlDurations = armDurations(controlRows, durationsControl);
   const controlRatios = {
     delivery: userRatios(controlRows, (r) => r.reported),
     errors: userRatios(controlRows, (r) => r.errors)!,
@@ -323,6 +331,7 @@ export function analyzeExperiment(input: AnalysisInput): ExperimentResults {
   const guardrails = (variant: string, rows: typeof input.users, durations: ArrayLike<number>): NonNullable<VariantResult['guardrails']> => {
     const deliveryRatios = userRatios(rows, (r) => r.reported);
     const latencyRatios = userRatios(rows, (r) => r.durationMsSum);
+    const treatmentDurations = armDurations(rows, durations);
     const cache = input.cache.get(variant) ?? { hits: 0, misses: 0 };
     const cacheLookups = cache.hits + cache.misses;
     const controlLookups = controlCache.hits + controlCache.misses;
@@ -332,6 +341,8 @@ export function analyzeExperiment(input: AnalysisInput): ExperimentResults {
       latencyMeanMs: latencyRatios && controlRatios.latency ? compareGuardrail(latencyRatios, controlRatios.latency, rhoSquared) : null,
       latencyP50DiffMs: finite(percentile(durations, 0.5) - percentile(durationsControl, 0.5)),
       latencyP95DiffMs: finite(percentile(durations, 0.95) - percentile(durationsControl, 0.95)),
+      latencyP50Ms: treatmentDurations && controlDurations ? compareQuantileGuardrail(treatmentDurations, controlDurations, 0.5, rhoSquared) : null,
+      latencyP95Ms: treatmentDurations && controlDurations ? compareQuantileGuardrail(treatmentDurations, controlDurations, 0.95, rhoSquared) : null,
       cacheHitRateDiff: cacheLookups === 0 || controlLookups === 0 ? null : cache.hits / cacheLookups - controlCache.hits / controlLookups,
       cacheHitRateLookupPValue: finite(twoProportionP(cache.hits, cacheLookups, controlCache.hits, controlLookups)),
     };

@@ -8,7 +8,7 @@
  * Pure.
  */
 import { alwaysValidPValue, confidenceSequenceHalfWidth, MIN_USERS_PER_ARM } from './sequential-statistics.js';
-import { compareRatios, ratioEstimate } from './statistics.js';
+import { percentile, ratioEstimate, twoSidedP } from './statistics.js';
 
 /**
  * A guardrail alarms (orange) when its always-valid p-value is below this. Per guardrail, not
@@ -53,10 +53,22 @@ function finite(value: number): number | null {
 export function compareGuardrail(treatment: UserRatio, control: UserRatio, rhoSquared: number): GuardrailComparison {
   const t = ratioEstimate(treatment.numerators, treatment.denominators);
   const c = ratioEstimate(control.numerators, control.denominators);
-  const base = { control: finite(c.ratio), treatment: finite(t.ratio), diff: finite(t.ratio - c.ratio) };
+  return guardrailComparison({ value: t.ratio, se: Math.sqrt(t.variance), k: t.k }, { value: c.ratio, se: Math.sqrt(c.variance), k: c.k }, rhoSquared);
+}
+
+/** One arm's estimate of a guardrail: its value, standard error and users. */
+interface ArmEstimate {
+  readonly value: number;
+  readonly se: number;
+  readonly k: number;
+}
+
+/** The difference of two arms' estimates through the always-valid boundary (and the fixed-horizon test). */
+function guardrailComparison(t: ArmEstimate, c: ArmEstimate, rhoSquared: number): GuardrailComparison {
+  const diff = t.value - c.value;
+  const base = { control: finite(c.value), treatment: finite(t.value), diff: finite(diff) };
   if (Math.min(t.k, c.k) < MIN_USERS_PER_ARM) return { ...base, diffCs: [null, null], pValue: null, fixedHorizonPValue: null, alarm: false };
-  const diff = t.ratio - c.ratio;
-  const se = Math.sqrt(t.variance + c.variance);
+  const se = Math.sqrt(t.se * t.se + c.se * c.se);
   const n = t.k + c.k;
   // A guardrail that never varies (no errors in either arm) has se 0: nothing to alarm about.
   const pValue = se > 0 ? alwaysValidPValue(diff, se, n, rhoSquared) : diff === 0 ? 1 : Number.NaN;
@@ -65,7 +77,50 @@ export function compareGuardrail(treatment: UserRatio, control: UserRatio, rhoSq
     ...base,
     diffCs: [finite(diff - half), finite(diff + half)],
     pValue: finite(pValue),
-    fixedHorizonPValue: se > 0 ? finite(compareRatios(t, c).pValue) : null,
+    fixedHorizonPValue: se > 0 ? finite(twoSidedP(diff / se)) : null,
     alarm: Number.isFinite(pValue) && pValue < GUARDRAIL_ALPHA,
   };
+}
+
+/** One arm's request durations: all of them sorted, and each user's own. */
+export interface ArmDurations {
+  readonly sorted: ArrayLike<number>;
+  readonly perUser: readonly ArrayLike<number>[];
+}
+
+/** z of the Woodruff interval that turns the spread of F̂(q̂) into a standard error of q̂. */
+const WOODRUFF_Z = 1.959964;
+
+/**
+ * A percentile's standard error with the user as the unit (Deng, Knoblich & Lu, "Applying the
+ * delta method in metric analytics", KDD 2018, §quantile metrics): the share of requests at or
+ * below the percentile, F̂ = Σ below / Σ requests over users, is a ratio metric whose
+ * delta-method variance counts each user once; its interval q ± z·σ_F maps through the
+ * empirical quantiles to an interval for the percentile (Woodruff), and half its width over z
+ * is the standard error. Requests of one user that are all slow count as one slow user.
+ */
+function percentileWithError(arm: ArmDurations, q: number): ArmEstimate {
+  const value = percentile(arm.sorted, q);
+  const below: number[] = [];
+  const requests: number[] = [];
+  for (const durations of arm.perUser) {
+    let count = 0;
+    for (let i = 0; i < durations.length; i += 1) if (durations[i]! <= value) count += 1;
+    below.push(count);
+    requests.push(durations.length);
+  }
+  const share = ratioEstimate(below, requests);
+  const spread = WOODRUFF_Z * Math.sqrt(share.variance);
+  const high = percentile(arm.sorted, Math.min(1, q + spread));
+  const low = percentile(arm.sorted, Math.max(0, q - spread));
+  return { value, se: (high - low) / (2 * WOODRUFF_Z), k: arm.perUser.length };
+}
+
+/**
+ * A latency percentile (e.g. p95) of a treatment against the control: the difference of the
+ * per-request percentiles, with a standard error that respects users as units (see
+ * `percentileWithError`), read through the same always-valid boundary as the other guardrails.
+ */
+export function compareQuantileGuardrail(treatment: ArmDurations, control: ArmDurations, q: number, rhoSquared: number): GuardrailComparison {
+  return guardrailComparison(percentileWithError(treatment, q), percentileWithError(control, q), rhoSquared);
 }

@@ -33,6 +33,8 @@ export interface UserRow {
   readonly invalid: number;
   /** Σ of this user's request durations, ms (the user-level latency mean). */
   readonly durationMsSum: number;
+  /** This user's request durations, ms (user-level percentile guardrails). */
+  readonly durationsMs: number[];
 }
 
 /** A population apart from the randomised one: visitors in no running experiment, or forced for QA. */
@@ -92,22 +94,26 @@ export class AnalysisStore {
   /**
    * Per (variant, user): requests, served impressions, errors, verified clicks (once per
    * request and content id, counted at ingest), requests with any browser telemetry, and
-   * clicks that claimed another variant, and the sum of request durations. A user is in the
-   * window when their first exposure (first served request in the experiment) is, and then
-   * counts their activity up to the window's end: selecting users by activity inside the
-   * window would drop those merely inactive in it, which depends on the treatment. The
-   * primary key's order makes this a single scan.
+   * clicks that claimed another variant, and the request durations (their sum, and the list).
+   * A user is in the window when their first exposure (first served request in the
+   * experiment) is, and then counts their activity up to the window's end: selecting users by
+   * activity inside the window would drop those merely inactive in it, which depends on the
+   * treatment. The primary key's order makes this a single scan.
    */
   users(key: string, window: AnalysisWindow): UserRow[] {
     return this.db
       .prepare(
         `SELECT variant, user_id AS user, count(*) AS requests, sum(impressions) AS impressions, sum(error) AS errors,
                 sum(clicks) AS clicks, sum(browser_events > 0) AS reported, sum(mismatched_clicks) AS mismatched,
-                sum(invalid_clicks) AS invalid, sum(duration_ms) AS durationMsSum
+                sum(invalid_clicks) AS invalid, sum(duration_ms) AS durationMsSum, json_group_array(duration_ms) AS durationsMs
          FROM experiment_requests WHERE key = @key AND start_ms < @to AND (@cohort IS NULL OR cohort = @cohort)
          GROUP BY variant, user_id HAVING min(start_ms) >= @from`,
       )
-      .all(this.params(key, window)) as UserRow[];
+      .all(this.params(key, window))
+      .map((row) => {
+        const r = row as Omit<UserRow, 'durationsMs'> & { durationsMs: string };
+        return { ...r, durationsMs: JSON.parse(r.durationsMs) as number[] };
+      });
   }
 
   /** The served requests outside the randomised population, by population (see `request-attribution.ts`). */
