@@ -17,11 +17,11 @@ let server: RunningServer;
 
 beforeAll(async () => {
   server = await startTestServer();
-});
+}, 60_000);
 
 afterAll(async () => {
-  await server.close();
-});
+  await server?.close();
+}, 60_000);
 
 const READ_ROUTES = [
   '/api/spans?name=recommendation.request&limit=1000',
