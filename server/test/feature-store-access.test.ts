@@ -5,6 +5,7 @@
  */
 import { networkInterfaces } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { loadConfig } from '../src/config.js';
 import type { RunningServer } from '../src/server.js';
 import { hexId, readAuth, startTestServer, TEST_INTERNAL_TOKEN } from './helpers.js';
 
@@ -12,11 +13,11 @@ let server: RunningServer;
 
 beforeAll(async () => {
   server = await startTestServer({ METRIC_INTERVAL_MS: '1000' });
-});
+}, 60_000);
 
 afterAll(async () => {
-  await server.close();
-});
+  await server?.close();
+}, 60_000);
 
 /** An address of this machine that is not loopback: what another machine on the network would call. */
 function externalAddress(): string | undefined {
@@ -68,6 +69,24 @@ describe('the feature store', () => {
     expect(forged.attributes['user.cohort']).toBeUndefined();
     expect(genuine.attributes).toMatchObject({ 'experiment.rec_algorithm': 'hybrid', 'experiment.ranking_boost': 'recency_boost' });
   }, 60_000);
+
+  it('has a main server that listens where HOST says (documented default: every interface)', async () => {
+    const local = await startTestServer({ HOST: '127.0.0.1', OTEL_SDK_DISABLED: 'true', FEATURE_STORE_URL: server.featureStoreUrl() });
+    try {
+      const port = new URL(local.url).port;
+      expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
+      await expect(fetch(`http://${externalAddress()}:${port}/healthz`)).rejects.toThrow();
+      expect((await fetch(`http://${externalAddress()}:${new URL(server.url).port}/healthz`)).status).toBe(200);
+    } finally {
+      await local.close();
+    }
+  });
+
+  it('refuses a HOST or FEATURE_STORE_HOST that is not an address, naming it; the feature store defaults to loopback', () => {
+    expect(() => loadConfig({ HOST: 'http://0.0.0.0/' })).toThrow(/HOST is invalid, expected a host name or an IP address/);
+    expect(() => loadConfig({ FEATURE_STORE_HOST: 'a b' })).toThrow(/FEATURE_STORE_HOST is invalid/);
+    expect(loadConfig({})).toMatchObject({ host: undefined, featureStoreHost: '127.0.0.1' });
+  });
 
   it('still serves the recommendations it exists for: the server sends the token', async () => {
     const response = await fetch(`${server.url}/api/recommendations?userId=u00003&limit=4`);

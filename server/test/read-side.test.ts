@@ -17,11 +17,11 @@ let server: RunningServer;
 
 beforeAll(async () => {
   server = await startTestServer();
-});
+}, 60_000);
 
 afterAll(async () => {
-  await server.close();
-});
+  await server?.close();
+}, 60_000);
 
 const READ_ROUTES = [
   '/api/spans?name=recommendation.request&limit=1000',
@@ -206,8 +206,10 @@ describe('bounded reads', () => {
     const worst = Math.max(...healthLatencies);
     console.log(`trace of ${total} spans: read in ${readMs.toFixed(0)} ms; /healthz answered ${healthLatencies.length} times meanwhile, worst ${worst.toFixed(0)} ms`);
     expect(healthLatencies.length).toBeGreaterThan(1);
-    // The whole read takes far longer than this; one turn of it does not.
-    expect(worst).toBeLessThan(400);
+    // Read in one go, the trace held the event loop for the whole read and /healthz waited as
+    // long (2.3 s in the review). Read a slice per turn, no wait comes near the read's length
+    // (75 ms at worst on an idle machine; relative, so a loaded machine does not fail it).
+    expect(worst).toBeLessThan(readMs / 2);
     const small = (await (await fetch(`${server.url}/api/traces/${hexId(0x51, 16)}`, { headers: readAuth })).json()) as { truncated: boolean; count: number };
     expect(small).toMatchObject({ truncated: false, count: 1 });
   }, 120_000);
