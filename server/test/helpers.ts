@@ -9,10 +9,14 @@ export function tempDir(prefix: string): string {
   return mkdtempSync(join(tmpdir(), `variant-lens-${prefix}-`));
 }
 
-/** Starts a server with a fresh data folder; `env` overrides the defaults. */
+/**
+ * Starts a server with a fresh data folder; `env` overrides the defaults. No retention age
+ * unless a test sets one: the fixtures' fixed timestamps (`otlpSpan`) would otherwise be
+ * refused as older than it once they are 30 days old.
+ */
 export async function startTestServer(env: Record<string, string> = {}): Promise<RunningServer & { dataDir: string }> {
   const dataDir = tempDir('test');
-  const server = await startServer(loadConfig({ PORT: '0', FEATURE_STORE_PORT: '0', DATA_DIR: dataDir, METRIC_INTERVAL_MS: '100000', ...env }));
+  const server = await startServer(loadConfig({ PORT: '0', FEATURE_STORE_PORT: '0', DATA_DIR: dataDir, METRIC_INTERVAL_MS: '100000', RETENTION_MAX_AGE_HOURS: '0', ...env }));
   return Object.assign(server, { dataDir });
 }
 
