@@ -32,6 +32,10 @@ export interface ServerConfig {
   readonly ingestWorkers: number;
   /** `INGEST_MAX_IN_FLIGHT_BYTES`: OTLP bytes being decoded or awaiting a commit before the endpoint answers 503 (default 64 MiB). */
   readonly ingestMaxInFlightBytes: number;
+  /** `INGEST_MAX_OPEN_BODIES`: OTLP bodies received at once before the endpoint answers 503 (default 64). */
+  readonly ingestMaxOpenBodies: number;
+  /** `INGEST_BODY_TIMEOUT_MS`: time for an OTLP body to arrive before the endpoint answers 408 (default 10,000). */
+  readonly ingestBodyTimeoutMs: number;
   /** `RETENTION_MAX_AGE_HOURS`: spans and points older than this are deleted (default 720, 30 days; 0 keeps everything). */
   readonly retentionMaxAgeHours: number;
   /** `RETENTION_MAX_SPANS`: the oldest spans beyond this count are deleted (default 10,000,000; 0: no limit). */
@@ -190,6 +194,8 @@ export function loadConfig(env: NodeJS.ProcessEnv): ServerConfig {
     forwardUrl: forwardUrl(env.OTLP_FORWARD_URL),
     ingestWorkers: integer(env, 'INGEST_WORKERS', 2, 1, 16),
     ingestMaxInFlightBytes: integer(env, 'INGEST_MAX_IN_FLIGHT_BYTES', 64 * MIB, 1024, 4096 * MIB),
+    ingestMaxOpenBodies: integer(env, 'INGEST_MAX_OPEN_BODIES', 64, 1, 100_000),
+    ingestBodyTimeoutMs: integer(env, 'INGEST_BODY_TIMEOUT_MS', 10_000, 100, 600_000),
     retentionMaxAgeHours: integer(env, 'RETENTION_MAX_AGE_HOURS', 720, 0, 24 * 365 * 10),
     retentionMaxSpans: integer(env, 'RETENTION_MAX_SPANS', 10_000_000, 0, 1_000_000_000),
     retentionMaxPoints: integer(env, 'RETENTION_MAX_POINTS', 10_000_000, 0, 1_000_000_000),

@@ -130,7 +130,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     recommendations,
     analysis,
     corsOrigins: config.corsOrigins,
-    otlp: { maxBodyBytes: config.maxBodyBytes, internalToken: config.internalToken },
+    otlp: { maxBodyBytes: config.maxBodyBytes, internalToken: config.internalToken, maxOpenBodies: config.ingestMaxOpenBodies, bodyTimeoutMs: config.ingestBodyTimeoutMs },
     ingestPool,
     forwarder,
     benchParseOnlyRoute: config.benchParseOnlyRoute,

@@ -22,8 +22,7 @@ let server: RunningServer & { dataDir: string };
 const INTERNAL_TOKEN = 'collection-endpoint-test-token';
 
 beforeAll(async () => {
-  // No retention age: these tests post fixed timestamps from long ago (see ingest-acceptance.test.ts for the age).
-  server = await startTestServer({ MAX_BODY_BYTES: String(256 * 1024), CORS_ORIGINS: 'https://news.example', INTERNAL_TELEMETRY_TOKEN: INTERNAL_TOKEN, RETENTION_MAX_AGE_HOURS: '0' });
+  server = await startTestServer({ MAX_BODY_BYTES: String(256 * 1024), CORS_ORIGINS: 'https://news.example', INTERNAL_TELEMETRY_TOKEN: INTERNAL_TOKEN });
 });
 
 afterAll(async () => {

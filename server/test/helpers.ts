@@ -15,11 +15,24 @@ export const readAuth = { authorization: `Bearer ${TEST_READ_TOKEN}` } as const;
 /** The internal token of test servers (`INTERNAL_TELEMETRY_TOKEN`): what the feature store asks of its callers. */
 export const TEST_INTERNAL_TOKEN = 'test-internal-token-0123456789';
 
-/** Starts a server with a fresh data folder; `env` overrides the defaults. */
+/**
+ * Starts a server with a fresh data folder; `env` overrides the defaults. No retention age
+ * unless a test sets one: the fixtures' fixed timestamps (`otlpSpan`) would otherwise be
+ * refused as older than it once they are 30 days old.
+ */
 export async function startTestServer(env: Record<string, string> = {}): Promise<RunningServer & { dataDir: string }> {
   const dataDir = tempDir('test');
   const server = await startServer(
-    loadConfig({ PORT: '0', FEATURE_STORE_PORT: '0', DATA_DIR: dataDir, METRIC_INTERVAL_MS: '100000', READ_TOKEN: TEST_READ_TOKEN, INTERNAL_TELEMETRY_TOKEN: TEST_INTERNAL_TOKEN, ...env }),
+    loadConfig({
+      PORT: '0',
+      FEATURE_STORE_PORT: '0',
+      DATA_DIR: dataDir,
+      METRIC_INTERVAL_MS: '100000',
+      RETENTION_MAX_AGE_HOURS: '0',
+      READ_TOKEN: TEST_READ_TOKEN,
+      INTERNAL_TELEMETRY_TOKEN: TEST_INTERNAL_TOKEN,
+      ...env,
+    }),
   );
   return Object.assign(server, { dataDir });
 }

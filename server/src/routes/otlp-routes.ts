@@ -1,8 +1,9 @@
 import { timingSafeEqual } from 'node:crypto';
-import express, { Router, type ErrorRequestHandler, type Request, type Response } from 'express';
+import { Router, type ErrorRequestHandler, type Request, type Response } from 'express';
 import { encodeExportResponse, encodeStatus } from '../core/otlp-protobuf.js';
 import { describeError, HttpError } from '../http/http-error.js';
 import type { OtlpForwarder } from '../services/otlp-forwarder.js';
+import { BodyOverloadError, OpenBodies } from './otlp-body.js';
 import { IngestOverloadedError, MalformedBodyError, type IngestOutcome, type IngestPool } from '../store/ingest-pool.js';
 
 /** Configuration of the OTLP/HTTP collection endpoint. */
@@ -13,7 +14,16 @@ export interface OtlpRouteConfig {
   readonly parseOnly?: boolean;
   /** Bearer token of the deployment's own services; their OTLP is stored as trusted. */
   readonly internalToken?: string;
+  /** Most bodies received at once (default `DEFAULT_MAX_OPEN_BODIES`); beyond it, 503. */
+  readonly maxOpenBodies?: number;
+  /** Time for a body to arrive, in ms (default `DEFAULT_BODY_TIMEOUT_MS`); beyond it, 408. */
+  readonly bodyTimeoutMs?: number;
 }
+
+/** Bodies received at once: 64 bodies of the 5 MiB default limit are what the in-flight default (64 MiB) holds anyway. */
+export const DEFAULT_MAX_OPEN_BODIES = 64;
+/** The OpenTelemetry exporters' own default timeout: an exporter has given up on a body slower than this. */
+export const DEFAULT_BODY_TIMEOUT_MS = 10_000;
 
 /** What the OTLP routes need. */
 export interface OtlpRouteDeps {
@@ -41,13 +51,6 @@ function encodingOf(req: Request): Encoding {
   throw new HttpError(415, `content-type ${type || '(none)'} is not supported, expected ${JSON_TYPE} or ${PROTOBUF_TYPE}`);
 }
 
-function bodyOf(req: Request, encoding: Encoding): Buffer {
-  const body = req.body as unknown;
-  const bytes = Buffer.isBuffer(body) ? body : Buffer.alloc(0);
-  // No bytes are a valid protobuf message (every field unset: nothing to export), not valid JSON.
-  if (bytes.length === 0 && encoding === 'json') throw new HttpError(400, 'body is empty, expected an OTLP export request');
-  return bytes;
-}
 
 function respond(res: Response, encoding: Encoding, signal: 'traces' | 'metrics', response: object): void {
   if (encoding === 'json') {
@@ -75,9 +78,9 @@ function overloaded(reason: string): HttpError {
   return retryLater(`overloaded: ${reason}; retry later`);
 }
 
-async function ingest(deps: OtlpRouteDeps, req: Request, signal: 'traces' | 'metrics', encoding: Encoding, body: Buffer): Promise<IngestOutcome> {
+async function ingest(deps: OtlpRouteDeps, req: Request, signal: 'traces' | 'metrics', encoding: Encoding, body: Buffer, reserved: number): Promise<IngestOutcome> {
   try {
-    return await deps.pool.ingest(signal, encoding, body, { parseOnly: deps.config.parseOnly, trusted: isInternal(req, deps.config.internalToken) });
+    return await deps.pool.ingest(signal, encoding, body, { parseOnly: deps.config.parseOnly, trusted: isInternal(req, deps.config.internalToken), reserved });
   } catch (error) {
     if (error instanceof MalformedBodyError) throw new HttpError(400, `body is not an OTLP export request: ${error.message}`);
     if (error instanceof IngestOverloadedError) throw overloaded(error.message);
@@ -100,28 +103,36 @@ export function otlpRoutes(deps: OtlpRouteDeps): Router {
     if (req.method === 'POST' && Number.isFinite(declared) && !deps.pool.hasRoomFor(declared)) throw overloaded(`${deps.pool.inFlightBytes} bytes of telemetry are waiting to be stored`);
     next();
   });
-  // body-parser inflates gzip/deflate and applies the limit to the inflated bytes too, so a
-  // small compressed body that inflates past the limit (a gzip bomb) is refused with 413.
-  router.use(express.raw({ type: () => true, limit: deps.config.maxBodyBytes }));
-  router.post('/traces', async (req, res) => {
-    const encoding = encodingOf(req);
-    const body = bodyOf(req, encoding);
-    const outcome = await ingest(deps, req, 'traces', encoding, body);
-    deps.forwarder?.enqueue('traces', body, req.headers['content-type']!);
-    respond(res, encoding, 'traces', outcome.rejected > 0 ? { partialSuccess: { rejectedSpans: outcome.rejected, errorMessage: outcome.errors.join('; ') } } : {});
+  const bodies = new OpenBodies({
+    maxBytes: deps.config.maxBodyBytes,
+    maxOpenBodies: deps.config.maxOpenBodies ?? DEFAULT_MAX_OPEN_BODIES,
+    timeoutMs: deps.config.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS,
   });
-  router.post('/metrics', async (req, res) => {
+  /** Reads, stores (then forwards) one export; answers with what was rejected. */
+  const exportRoute = (signal: 'traces' | 'metrics') => async (req: Request, res: Response) => {
     const encoding = encodingOf(req);
-    const body = bodyOf(req, encoding);
-    const outcome = await ingest(deps, req, 'metrics', encoding, body);
-    deps.forwarder?.enqueue('metrics', body, req.headers['content-type']!);
-    respond(
-      res,
-      encoding,
-      'metrics',
-      outcome.rejected > 0 ? { partialSuccess: { rejectedDataPoints: outcome.rejected, errorMessage: outcome.errors.join('; ') } } : {},
-    );
-  });
+    let received: { body: Buffer; reserved: number };
+    try {
+      received = await bodies.read(req, deps.pool);
+    } catch (error) {
+      // The rest of a refused body is not read: the connection closes, so the client stops sending.
+      res.set('Connection', 'close');
+      if (error instanceof BodyOverloadError) throw overloaded(error.message);
+      throw error;
+    }
+    const { body, reserved } = received;
+    // No bytes are a valid protobuf message (every field unset: nothing to export), not valid JSON.
+    if (body.length === 0 && encoding === 'json') {
+      deps.pool.release(reserved);
+      throw new HttpError(400, 'body is empty, expected an OTLP export request');
+    }
+    const outcome = await ingest(deps, req, signal, encoding, body, reserved);
+    deps.forwarder?.enqueue(signal, body, req.headers['content-type']!);
+    const rejected = signal === 'traces' ? { rejectedSpans: outcome.rejected } : { rejectedDataPoints: outcome.rejected };
+    respond(res, encoding, signal, outcome.rejected > 0 ? { partialSuccess: { ...rejected, errorMessage: outcome.errors.join('; ') } } : {});
+  };
+  router.post('/traces', exportRoute('traces'));
+  router.post('/metrics', exportRoute('metrics'));
   router.post('/logs', () => {
     throw new HttpError(404, 'logs are not collected here; send traces to /v1/traces and metrics to /v1/metrics');
   });

@@ -65,6 +65,8 @@ export class IngestPool {
   /** The workers' write lock, which other writers of the file (retention) take too. */
   private readonly lock: SharedArrayBuffer;
   private nextId = 1;
+  /** Bytes of bodies still being received (see `reserve`). */
+  private receivingBytes = 0;
   private failure: Error | undefined;
   private closing = false;
 
@@ -177,14 +179,41 @@ export class IngestPool {
     return inFlight === 0 || inFlight + bytes <= this.config.maxInFlightBytes;
   }
 
-  /** Bytes of OTLP bodies being decoded or waiting for a commit. */
-  get inFlightBytes(): number {
-    return this.slots.reduce((sum, slot) => sum + slot.inFlightBytes, 0);
+  /**
+   * Takes `bytes` of a body being received (inflated) into the in-flight count, for a body
+   * that holds `held` already; false when they do not fit (one body alone always fits).
+   */
+  reserve(bytes: number, held: number): boolean {
+    const others = this.inFlightBytes - held;
+    if (others > 0 && others + held + bytes > this.config.maxInFlightBytes) return false;
+    this.receivingBytes += bytes;
+    return true;
   }
 
-  /** Decodes and commits one OTLP body; resolves after the commit with what was rejected. */
-  ingest(signal: 'traces' | 'metrics', encoding: 'json' | 'protobuf', body: Buffer, options: { parseOnly?: boolean; trusted?: boolean } = {}): Promise<IngestOutcome> {
-    if (!this.hasRoomFor(body.length)) {
+  /** Gives back bytes taken by `reserve` for a body that will not be ingested. */
+  release(bytes: number): void {
+    this.receivingBytes -= bytes;
+  }
+
+  /** Bytes of OTLP bodies being received, decoded or waiting for a commit. */
+  get inFlightBytes(): number {
+    return this.receivingBytes + this.slots.reduce((sum, slot) => sum + slot.inFlightBytes, 0);
+  }
+
+  /**
+   * Decodes and commits one OTLP body; resolves after the commit with what was rejected.
+   * `reserved`: bytes the body took while it was received (`reserve`); they become its place
+   * in the queue, so it is not refused for room it already has.
+   */
+  ingest(
+    signal: 'traces' | 'metrics',
+    encoding: 'json' | 'protobuf',
+    body: Buffer,
+    options: { parseOnly?: boolean; trusted?: boolean; reserved?: number } = {},
+  ): Promise<IngestOutcome> {
+    const reserved = options.reserved ?? 0;
+    this.receivingBytes -= reserved;
+    if (reserved === 0 && !this.hasRoomFor(body.length)) {
       return Promise.reject(new IngestOverloadedError(`${this.inFlightBytes} bytes of telemetry are waiting to be stored`));
     }
     // A copy the worker can own: the request's Buffer may share memory with other requests.

@@ -1,0 +1,123 @@
+/**
+ * Reads an OTLP request body, inflating it as its `Content-Encoding` says, with every byte
+ * counted while it arrives: bodies held open cost memory long before they reach the ingest
+ * workers, so the bytes being read (after inflation) count against the same in-flight limit,
+ * only so many bodies are read at once, and a body that does not arrive in time is refused.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Readable } from 'node:stream';
+import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
+import { HttpError } from '../http/http-error.js';
+
+/** The budget bodies are read against (the ingest pool's in-flight bytes). */
+export interface BodyBudget {
+  /** Takes `bytes` more of the in-flight budget for a body that holds `held` already; false when they do not fit. */
+  reserve(bytes: number, held: number): boolean;
+  release(bytes: number): void;
+}
+
+/** Bounds on reading bodies. */
+export interface BodyLimits {
+  /** Largest body, compressed and after decompression, in bytes. */
+  readonly maxBytes: number;
+  /** Most bodies read at once; beyond it requests are refused as overload (503). */
+  readonly maxOpenBodies: number;
+  /** Time from the request's headers to its body's last byte; a slower body is refused (408). */
+  readonly timeoutMs: number;
+}
+
+/** Refused for want of room: 503 with `Retry-After`, retried by the exporter. */
+export class BodyOverloadError extends Error {}
+
+const DECOMPRESSORS: Record<string, (() => NodeJS.ReadWriteStream) | undefined> = {
+  gzip: createGunzip,
+  'x-gzip': createGunzip,
+  deflate: createInflate,
+  br: createBrotliDecompress,
+};
+
+/** Counts the bodies being read, to cap them (one per server). */
+export class OpenBodies {
+  private open = 0;
+
+  constructor(private readonly limits: BodyLimits) {}
+
+  get count(): number {
+    return this.open;
+  }
+
+  /**
+   * The body of `req`, inflated; its bytes are held in `budget` as they arrive and handed back
+   * with it (`reserved`): the caller releases them once it no longer holds the body.
+   */
+  async read(req: IncomingMessage, budget: BodyBudget): Promise<{ body: Buffer; reserved: number }> {
+    const encoding = (req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
+    const decompress = encoding === 'identity' || encoding === '' ? undefined : DECOMPRESSORS[encoding];
+    if (decompress === undefined && encoding !== 'identity' && encoding !== '') {
+      throw new HttpError(415, `content-encoding ${req.headers['content-encoding']} is not supported, expected gzip, deflate or br (or none)`);
+    }
+    if (this.open >= this.limits.maxOpenBodies) throw new BodyOverloadError(`${this.open} request bodies are being received`);
+    this.open += 1;
+    let reserved = 0;
+    try {
+      const body = await this.collect(req, decompress?.(), encoding, (bytes) => {
+        if (!budget.reserve(bytes, reserved)) throw new BodyOverloadError('the telemetry being received and stored is at INGEST_MAX_IN_FLIGHT_BYTES');
+        reserved += bytes;
+      });
+      return { body, reserved };
+    } catch (error) {
+      budget.release(reserved);
+      throw error;
+    } finally {
+      this.open -= 1;
+    }
+  }
+
+  private collect(req: IncomingMessage, inflater: NodeJS.ReadWriteStream | undefined, encoding: string, count: (bytes: number) => void): Promise<Buffer> {
+    const { maxBytes, timeoutMs } = this.limits;
+    const tooLarge = () => new HttpError(413, `body is larger than the limit of ${maxBytes} bytes`);
+    const declared = Number(req.headers['content-length']);
+    if (Number.isFinite(declared) && declared > maxBytes) return Promise.reject(tooLarge());
+    return new Promise((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      let received = 0;
+      let inflated = 0;
+      let settled = false;
+      const source: Readable = inflater === undefined ? req : (req.pipe(inflater) as unknown as Readable);
+      const finish = (error: Error | undefined, body?: Buffer) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        if (inflater !== undefined) {
+          req.unpipe(inflater as unknown as NodeJS.WritableStream);
+          (inflater as unknown as Readable).destroy();
+        }
+        if (error !== undefined) reject(error);
+        else resolve(body!);
+      };
+      const timer = setTimeout(() => finish(new HttpError(408, `body was not received within ${timeoutMs} ms (INGEST_BODY_TIMEOUT_MS)`)), timeoutMs);
+      if (inflater !== undefined) {
+        req.on('data', (chunk: Buffer) => {
+          received += chunk.length;
+          if (received > maxBytes) finish(tooLarge());
+        });
+      }
+      source.on('data', (chunk: Buffer) => {
+        if (settled) return;
+        inflated += chunk.length;
+        if (inflated > maxBytes) return finish(tooLarge());
+        try {
+          count(chunk.length);
+        } catch (error) {
+          return finish(error as Error);
+        }
+        chunks.push(chunk);
+      });
+      source.once('end', () => finish(undefined, Buffer.concat(chunks, inflated)));
+      source.once('error', (error: Error) =>
+        finish(new HttpError(400, inflater !== undefined ? `body is not valid ${encoding} (${error.message})` : `the body could not be received (${error.message})`)),
+      );
+      req.once('aborted', () => finish(new HttpError(400, 'the request was aborted before its body was complete')));
+    });
+  }
+}
