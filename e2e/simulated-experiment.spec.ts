@@ -70,7 +70,7 @@ test('the simulator’s planted effect shows on the dashboard as significant', a
   await expectCtrCells(dashboard, 'rec_algorithm_v3', 'collaborative', false);
   const verdicts = dashboard.experiment('rec_algorithm_v3').getByRole('list', { name: 'Verdicts' });
   await expect(verdicts.locator('li[data-variant="hybrid"]')).toHaveText('hybrid beats control: decide');
-  await expect(verdicts.locator('li[data-variant="collaborative"]')).toHaveText(/^no difference yet: about [\d,]+ more users per arm to detect \+10 %$/);
+  await expect(verdicts.locator('li[data-variant="collaborative"]')).toHaveText(/^collaborative — no difference yet: about [\d,]+ more users per arm to detect \+10 %$/);
   await testInfo.attach('dashboard, planted effect', { body: await page.screenshot({ fullPage: true }), contentType: 'image/png' });
 
   // The fixed-horizon view is one click away, and says when it is valid.
@@ -98,7 +98,7 @@ test('an A/A run of the simulator shows nothing significant on the dashboard', a
       expect(variant.vsControl!.sequential.pValueHolm, `${key} ${variant.variant}`).toBeGreaterThan(ALPHA);
       expect(variant.vsControl!.pValueHolm, `${key} ${variant.variant} (fixed horizon)`).toBeGreaterThan(ALPHA);
       await expectCtrCells(dashboard, key, variant.variant, false);
-      await expect(dashboard.experiment(key).locator(`li.verdict[data-variant="${variant.variant}"]`)).toHaveText(/^no difference yet/);
+      await expect(dashboard.experiment(key).locator(`li.verdict[data-variant="${variant.variant}"]`)).toHaveText(new RegExp(`^${variant.variant} — no difference yet`));
     }
   }
   await testInfo.attach('dashboard, A/A run', { body: await page.screenshot({ fullPage: true }), contentType: 'image/png' });

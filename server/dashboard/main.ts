@@ -5,6 +5,7 @@
  */
 import * as Plot from '@observablehq/plot';
 import type { ExperimentResults, VariantResult } from '../src/core/experiment-analysis.js';
+import { verdictLine } from '../src/core/comparison-verdict.js';
 import type { GuardrailComparison } from '../src/core/guardrails.js';
 import { el } from './dom.js';
 
@@ -111,7 +112,7 @@ function verdicts(results: ExperimentResults): HTMLElement {
   list.setAttribute('aria-label', 'Verdicts');
   for (const v of results.variants) {
     if (v.vsControl === null) continue;
-    const item = el('li', v.vsControl.verdict.text, `verdict ${v.vsControl.verdict.kind}`);
+    const item = el('li', verdictLine(v.variant, v.vsControl.verdict.text), `verdict ${v.vsControl.verdict.kind}`);
     item.dataset.variant = v.variant;
     list.append(item);
   }

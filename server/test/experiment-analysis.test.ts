@@ -3,6 +3,7 @@
  * state, the verdict in words, the tuning size from `plannedUsers`, and the sequential SRM.
  */
 import { describe, expect, it } from 'vitest';
+import { verdictLine } from '../src/core/comparison-verdict.js';
 import { analyzeExperiment, type AnalysisInput } from '../src/core/experiment-analysis.js';
 import { parseExperimentsFile, type ExperimentDefinition } from '../src/core/experiment-config.js';
 import { seededRandom } from '../src/core/seeded-random.js';
@@ -170,5 +171,13 @@ describe('guardrails in the results, the user as the unit', () => {
     expect(g.latencyP50Ms).toBeNull();
     expect(g.delivery).toBeNull();
     expect(g.errorRate.pValue).not.toBeNull();
+  });
+});
+
+describe('verdict lines', () => {
+  it('name the treatment once', () => {
+    expect(verdictLine('hybrid', 'hybrid beats control: decide')).toBe('hybrid beats control: decide');
+    expect(verdictLine('collaborative', 'no difference yet: keep collecting')).toBe('collaborative — no difference yet: keep collecting');
+    expect(verdictLine('hy', 'hybrid beats control: decide')).toBe('hy — hybrid beats control: decide');
   });
 });

@@ -6,6 +6,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError, loadConfig } from '../config.js';
+import { verdictLine } from '../core/comparison-verdict.js';
 import type { ExperimentResults } from '../core/experiment-analysis.js';
 import type { GuardrailComparison } from '../core/guardrails.js';
 import { COHORTS } from '../core/experiments.js';
@@ -68,7 +69,7 @@ export function formatReport(results: ExperimentResults): string {
   );
   for (const warning of results.warnings) lines.push(`warning: ${warning}`);
   lines.push('');
-  for (const v of results.variants) if (v.vsControl) lines.push(`${v.variant}: ${v.vsControl.verdict.text}`);
+  for (const v of results.variants) if (v.vsControl) lines.push(verdictLine(v.variant, v.vsControl.verdict.text));
   lines.push('');
   const cs = level(results);
   lines.push(`Clicks — always-valid results (safe to read at any time; intervals are ${cs} confidence sequences):`);

@@ -35,6 +35,11 @@ function roundUsers(n: number): string {
   return rounded.toLocaleString('en-US');
 }
 
+/** The verdict as a line of its own: prefixed with the treatment's name unless the text already starts with it. */
+export function verdictLine(treatment: string, text: string): string {
+  return text.startsWith(`${treatment} `) ? text : `${treatment} — ${text}`;
+}
+
 /** The verdict for one treatment. */
 export function verdict(input: VerdictInput): Verdict {
   const target = `${Math.round(TARGET_RELATIVE_LIFT * 100)} %`;
