@@ -191,6 +191,41 @@ function charts(results: ExperimentResults): HTMLElement {
       }),
     ),
   );
+  // Over time: each treatment's CTR difference from control with its confidence sequence (valid
+  // at every moment, so the whole band may be read), and users per variant (SRM at a glance).
+  const over = results.timeline.flatMap((p) =>
+    Object.entries(p.diff).flatMap(([variant, d]) => (d === null ? [] : [{ variant, at: new Date(p.atMs), diff: d.diff, lo: d.diffCs[0], hi: d.diffCs[1] }])),
+  );
+  grid.append(
+    chart('CTR difference from control over time (always-valid range)', () =>
+      Plot.plot({
+        width: CHART_WIDTH,
+        height: 220,
+        x: { label: 'first exposure', type: 'time', ticks: 4 },
+        y: { label: 'difference', tickFormat: '+.1%', grid: true },
+        color: { ...color, legend: over.length > 0 },
+        marks: [
+          Plot.ruleY([0]),
+          Plot.areaY(over, { x: 'at', y1: 'lo', y2: 'hi', fill: 'variant', fillOpacity: 0.15 }),
+          Plot.lineY(over, { x: 'at', y: 'diff', stroke: 'variant' }),
+          ...(over.length === 0 ? [Plot.text(['fewer than 100 users per arm so far'], { frameAnchor: 'middle' })] : []),
+        ],
+      }),
+    ),
+  );
+  const enrolled = results.timeline.flatMap((p) => Object.entries(p.users).map(([variant, users]) => ({ variant, at: new Date(p.atMs), users })));
+  grid.append(
+    chart('Users per variant over time', () =>
+      Plot.plot({
+        width: CHART_WIDTH,
+        height: 220,
+        x: { label: 'first exposure', type: 'time', ticks: 4 },
+        y: { label: 'users', grid: true },
+        color,
+        marks: [Plot.lineY(enrolled, { x: 'at', y: 'users', stroke: 'variant' })],
+      }),
+    ),
+  );
   const latency = results.variants.flatMap((v) => v.latencyDistribution.map((b, i) => ({ variant: v.variant, bucket: b.upToMs === null ? 'more' : `≤${b.upToMs}`, order: i, share: v.requests > 0 ? b.count / v.requests : 0 })));
   grid.append(
     chart('Request latency distribution (share of requests)', () =>

@@ -7,6 +7,7 @@ import { verdict, TARGET_RELATIVE_LIFT, type Verdict } from './comparison-verdic
 import { compareGuardrail, compareQuantileGuardrail, type ArmDurations, type GuardrailComparison, type UserRatio } from './guardrails.js';
 import { DEFAULT_PLANNED_USERS_PER_ARM, type ExperimentDefinition } from './experiment-config.js';
 import { compareSequential, MIN_USERS_PER_ARM, sequentialRhoSquared, usersPerArmToResolve, type SequentialComparison } from './sequential-statistics.js';
+import { experimentTimeline, type TimelinePoint } from './experiment-timeline.js';
 import { srmSequentialPValue } from './srm-sequential.js';
 import {
   chiSquareGoodnessOfFit,
@@ -64,6 +65,8 @@ export interface AnalysisInput {
     reported?: number;
     /** Σ request durations in ms (the latency-mean guardrail; without it, no latency-mean test). */
     durationMsSum?: number;
+    /** When the user was first served in the experiment, ms since the epoch (the timeline; without it, none). */
+    firstExposureMs?: number;
     /** This user's request durations in ms (the p50/p95 guardrails; without them, point differences only). */
     durationsMs?: ArrayLike<number>;
   }[];
@@ -174,6 +177,8 @@ export interface ExperimentResults {
   populations: { holdout: PopulationFigures & { ctr: number | null }; forced: PopulationFigures & { ctr: number | null } };
   warnings: string[];
   variants: VariantResult[];
+  /** Users per variant and each treatment's difference with its confidence sequence, over time (see experiment-timeline.ts). */
+  timeline: TimelinePoint[];
 }
 
 /** JSON has no NaN: undefined statistics become null. */
@@ -447,6 +452,7 @@ export function analyzeExperiment(input: AnalysisInput): ExperimentResults {
     populations: { holdout: population(input.populations?.holdout), forced: population(input.populations?.forced) },
     warnings,
     variants,
+    timeline: experimentTimeline(input.users, experiment.variants, rhoSquared, csAlpha),
   };
 }
 

@@ -35,6 +35,8 @@ export interface UserRow {
   readonly durationMsSum: number;
   /** This user's request durations, ms (user-level percentile guardrails). */
   readonly durationsMs: number[];
+  /** When the user was first served in the experiment, ms since the epoch. */
+  readonly firstExposureMs: number;
 }
 
 /** A population apart from the randomised one: visitors in no running experiment, or forced for QA. */
@@ -105,7 +107,8 @@ export class AnalysisStore {
       .prepare(
         `SELECT variant, user_id AS user, count(*) AS requests, sum(impressions) AS impressions, sum(error) AS errors,
                 sum(clicks) AS clicks, sum(browser_events > 0) AS reported, sum(mismatched_clicks) AS mismatched,
-                sum(invalid_clicks) AS invalid, sum(duration_ms) AS durationMsSum, json_group_array(duration_ms) AS durationsMs
+                sum(invalid_clicks) AS invalid, sum(duration_ms) AS durationMsSum, json_group_array(duration_ms) AS durationsMs,
+                min(start_ms) AS firstExposureMs
          FROM experiment_requests WHERE key = @key AND start_ms < @to AND (@cohort IS NULL OR cohort = @cohort)
          GROUP BY variant, user_id HAVING min(start_ms) >= @from`,
       )
