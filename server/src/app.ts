@@ -2,13 +2,13 @@ import express, { type Express } from 'express';
 import type { Meter, Tracer } from '@opentelemetry/api';
 import { cors } from './http/cors.js';
 import { errorHandler, notFound } from './http/http-error.js';
-import { requestContext } from './http/request-context.js';
+import { forcedVariants, visitorId } from './http/visitor.js';
+import { experimentMiddleware, type Experiments } from './node/index.js';
 import { telemetryApi, visitorApi } from './routes/api-routes.js';
 import { otlpRoutes, type OtlpRouteConfig } from './routes/otlp-routes.js';
 import type { OtlpForwarder } from './services/otlp-forwarder.js';
 import { staticRoutes, type StaticConfig } from './routes/static-routes.js';
 import type { AnalysisService } from './services/analysis-service.js';
-import type { ExperimentService } from './services/experiment-service.js';
 import type { RecommendationService } from './services/recommendation-service.js';
 import type { IngestPool } from './store/ingest-pool.js';
 import type { TelemetryStore } from './store/telemetry-store.js';
@@ -18,7 +18,7 @@ export interface AppDeps {
   readonly tracer: Tracer;
   readonly meter: Meter;
   readonly store: TelemetryStore;
-  readonly experiments: ExperimentService;
+  readonly experiments: Experiments;
   readonly recommendations: RecommendationService;
   readonly analysis: AnalysisService;
   readonly corsOrigins: readonly string[];
@@ -49,7 +49,11 @@ export function createApp(deps: AppDeps): Express {
   }
   app.use('/api', cors(deps.corsOrigins), telemetryApi(deps));
   // After the telemetry API, so reading traces does not itself make traces.
-  app.use('/api', requestContext(deps), visitorApi(deps));
+  app.use(
+    '/api',
+    experimentMiddleware({ experiments: deps.experiments, visitorId, forcedVariants, tracer: deps.tracer, meter: deps.meter }),
+    visitorApi(deps),
+  );
   app.use(staticRoutes(deps.static));
   app.use(notFound);
   app.use(errorHandler);

@@ -6,7 +6,7 @@ import { createApp } from './app.js';
 import { COHORT_BAGGAGE_KEY } from './core/experiments.js';
 import { ConfigError, type ServerConfig } from './config.js';
 import { AnalysisService } from './services/analysis-service.js';
-import { ExperimentService } from './services/experiment-service.js';
+import { loadExperiments } from './node/index.js';
 import { FeatureClient } from './services/feature-client.js';
 import { FeatureStoreProcess } from './services/feature-store-process.js';
 import { OtlpForwarder } from './services/otlp-forwarder.js';
@@ -62,12 +62,11 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     maxInFlightBytes: config.ingestMaxInFlightBytes,
   });
   const content = new ContentStore({ path: join(config.dataDir, 'content.db'), articleCount: CATALOGUE_SIZE, userCount: AUDIENCE_SIZE, seed: CATALOGUE_SEED });
-  const experiments = new ExperimentService(config.experiments);
+  const experiments = loadExperiments(config.experiments);
   const analysis = new AnalysisService(telemetryPath, config.experiments.experiments);
   const telemetry = startTelemetry({
     serviceName: config.serviceName,
     exportTo: { sink: ingestPool },
-    baggageKeyPredicate: experiments.isAllowedBaggageKey,
     disabled: config.telemetryDisabled,
     metricIntervalMs: config.metricIntervalMs,
     forwardUrl: config.forwardUrl,
@@ -90,7 +89,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   }, (write) => ingestPool.withWriteLock(write));
   let featureStoreUrl = config.featureStoreUrl ?? '';
   const featureClient = new FeatureClient(telemetry.tracer, () => featureStoreUrl, config.featureStoreTimeoutMs);
-  const recommendations = new RecommendationService(content, experiments, featureClient, telemetry.tracer, telemetry.meter, {
+  const recommendations = new RecommendationService(content, experiments, featureClient, telemetry.tracer, {
     ...DEFAULT_CACHE_CONFIG,
     featuresTtlMs: config.featuresCacheTtlMs,
     contentTtlMs: config.contentCacheTtlMs,

@@ -1,19 +1,16 @@
-import { propagation, ROOT_CONTEXT, SpanKind, type Meter, type Tracer } from '@opentelemetry/api';
+import { trace, type Meter, type Tracer } from '@opentelemetry/api';
 import express, { type Express } from 'express';
-import { guardBaggage } from '../core/baggage-guard.js';
 import type { ContentStore } from '../store/content-store.js';
 import { errorHandler, HttpError, notFound } from '../http/http-error.js';
-import { isValidVisitorId } from '../http/visitor.js';
-import { LATENCY_BUCKETS_MS } from '../services/recommendation-service.js';
-import { failSpan } from '../services/traced.js';
+import { experimentMetricAttributes, experimentMiddleware, getExperimentContext, LATENCY_BUCKETS_MS, type Experiments } from '../node/index.js';
 
 /** What the feature store needs. */
 export interface FeatureStoreDeps {
   readonly content: ContentStore;
   readonly tracer: Tracer;
   readonly meter: Meter;
-  /** Baggage keys it may read (the experiments' and the cohort). */
-  readonly allowedBaggageKeys: ReadonlySet<string>;
+  /** The experiments: the feature store assigns the visitor itself and believes no caller's baggage. */
+  readonly experiments: Experiments;
   /** Added latency per request, to show what a slow dependency does to each variant. */
   readonly delayMs: number;
 }
@@ -23,8 +20,9 @@ const RECENT_CLICKS = 30;
 
 /**
  * The feature store: `GET /features/:userId` answers a visitor's topic and tag affinities and
- * recent clicks, under one `feature_store.get_features` server span that carries the
- * experiment attributes from the propagated baggage and `features.count`.
+ * recent clicks, under one `feature_store.get_features` server span. It goes the same path
+ * as any service of a team: `experimentMiddleware` from variant-lens/node, with the visitor
+ * in the path, assigns the visitor and puts the experiment attributes on its spans.
  */
 export function createFeatureStoreApp(deps: FeatureStoreDeps): Express {
   const app = express();
@@ -37,37 +35,32 @@ export function createFeatureStoreApp(deps: FeatureStoreDeps): Express {
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
-  app.get('/features/:userId', (req, res, next) => {
-    const userId = req.params.userId;
-    if (!isValidVisitorId(userId)) throw new HttpError(400, 'userId is invalid, expected 1 to 128 printable characters');
-    const extracted = propagation.extract(ROOT_CONTEXT, req.headers);
-    // The feature store reads baggage like the server does: allow-listed keys only.
-    const inbound = propagation.getBaggage(extracted)?.getAllEntries() ?? [];
-    const guarded = guardBaggage(inbound.map(([k, e]) => [k, e.value] as const), { allowedKeys: deps.allowedBaggageKeys }).entries;
-    const parent = propagation.setBaggage(extracted, propagation.createBaggage(Object.fromEntries(Object.entries(guarded).map(([k, v]) => [k, { value: v }]))));
-    // One span per request: the server span is the operation (the client's span already
-    // names the HTTP route), which halves what this service exports and the server stores.
-    const span = deps.tracer.startSpan(
-      'feature_store.get_features',
-      { kind: SpanKind.SERVER, attributes: { 'http.request.method': 'GET', 'http.route': '/features/:userId' } },
-      parent,
-    );
+  // One span per request: the server span is the operation (the client's span already
+  // names the HTTP route), which halves what this service exports and the server stores.
+  const experiments = experimentMiddleware({
+    experiments: deps.experiments,
+    visitorId: (req) => {
+      const userId = (req.params as { userId?: string }).userId;
+      if (userId === undefined || userId === '') throw new HttpError(400, 'userId is required');
+      return userId;
+    },
+    tracer: deps.tracer,
+    meter: deps.meter,
+    spanName: 'feature_store.get_features',
+  });
+  app.get('/features/:userId', experiments, (req, res, next) => {
+    // Read, checked and assigned once, by the middleware.
+    const userId = getExperimentContext(req).visitorId!;
     const started = performance.now();
     const respond = () => {
       try {
         const features = compute(deps.content, userId);
         const count = Object.keys(features.topicAffinity).length + Object.keys(features.tagAffinity).length + features.history.length;
-        span.setAttribute('features.count', count);
-        const metricAttributes: Record<string, string> = {};
-        for (const key of deps.allowedBaggageKeys) if (key.startsWith('experiment.')) metricAttributes[key] = guarded[key] ?? 'unknown';
-        latency.record(performance.now() - started, metricAttributes);
+        trace.getActiveSpan()?.setAttribute('features.count', count);
+        latency.record(performance.now() - started, experimentMetricAttributes(req));
         res.json(features);
-        span.setAttribute('http.response.status_code', 200);
       } catch (error) {
-        failSpan(span, error);
         next(error);
-      } finally {
-        span.end();
       }
     };
     if (deps.delayMs > 0) setTimeout(respond, deps.delayMs);

@@ -6,7 +6,7 @@
  */
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { COHORT_BAGGAGE_KEY } from '../core/experiments.js';
+import { loadExperiments } from '../node/index.js';
 import { ConfigError, readExperimentsFile } from '../config.js';
 import { ContentStore } from '../store/content-store.js';
 import { startTelemetry } from '../telemetry/telemetry.js';
@@ -32,17 +32,15 @@ async function main(): Promise<void> {
   const dataDir = env('DATA_DIR', './data');
   const telemetryUrl = env('TELEMETRY_URL', 'http://localhost:3000');
   const token = env('INTERNAL_TELEMETRY_TOKEN', '');
-  const experiments = readExperimentsFile(env('EXPERIMENTS_FILE', 'config/experiments.json'));
-  const allowed = new Set([...experiments.experiments.filter((e) => e.status === 'running').map((e) => e.baggageKey), COHORT_BAGGAGE_KEY]);
+  const experiments = loadExperiments(readExperimentsFile(env('EXPERIMENTS_FILE', 'config/experiments.json')));
   const telemetry = startTelemetry({
     serviceName: env('FEATURE_STORE_SERVICE_NAME', 'feature-store'),
     exportTo: { otlpUrl: telemetryUrl, headers: token === '' ? {} : { authorization: `Bearer ${token}` } },
-    baggageKeyPredicate: (key) => allowed.has(key),
     disabled: env('OTEL_SDK_DISABLED', 'false') === 'true',
     metricIntervalMs: integerEnv('METRIC_INTERVAL_MS', 5000, 3_600_000),
   });
   const content = new ContentStore({ path: join(dataDir, 'content.db'), articleCount: 0, userCount: 0, seed: 0, readonly: true });
-  const app = createFeatureStoreApp({ content, tracer: telemetry.tracer, meter: telemetry.meter, allowedBaggageKeys: allowed, delayMs });
+  const app = createFeatureStoreApp({ content, tracer: telemetry.tracer, meter: telemetry.meter, experiments, delayMs });
   const server = app.listen(port, (error?: Error) => {
     if (error !== undefined) {
       console.error(`feature store could not listen on port ${port}: ${error.message}`);
