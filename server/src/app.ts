@@ -4,7 +4,7 @@ import { cors } from './http/cors.js';
 import { errorHandler, notFound } from './http/http-error.js';
 import { forcedVariants, visitorId } from './http/visitor.js';
 import { experimentMiddleware, type Experiments } from './node/index.js';
-import { telemetryApi, visitorApi } from './routes/api-routes.js';
+import { experimentsApi, telemetryApi, visitorApi } from './routes/api-routes.js';
 import { otlpRoutes, type OtlpRouteConfig } from './routes/otlp-routes.js';
 import type { OtlpForwarder } from './services/otlp-forwarder.js';
 import { staticRoutes, type StaticConfig } from './routes/static-routes.js';
@@ -19,7 +19,8 @@ export interface AppDeps {
   readonly meter: Meter;
   readonly store: TelemetryStore;
   readonly experiments: Experiments;
-  readonly recommendations: RecommendationService;
+  /** The demo's recommendations; absent for the collector alone. */
+  readonly recommendations: RecommendationService | undefined;
   readonly analysis: AnalysisService;
   readonly corsOrigins: readonly string[];
   readonly otlp: OtlpRouteConfig;
@@ -49,11 +50,14 @@ export function createApp(deps: AppDeps): Express {
   }
   app.use('/api', cors(deps.corsOrigins), telemetryApi(deps));
   // After the telemetry API, so reading traces does not itself make traces.
-  app.use(
-    '/api',
-    experimentMiddleware({ experiments: deps.experiments, visitorId, forcedVariants, tracer: deps.tracer, meter: deps.meter }),
-    visitorApi(deps),
-  );
+  app.use('/api', experimentsApi(deps));
+  if (deps.recommendations !== undefined) {
+    app.use(
+      '/api',
+      experimentMiddleware({ experiments: deps.experiments, visitorId, forcedVariants, tracer: deps.tracer, meter: deps.meter }),
+      visitorApi({ recommendations: deps.recommendations }),
+    );
+  }
   app.use(staticRoutes(deps.static));
   app.use(notFound);
   app.use(errorHandler);

@@ -61,7 +61,8 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     workers: config.ingestWorkers,
     maxInFlightBytes: config.ingestMaxInFlightBytes,
   });
-  const content = new ContentStore({ path: join(config.dataDir, 'content.db'), articleCount: CATALOGUE_SIZE, userCount: AUDIENCE_SIZE, seed: CATALOGUE_SEED });
+  // The collector alone has no catalogue, feature store or demo site.
+  const content = config.demo ? new ContentStore({ path: join(config.dataDir, 'content.db'), articleCount: CATALOGUE_SIZE, userCount: AUDIENCE_SIZE, seed: CATALOGUE_SEED }) : undefined;
   const experiments = loadExperiments(config.experiments);
   const analysis = new AnalysisService(telemetryPath, config.experiments.experiments);
   const telemetry = startTelemetry({
@@ -89,11 +90,13 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   }, (write) => ingestPool.withWriteLock(write));
   let featureStoreUrl = config.featureStoreUrl ?? '';
   const featureClient = new FeatureClient(telemetry.tracer, () => featureStoreUrl, config.featureStoreTimeoutMs);
-  const recommendations = new RecommendationService(content, experiments, featureClient, telemetry.tracer, {
-    ...DEFAULT_CACHE_CONFIG,
-    featuresTtlMs: config.featuresCacheTtlMs,
-    contentTtlMs: config.contentCacheTtlMs,
-  });
+  const recommendations =
+    content &&
+    new RecommendationService(content, experiments, featureClient, telemetry.tracer, {
+      ...DEFAULT_CACHE_CONFIG,
+      featuresTtlMs: config.featuresCacheTtlMs,
+      contentTtlMs: config.contentCacheTtlMs,
+    });
   let ready = false;
   const app = createApp({
     tracer: telemetry.tracer,
@@ -103,11 +106,11 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     recommendations,
     analysis,
     corsOrigins: config.corsOrigins,
-    otlp: { maxBodyBytes: config.maxBodyBytes, internalToken: config.internalToken },
+    otlp: { maxBodyBytes: config.maxBodyBytes, serviceTokens: [...config.serviceTokens, config.internalToken] },
     ingestPool,
     forwarder,
     benchParseOnlyRoute: config.benchParseOnlyRoute,
-    static: { distDir: config.distDir },
+    static: { distDir: config.distDir, demoSite: config.demo },
     isReady: () => ready,
   });
   /** Flushes the server's own telemetry into the store, then closes everything behind the HTTP server. */
@@ -117,7 +120,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     await forwarder?.close(forwardDrainMs);
     analysis.close();
     store.close();
-    content.close();
+    content?.close();
   };
   let server: Server;
   try {
@@ -133,7 +136,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   }
   const port = (server.address() as AddressInfo).port;
   let featureStore: FeatureStoreProcess | undefined;
-  if (config.featureStoreUrl === undefined) {
+  if (config.demo && config.featureStoreUrl === undefined) {
     try {
       featureStore = await FeatureStoreProcess.start({
         port: config.featureStorePort,

@@ -45,7 +45,7 @@ function requireVisitor(req: Request) {
  * The visitor-facing API: recommendations, assignments and content. Mounted behind
  * `experimentMiddleware` (variant-lens/node), which reads and assigns the visitor once.
  */
-export function visitorApi(deps: { experiments: Experiments; recommendations: RecommendationService }): Router {
+export function visitorApi(deps: { recommendations: RecommendationService }): Router {
   const router = Router();
   router.get('/recommendations', async (req, res) => {
     const visitor = requireVisitor(req);
@@ -84,6 +84,12 @@ export function visitorApi(deps: { experiments: Experiments; recommendations: Re
     if (article === undefined) throw new HttpError(404, `no article with id ${id}`);
     res.json(article);
   });
+  return router;
+}
+
+/** The experiments of the file, with status and variants: read by the dashboard and the SDK's tools. */
+export function experimentsApi(deps: { experiments: Experiments }): Router {
+  const router = Router();
   router.get('/experiments', (_req, res) => {
     res.json({
       experiments: deps.experiments.experiments.map((e) => ({

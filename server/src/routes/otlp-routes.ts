@@ -1,7 +1,7 @@
-import { timingSafeEqual } from 'node:crypto';
 import express, { Router, type ErrorRequestHandler, type Request, type Response } from 'express';
 import { encodeExportResponse, encodeStatus } from '../core/otlp-protobuf.js';
 import { describeError, HttpError } from '../http/http-error.js';
+import { serviceTokenCheck } from '../http/service-tokens.js';
 import type { OtlpForwarder } from '../services/otlp-forwarder.js';
 import { IngestOverloadedError, MalformedBodyError, type IngestOutcome, type IngestPool } from '../store/ingest-pool.js';
 
@@ -11,8 +11,8 @@ export interface OtlpRouteConfig {
   readonly maxBodyBytes: number;
   /** Decode but do not store: the ceiling the ingest benchmark compares against. */
   readonly parseOnly?: boolean;
-  /** Bearer token of the deployment's own services; their OTLP is stored as trusted. */
-  readonly internalToken?: string;
+  /** Bearer tokens of the deployment's own services (`SERVICE_TOKENS`); their OTLP is stored as trusted. */
+  readonly serviceTokens?: readonly string[];
 }
 
 /** What the OTLP routes need. */
@@ -57,15 +57,6 @@ function respond(res: Response, encoding: Encoding, signal: 'traces' | 'metrics'
   res.type(PROTOBUF_TYPE).send(Buffer.from(encodeExportResponse(signal, response)));
 }
 
-/** True when the request carries the internal token (compared in constant time). */
-function isInternal(req: Request, token: string | undefined): boolean {
-  const header = req.headers.authorization;
-  if (token === undefined || token === '' || header === undefined) return false;
-  const expected = Buffer.from(`Bearer ${token}`);
-  const actual = Buffer.from(header);
-  return expected.length === actual.length && timingSafeEqual(expected, actual);
-}
-
 /** 503 with `Retry-After`: the exporter retries the same batch later. */
 function retryLater(message: string): HttpError {
   return new HttpError(503, message, { 'Retry-After': String(OVERLOAD_RETRY_AFTER_SECONDS) });
@@ -75,9 +66,9 @@ function overloaded(reason: string): HttpError {
   return retryLater(`overloaded: ${reason}; retry later`);
 }
 
-async function ingest(deps: OtlpRouteDeps, req: Request, signal: 'traces' | 'metrics', encoding: Encoding, body: Buffer): Promise<IngestOutcome> {
+async function ingest(deps: OtlpRouteDeps, trusted: boolean, signal: 'traces' | 'metrics', encoding: Encoding, body: Buffer): Promise<IngestOutcome> {
   try {
-    return await deps.pool.ingest(signal, encoding, body, { parseOnly: deps.config.parseOnly, trusted: isInternal(req, deps.config.internalToken) });
+    return await deps.pool.ingest(signal, encoding, body, { parseOnly: deps.config.parseOnly, trusted });
   } catch (error) {
     if (error instanceof MalformedBodyError) throw new HttpError(400, `body is not an OTLP export request: ${error.message}`);
     if (error instanceof IngestOverloadedError) throw overloaded(error.message);
@@ -93,6 +84,7 @@ async function ingest(deps: OtlpRouteDeps, req: Request, signal: 'traces' | 'met
  */
 export function otlpRoutes(deps: OtlpRouteDeps): Router {
   const router = Router();
+  const isService = serviceTokenCheck(deps.config.serviceTokens ?? []);
   // Overload is refused before the body is read, from its declared length, so that bodies
   // waiting for room do not pile up in memory; the pool checks again with the real size.
   router.use((req, _res, next) => {
@@ -106,14 +98,14 @@ export function otlpRoutes(deps: OtlpRouteDeps): Router {
   router.post('/traces', async (req, res) => {
     const encoding = encodingOf(req);
     const body = bodyOf(req, encoding);
-    const outcome = await ingest(deps, req, 'traces', encoding, body);
+    const outcome = await ingest(deps, isService(req.headers.authorization), 'traces', encoding, body);
     deps.forwarder?.enqueue('traces', body, req.headers['content-type']!);
     respond(res, encoding, 'traces', outcome.rejected > 0 ? { partialSuccess: { rejectedSpans: outcome.rejected, errorMessage: outcome.errors.join('; ') } } : {});
   });
   router.post('/metrics', async (req, res) => {
     const encoding = encodingOf(req);
     const body = bodyOf(req, encoding);
-    const outcome = await ingest(deps, req, 'metrics', encoding, body);
+    const outcome = await ingest(deps, isService(req.headers.authorization), 'metrics', encoding, body);
     deps.forwarder?.enqueue('metrics', body, req.headers['content-type']!);
     respond(
       res,
