@@ -23,7 +23,7 @@ export async function serve(mode: 'collector' | 'demo'): Promise<void> {
   try {
     const config = loadConfig(process.env, { demo: mode === 'demo' });
     const server = await startServer(config);
-    console.log(`variant-lens ${mode} is serving on ${server.url}`);
+    console.log(`variant-lens is serving on ${server.url} (${mode})`);
     if (mode === 'demo') {
       console.log(`  demo site   ${server.url}/?user=u00042   (a generated visitor; ?user=ID reads as ID)`);
       console.log(`  API         ${server.url}/api/recommendations?userId=alice`);
