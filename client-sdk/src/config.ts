@@ -14,7 +14,12 @@ export interface VariantLensConfig {
   readonly endpoint: string;
   /** `service.name` of the browser telemetry. Default `content-site`. */
   readonly serviceName: string;
-  /** Other origins whose fetches get `traceparent` and `baggage` (the page's own origin always does). */
+  /** Where `getRecommendations()` asks, absolute or relative to the page. Default `${endpoint}/api/recommendations`. */
+  readonly recommendationsUrl: string;
+  /**
+   * Origins whose fetches get `traceparent` and `baggage`. The page's own origin, the
+   * endpoint's and the recommendations URL's always do; list the others here.
+   */
   readonly propagateTo: readonly string[];
   /** How the visitor id is obtained. Default: the `user` query parameter, else anonymous. */
   readonly visitorId: VisitorIdSource;
@@ -61,9 +66,17 @@ export function resolveConfig(partial: Partial<VariantLensConfig>, pageOrigin: s
   const requested = partial.endpoint ?? pageOrigin;
   originOf(requested, 'endpoint');
   const endpoint = requested.replace(/\/+$/, '');
-  const propagateTo = (partial.propagateTo ?? []).map((o) => originOf(o, 'propagateTo'));
+  const recommendationsUrl = partial.recommendationsUrl ?? `${endpoint}/api/recommendations`;
+  // Relative to the page when not absolute; URL() of a string that is no URL at all throws, and originOf names the option.
+  const recommendationsOrigin = originOf(URL.canParse(recommendationsUrl, `${pageOrigin}/`) ? new URL(recommendationsUrl, `${pageOrigin}/`).href : recommendationsUrl, 'recommendationsUrl');
+  const listed = (partial.propagateTo ?? []).map((o) => originOf(o, 'propagateTo'));
+  // The endpoint's own API and the recommendations service are where a visit's traces continue.
+  // (The page's own origin always gets them, so it is not listed.)
+  const page = originOf(pageOrigin, 'page origin');
+  const propagateTo = [...new Set([...listed, originOf(endpoint, 'endpoint'), recommendationsOrigin])].filter((origin) => origin !== page);
   return {
     endpoint,
+    recommendationsUrl,
     serviceName: partial.serviceName ?? 'content-site',
     propagateTo,
     visitorId: partial.visitorId ?? { kind: 'query', param: 'user' },
@@ -95,6 +108,7 @@ export function configFromDataset(dataset: Readonly<Record<string, string | unde
   const config: { -readonly [K in keyof VariantLensConfig]?: VariantLensConfig[K] } = {};
   if (dataset.endpoint !== undefined) config.endpoint = dataset.endpoint;
   if (dataset.serviceName !== undefined) config.serviceName = dataset.serviceName;
+  if (dataset.recommendationsUrl !== undefined) config.recommendationsUrl = dataset.recommendationsUrl;
   if (dataset.propagateTo !== undefined) {
     config.propagateTo = dataset.propagateTo.split(/[\s,]+/).filter((o) => o !== '');
   }

@@ -4,7 +4,7 @@ import { resolveConfig, type VariantLensConfig } from './config.js';
 import { VariantLens } from './variant-lens.js';
 
 export { VariantLens } from './variant-lens.js';
-export type { Recommendation, RecommendationResponse } from './variant-lens.js';
+export type { Recommendation, RecommendationResponse, RecommendationsRequest } from './variant-lens.js';
 export type { ExperimentData } from './visit-memory.js';
 export { configFromDataset, resolveConfig, ConfigurationError } from './config.js';
 export type { VariantLensConfig, VisitorIdSource } from './config.js';

@@ -5,7 +5,7 @@
 import { configFromDataset } from './config.js';
 import { init } from './index.js';
 import type { ExperimentData } from './visit-memory.js';
-import type { RecommendationResponse } from './variant-lens.js';
+import type { RecommendationResponse, RecommendationsRequest } from './variant-lens.js';
 
 /** What the inline stub (see the README) queued before this script loaded. */
 type QueuedCall = [method: string, args: ArrayLike<unknown>, resolve: (value: unknown) => void, reject: (error: unknown) => void];
@@ -21,10 +21,15 @@ try {
 }
 const sdk = init(options);
 
-/** Fetches recommendations for this visitor. */
-export function getRecommendations(opts?: { limit?: number }): Promise<RecommendationResponse> {
+/** Fetches recommendations for this visitor, from `data-recommendations-url` or `opts.url`. */
+export function getRecommendations(opts?: RecommendationsRequest): Promise<RecommendationResponse> {
   if (sdk === undefined) return Promise.reject(new Error('variant-lens is not started'));
   return sdk.getRecommendations(opts);
+}
+
+/** For a page that fetched its recommendations itself: remembers the response's experiment data so clicks count. */
+export function served<T extends RecommendationResponse>(response: T): T {
+  return sdk === undefined ? response : sdk.served(response);
 }
 
 /** Records a recommendation click (the seed article's signature). */
@@ -52,7 +57,7 @@ export function setConsent(granted: boolean): void {
   sdk?.setConsent(granted);
 }
 
-const API: Record<string, (...args: never[]) => unknown> = { getRecommendations, trackRecommendationClick, visitorId, experimentData, flush, setConsent };
+const API: Record<string, (...args: never[]) => unknown> = { getRecommendations, served, trackRecommendationClick, visitorId, experimentData, flush, setConsent };
 
 // Replay what the page asked for before the SDK arrived, in order; failures reject the
 // caller's promise and are never thrown into the page.

@@ -1,4 +1,4 @@
-import { diag, TraceFlags, type Counter, type Link, type Tracer } from '@opentelemetry/api';
+import { context, diag, propagation, trace, type Counter, type Tracer } from '@opentelemetry/api';
 import { CompositePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
 import { AggregationTemporalityPreference, OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
@@ -8,6 +8,8 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import { BatchSpanProcessor, WebTracerProvider } from '@opentelemetry/sdk-trace-web';
 import { trackClicksOn, type RecommendationClick } from './click-tracking.js';
+import { recordEvent } from './recommendation-events.js';
+import { isRecommendationResponse, recommendationsRequestUrl, type RecommendationResponse, type RecommendationsRequest } from './recommendations-client.js';
 import { trackViews } from './view-tracking.js';
 import { DeliveryGate, resend, UnsentStore, type Consent } from './delivery-gate.js';
 import { JsonMetricsSerializer, JsonTraceSerializer } from '@opentelemetry/otlp-transformer';
@@ -17,23 +19,7 @@ import type { VariantLensConfig } from './config.js';
 import { VisitBaggagePropagator } from './visit-baggage-propagator.js';
 import { resolveVisitorId, VisitMemory, type ExperimentData } from './visit-memory.js';
 
-/** A recommendation as the server serves it. */
-export interface Recommendation {
-  readonly contentId: string;
-  readonly title: string;
-  readonly url: string;
-  readonly position: number;
-  readonly topic?: string;
-  readonly summary?: string;
-}
-
-/** The body of `GET /api/recommendations`. */
-export interface RecommendationResponse extends ExperimentData {
-  readonly requestId: string;
-  readonly experiments: Readonly<Record<string, string>>;
-  readonly baggage: Readonly<Record<string, string>>;
-  readonly recommendations: readonly Recommendation[];
-}
+export type { Recommendation, RecommendationResponse, RecommendationsRequest } from './recommendations-client.js';
 
 /** A pattern for URLs that start with `prefix` (taken literally) followed by `rest`. */
 function startingWith(prefix: string, rest: string): RegExp {
@@ -45,7 +31,6 @@ const logger = diag.createComponentLogger({ namespace: 'variant-lens' });
 const SPANS_PER_EXPORT = 30;
 const decoder = new TextDecoder();
 const SCOPE = 'variant-lens-sdk';
-const EXPERIMENT_PREFIX = 'experiment.';
 
 function safeStorage(name: 'sessionStorage' | 'localStorage'): Storage | undefined {
   try {
@@ -53,19 +38,6 @@ function safeStorage(name: 'sessionStorage' | 'localStorage'): Storage | undefin
   } catch {
     return undefined;
   }
-}
-
-/** Experiment attributes of a click: the `experiment.*` entries, plus the seed article's field names. */
-function experimentAttributes(data: ExperimentData): Record<string, string> {
-  const attributes: Record<string, string> = {};
-  for (const [key, value] of Object.entries(data.baggage ?? {})) {
-    if (key.startsWith(EXPERIMENT_PREFIX)) attributes[key] = value;
-  }
-  if (data.recAlgorithm !== undefined) attributes['experiment.rec_algorithm'] ??= data.recAlgorithm;
-  if (data.rankingBoost !== undefined) attributes['experiment.ranking_boost'] ??= data.rankingBoost;
-  attributes['experiment.rec_algorithm'] ??= 'unknown';
-  attributes['experiment.ranking_boost'] ??= 'unknown';
-  return attributes;
 }
 
 /** The SDK: OpenTelemetry web tracing, metrics and fetch instrumentation, plus click tracking. */
@@ -77,7 +49,11 @@ export class VariantLens {
   private readonly tracer: Tracer;
   private readonly clickThrough: Counter;
   private readonly viewableImpressions: Counter;
-  private readonly stopTracking: () => void;
+  /** Undoes what the constructor added, in reverse: listeners, instrumentation, tracking. */
+  private readonly undo: (() => void)[] = [];
+  /** The page's fetch before the instrumentation wrapped it: resends must not make spans of their own. */
+  private readonly nativeFetch: typeof fetch;
+  private stopped: Promise<void> | undefined;
   private consent: Consent;
   private pendingFlush: ReturnType<typeof setTimeout> | undefined;
   private readonly gates: { consentChanged(): void }[] = [];
@@ -89,6 +65,7 @@ export class VariantLens {
     this.unsent = new UnsentStore(safeStorage('localStorage'));
     this.memory = new VisitMemory(safeStorage('sessionStorage'));
     this.visitorId = resolveVisitorId(config.visitorId, window.location, safeStorage('sessionStorage'), safeStorage('localStorage'));
+    this.nativeFetch = globalThis.fetch.bind(globalThis);
     const resource = resourceFromAttributes({ 'service.name': config.serviceName, 'session.id': this.memory.sessionId });
     this.tracerProvider = new WebTracerProvider({
       resource,
@@ -104,6 +81,11 @@ export class VariantLens {
         propagators: [new W3CTraceContextPropagator(), new VisitBaggagePropagator(() => this.memory.visitBaggage())],
       }),
     });
+    this.undo.push(() => {
+      trace.disable();
+      propagation.disable();
+      context.disable();
+    });
     this.meterProvider = new MeterProvider({
       resource,
       readers: [
@@ -116,7 +98,7 @@ export class VariantLens {
         }),
       ],
     });
-    registerInstrumentations({
+    const unregister = registerInstrumentations({
       tracerProvider: this.tracerProvider,
       meterProvider: this.meterProvider,
       instrumentations: [
@@ -128,6 +110,7 @@ export class VariantLens {
         }),
       ],
     });
+    this.undo.push(unregister);
     this.tracer = this.tracerProvider.getTracer(SCOPE);
     const meter = this.meterProvider.getMeter(SCOPE);
     this.clickThrough = meter.createCounter('recommendation.click_through', { description: 'Recommendations clicked' });
@@ -138,13 +121,18 @@ export class VariantLens {
           trackViews(document, (view) => this.trackRecommendationView(view)),
         ]
       : [];
-    this.stopTracking = () => stops.forEach((stop) => stop());
+    this.undo.push(...stops);
     if (this.consent === 'granted') void this.resendUnsent();
     const flushWhenHidden = () => {
       if (document.visibilityState === 'hidden') void this.flush();
     };
+    const flushOnPagehide = () => void this.flush();
     document.addEventListener('visibilitychange', flushWhenHidden);
-    window.addEventListener('pagehide', () => void this.flush());
+    window.addEventListener('pagehide', flushOnPagehide);
+    this.undo.push(
+      () => document.removeEventListener('visibilitychange', flushWhenHidden),
+      () => window.removeEventListener('pagehide', flushOnPagehide),
+    );
   }
 
   private gate<T>(exporter: { export(items: T, cb: (r: import('@opentelemetry/core').ExportResult) => void): void; shutdown(): Promise<void>; forceFlush?(): Promise<void> }, url: string, serialize: (items: T) => string | undefined): DeliveryGate<T> {
@@ -166,9 +154,8 @@ export class VariantLens {
 
   /** Resends what earlier pages of the visit could not deliver. */
   private async resendUnsent(): Promise<void> {
-    const original = (globalThis.fetch as typeof fetch & { __original?: typeof fetch }).__original ?? globalThis.fetch;
     for (const batch of this.unsent.fromEarlierPages()) {
-      if (await resend(batch, original.bind(globalThis))) this.unsent.remove(batch.id);
+      if (await resend(batch, this.nativeFetch)) this.unsent.remove(batch.id);
     }
   }
 
@@ -184,15 +171,29 @@ export class VariantLens {
     return this.consent;
   }
 
-  /** Fetches recommendations for the visitor through the instrumented fetch and remembers their experiment data. */
-  async getRecommendations(options: { limit?: number } = {}): Promise<RecommendationResponse> {
-    const params = new URLSearchParams({ userId: this.visitorId });
-    if (options.limit !== undefined) params.set('limit', String(options.limit));
-    const response = await fetch(`${this.config.endpoint}/api/recommendations?${params.toString()}`);
+  /**
+   * Fetches recommendations for the visitor through the instrumented fetch (so the request
+   * carries `traceparent` and the visit's baggage) and remembers their experiment data.
+   * `url` is any recommendations service answering as `recordServed` does (default: the
+   * configured `recommendationsUrl`); the visitor goes as `userId`, the limit as `limit`.
+   */
+  async getRecommendations(options: RecommendationsRequest = {}): Promise<RecommendationResponse> {
+    const url = recommendationsRequestUrl(options.url ?? this.config.recommendationsUrl, this.visitorId, options.limit, window.location.href);
+    const response = await fetch(url);
     if (!response.ok) throw new Error(`recommendations request failed with status ${response.status}`);
-    const body = (await response.json()) as RecommendationResponse;
-    this.memory.rememberResponse(body);
-    return body;
+    return this.served(await response.json());
+  }
+
+  /**
+   * For a page that fetches its recommendations itself: remembers the response's experiment
+   * data (request id, baggage, trace), after which clicks, views and baggage work as with
+   * `getRecommendations`. Returns the response.
+   */
+  served<T extends RecommendationResponse>(response: T): T {
+    // Never thrown into the page: a response without experiment data is passed through, unremembered.
+    if (isRecommendationResponse(response)) this.memory.rememberResponse(response);
+    else logger.warn('served: not a recommendations response');
+    return response;
   }
 
   /** The experiment data remembered for a served list (or for the visit). */
@@ -222,30 +223,8 @@ export class VariantLens {
     this.record('recommendation.view', this.viewableImpressions, view, this.memory.experimentDataFor(view.requestId), false);
   }
 
-  /**
-   * One recommendation event: a span with the experiment attributes, position, content and
-   * request id (linked to the request's span for clicks), and its counter. Never throws.
-   */
   private record(name: string, counter: Counter, item: { contentId: string; position: number; requestId?: string | undefined }, data: ExperimentData, link: boolean): void {
-    try {
-      const baggage = data.baggage ?? this.memory.visitBaggage();
-      const experiments = experimentAttributes({ ...data, baggage });
-      const links: Link[] = link && data.trace ? [{ context: { traceId: data.trace.traceId, spanId: data.trace.spanId, traceFlags: TraceFlags.SAMPLED } }] : [];
-      this.tracer
-        .startSpan(name, {
-          attributes: {
-            ...experiments,
-            'recommendation.position': item.position,
-            'content.id': item.contentId,
-            ...(item.requestId === undefined ? {} : { 'recommendation.request_id': item.requestId }),
-          },
-          links,
-        })
-        .end();
-      counter.add(1, link ? { ...experiments, 'recommendation.position': item.position } : experiments);
-    } catch (error) {
-      logger.error(`recording ${name} failed`, error);
-    }
+    recordEvent(this.tracer, name, counter, item, data, data.baggage ?? this.memory.visitBaggage(), link);
   }
 
   /** Sends every pending span and metric now. Never rejects. */
@@ -257,10 +236,14 @@ export class VariantLens {
     }
   }
 
-  /** Stops tracking and shuts the providers down. */
-  async shutdown(): Promise<void> {
-    this.stopTracking();
-    await Promise.allSettled([this.tracerProvider.shutdown(), this.meterProvider.shutdown()]);
+  /** Removes what the constructor added (listeners, click and view tracking, the fetch instrumentation) and shuts the providers down. Calling it twice is harmless. */
+  shutdown(): Promise<void> {
+    this.stopped ??= (async () => {
+      if (this.pendingFlush !== undefined) clearTimeout(this.pendingFlush);
+      for (const undo of this.undo.splice(0).reverse()) undo();
+      await Promise.allSettled([this.tracerProvider.shutdown(), this.meterProvider.shutdown()]);
+    })();
+    return this.stopped;
   }
 }
 

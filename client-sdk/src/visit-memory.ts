@@ -13,9 +13,6 @@ export interface ExperimentData {
   readonly baggage?: Readonly<Record<string, string>>;
   /** The server's `recommendation.request` span, linked from the click. */
   readonly trace?: { readonly traceId: string; readonly spanId: string } | null;
-  /** The seed article's field names, still accepted. */
-  readonly recAlgorithm?: string;
-  readonly rankingBoost?: string;
 }
 
 const BAGGAGE_KEY = 'variant-lens.baggage';

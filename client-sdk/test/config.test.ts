@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigurationError, configFromDataset, resolveConfig } from '../src/config.js';
+import { recommendationsRequestUrl } from '../src/recommendations-client.js';
 
 const PAGE_ORIGIN = 'https://news.example';
 
@@ -7,6 +8,7 @@ describe('resolveConfig', () => {
   it('fills every option with its default', () => {
     expect(resolveConfig({}, PAGE_ORIGIN)).toEqual({
       endpoint: PAGE_ORIGIN,
+      recommendationsUrl: `${PAGE_ORIGIN}/api/recommendations`,
       serviceName: 'content-site',
       propagateTo: [],
       visitorId: { kind: 'query', param: 'user' },
@@ -35,8 +37,10 @@ describe('resolveConfig', () => {
     );
     expect(config).toEqual({
       endpoint: 'https://telemetry.example/lens',
+      recommendationsUrl: 'https://telemetry.example/lens/api/recommendations',
       serviceName: 'blog',
-      propagateTo: ['https://api.example'],
+      // The endpoint's origin gets traceparent and baggage without being listed.
+      propagateTo: ['https://api.example', 'https://telemetry.example'],
       visitorId: { kind: 'fixed', id: 'u-1' },
       autoTrack: false,
       consent: 'pending',
@@ -57,6 +61,14 @@ describe('resolveConfig', () => {
 
   it('strips a trailing slash from the page origin used as the default', () => {
     expect(resolveConfig({}, 'http://localhost:3000/').endpoint).toBe('http://localhost:3000');
+  });
+
+  it('propagates to the endpoint\'s and the recommendations service\'s origins by default, not listing the page\'s own', () => {
+    expect(resolveConfig({ endpoint: 'https://lens.example' }, PAGE_ORIGIN).propagateTo).toEqual(['https://lens.example']);
+    const config = resolveConfig({ endpoint: 'https://lens.example', recommendationsUrl: 'https://recs.example/api/recs' }, PAGE_ORIGIN);
+    expect(config.propagateTo).toEqual(['https://lens.example', 'https://recs.example']);
+    expect(resolveConfig({ recommendationsUrl: '/api/my-recs' }, PAGE_ORIGIN)).toMatchObject({ recommendationsUrl: '/api/my-recs', propagateTo: [] });
+    expect(() => resolveConfig({ recommendationsUrl: 'ftp://recs.example/' }, PAGE_ORIGIN)).toThrow(/^Configuration: recommendationsUrl is invalid/);
   });
 
   it('reduces propagateTo entries to their origins', () => {
@@ -97,6 +109,10 @@ describe('configFromDataset', () => {
   it('sets nothing for an empty dataset, so every default applies', () => {
     expect(configFromDataset({})).toEqual({});
     expect(resolveConfig(configFromDataset({}), PAGE_ORIGIN)).toEqual(resolveConfig({}, PAGE_ORIGIN));
+  });
+
+  it('reads data-recommendations-url as given', () => {
+    expect(configFromDataset({ recommendationsUrl: 'https://recs.example/api/recs' })).toEqual({ recommendationsUrl: 'https://recs.example/api/recs' });
   });
 
   it('reads endpoint and service name as given', () => {
@@ -171,8 +187,9 @@ describe('configFromDataset', () => {
     });
     expect(resolveConfig(partial, PAGE_ORIGIN)).toEqual({
       endpoint: 'https://lens.example',
+      recommendationsUrl: 'https://lens.example/api/recommendations',
       serviceName: 'content-site',
-      propagateTo: ['https://api.example', 'https://cdn.example'],
+      propagateTo: ['https://api.example', 'https://cdn.example', 'https://lens.example'],
       visitorId: { kind: 'query', param: 'u' },
       autoTrack: false,
       consent: 'denied',
@@ -186,5 +203,14 @@ describe('configFromDataset', () => {
 describe('consent options', () => {
   it('refuses an unknown data-consent value, naming the option', () => {
     expect(() => configFromDataset({ consent: 'maybe' })).toThrow(/^Configuration: data-consent is invalid, expected granted, pending or denied \(actual: maybe\)/);
+  });
+});
+
+describe('recommendationsRequestUrl', () => {
+  it.each([
+    ['an absolute URL of the team\'s service', 'https://recs.example/api/recs?site=blog', 'https://recs.example/api/recs?site=blog&userId=u+1&limit=4'],
+    ['a URL relative to the page', '/api/my-recs', 'https://news.example/api/my-recs?userId=u+1&limit=4'],
+  ])('asks %s with the visitor and the limit', (_label, url, expected) => {
+    expect(recommendationsRequestUrl(url, 'u 1', 4, 'https://news.example/articles/a1')).toBe(expected);
   });
 });

@@ -3,13 +3,13 @@ import type { Meter, Tracer } from '@opentelemetry/api';
 import { cors } from './http/cors.js';
 import { errorHandler, notFound } from './http/http-error.js';
 import type { ReadAccess } from './http/read-access.js';
-import { requestContext } from './http/request-context.js';
+import { forcedVariants, visitorId } from './http/visitor.js';
+import { experimentMiddleware, type Experiments } from './node/index.js';
 import { telemetryApi, visitorApi } from './routes/api-routes.js';
 import { otlpRoutes, type OtlpRouteConfig } from './routes/otlp-routes.js';
 import type { OtlpForwarder } from './services/otlp-forwarder.js';
 import { staticRoutes, type StaticConfig } from './routes/static-routes.js';
 import type { AnalysisService } from './services/analysis-service.js';
-import type { ExperimentService } from './services/experiment-service.js';
 import type { RecommendationService } from './services/recommendation-service.js';
 import type { IngestPool } from './store/ingest-pool.js';
 import type { TelemetryStore } from './store/telemetry-store.js';
@@ -20,8 +20,9 @@ export interface AppDeps {
   readonly tracer: Tracer;
   readonly meter: Meter;
   readonly store: TelemetryStore;
-  readonly experiments: ExperimentService;
-  readonly recommendations: RecommendationService;
+  readonly experiments: Experiments;
+  /** The demo's recommendations; absent for the collector alone. */
+  readonly recommendations: RecommendationService | undefined;
   readonly analysis: AnalysisService;
   readonly corsOrigins: readonly string[];
   readonly otlp: OtlpRouteConfig;
@@ -56,7 +57,13 @@ export function createApp(deps: AppDeps): Express {
   }
   app.use('/api', cors(deps.corsOrigins), telemetryApi(deps, deps.readAccess.api));
   // After the telemetry API, so reading traces does not itself make traces.
-  app.use('/api', requestContext(deps), visitorApi(deps));
+  if (deps.recommendations !== undefined) {
+    app.use(
+      '/api',
+      experimentMiddleware({ experiments: deps.experiments, visitorId, forcedVariants, tracer: deps.tracer, meter: deps.meter }),
+      visitorApi({ recommendations: deps.recommendations }),
+    );
+  }
   app.use(deps.readAccess.routes());
   app.use('/dashboard', deps.readAccess.page);
   app.use(staticRoutes(deps.static));

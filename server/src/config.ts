@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { ExperimentsFileError, parseExperimentsFile, type ExperimentsFile } from './core/experiment-config.js';
+import { serviceTokenProblem } from './http/service-tokens.js';
 import { DEFAULT_CACHE_CONFIG } from './services/recommendation-service.js';
 
 /** The server's configuration, read once from the environment at start. */
@@ -22,7 +24,7 @@ export interface ServerConfig {
   readonly maxBodyBytes: number;
   /** `METRIC_INTERVAL_MS`: how often the server's metrics are written (default 5000). */
   readonly metricIntervalMs: number;
-  /** `DIST_DIR`: the built SDK and demo site (default `./dist`). */
+  /** `DIST_DIR`: the built SDK, dashboard and demo site (default: the package's `dist`). */
   readonly distDir: string;
   /** `SERVICE_NAME`: the server's `service.name` (default `recommendation-service`). */
   readonly serviceName: string;
@@ -60,8 +62,12 @@ export interface ServerConfig {
   readonly contentCacheTtlMs: number;
   /** `FEATURE_STORE_DELAY_MS`: latency added by the feature store, for demonstrations (default 0). */
   readonly featureStoreDelayMs: number;
-  /** `INTERNAL_TELEMETRY_TOKEN`: bearer token that marks OTLP from the deployment's own services as trusted (default: random per start). */
+  /** `INTERNAL_TELEMETRY_TOKEN`: the demo's feature store's service token (default: random per start). */
   readonly internalToken: string;
+  /** `SERVICE_TOKENS` (comma-separated) and `SERVICE_TOKENS_FILE` (one a line, `#` comments): bearer tokens that mark OTLP from the team's own services as trusted. */
+  readonly serviceTokens: readonly string[];
+  /** Serve the demo (catalogue, feature store, recommendations, demo site): true for `variant-lens demo` and `npm start`, false for `variant-lens collector`. */
+  readonly demo: boolean;
   /** `EXPERIMENTS_FILE`: the experiment definitions (default `config/experiments.json`), validated. */
   readonly experimentsFile: string;
   readonly experiments: ExperimentsFile;
@@ -175,9 +181,42 @@ export function readExperimentsFile(path: string): ExperimentsFile {
   }
 }
 
+/** The folder of the package (its package.json): the built assets and the demo's experiments are found from here, wherever it is installed. */
+function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
+  return dir;
+}
+
+/** `SERVICE_TOKENS` and the lines of `SERVICE_TOKENS_FILE`, each checked. */
+function serviceTokens(env: NodeJS.ProcessEnv): string[] {
+  const tokens: [string, string][] = (env.SERVICE_TOKENS ?? '').split(',').map((token) => [token.trim(), 'SERVICE_TOKENS']);
+  const file = env.SERVICE_TOKENS_FILE;
+  if (file !== undefined && file !== '') {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (error) {
+      throw new ConfigError(`Configuration: SERVICE_TOKENS_FILE ${file} could not be read: ${(error as Error).message}`);
+    }
+    for (const line of text.split('\n')) tokens.push([line.replace(/#.*/, '').trim(), `SERVICE_TOKENS_FILE ${file}`]);
+  }
+  return tokens
+    .filter(([token]) => token !== '')
+    .map(([token, source]) => {
+      const problem = serviceTokenProblem(token);
+      if (problem !== undefined) throw new ConfigError(`Configuration: ${source} has an invalid token, expected a random token (${problem}); make one with: openssl rand -base64 24`);
+      return token;
+    });
+}
+
 /** Parses the environment; throws `ConfigError` naming the first bad variable. */
-export function loadConfig(env: NodeJS.ProcessEnv): ServerConfig {
-  const experimentsFile = resolve(env.EXPERIMENTS_FILE || 'config/experiments.json');
+export function loadConfig(env: NodeJS.ProcessEnv, mode: { demo: boolean } = { demo: true }): ServerConfig {
+  const root = packageRoot();
+  if (!mode.demo && !env.EXPERIMENTS_FILE) {
+    throw new ConfigError(`Configuration: EXPERIMENTS_FILE is required by the collector: your experiments file (the format of ${join(root, 'config', 'experiments.json')})`);
+  }
+  const experimentsFile = resolve(env.EXPERIMENTS_FILE || (existsSync('config/experiments.json') ? 'config/experiments.json' : join(root, 'config', 'experiments.json')));
   return {
     experimentsFile,
     experiments: readExperimentsFile(experimentsFile),
@@ -189,7 +228,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): ServerConfig {
     telemetryDisabled: boolean(env, 'OTEL_SDK_DISABLED'),
     maxBodyBytes: integer(env, 'MAX_BODY_BYTES', 5 * MIB, 1024, 1024 * MIB),
     metricIntervalMs: integer(env, 'METRIC_INTERVAL_MS', 5000, 100, 3_600_000),
-    distDir: resolve(env.DIST_DIR || './dist'),
+    distDir: resolve(env.DIST_DIR || join(root, 'dist')),
     serviceName: env.SERVICE_NAME || 'recommendation-service',
     forwardUrl: forwardUrl(env.OTLP_FORWARD_URL),
     ingestWorkers: integer(env, 'INGEST_WORKERS', 2, 1, 16),
@@ -209,5 +248,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): ServerConfig {
     contentCacheTtlMs: integer(env, 'CONTENT_CACHE_TTL_MS', DEFAULT_CACHE_CONFIG.contentTtlMs, 0, 86_400_000),
     featureStoreDelayMs: integer(env, 'FEATURE_STORE_DELAY_MS', 0, 0, 60_000),
     internalToken: env.INTERNAL_TELEMETRY_TOKEN || randomBytes(24).toString('base64url'),
+    serviceTokens: serviceTokens(env),
+    demo: mode.demo,
   };
 }

@@ -8,7 +8,7 @@ import { COHORT_BAGGAGE_KEY } from './core/experiments.js';
 import { ConfigError, type ServerConfig } from './config.js';
 import { SqliteAnalysisSource } from './analysis/sqlite-analysis-source.js';
 import { AnalysisService } from './services/analysis-service.js';
-import { ExperimentService } from './services/experiment-service.js';
+import { loadExperiments } from './node/index.js';
 import { FeatureClient } from './services/feature-client.js';
 import { FeatureStoreProcess } from './services/feature-store-process.js';
 import { OtlpForwarder } from './services/otlp-forwarder.js';
@@ -86,13 +86,13 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     maxInFlightBytes: config.ingestMaxInFlightBytes,
     maxAgeMs: config.retentionMaxAgeHours * 3_600_000,
   });
-  const content = new ContentStore({ path: join(config.dataDir, 'content.db'), articleCount: CATALOGUE_SIZE, userCount: AUDIENCE_SIZE, seed: CATALOGUE_SEED });
-  const experiments = new ExperimentService(config.experiments);
+  // The collector alone has no catalogue, feature store or demo site.
+  const content = config.demo ? new ContentStore({ path: join(config.dataDir, 'content.db'), articleCount: CATALOGUE_SIZE, userCount: AUDIENCE_SIZE, seed: CATALOGUE_SEED }) : undefined;
+  const experiments = loadExperiments(config.experiments);
   const analysis = new AnalysisService(new SqliteAnalysisSource(telemetryPath), config.experiments.experiments);
   const telemetry = startTelemetry({
     serviceName: config.serviceName,
     exportTo: { sink: ingestPool },
-    baggageKeyPredicate: experiments.isAllowedBaggageKey,
     disabled: config.telemetryDisabled,
     metricIntervalMs: config.metricIntervalMs,
     forwardUrl: config.forwardUrl,
@@ -116,11 +116,13 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   }, (write) => ingestPool.withWriteLock(write));
   let featureStoreUrl = config.featureStoreUrl ?? '';
   const featureClient = new FeatureClient(telemetry.tracer, () => featureStoreUrl, config.featureStoreTimeoutMs, Date.now, config.internalToken);
-  const recommendations = new RecommendationService(content, experiments, featureClient, telemetry.tracer, telemetry.meter, {
-    ...DEFAULT_CACHE_CONFIG,
-    featuresTtlMs: config.featuresCacheTtlMs,
-    contentTtlMs: config.contentCacheTtlMs,
-  });
+  const recommendations =
+    content &&
+    new RecommendationService(content, experiments, featureClient, telemetry.tracer, {
+      ...DEFAULT_CACHE_CONFIG,
+      featuresTtlMs: config.featuresCacheTtlMs,
+      contentTtlMs: config.contentCacheTtlMs,
+    });
   let ready = false;
   const app = createApp({
     tracer: telemetry.tracer,
@@ -130,11 +132,16 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     recommendations,
     analysis,
     corsOrigins: config.corsOrigins,
-    otlp: { maxBodyBytes: config.maxBodyBytes, internalToken: config.internalToken, maxOpenBodies: config.ingestMaxOpenBodies, bodyTimeoutMs: config.ingestBodyTimeoutMs },
+    otlp: {
+      maxBodyBytes: config.maxBodyBytes,
+      serviceTokens: [...config.serviceTokens, config.internalToken],
+      maxOpenBodies: config.ingestMaxOpenBodies,
+      bodyTimeoutMs: config.ingestBodyTimeoutMs,
+    },
     ingestPool,
     forwarder,
     benchParseOnlyRoute: config.benchParseOnlyRoute,
-    static: { distDir: config.distDir },
+    static: { distDir: config.distDir, demoSite: config.demo },
     readAccess: new ReadAccess(readToken.token),
     isReady: () => ready,
     ownTelemetry: telemetry.ownTelemetry,
@@ -146,7 +153,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     await forwarder?.close(forwardDrainMs);
     await analysis.close();
     store.close();
-    content.close();
+    content?.close();
   };
   let server: Server;
   try {
@@ -171,7 +178,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     res.once('finish', () => setImmediate(() => server.closeIdleConnections()));
   });
   let featureStore: FeatureStoreProcess | undefined;
-  if (config.featureStoreUrl === undefined) {
+  if (config.demo && config.featureStoreUrl === undefined) {
     try {
       featureStore = await FeatureStoreProcess.start({
         port: config.featureStorePort,

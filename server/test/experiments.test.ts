@@ -485,7 +485,7 @@ describe('lifecycle: a concluded experiment', () => {
     expect(service.isAllowedBaggageKey(BOOST.baggageKey)).toBe(true);
     expect(service.isAllowedBaggageKey(COHORT_BAGGAGE_KEY)).toBe(true);
     const context = service.visitorContext(undefined, [[REC.baggageKey, 'control'], [BOOST.baggageKey, 'control']]);
-    expect(context.baggage).toEqual({ [BOOST.baggageKey]: 'control' });
+    expect(context.unverified).toEqual({ [BOOST.baggageKey]: 'control' });
   });
 
   it('still answers the winner through variantOf', () => {
@@ -524,15 +524,16 @@ describe('ExperimentService.visitorContext', () => {
     expect(context.mismatchedKeys).toEqual([]);
   });
 
-  it('without a userId keeps the allow-listed inbound entries, guarded, and reports no mismatch', () => {
+  it('without a userId believes nothing: no baggage, and only real variants kept as unverified claims', () => {
     const context = service.visitorContext(undefined, [
       [REC.baggageKey, 'collaborative'],
-      [BOOST.baggageKey, 'jane@example.com'],
+      [BOOST.baggageKey, 'made_up'],
       [COHORT_BAGGAGE_KEY, 'anonymous'],
       ['user.id', 'user-42'],
       ['experiment.unknown', 'control'],
     ]);
-    expect(context.baggage).toEqual({ [REC.baggageKey]: 'collaborative', [COHORT_BAGGAGE_KEY]: 'anonymous' });
+    expect(context.baggage).toEqual({});
+    expect(context.unverified).toEqual({ [REC.baggageKey]: 'collaborative', [COHORT_BAGGAGE_KEY]: 'anonymous' });
     expect(context.assignment).toBeUndefined();
     expect(context.mismatchedKeys).toEqual([]);
   });
@@ -545,11 +546,11 @@ describe('ExperimentService.visitorContext', () => {
     );
     // … but the service still applies whatever limit its file holds (built here past the schema).
     const small = new ExperimentService({ ...shipped, baggage: { maxItems: 1 } });
-    expect(small.visitorContext(undefined, inbound).baggage).toEqual({ [REC.baggageKey]: 'control' });
+    expect(small.visitorContext(undefined, inbound).unverified).toEqual({ [REC.baggageKey]: 'control' });
     expect(Object.keys(small.visitorContext(userId, inbound).baggage)).toHaveLength(1);
     // The smallest limit the schema accepts, and the shipped limit of 10, leave all three entries.
     const minimal = new ExperimentService(parseExperimentsFile({ ...(shippedRaw as object), baggage: { maxItems: 3 } }));
-    expect(minimal.visitorContext(undefined, inbound).baggage).toEqual(Object.fromEntries(inbound));
+    expect(minimal.visitorContext(undefined, inbound).unverified).toEqual(Object.fromEntries(inbound));
     expect(Object.keys(minimal.visitorContext(userId, inbound).baggage)).toHaveLength(3);
     expect(Object.keys(service.visitorContext(userId, inbound).baggage)).toHaveLength(3);
   });

@@ -41,7 +41,7 @@ describe('npm run report', () => {
     for (const flag of ['--help', '-h']) {
       const { code, stdout } = await report(flag);
       expect(code).toBe(0);
-      expect(stdout).toMatch(/^Usage: npm run report -- --experiment <key>/);
+      expect(stdout).toMatch(/^Usage: variant-lens report --experiment <key>/);
       expect(stdout).toContain('--cohort <name>');
     }
   });
@@ -56,7 +56,7 @@ describe('npm run report', () => {
       expect(code, args.join(' ')).toBe(2);
       expect(stdout).toBe('');
       expect(stderr.split('\n')[0]).toBe(message);
-      expect(stderr).toContain('Usage: npm run report');
+      expect(stderr).toContain('Usage: variant-lens report');
       expect(stderr).not.toMatch(/TypeError|ERR_PARSE_ARGS|^\s+at .*:\d+:\d+\)?$/m);
     }
   });

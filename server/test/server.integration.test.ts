@@ -35,6 +35,8 @@ async function traceOf(traceId: string): Promise<any[]> {
 }
 
 const PARENT = '00f067aa0ba902b7';
+/** A visitor assigned hybrid and recency_boost by the shipped experiments file. */
+const DAVE = 'dave';
 
 describe('recommendations', () => {
   it('serves a list with the assignment, a request span and experiment attributes on the server span', async () => {
@@ -117,11 +119,12 @@ describe('recommendations', () => {
     expect(await get('/nope', { accept: 'application/json' })).toMatchObject({ status: 404, body: { error: 'no route for GET /nope' } });
   });
 
-  it('serves an article whose server span carries the experiment attributes from baggage', async () => {
+  it('serves an article whose server span carries the visitor\'s experiment attributes', async () => {
     const { body: recs } = await get('/api/recommendations?userId=dave');
     const contentId = recs.recommendations[0].contentId;
     const traceId = '33333333333333333333333333333333';
-    const { status, body } = await get(`/api/content/${contentId}`, {
+    // The visitor's variants come from the server's assignment; the baggage says the same, as a browser's SDK would.
+    const { status, body } = await get(`/api/content/${contentId}?userId=${DAVE}`, {
       traceparent: `00-${traceId}-${PARENT}-01`,
       baggage: 'experiment.rec_algorithm=hybrid,experiment.ranking_boost=recency_boost',
     });

@@ -62,7 +62,7 @@ describe('npm run simulate', () => {
 describe('npm run simulate command line', () => {
   it('prints usage for --help without needing a server', async () => {
     const { stdout } = await run(process.execPath, [CLI, '--help']);
-    expect(stdout).toMatch(/^Usage: npm run simulate -- \[options\]/);
+    expect(stdout).toMatch(/^Usage: variant-lens simulate \[options\]/);
     expect(stdout).toContain('--effect <variant>=<+/-N>%');
   });
 
@@ -71,7 +71,7 @@ describe('npm run simulate command line', () => {
     expect(failure).toMatchObject({ code: 2, stdout: '' });
     const { stderr } = failure as { stderr: string };
     expect(stderr.split('\n')[0]).toBe("simulate: Unknown option '--userz'");
-    expect(stderr).toContain('Usage: npm run simulate');
+    expect(stderr).toContain('Usage: variant-lens simulate');
     expect(stderr).not.toMatch(/TypeError|ERR_PARSE_ARGS|^\s+at .*:\d+:\d+\)?$/m);
   });
 });

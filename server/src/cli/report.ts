@@ -15,7 +15,8 @@ import { AnalysisRequestError, AnalysisService } from '../services/analysis-serv
 import { TelemetryStore } from '../store/telemetry-store.js';
 import { parseCommandLine } from './command-line.js';
 
-const USAGE = `Usage: npm run report -- --experiment <key> [--from <time>] [--to <time>] [--cohort <name>] [--json]
+const USAGE = `Usage: variant-lens report --experiment <key> [--from <time>] [--to <time>] [--cohort <name>] [--json]
+       (npm run report -- ... in a clone)
 
 The results of one experiment as terminal tables, read from the SQLite store under DATA_DIR
 (default ./data; the server need not run). Experiments come from EXPERIMENTS_FILE

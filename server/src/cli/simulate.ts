@@ -50,7 +50,7 @@ function positiveInteger(raw: string | undefined, name: string, fallback: number
   return value;
 }
 
-const USAGE = `Usage: npm run simulate -- [options]
+const USAGE = `Usage: variant-lens simulate [options]   (npm run simulate -- [options] in a clone)
 
 Drives a running variant-lens server over HTTP the way many browsers would: recommendation
 requests, then the views and clicks the SDK would report, under a click model per variant.

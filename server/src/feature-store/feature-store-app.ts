@@ -1,22 +1,17 @@
-import { propagation, ROOT_CONTEXT, SpanKind, type Meter, type Tracer } from '@opentelemetry/api';
+import { trace, type Meter, type Tracer } from '@opentelemetry/api';
 import express, { type Express } from 'express';
 import type { ContentStore } from '../store/content-store.js';
 import { errorHandler, HttpError, notFound } from '../http/http-error.js';
 import { bearerToken, matchesSecret, secretDigest } from '../http/secret.js';
-import { isValidVisitorId } from '../http/visitor.js';
-import { LATENCY_BUCKETS_MS } from '../services/recommendation-service.js';
-import { failSpan } from '../services/traced.js';
+import { experimentMetricAttributes, experimentMiddleware, getExperimentContext, LATENCY_BUCKETS_MS, type Experiments } from '../node/index.js';
 
 /** What the feature store needs. */
 export interface FeatureStoreDeps {
   readonly content: ContentStore;
   readonly tracer: Tracer;
   readonly meter: Meter;
-  /**
-   * The baggage it may put on its spans: each key (running experiments' and the cohort) with
-   * the values it can take. Anything else the caller sends is dropped.
-   */
-  readonly allowedBaggage: ReadonlyMap<string, ReadonlySet<string>>;
+  /** The experiments: the feature store assigns the visitor itself and believes no caller's baggage. */
+  readonly experiments: Experiments;
   /** The internal token: only the variant-lens server that holds it is answered. */
   readonly token: string;
   /** Added latency per request, to show what a slow dependency does to each variant. */
@@ -26,15 +21,12 @@ export interface FeatureStoreDeps {
 /** Recent clicks the features are computed from. */
 const RECENT_CLICKS = 30;
 
-/** Caller baggage entries read at most: the server sends a handful. */
-const MAX_BAGGAGE_ENTRIES = 16;
-
 /**
  * The feature store: `GET /features/:userId` answers a visitor's topic and tag affinities and
- * recent clicks, under one `feature_store.get_features` server span that carries
- * `features.count` and the experiment attributes of the propagated baggage. It answers only
- * the server holding the internal token, and even then keeps only baggage values that are
- * variants of a running experiment (or a cohort).
+ * recent clicks, under one `feature_store.get_features` server span. It answers only the
+ * server holding the internal token, and goes the same path as any service of a team:
+ * `experimentMiddleware` from variant-lens/node, with the visitor in the path, assigns the
+ * visitor and puts the experiment attributes on its spans; no caller's baggage is believed.
  */
 export function createFeatureStoreApp(deps: FeatureStoreDeps): Express {
   const app = express();
@@ -54,35 +46,32 @@ export function createFeatureStoreApp(deps: FeatureStoreDeps): Express {
     if (!matchesSecret(token, tokenDigest)) throw new HttpError(401, 'Authorization names a token that is not the INTERNAL_TELEMETRY_TOKEN');
     next();
   });
-  app.get('/features/:userId', (req, res, next) => {
-    const userId = req.params.userId;
-    if (!isValidVisitorId(userId)) throw new HttpError(400, 'userId is invalid, expected 1 to 128 printable characters');
-    const extracted = propagation.extract(ROOT_CONTEXT, req.headers);
-    const guarded = verifiedBaggage(propagation.getBaggage(extracted)?.getAllEntries() ?? [], deps.allowedBaggage);
-    const parent = propagation.setBaggage(extracted, propagation.createBaggage(Object.fromEntries(Object.entries(guarded).map(([k, v]) => [k, { value: v }]))));
-    // One span per request: the server span is the operation (the client's span already
-    // names the HTTP route), which halves what this service exports and the server stores.
-    const span = deps.tracer.startSpan(
-      'feature_store.get_features',
-      { kind: SpanKind.SERVER, attributes: { 'http.request.method': 'GET', 'http.route': '/features/:userId' } },
-      parent,
-    );
+  // One span per request: the server span is the operation (the client's span already
+  // names the HTTP route), which halves what this service exports and the server stores.
+  const experiments = experimentMiddleware({
+    experiments: deps.experiments,
+    visitorId: (req) => {
+      const userId = (req.params as { userId?: string }).userId;
+      if (userId === undefined || userId === '') throw new HttpError(400, 'userId is required');
+      return userId;
+    },
+    tracer: deps.tracer,
+    meter: deps.meter,
+    spanName: 'feature_store.get_features',
+  });
+  app.get('/features/:userId', experiments, (req, res, next) => {
+    // Read, checked and assigned once, by the middleware.
+    const userId = getExperimentContext(req).visitorId!;
     const started = performance.now();
     const respond = () => {
       try {
         const features = compute(deps.content, userId);
         const count = Object.keys(features.topicAffinity).length + Object.keys(features.tagAffinity).length + features.history.length;
-        span.setAttribute('features.count', count);
-        const metricAttributes: Record<string, string> = {};
-        for (const key of deps.allowedBaggage.keys()) if (key.startsWith('experiment.')) metricAttributes[key] = guarded[key] ?? 'unknown';
-        latency.record(performance.now() - started, metricAttributes);
+        trace.getActiveSpan()?.setAttribute('features.count', count);
+        latency.record(performance.now() - started, experimentMetricAttributes(req));
         res.json(features);
-        span.setAttribute('http.response.status_code', 200);
       } catch (error) {
-        failSpan(span, error);
         next(error);
-      } finally {
-        span.end();
       }
     };
     if (deps.delayMs > 0) setTimeout(respond, deps.delayMs);
@@ -91,15 +80,6 @@ export function createFeatureStoreApp(deps: FeatureStoreDeps): Express {
   app.use(notFound);
   app.use(errorHandler);
   return app;
-}
-
-/** The caller's baggage reduced to allowed keys with allowed values: a value no running experiment has is dropped, not believed. */
-function verifiedBaggage(entries: readonly (readonly [string, { value: string }])[], allowed: ReadonlyMap<string, ReadonlySet<string>>): Record<string, string> {
-  const verified: Record<string, string> = {};
-  for (const [key, entry] of entries.slice(0, MAX_BAGGAGE_ENTRIES)) {
-    if (allowed.get(key)?.has(entry.value) === true) verified[key] = entry.value;
-  }
-  return verified;
 }
 
 /** Topic affinity blends stated preferences with what the clicks say; tags come from the clicks. */

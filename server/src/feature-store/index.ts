@@ -8,7 +8,7 @@
  */
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { COHORT_BAGGAGE_KEY, COHORTS } from '../core/experiments.js';
+import { loadExperiments } from '../node/index.js';
 import { ConfigError, readExperimentsFile } from '../config.js';
 import { ContentStore } from '../store/content-store.js';
 import { startTelemetry } from '../telemetry/telemetry.js';
@@ -39,21 +39,15 @@ async function main(): Promise<void> {
   if (token === '') {
     throw new ConfigError('Configuration: INTERNAL_TELEMETRY_TOKEN is required: the feature store answers only the variant-lens server that holds it (set the same value for both)');
   }
-  const experiments = readExperimentsFile(env('EXPERIMENTS_FILE', 'config/experiments.json'));
-  const allowedBaggage = new Map<string, ReadonlySet<string>>([
-    ...experiments.experiments.filter((e) => e.status === 'running').map((e) => [e.baggageKey, new Set(e.variants)] as const),
-    [COHORT_BAGGAGE_KEY, new Set<string>(COHORTS)],
-  ]);
-  const allowed = new Set(allowedBaggage.keys());
+  const experiments = loadExperiments(readExperimentsFile(env('EXPERIMENTS_FILE', 'config/experiments.json')));
   const telemetry = startTelemetry({
     serviceName: env('FEATURE_STORE_SERVICE_NAME', 'feature-store'),
     exportTo: { otlpUrl: telemetryUrl, headers: { authorization: `Bearer ${token}` } },
-    baggageKeyPredicate: (key) => allowed.has(key),
     disabled: env('OTEL_SDK_DISABLED', 'false') === 'true',
     metricIntervalMs: integerEnv('METRIC_INTERVAL_MS', 5000, 3_600_000),
   });
   const content = new ContentStore({ path: join(dataDir, 'content.db'), articleCount: 0, userCount: 0, seed: 0, readonly: true });
-  const app = createFeatureStoreApp({ content, tracer: telemetry.tracer, meter: telemetry.meter, allowedBaggage, token, delayMs });
+  const app = createFeatureStoreApp({ content, tracer: telemetry.tracer, meter: telemetry.meter, experiments, token, delayMs });
   const server = app.listen(port, host, (error?: Error) => {
     if (error !== undefined) {
       console.error(`feature store could not listen on ${host} port ${port}: ${error.message}`);

@@ -1,19 +1,13 @@
 import type { Request } from 'express';
+import { isValidVisitorId, MAX_VISITOR_ID_LENGTH } from '../core/visitor-id.js';
 import { HttpError } from './http-error.js';
 
-/** Longest visitor id accepted; longer ones are not ids but payloads. */
-const MAX_VISITOR_ID_LENGTH = 128;
-// eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
-const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/;
-
-/** True for an acceptable visitor id: 1 to 128 characters, none of them control characters. */
-export function isValidVisitorId(raw: string): boolean {
-  return raw.length > 0 && raw.length <= MAX_VISITOR_ID_LENGTH && !CONTROL_CHARACTERS.test(raw);
-}
+export { isValidVisitorId };
 
 /**
- * The visitor a request acts for. The demo's convention is the `userId` query parameter; a
- * deployment replaces this one function with its own session lookup.
+ * The visitor a request acts for: the demo's convention, the `userId` query parameter. It is
+ * the `visitorId` function the demo passes to `experimentMiddleware`; a deployment passes its
+ * own session lookup instead.
  */
 export function visitorId(req: Request): string | undefined {
   const raw = req.query.userId;
@@ -22,13 +16,6 @@ export function visitorId(req: Request): string | undefined {
     throw new HttpError(400, `userId is invalid, expected 1 to ${MAX_VISITOR_ID_LENGTH} printable characters`);
   }
   return raw;
-}
-
-/** The visitor, or a 400 naming the missing parameter. */
-export function requireVisitorId(req: Request): string {
-  const id = visitorId(req);
-  if (id === undefined) throw new HttpError(400, 'userId is required');
-  return id;
 }
 
 const FORCED_PAIR = /^([a-z0-9_][a-z0-9_.-]{0,62}):([A-Za-z0-9_.-]{1,64})$/;

@@ -1,13 +1,11 @@
-import { Router, type RequestHandler } from 'express';
-import type { ExperimentService } from '../services/experiment-service.js';
+import { Router, type Request, type RequestHandler } from 'express';
+import { getExperimentContext, recordServed, type Experiments } from '../node/index.js';
 import { articleUrl, type RecommendationService } from '../services/recommendation-service.js';
 import type { Response } from 'express';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { DEFAULT_QUERY_LIMIT, MAX_QUERY_LIMIT, type SpanCursor, type TelemetryStore } from '../store/telemetry-store.js';
 import { AnalysisRequestError, type AnalysisService } from '../services/analysis-service.js';
 import { HttpError } from '../http/http-error.js';
-import { requestLocals } from '../http/request-context.js';
-import { forcedVariants, requireVisitorId } from '../http/visitor.js';
 
 const DEFAULT_LIMIT = 8;
 /** A topic page shows this many of the topic's newest articles unless it asks otherwise. */
@@ -77,19 +75,33 @@ function drained(res: Response): Promise<void> {
   });
 }
 
-/** The visitor-facing API: recommendations, assignments and content. */
-export function visitorApi(deps: { experiments: ExperimentService; recommendations: RecommendationService }): Router {
+/** The visitor the experiment middleware assigned, or a 400 naming the missing parameter. */
+function requireVisitor(req: Request) {
+  const visitor = getExperimentContext(req);
+  if (visitor.visitorId === undefined) throw new HttpError(400, 'userId is required');
+  return { ...visitor, visitorId: visitor.visitorId };
+}
+
+/**
+ * The visitor-facing API: recommendations, assignments and content. Mounted behind
+ * `experimentMiddleware` (variant-lens/node), which reads and assigns the visitor once.
+ */
+export function visitorApi(deps: { recommendations: RecommendationService }): Router {
   const router = Router();
   router.get('/recommendations', async (req, res) => {
-    const userId = requireVisitorId(req);
+    const visitor = requireVisitor(req);
     const limit = parseLimit(req.query.limit);
-    const assignment = requestLocals(res).experiment.assignment ?? deps.experiments.assign(userId, forcedVariants(req));
-    res.json(await deps.recommendations.recommend(userId, limit, assignment));
+    const ranked = await deps.recommendations.recommend(visitor.visitorId, limit, visitor);
+    const served = recordServed(req, {
+      count: ranked.recommendations.length,
+      contentIds: ranked.recommendations.map((r) => r.contentId),
+      attributes: ranked.attributes,
+    });
+    res.json({ ...served, recommendations: ranked.recommendations });
   });
   router.get('/assignments', (req, res) => {
-    const userId = requireVisitorId(req);
-    const assignment = deps.experiments.assign(userId, forcedVariants(req));
-    res.json({ userId, experiments: assignment.experiments, reasons: assignment.reasons, baggage: assignment.baggage });
+    const visitor = requireVisitor(req);
+    res.json({ userId: visitor.visitorId, experiments: visitor.experiments, reasons: visitor.reasons, baggage: visitor.baggage });
   });
   router.get('/topics', (_req, res) => {
     res.json({ topics: deps.recommendations.topics() });
@@ -120,7 +132,7 @@ export function visitorApi(deps: { experiments: ExperimentService; recommendatio
  * The read side: experiments, stored telemetry and the analysis. Every route here is the
  * team's: `readAccess` lets through only requests with the read token.
  */
-export function telemetryApi(deps: { store: TelemetryStore; analysis: AnalysisService; experiments: ExperimentService }, readAccess: RequestHandler): Router {
+export function telemetryApi(deps: { store: TelemetryStore; analysis: AnalysisService; experiments: Experiments }, readAccess: RequestHandler): Router {
   const router = Router();
   router.use(['/experiments', '/spans', '/traces', '/metrics'], readAccess);
   // Owners, descriptions, weights and winners are the team's, so the list is on the read side too.

@@ -1,7 +1,7 @@
-import { timingSafeEqual } from 'node:crypto';
 import { Router, type ErrorRequestHandler, type Request, type Response } from 'express';
 import { encodeExportResponse, encodeStatus } from '../core/otlp-protobuf.js';
 import { describeError, HttpError } from '../http/http-error.js';
+import { serviceTokenCheck } from '../http/service-tokens.js';
 import type { OtlpForwarder } from '../services/otlp-forwarder.js';
 import { BodyOverloadError, OpenBodies } from './otlp-body.js';
 import { IngestOverloadedError, MalformedBodyError, type IngestOutcome, type IngestPool } from '../store/ingest-pool.js';
@@ -12,8 +12,8 @@ export interface OtlpRouteConfig {
   readonly maxBodyBytes: number;
   /** Decode but do not store: the ceiling the ingest benchmark compares against. */
   readonly parseOnly?: boolean;
-  /** Bearer token of the deployment's own services; their OTLP is stored as trusted. */
-  readonly internalToken?: string;
+  /** Bearer tokens of the deployment's own services (`SERVICE_TOKENS`); their OTLP is stored as trusted. */
+  readonly serviceTokens?: readonly string[];
   /** Most bodies received at once (default `DEFAULT_MAX_OPEN_BODIES`); beyond it, 503. */
   readonly maxOpenBodies?: number;
   /** Time for a body to arrive, in ms (default `DEFAULT_BODY_TIMEOUT_MS`); beyond it, 408. */
@@ -60,15 +60,6 @@ function respond(res: Response, encoding: Encoding, signal: 'traces' | 'metrics'
   res.type(PROTOBUF_TYPE).send(Buffer.from(encodeExportResponse(signal, response)));
 }
 
-/** True when the request carries the internal token (compared in constant time). */
-function isInternal(req: Request, token: string | undefined): boolean {
-  const header = req.headers.authorization;
-  if (token === undefined || token === '' || header === undefined) return false;
-  const expected = Buffer.from(`Bearer ${token}`);
-  const actual = Buffer.from(header);
-  return expected.length === actual.length && timingSafeEqual(expected, actual);
-}
-
 /** 503 with `Retry-After`: the exporter retries the same batch later. */
 function retryLater(message: string): HttpError {
   return new HttpError(503, message, { 'Retry-After': String(OVERLOAD_RETRY_AFTER_SECONDS) });
@@ -78,9 +69,9 @@ function overloaded(reason: string): HttpError {
   return retryLater(`overloaded: ${reason}; retry later`);
 }
 
-async function ingest(deps: OtlpRouteDeps, req: Request, signal: 'traces' | 'metrics', encoding: Encoding, body: Buffer, reserved: number): Promise<IngestOutcome> {
+async function ingest(deps: OtlpRouteDeps, trusted: boolean, signal: 'traces' | 'metrics', encoding: Encoding, body: Buffer, reserved: number): Promise<IngestOutcome> {
   try {
-    return await deps.pool.ingest(signal, encoding, body, { parseOnly: deps.config.parseOnly, trusted: isInternal(req, deps.config.internalToken), reserved });
+    return await deps.pool.ingest(signal, encoding, body, { parseOnly: deps.config.parseOnly, trusted, reserved });
   } catch (error) {
     if (error instanceof MalformedBodyError) throw new HttpError(400, `body is not an OTLP export request: ${error.message}`);
     if (error instanceof IngestOverloadedError) throw overloaded(error.message);
@@ -96,6 +87,7 @@ async function ingest(deps: OtlpRouteDeps, req: Request, signal: 'traces' | 'met
  */
 export function otlpRoutes(deps: OtlpRouteDeps): Router {
   const router = Router();
+  const isService = serviceTokenCheck(deps.config.serviceTokens ?? []);
   // Overload is refused before the body is read, from its declared length, so that bodies
   // waiting for room do not pile up in memory; the pool checks again with the real size.
   router.use((req, _res, next) => {
@@ -126,7 +118,7 @@ export function otlpRoutes(deps: OtlpRouteDeps): Router {
       deps.pool.release(reserved);
       throw new HttpError(400, 'body is empty, expected an OTLP export request');
     }
-    const outcome = await ingest(deps, req, signal, encoding, body, reserved);
+    const outcome = await ingest(deps, isService(req.headers.authorization), signal, encoding, body, reserved);
     deps.forwarder?.enqueue(signal, body, req.headers['content-type']!);
     const rejected = signal === 'traces' ? { rejectedSpans: outcome.rejected } : { rejectedDataPoints: outcome.rejected };
     respond(res, encoding, signal, outcome.rejected > 0 ? { partialSuccess: { ...rejected, errorMessage: outcome.errors.join('; ') } } : {});

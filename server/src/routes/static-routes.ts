@@ -6,6 +6,8 @@ import express, { Router, type RequestHandler } from 'express';
 export interface StaticConfig {
   /** The build output: `sdk/` and `demo-site/` below it. */
   readonly distDir: string;
+  /** Serve the demo content site (false for the collector alone, whose `/` is the dashboard). */
+  readonly demoSite: boolean;
 }
 
 /**
@@ -32,11 +34,15 @@ export function staticRoutes(config: StaticConfig): Router {
         if (error !== undefined && !res.headersSent) res.status(404).json({ error: missing(what) });
       });
     };
-  router.get('/articles/:id', page(join(demoDir, 'article.html'), 'the demo site'));
-  router.get('/topics/:topic', page(join(demoDir, 'topic.html'), 'the demo site'));
   const dashboardDir = join(config.distDir, 'dashboard');
   router.get(['/dashboard', '/dashboard/'], page(join(dashboardDir, 'index.html'), 'the dashboard'));
   router.use('/dashboard', express.static(dashboardDir));
+  if (!config.demoSite) {
+    router.get('/', (_req, res) => res.redirect('/dashboard'));
+    return router;
+  }
+  router.get('/articles/:id', page(join(demoDir, 'article.html'), 'the demo site'));
+  router.get('/topics/:topic', page(join(demoDir, 'topic.html'), 'the demo site'));
   router.use(express.static(demoDir));
   return router;
 }

@@ -3,6 +3,7 @@ import {
   assignUser,
   cohortOf,
   COHORT_BAGGAGE_KEY,
+  COHORTS,
   experimentMetricAttributes,
   type Assignment,
   type ExperimentDefinition,
@@ -17,17 +18,28 @@ export interface VisitorExperimentContext {
   readonly assignment: Assignment | undefined;
   /** Allow-listed inbound keys whose value disagreed with the server's assignment. */
   readonly mismatchedKeys: readonly string[];
+  /**
+   * Without a visitor: the inbound entries that name a real variant of a running experiment
+   * (or a real cohort). Not believed, not propagated; kept only to be shown as unverified.
+   */
+  readonly unverified: Readonly<Record<string, string>>;
 }
 
-/** Experiments, assignment and the baggage rules, as the HTTP layer uses them. */
+/** Experiments, assignment and the baggage rules; `loadExperiments` hands it out as the `Experiments` interface. */
 export class ExperimentService {
   readonly experiments: readonly ExperimentDefinition[];
   private readonly guard: BaggageGuardConfig;
+  /** Baggage key → the values it may really have: a running experiment's variants, or the cohorts. */
+  private readonly knownValues: ReadonlyMap<string, ReadonlySet<string>>;
 
   constructor(private readonly file: ExperimentsFile) {
     this.experiments = file.experiments;
     const running = file.experiments.filter((e) => e.status === 'running').map((e) => e.baggageKey);
     this.guard = { allowedKeys: new Set([...running, COHORT_BAGGAGE_KEY]), maxItems: file.baggage.maxItems };
+    this.knownValues = new Map<string, ReadonlySet<string>>([
+      ...file.experiments.filter((e) => e.status === 'running').map((e) => [e.baggageKey, new Set(e.variants)] as const),
+      [COHORT_BAGGAGE_KEY, new Set<string>(COHORTS)],
+    ]);
   }
 
   /** True for keys that may travel in baggage and be copied onto spans: running experiments' keys and the cohort. */
@@ -54,6 +66,7 @@ export class ExperimentService {
   /**
    * Combines inbound (untrusted) baggage with the server's assignment: unknown keys are
    * dropped, the assignment wins, and disagreements are reported rather than believed.
+   * Without a visitor there is no assignment to stand behind: nothing inbound is believed.
    */
   visitorContext(
     userId: string | undefined,
@@ -61,10 +74,13 @@ export class ExperimentService {
     forced: Readonly<Record<string, string>> = {},
   ): VisitorExperimentContext {
     const guarded = guardBaggage(inbound, this.guard).entries;
-    if (userId === undefined) return { baggage: guarded, assignment: undefined, mismatchedKeys: [] };
+    if (userId === undefined) {
+      const unverified = Object.fromEntries(Object.entries(guarded).filter(([key, value]) => this.knownValues.get(key)?.has(value) === true));
+      return { baggage: {}, assignment: undefined, mismatchedKeys: [], unverified };
+    }
     const assignment = this.assign(userId, forced);
     const mismatchedKeys = Object.keys(guarded).filter((key) => guarded[key] !== assignment.baggage[key]);
-    return { baggage: { ...assignment.baggage }, assignment, mismatchedKeys };
+    return { baggage: { ...assignment.baggage }, assignment, mismatchedKeys, unverified: {} };
   }
 
   /** Low-cardinality metric attributes: every running experiment's key, `unknown` when absent. */

@@ -1,13 +1,15 @@
-import { randomBytes } from 'node:crypto';
-import { SpanKind, type Counter, type Histogram, type Meter, type Span, type Tracer } from '@opentelemetry/api';
+import { SpanKind, type Attributes, type Tracer } from '@opentelemetry/api';
 import type { Article } from '../core/catalogue.js';
 import type { Assignment } from '../core/experiments.js';
 import { catalogueClockMs, isAlgorithm, recencyBoost, recommend, type Algorithm, type RecommendationInput } from '../core/recommenders.js';
+import { LATENCY_BUCKETS_MS, type Experiments } from '../node/index.js';
 import type { ContentStore, TopicCount } from '../store/content-store.js';
-import type { ExperimentService } from './experiment-service.js';
 import { FeatureStoreUnavailableError, type FeatureClient, type UserFeatures } from './feature-client.js';
 import { LruCache } from './lru-cache.js';
-import { dbQuery, failSpan, inSpan } from './traced.js';
+import { dbQuery, inSpan } from './traced.js';
+
+export { newRequestId } from '../node/request-id.js';
+export { LATENCY_BUCKETS_MS };
 
 /** One served recommendation. */
 export interface Recommendation {
@@ -19,32 +21,12 @@ export interface Recommendation {
   readonly summary: string;
 }
 
-/** The body of `GET /api/recommendations`. */
-export interface RecommendationResponse {
-  readonly requestId: string;
-  readonly experiments: Readonly<Record<string, string>>;
-  readonly baggage: Readonly<Record<string, string>>;
-  /** The `recommendation.request` span, so a click can link to it. */
-  readonly trace: { readonly traceId: string; readonly spanId: string } | null;
+/** A ranked list, and what the `recommendation.request` span should say about how it was made. */
+export interface RankedList {
   readonly recommendations: readonly Recommendation[];
+  readonly attributes: Attributes;
 }
 
-/** Random bytes of a request id: 96 bits, so ids cannot be guessed. */
-const REQUEST_ID_RANDOM_BYTES = 12;
-/** Base-36 digits of the millisecond time that begins a request id (enough until the year 5188). */
-const REQUEST_ID_TIME_DIGITS = 9;
-
-/**
- * A new request id: the time in base-36 milliseconds, then 96 random bits (base64url). Ids
- * made later sort later, so the store's index on request ids grows at its end instead of
- * dirtying a random page per served request (a quarter of the server's write volume).
- */
-export function newRequestId(nowMs: number = Date.now()): string {
-  return nowMs.toString(36).padStart(REQUEST_ID_TIME_DIGITS, '0') + randomBytes(REQUEST_ID_RANDOM_BYTES).toString('base64url');
-}
-/** Millisecond buckets from sub-millisecond cache hits to multi-second stalls. */
-export const LATENCY_BUCKETS_MS = [0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000];
-const FEATURE_FLAG_PROVIDER = 'variant-lens';
 /** The experiments whose variants choose the algorithm and the re-ranking, by baggage key. */
 const ALGORITHM_BAGGAGE_KEY = 'experiment.rec_algorithm';
 const BOOST_BAGGAGE_KEY = 'experiment.ranking_boost';
@@ -80,13 +62,12 @@ export function articleUrl(contentId: string): string {
 }
 
 /**
- * Serves recommendations: features from the feature store, candidates and neighbours from
- * the content database behind a bounded cache, the variant's algorithm (pure), and the
- * request span and experiment metrics. A missing feature store degrades to control.
+ * Ranks recommendations: features from the feature store, candidates and neighbours from the
+ * content database behind a bounded cache, the variant's algorithm (pure). A missing feature
+ * store degrades to control. The request span and the experiment metrics are
+ * `variant-lens/node`'s `recordServed`, called by the route.
  */
 export class RecommendationService {
-  private readonly impressions: Counter;
-  private readonly latency: Histogram;
   private readonly featureCache: LruCache<UserFeatures>;
   private readonly poolCache: LruCache<Article[]>;
   /** The newest publish date of each pool the cache handed out: a pool is shared, so it is found once, not per request. */
@@ -96,79 +77,56 @@ export class RecommendationService {
 
   constructor(
     private readonly content: ContentStore,
-    private readonly experiments: ExperimentService,
+    private readonly experiments: Experiments,
     private readonly features: FeatureClient,
     private readonly tracer: Tracer,
-    meter: Meter,
     cache: RecommendationCacheConfig = DEFAULT_CACHE_CONFIG,
   ) {
-    this.impressions = meter.createCounter('recommendation.impressions', { description: 'Number of recommendations shown to users' });
-    this.latency = meter.createHistogram('recommendation.latency', {
-      description: 'Time to generate recommendations',
-      unit: 'ms',
-      advice: { explicitBucketBoundaries: LATENCY_BUCKETS_MS },
-    });
     this.featureCache = new LruCache(cache.maxFeatures, cache.featuresTtlMs);
     this.poolCache = new LruCache(64, cache.contentTtlMs);
     this.neighbourCache = new LruCache(cache.maxContentEntries, cache.contentTtlMs);
     this.articleCache = new LruCache(cache.maxContentEntries, cache.contentTtlMs);
   }
 
-  async recommend(userId: string, limit: number, assignment: Assignment): Promise<RecommendationResponse> {
-    const started = performance.now();
-    const requestId = newRequestId();
-    const attributes = { ...assignment.baggage, 'user.id': userId, 'recommendation.request_id': requestId };
-    return this.tracer.startActiveSpan('recommendation.request', { kind: SpanKind.INTERNAL, attributes }, async (span) => {
-      try {
-        this.recordExposure(span, assignment);
-        const assigned = this.experiments.variantOf(assignment, ALGORITHM_BAGGAGE_KEY) ?? 'control';
-        const algorithm: Algorithm = isAlgorithm(assigned) ? assigned : 'control';
-        const boost = this.experiments.variantOf(assignment, BOOST_BAGGAGE_KEY) ?? 'control';
-        let features: UserFeatures;
-        let effective = algorithm;
-        try {
-          features = await this.userFeatures(userId);
-        } catch (error) {
-          if (!(error instanceof FeatureStoreUnavailableError)) throw error;
-          // Degrade, do not fail: the visitor still gets a list, ranked by control.
-          features = EMPTY_FEATURES(userId);
-          effective = 'control';
-          span.setAttribute('recommendation.degraded', true);
-          span.addEvent('recommendation.degraded', { reason: error.message });
-        }
-        const input = this.gather(effective, features);
-        let list = recommend(effective, input, limit);
-        if (boost === 'recency_boost') list = recencyBoost(list, input.nowMs);
-        const recommendations = list.map((article, index) => ({
-          contentId: article.contentId,
-          title: article.title,
-          url: articleUrl(article.contentId),
-          position: index + 1,
-          topic: article.topic,
-          summary: article.summary,
-        }));
-        span.setAttribute('recommendation.count', recommendations.length);
-        // What was served, on the trusted side: a click counts only for one of these (request-attribution.ts).
-        span.setAttribute('recommendation.content_ids', recommendations.map((r) => r.contentId));
-        span.setAttribute('recommendation.algorithm', effective);
-        const metricAttributes = this.experiments.metricAttributes(assignment.baggage);
-        this.impressions.add(recommendations.length, metricAttributes);
-        this.latency.record(performance.now() - started, metricAttributes);
-        const spanContext = span.spanContext();
-        return {
-          requestId,
-          experiments: assignment.experiments,
-          baggage: assignment.baggage,
-          trace: span.isRecording() ? { traceId: spanContext.traceId, spanId: spanContext.spanId } : null,
-          recommendations,
-        };
-      } catch (error) {
-        failSpan(span, error);
-        throw error;
-      } finally {
-        span.end();
-      }
-    });
+  /** The visitor's list for its variants; throws only on a failure other than the feature store's. */
+  async recommend(userId: string, limit: number, assignment: Pick<Assignment, 'experiments'>): Promise<RankedList> {
+    const assigned = this.variantOf(assignment, ALGORITHM_BAGGAGE_KEY) ?? 'control';
+    const algorithm: Algorithm = isAlgorithm(assigned) ? assigned : 'control';
+    const boost = this.variantOf(assignment, BOOST_BAGGAGE_KEY) ?? 'control';
+    const attributes: Attributes = {};
+    let features: UserFeatures;
+    let effective = algorithm;
+    try {
+      features = await this.userFeatures(userId);
+    } catch (error) {
+      if (!(error instanceof FeatureStoreUnavailableError)) throw error;
+      // Degrade, do not fail: the visitor still gets a list, ranked by control.
+      features = EMPTY_FEATURES(userId);
+      effective = 'control';
+      attributes['recommendation.degraded'] = true;
+      attributes['recommendation.degraded.reason'] = error.message;
+    }
+    const input = this.gather(effective, features);
+    let list = recommend(effective, input, limit);
+    if (boost === 'recency_boost') list = recencyBoost(list, input.nowMs);
+    attributes['recommendation.algorithm'] = effective;
+    return {
+      attributes,
+      recommendations: list.map((article, index) => ({
+        contentId: article.contentId,
+        title: article.title,
+        url: articleUrl(article.contentId),
+        position: index + 1,
+        topic: article.topic,
+        summary: article.summary,
+      })),
+    };
+  }
+
+  /** The variant the visitor experiences in the experiment carried under `baggageKey` (the demo's experiments are found by it). */
+  private variantOf(assignment: Pick<Assignment, 'experiments'>, baggageKey: string): string | undefined {
+    const experiment = this.experiments.experiments.find((e) => e.baggageKey === baggageKey);
+    return experiment === undefined ? undefined : assignment.experiments[experiment.key];
   }
 
   getArticle(contentId: string): Article | undefined {
@@ -183,21 +141,6 @@ export class RecommendationService {
   /** The newest articles of a topic; empty when no article has that topic. */
   newestInTopic(topic: string, limit: number): Article[] {
     return dbQuery(this.tracer, 'SELECT', 'articles', 'SELECT articles WHERE topic = ? ORDER BY published_at DESC LIMIT ?', () => this.content.newestInTopic(topic, limit));
-  }
-
-  /** Feature-flag semantic conventions: one evaluation event per experiment decided here. */
-  private recordExposure(span: Span, assignment: Assignment): void {
-    for (const experiment of this.experiments.experiments) {
-      const variant = assignment.experiments[experiment.key];
-      if (variant === undefined) continue;
-      span.addEvent('feature_flag.evaluation', {
-        'feature_flag.key': experiment.key,
-        'feature_flag.result.variant': variant,
-        'feature_flag.provider.name': FEATURE_FLAG_PROVIDER,
-        'feature_flag.result.reason': assignment.reasons[experiment.key] ?? 'unknown',
-      });
-    }
-    if (Object.values(assignment.reasons).includes('targeting_match')) span.setAttribute('experiment.forced', true);
   }
 
   private async userFeatures(userId: string): Promise<UserFeatures> {

@@ -7,7 +7,7 @@ import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { MeterProvider, PeriodicExportingMetricReader, type PushMetricExporter } from '@opentelemetry/sdk-metrics';
 import { BasicTracerProvider, BatchSpanProcessor, type SpanExporter } from '@opentelemetry/sdk-trace-base';
-import { BaggageSpanProcessor, type BaggageKeyPredicate } from './baggage-span-processor.js';
+import { ExperimentBaggageSpanProcessor } from '../node/index.js';
 import { RecordQueue, StoreMetricExporter, StoreSpanExporter, type OwnTelemetryStatus, type RecordSink } from './store-exporters.js';
 
 /** Configuration of the server's telemetry. */
@@ -16,8 +16,6 @@ export interface TelemetryConfig {
   readonly serviceName: string;
   /** Where spans and metric points go: the store in-process, or another server over OTLP/HTTP. */
   readonly exportTo: { readonly sink: RecordSink } | { readonly otlpUrl: string; readonly headers: Record<string, string> };
-  /** Which baggage keys are copied onto every span. */
-  readonly baggageKeyPredicate: BaggageKeyPredicate;
   /** With true, nothing is registered and the API stays a no-op (`OTEL_SDK_DISABLED=true`). */
   readonly disabled: boolean;
   /** How often metrics are collected and written, in ms. */
@@ -74,7 +72,7 @@ export function startTelemetry(config: TelemetryConfig): Telemetry {
   const tracerProvider = new BasicTracerProvider({
     resource,
     spanProcessors: [
-      new BaggageSpanProcessor(config.baggageKeyPredicate),
+      new ExperimentBaggageSpanProcessor(),
       new BatchSpanProcessor(spanExporter, {
         scheduledDelayMillis: SPAN_BATCH_DELAY_MS,
         maxExportBatchSize: SPAN_BATCH_SIZE,

@@ -1,0 +1,63 @@
+/**
+ * The app of the Express benchmark, in one of three setups (argv[2]): `plain` Express,
+ * `stock` OpenTelemetry (http + express instrumentations, batch processor, OTLP/HTTP), or
+ * `variant-lens` (variant-lens/node as the README's quick start). Every setup serves the
+ * same JSON list; telemetry goes to COLLECTOR_URL. Prints `listening on <port>` when ready.
+ */
+import type { Express } from 'express';
+
+const mode = process.argv[2];
+const collectorUrl = process.env.COLLECTOR_URL ?? 'http://127.0.0.1:4318';
+const items = Array.from({ length: 10 }, (_, i) => ({ contentId: `story-${i + 1}`, title: `Story ${i + 1}`, url: `/stories/${i + 1}`, position: i + 1 }));
+
+async function createApp(): Promise<Express> {
+  if (mode === 'stock') {
+    // The stock setup as the OpenTelemetry docs show it: instrumentations registered before Express is loaded.
+    const { NodeTracerProvider, BatchSpanProcessor } = await import('@opentelemetry/sdk-trace-node');
+    const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-http');
+    const { registerInstrumentations } = await import('@opentelemetry/instrumentation');
+    const { HttpInstrumentation } = await import('@opentelemetry/instrumentation-http');
+    const { ExpressInstrumentation } = await import('@opentelemetry/instrumentation-express');
+    const { resourceFromAttributes } = await import('@opentelemetry/resources');
+    const provider = new NodeTracerProvider({
+      resource: resourceFromAttributes({ 'service.name': 'bench-stock' }),
+      spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter({ url: `${collectorUrl}/v1/traces` }))],
+    });
+    provider.register();
+    registerInstrumentations({ instrumentations: [new HttpInstrumentation(), new ExpressInstrumentation()] });
+    const express = (await import('express')).default;
+    const app = express();
+    app.get('/api/recommendations', (_req, res) => {
+      res.json({ recommendations: items });
+    });
+    return app;
+  }
+  const express = (await import('express')).default;
+  const app = express();
+  if (mode === 'plain') {
+    app.get('/api/recommendations', (_req, res) => {
+      res.json({ recommendations: items });
+    });
+    return app;
+  }
+  const { startTelemetry, loadExperiments, experimentMiddleware, getExperimentContext, recordServed } = await import('../server/src/node/index.js');
+  startTelemetry({ serviceName: 'bench-variant-lens', collectorUrl, token: 'bench-service-token-0123456789' });
+  const experiments = loadExperiments(process.env.EXPERIMENTS_FILE ?? 'config/experiments.json');
+  app.use('/api', experimentMiddleware({ experiments, visitorId: (req) => String(req.query.userId ?? '') || undefined }));
+  app.get('/api/recommendations', (req, res) => {
+    getExperimentContext(req);
+    res.json({ ...recordServed(req, { count: items.length, contentIds: items.map((i) => i.contentId) }), recommendations: items });
+  });
+  return app;
+}
+
+if (mode !== 'plain' && mode !== 'stock' && mode !== 'variant-lens') {
+  console.error('usage: express-app plain|stock|variant-lens');
+  process.exit(2);
+}
+const app = await createApp();
+const server = app.listen(0, '127.0.0.1', () => {
+  const address = server.address();
+  console.log(`listening on ${typeof address === 'object' && address !== null ? address.port : ''}`);
+});
+process.on('SIGTERM', () => process.exit(0));

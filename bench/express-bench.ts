@@ -1,0 +1,93 @@
+/**
+ * The server package's cost: a plain Express JSON handler, the same with the stock
+ * OpenTelemetry Node setup (http + express instrumentations, batch processor, OTLP/HTTP),
+ * and with variant-lens/node as in the README's quick start (middleware, assignment, request
+ * span, impressions and latency), side by side: the three apps run at once and take turns,
+ * round by round, under 50 connections. Telemetry goes to a sink that answers 200 and keeps
+ * nothing, so the figures are the apps' own cost.
+ */
+import autocannon from 'autocannon';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { PROJECT_ROOT, printTable, writeResult } from './bench-lib.js';
+
+const MODES = ['plain', 'stock', 'variant-lens'] as const;
+const CONNECTIONS = 50;
+const ROUND_SECONDS = Number(process.env.BENCH_ROUND_SECONDS ?? 10);
+const ROUNDS = 3;
+const WARMUP_SECONDS = 3;
+const USERS = 5000;
+
+function startApp(mode: string, collectorUrl: string): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, [join(PROJECT_ROOT, 'dist/bench/express-app.js'), mode], {
+    cwd: PROJECT_ROOT,
+    env: { ...process.env, COLLECTOR_URL: collectorUrl },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return new Promise((resolve, reject) => {
+    let output = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      const match = /listening on (\d+)/.exec(output);
+      if (match !== null) resolve({ child, url: `http://127.0.0.1:${match[1]}` });
+    });
+    child.once('exit', (code) => reject(new Error(`the ${mode} app exited with ${code}`)));
+  });
+}
+
+async function load(url: string, seconds: number): Promise<{ requestsPerSecond: number; p50Ms: number; p99Ms: number; errors: number }> {
+  let n = 0;
+  const result = await autocannon({
+    url,
+    connections: CONNECTIONS,
+    duration: seconds,
+    requests: [{ method: 'GET', setupRequest: (request) => ({ ...request, path: `/api/recommendations?userId=u${(n++ % USERS) + 1}` }) }],
+  });
+  return { requestsPerSecond: result.requests.average, p50Ms: result.latency.p50, p99Ms: result.latency.p99, errors: result.errors + result.non2xx };
+}
+
+export async function runExpressBench(): Promise<void> {
+  let received = 0;
+  const sink = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      received += 1;
+      res.setHeader('content-type', 'application/json');
+      res.end('{}');
+    });
+  });
+  await new Promise<void>((resolve) => sink.listen(0, '127.0.0.1', resolve));
+  const sinkUrl = `http://127.0.0.1:${(sink.address() as AddressInfo).port}`;
+  const apps = Object.fromEntries(await Promise.all(MODES.map(async (mode) => [mode, await startApp(mode, sinkUrl)] as const)));
+  try {
+    for (const mode of MODES) await load(apps[mode]!.url, WARMUP_SECONDS);
+    const rounds: { mode: string; round: number; requestsPerSecond: number; p50Ms: number; p99Ms: number; errors: number }[] = [];
+    for (let round = 1; round <= ROUNDS; round += 1) {
+      // A different order each round, so no setup always runs first or last.
+      const order = MODES.map((_, i) => MODES[(i + round) % MODES.length]!);
+      for (const mode of order) rounds.push({ mode, round, ...(await load(apps[mode]!.url, ROUND_SECONDS)) });
+    }
+    const mean = (mode: string, field: 'requestsPerSecond' | 'p50Ms' | 'p99Ms') => {
+      const values = rounds.filter((r) => r.mode === mode).map((r) => r[field]);
+      return values.reduce((a, b) => a + b, 0) / values.length;
+    };
+    const plain = mean('plain', 'requestsPerSecond');
+    const summary = MODES.map((mode) => ({
+      setup: mode,
+      requestsPerSecond: Math.round(mean(mode, 'requestsPerSecond')),
+      vsPlain: Number((mean(mode, 'requestsPerSecond') / plain).toFixed(3)),
+      p50Ms: Number(mean(mode, 'p50Ms').toFixed(1)),
+      p99Ms: Number(mean(mode, 'p99Ms').toFixed(1)),
+      errors: rounds.filter((r) => r.mode === mode).reduce((a, r) => a + r.errors, 0),
+    }));
+    printTable(`Express JSON handler, ${CONNECTIONS} connections, ${ROUNDS} rounds of ${ROUND_SECONDS} s each (target: variant-lens >= 0.85x plain, ahead of stock)`, summary);
+    printTable('Rounds', rounds.map((r) => ({ ...r, requestsPerSecond: Math.round(r.requestsPerSecond) })));
+    console.log(`OTLP exports received by the sink: ${received}`);
+    console.log(`written ${writeResult('express', { connections: CONNECTIONS, roundSeconds: ROUND_SECONDS, summary, rounds, exportsReceived: received })}`);
+  } finally {
+    for (const { child } of Object.values(apps)) child.kill('SIGTERM');
+    sink.close();
+  }
+}

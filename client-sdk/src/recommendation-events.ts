@@ -1,0 +1,50 @@
+/** Recommendation events: a click or a viewable impression as a span and a counter, with the list's experiment attributes. */
+import { diag, TraceFlags, type Counter, type Link, type Tracer } from '@opentelemetry/api';
+import type { ExperimentData } from './visit-memory.js';
+
+const logger = diag.createComponentLogger({ namespace: 'variant-lens' });
+const EXPERIMENT_PREFIX = 'experiment.';
+
+/** One recommendation the visitor clicked or saw. */
+export interface RecommendationEvent {
+  readonly contentId: string;
+  readonly position: number;
+  readonly requestId?: string | undefined;
+}
+
+/**
+ * The experiment attributes of an event: the `experiment.*` entries of the baggage its list
+ * was served with. Which experiments exist is the server's business; the SDK knows no keys.
+ */
+export function experimentAttributes(baggage: Readonly<Record<string, string>>): Record<string, string> {
+  const attributes: Record<string, string> = {};
+  for (const [key, value] of Object.entries(baggage)) {
+    if (key.startsWith(EXPERIMENT_PREFIX)) attributes[key] = value;
+  }
+  return attributes;
+}
+
+/**
+ * Records one event: a span with the experiment attributes, position, content and request id
+ * (linked to the request's span when `link`), and its counter. Never throws.
+ */
+export function recordEvent(tracer: Tracer, name: string, counter: Counter, event: RecommendationEvent, data: ExperimentData, baggage: Readonly<Record<string, string>>, link: boolean): void {
+  try {
+    const experiments = experimentAttributes(baggage);
+    const links: Link[] = link && data.trace ? [{ context: { traceId: data.trace.traceId, spanId: data.trace.spanId, traceFlags: TraceFlags.SAMPLED } }] : [];
+    tracer
+      .startSpan(name, {
+        attributes: {
+          ...experiments,
+          'recommendation.position': event.position,
+          'content.id': event.contentId,
+          ...(event.requestId === undefined ? {} : { 'recommendation.request_id': event.requestId }),
+        },
+        links,
+      })
+      .end();
+    counter.add(1, link ? { ...experiments, 'recommendation.position': event.position } : experiments);
+  } catch (error) {
+    logger.error(`recording ${name} failed`, error);
+  }
+}

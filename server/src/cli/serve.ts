@@ -1,0 +1,70 @@
+/** `variant-lens collector` and `variant-lens demo` (what `npm start` serves): listen, print the URLs, stop gracefully. */
+import { ConfigError, loadConfig } from '../config.js';
+import { startServer } from '../server.js';
+
+/** A stuck shutdown must not keep the process alive forever. */
+const SHUTDOWN_TIMEOUT_MS = 10_000;
+
+/** The environment variables both modes read, for `--help`. */
+export const ENVIRONMENT_HELP = `Environment:
+  PORT                      where to listen (default 3000; 0 picks a free port)
+  HOST                      the interface to listen on (default: every interface)
+  READ_TOKEN                the read side's token (dashboard, results, traces); generated into DATA_DIR when unset
+  DATA_DIR                  folder of the SQLite store (default ./data)
+  EXPERIMENTS_FILE          your experiments file (the collector requires it)
+  CORS_ORIGINS              origins of your pages that post telemetry: * or a comma-separated list
+  SERVICE_TOKENS            bearer tokens of your own services, comma-separated: their OTLP is trusted
+  SERVICE_TOKENS_FILE       the same, one token a line (# comments)
+  OTLP_FORWARD_URL          an upstream OTLP/HTTP collector every accepted batch is forwarded to
+  RETENTION_MAX_AGE_HOURS   spans and points older than this are deleted (default 720)
+  OTEL_SDK_DISABLED=true    the server's own telemetry off
+The README lists every setting.`;
+
+/** Starts the server in `mode` and stops it on SIGTERM/SIGINT: stop accepting, flush, close the database. */
+export async function serve(mode: 'collector' | 'demo'): Promise<void> {
+  try {
+    const config = loadConfig(process.env, { demo: mode === 'demo' });
+    const server = await startServer(config);
+    console.log(`variant-lens is serving on ${server.url} (${mode})`);
+    if (mode === 'demo') {
+      console.log(`  demo site   ${server.url}/?user=u00042   (a generated visitor; ?user=ID reads as ID)`);
+      console.log(`  API         ${server.url}/api/recommendations?userId=alice`);
+    }
+    const { readToken } = server;
+    // As notebook servers do: the link logs a browser in (the token leaves the address at once).
+    if (readToken.source === 'env') console.log(`  dashboard   ${server.url}/dashboard   (log in with READ_TOKEN)`);
+    else {
+      console.log(`  dashboard   ${server.url}/dashboard?token=${encodeURIComponent(readToken.token)}`);
+      console.log(`              (read token ${readToken.source.generated ? 'generated and kept' : 'kept'} in ${readToken.source.file}; set READ_TOKEN to choose one)`);
+    }
+    console.log(`  SDK         ${server.url}/sdk.js`);
+    console.log(`  OTLP/HTTP   ${server.url}/v1/traces  ${server.url}/v1/metrics`);
+    console.log(`  data        ${config.dataDir}`);
+    console.log(`  experiments ${config.experimentsFile}`);
+    if (config.serviceTokens.length === 0 && mode === 'collector') {
+      console.log('  no SERVICE_TOKENS: every export is stored as browser-reported (untrusted); set SERVICE_TOKENS for your services');
+    }
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      console.log(`${signal}: stopping, flushing telemetry, closing the database`);
+      setTimeout(() => {
+        console.error('shutdown timed out');
+        process.exit(1);
+      }, SHUTDOWN_TIMEOUT_MS).unref();
+      server.close().then(
+        () => process.exit(0),
+        (error: unknown) => {
+          console.error('shutdown failed', error);
+          process.exit(1);
+        },
+      );
+    };
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+  } catch (error) {
+    console.error(error instanceof ConfigError ? error.message : error);
+    process.exit(1);
+  }
+}

@@ -1,0 +1,58 @@
+import { SpanKind, type Attributes } from '@opentelemetry/api';
+import type { Request } from 'express';
+import { newRequestId } from './request-id.js';
+import { requestState } from './request-state.js';
+import type { ServedExperimentData, ServedList } from './types.js';
+
+/** `feature_flag.provider.name` of the evaluation events. */
+const FEATURE_FLAG_PROVIDER = 'variant-lens';
+/** Most content ids recorded on one request span: far above any list a page shows. */
+const MAX_CONTENT_IDS = 1000;
+
+/**
+ * Records one served recommendation list: the `recommendation.request` span (from when the
+ * middleware saw the request until now) with `recommendation.request_id` (unguessable),
+ * `user.id`, `recommendation.count`, `recommendation.content_ids` when given, and one
+ * `feature_flag.evaluation` event per experiment decided for the visitor; the
+ * `recommendation.impressions` counter and the `recommendation.latency` histogram with the
+ * experiment attributes. The experiment attributes themselves come from the
+ * `ExperimentBaggageSpanProcessor`. Returns exactly the fields the browser SDK reads.
+ */
+export function recordServed(req: Request, served: ServedList): ServedExperimentData {
+  const state = requestState(req, 'recordServed');
+  const { experimentContext: visitor, experiments } = state;
+  const count = Number.isFinite(served.count) && served.count >= 0 ? Math.floor(served.count) : 0;
+  const requestId = newRequestId();
+  const attributes: Attributes = {
+    ...served.attributes,
+    'recommendation.request_id': requestId,
+    'recommendation.count': count,
+  };
+  if (visitor.visitorId !== undefined) attributes['user.id'] = visitor.visitorId;
+  if (served.contentIds !== undefined) attributes['recommendation.content_ids'] = served.contentIds.slice(0, MAX_CONTENT_IDS).map(String);
+  const span = state.tracer.startSpan('recommendation.request', { kind: SpanKind.INTERNAL, attributes, startTime: state.startedAt }, state.otelContext);
+  for (const experiment of experiments.experiments) {
+    const variant = visitor.experiments[experiment.key];
+    if (variant === undefined) continue;
+    span.addEvent('feature_flag.evaluation', {
+      'feature_flag.key': experiment.key,
+      'feature_flag.result.variant': variant,
+      'feature_flag.provider.name': FEATURE_FLAG_PROVIDER,
+      'feature_flag.result.reason': visitor.reasons[experiment.key] ?? 'unknown',
+    });
+  }
+  // Forced (QA) visitors are not randomised: the analysis leaves them out by this mark and the reasons.
+  if (Object.values(visitor.reasons).includes('targeting_match')) span.setAttribute('experiment.forced', true);
+  const metricAttributes = experiments.metricAttributes(visitor.baggage);
+  state.impressions.add(count, metricAttributes);
+  state.latency.record(performance.now() - state.startedAt, metricAttributes);
+  const spanContext = span.spanContext();
+  const recording = span.isRecording();
+  span.end();
+  return {
+    requestId,
+    experiments: visitor.experiments,
+    baggage: visitor.baggage,
+    trace: recording ? { traceId: spanContext.traceId, spanId: spanContext.spanId } : null,
+  };
+}

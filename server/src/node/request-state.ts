@@ -1,0 +1,32 @@
+import type { Context, Counter, Histogram, Tracer } from '@opentelemetry/api';
+import type { Request } from 'express';
+import type { ExperimentContext, Experiments } from './types.js';
+
+/** What the middleware keeps for `getExperimentContext` and `recordServed`, per request. */
+export interface RequestState {
+  readonly experimentContext: ExperimentContext;
+  /** The trusted OpenTelemetry context the handler runs in. */
+  readonly otelContext: Context;
+  /** `performance.now()` when the middleware saw the request. */
+  readonly startedAt: number;
+  readonly experiments: Experiments;
+  readonly tracer: Tracer;
+  readonly impressions: Counter;
+  readonly latency: Histogram;
+}
+
+/** Keyed by the request object itself, so nothing is added to it and it is freed with it. */
+const states = new WeakMap<Request, RequestState>();
+
+export function setRequestState(req: Request, state: RequestState): void {
+  states.set(req, state);
+}
+
+/** The request's state; a programming error (the middleware is not mounted before this route) throws. */
+export function requestState(req: Request, caller: string): RequestState {
+  const state = states.get(req);
+  if (state === undefined) {
+    throw new Error(`${caller}: experimentMiddleware did not run for ${req.method} ${req.originalUrl.split('?')[0]}; mount it before this route (app.use(experimentMiddleware({...})))`);
+  }
+  return state;
+}

@@ -1,0 +1,89 @@
+import { context, metrics, propagation, trace } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
+import { AggregationTemporalityPreference, OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
+import { BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { ExperimentBaggageSpanProcessor } from './experiment-baggage-span-processor.js';
+import { SCOPE } from './experiment-middleware.js';
+import type { RunningTelemetry, TelemetryOptions } from './types.js';
+
+const DEFAULT_METRIC_INTERVAL_MS = 5000;
+/** Short, so a trace is readable on the collector within a second. */
+const DEFAULT_SPAN_DELAY_MS = 500;
+/** Spans waiting for export; beyond this the batch processor drops (the SDK's default is 2,048). */
+const SPAN_QUEUE_SIZE = 16_384;
+
+function collectorBase(raw: string): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new Error(`Configuration: collectorUrl is invalid, expected an http(s) URL (actual: ${raw})`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`Configuration: collectorUrl is invalid, expected an http(s) URL (actual: ${raw})`);
+  return url.href.replace(/\/+$/, '');
+}
+
+/**
+ * OpenTelemetry for an app that has none yet: tracer and meter providers, W3C trace-context
+ * and baggage propagators, the async-hooks context manager, OTLP/HTTP exporters to the
+ * collector with the service token, and the experiment baggage span processor — all
+ * registered globally, so `experimentMiddleware` and `recordServed` find them. An app with
+ * its own OpenTelemetry SDK adds `ExperimentBaggageSpanProcessor` to it instead.
+ */
+export function startTelemetry(options: TelemetryOptions): RunningTelemetry {
+  const disabled = options.disabled ?? process.env.OTEL_SDK_DISABLED === 'true';
+  if (disabled) {
+    return { tracer: trace.getTracer(SCOPE), meter: metrics.getMeter(SCOPE), flush: () => Promise.resolve(), shutdown: () => Promise.resolve() };
+  }
+  const base = collectorBase(options.collectorUrl);
+  const headers: Record<string, string> = options.token ? { authorization: `Bearer ${options.token}` } : {};
+  const resource = resourceFromAttributes({ 'service.name': options.serviceName });
+  const tracerProvider = new BasicTracerProvider({
+    resource,
+    spanProcessors: [
+      new ExperimentBaggageSpanProcessor(),
+      new BatchSpanProcessor(new OTLPTraceExporter({ url: `${base}/v1/traces`, headers }), {
+        scheduledDelayMillis: options.spanDelayMs ?? DEFAULT_SPAN_DELAY_MS,
+        maxQueueSize: SPAN_QUEUE_SIZE,
+      }),
+    ],
+  });
+  const meterProvider = new MeterProvider({
+    resource,
+    readers: [
+      new PeriodicExportingMetricReader({
+        exporter: new OTLPMetricExporter({ url: `${base}/v1/metrics`, headers, temporalityPreference: AggregationTemporalityPreference.DELTA }),
+        exportIntervalMillis: options.metricIntervalMs ?? DEFAULT_METRIC_INTERVAL_MS,
+      }),
+    ],
+  });
+  const contextManager = new AsyncLocalStorageContextManager().enable();
+  context.setGlobalContextManager(contextManager);
+  propagation.setGlobalPropagator(new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] }));
+  trace.setGlobalTracerProvider(tracerProvider);
+  metrics.setGlobalMeterProvider(meterProvider);
+  let stopped: Promise<void> | undefined;
+  return {
+    tracer: tracerProvider.getTracer(SCOPE),
+    meter: meterProvider.getMeter(SCOPE),
+    async flush() {
+      await tracerProvider.forceFlush();
+      await meterProvider.forceFlush();
+    },
+    shutdown() {
+      stopped ??= (async () => {
+        await tracerProvider.shutdown();
+        await meterProvider.shutdown();
+        trace.disable();
+        metrics.disable();
+        propagation.disable();
+        context.disable();
+      })();
+      return stopped;
+    },
+  };
+}

@@ -1,0 +1,78 @@
+import { SpanKind } from '@opentelemetry/api';
+import { createServer, type Server } from 'node:http';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { experiments, listen, PARENT, quickStartApp, registerSdk, TRACE_ID } from './middleware-harness.js';
+
+let server: Server;
+let url: string;
+let sdk: ReturnType<typeof registerSdk>;
+
+beforeAll(async () => {
+  sdk = registerSdk();
+  server = createServer(quickStartApp());
+  url = await listen(server);
+});
+
+afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+beforeEach(() => sdk.spans().splice(0));
+
+async function get(path: string, headers: Record<string, string> = {}) {
+  const response = await fetch(`${url}${path}`, { headers });
+  return { status: response.status, body: (await response.json()) as any };
+}
+
+describe('experimentMiddleware without HTTP instrumentation', () => {
+  it('opens one lean SERVER span in the caller\'s trace, with the request span and the visitor\'s variants on both', async () => {
+    const { body } = await get('/api/recs?userId=alice', { traceparent: `00-${TRACE_ID}-${PARENT}-01` });
+    const assigned = experiments.assign('alice');
+    expect(body).toMatchObject({ experiments: assigned.experiments, baggage: assigned.baggage, variants: assigned.experiments });
+    const spans = sdk.spans();
+    const serverSpans = spans.filter((s) => s.kind === SpanKind.SERVER);
+    expect(serverSpans).toHaveLength(1);
+    const [serverSpan] = serverSpans;
+    const request = spans.find((s) => s.name === 'recommendation.request')!;
+    expect(serverSpan!.name).toBe('GET /api/recs');
+    expect(serverSpan!.spanContext().traceId).toBe(TRACE_ID);
+    expect(serverSpan!.parentSpanContext?.spanId).toBe(PARENT);
+    expect(request.parentSpanContext?.spanId).toBe(serverSpan!.spanContext().spanId);
+    expect(body.trace).toEqual({ traceId: TRACE_ID, spanId: request.spanContext().spanId });
+    expect(request.attributes).toMatchObject({
+      ...assigned.baggage,
+      'user.id': 'alice',
+      'recommendation.count': 3,
+      'recommendation.content_ids': ['a1', 'a2', 'a3'],
+      'recommendation.request_id': body.requestId,
+    });
+    expect(request.events.filter((e) => e.name === 'feature_flag.evaluation').map((e) => e.attributes?.['feature_flag.result.reason'])).toEqual(['split', 'split']);
+    expect(serverSpan!.attributes).toMatchObject(assigned.baggage);
+    expect(serverSpan!.attributes['user.id']).toBeUndefined();
+  });
+
+  it('propagates the trusted baggage, not the claimed one, and records the mismatch', async () => {
+    const assigned = experiments.assign('carol');
+    const spoofed = ['control', 'collaborative', 'hybrid'].find((v) => v !== assigned.baggage['experiment.rec_algorithm'])!;
+    const { body } = await get('/api/recs?userId=carol', { baggage: `experiment.rec_algorithm=${spoofed},user.id=carol,evil=1` });
+    expect(body.outgoing.baggage.split(',').sort()).toEqual(Object.entries(assigned.baggage).map(([k, v]) => `${k}=${v}`).sort());
+    const serverSpan = sdk.spans().find((s) => s.kind === SpanKind.SERVER)!;
+    expect(serverSpan.attributes).toMatchObject({ 'experiment.baggage_mismatch': true, 'experiment.rec_algorithm': assigned.baggage['experiment.rec_algorithm'] });
+  });
+
+  it('believes nothing without a visitor: no experiment attributes, no baggage onward, spans marked unverified', async () => {
+    const { body } = await get('/api/plain', { baggage: 'experiment.rec_algorithm=hybrid,experiment.ranking_boost=nonsense' });
+    expect(body).toMatchObject({ experiments: {}, baggage: {}, verified: false });
+    expect(body.visitorId).toBeUndefined();
+    const spans = sdk.spans();
+    expect(spans.map((s) => s.name).sort()).toEqual(['GET /api/plain', 'db.query']);
+    for (const span of spans) {
+      expect(Object.keys(span.attributes).filter((k) => k.startsWith('experiment.'))).toEqual([]);
+      expect(span.attributes['variant_lens.unverified']).toBe(true);
+    }
+    expect(spans.find((s) => s.kind === SpanKind.SERVER)!.attributes['variant_lens.unverified.baggage']).toEqual(['experiment.rec_algorithm=hybrid']);
+  });
+
+  it('answers an invalid visitor id with a 400 and no project-specific error type', async () => {
+    const response = await fetch(`${url}/api/recs?userId=${'x'.repeat(200)}`);
+    expect(response.status).toBe(400);
+  });
+});
