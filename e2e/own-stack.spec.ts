@@ -12,7 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { ROOT } from './server-process.js';
+import { E2E_READ_TOKEN, ROOT } from './server-process.js';
 
 const run = promisify(execFile);
 const TOKEN = 'own-stack-service-token-0123456789';
@@ -94,7 +94,7 @@ test.beforeAll(async () => {
     [join(ROOT, 'dist/server/src/cli/variant-lens.js'), 'collector'],
     {
       cwd: folder,
-      env: { PORT: '0', DATA_DIR: join(folder, 'data'), EXPERIMENTS_FILE: join(appDir, 'experiments.json'), SERVICE_TOKENS: TOKEN, CORS_ORIGINS: pageOrigin, METRIC_INTERVAL_MS: '1000' },
+      env: { PORT: '0', DATA_DIR: join(folder, 'data'), EXPERIMENTS_FILE: join(appDir, 'experiments.json'), SERVICE_TOKENS: TOKEN, CORS_ORIGINS: pageOrigin, METRIC_INTERVAL_MS: '1000', READ_TOKEN: E2E_READ_TOKEN },
     },
     /variant-lens is serving on (http:\/\/localhost:\d+)/,
   );
@@ -129,13 +129,13 @@ test('a click on a page of the team\'s site counts for the visitor\'s variant, o
 
   await expect
     .poll(async () => {
-      const results = await (await fetch(`${collector!.url}/api/experiments/rec_algorithm_v3/results`)).json();
+      const results = await (await fetch(`${collector!.url}/api/experiments/rec_algorithm_v3/results`, { headers: { authorization: `Bearer ${E2E_READ_TOKEN}` } })).json();
       return results.variants.find((v: { variant: string }) => v.variant === variant)?.clicks;
     }, { timeout: 30_000 })
     .toBe(1);
 
   // The app's spans are trusted (its service token) and carry the variant; the browser's fetch span is in the same trace.
-  const { spans } = await (await fetch(`${collector!.url}/api/traces/${served.trace.traceId}`)).json();
+  const { spans } = await (await fetch(`${collector!.url}/api/traces/${served.trace.traceId}`, { headers: { authorization: `Bearer ${E2E_READ_TOKEN}` } })).json();
   const request = spans.find((s: { name: string }) => s.name === 'recommendation.request');
   expect(request).toMatchObject({ service: 'my-recs', trusted: true, attributes: { 'experiment.rec_algorithm': variant, 'recommendation.request_id': served.requestId } });
   expect(spans.some((s: { service: string; trusted: boolean }) => s.service === 'content-site' && !s.trusted)).toBe(true);

@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../src/config.js';
 import { startServer, type RunningServer } from '../src/server.js';
-import { hexId, otlpSpan, otlpTraces, tempDir } from './helpers.js';
+import { hexId, otlpSpan, otlpTraces, readAuth, TEST_READ_TOKEN, tempDir } from './helpers.js';
 
 const run = promisify(execFile);
 const CLI = join(import.meta.dirname, '../../dist/server/src/cli/variant-lens.js');
@@ -15,7 +15,7 @@ const EXPERIMENTS_FILE = join(import.meta.dirname, '../../config/experiments.jso
 let server: RunningServer;
 
 beforeAll(async () => {
-  const config = loadConfig({ PORT: '0', DATA_DIR: tempDir('collector'), EXPERIMENTS_FILE, SERVICE_TOKENS: TOKEN, METRIC_INTERVAL_MS: '100000' }, { demo: false });
+  const config = loadConfig({ PORT: '0', DATA_DIR: tempDir('collector'), EXPERIMENTS_FILE, SERVICE_TOKENS: TOKEN, METRIC_INTERVAL_MS: '100000', READ_TOKEN: TEST_READ_TOKEN, RETENTION_MAX_AGE_HOURS: '0' }, { demo: false });
   server = await startServer(config);
 });
 
@@ -35,8 +35,8 @@ async function postSpan(n: number, authorization?: string): Promise<number> {
 describe('the collector alone', () => {
   it('serves the endpoint, the analysis and /healthz, and no demo', async () => {
     expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
-    expect((await fetch(`${server.url}/api/experiments`)).status).toBe(200);
-    expect((await fetch(`${server.url}/api/experiments/rec_algorithm_v3/results`)).status).toBe(200);
+    expect((await fetch(`${server.url}/api/experiments`, { headers: readAuth })).status).toBe(200);
+    expect((await fetch(`${server.url}/api/experiments/rec_algorithm_v3/results`, { headers: readAuth })).status).toBe(200);
     expect((await fetch(`${server.url}/api/recommendations?userId=alice`)).status).toBe(404);
     expect((await fetch(`${server.url}/api/content/a00001`)).status).toBe(404);
     const home = await fetch(`${server.url}/`, { redirect: 'manual' });
@@ -51,7 +51,7 @@ describe('the collector alone', () => {
     expect(await postSpan(3)).toBe(200);
     await server.ingestPool.drain();
     const trusted = async (n: number) => {
-      const { spans } = (await (await fetch(`${server.url}/api/traces/${hexId(n, 16)}`)).json()) as { spans: { trusted: boolean }[] };
+      const { spans } = (await (await fetch(`${server.url}/api/traces/${hexId(n, 16)}`, { headers: readAuth })).json()) as { spans: { trusted: boolean }[] };
       return spans[0]!.trusted;
     };
     expect([await trusted(1), await trusted(2), await trusted(3)]).toEqual([true, false, false]);

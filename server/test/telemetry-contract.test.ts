@@ -5,7 +5,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import { loadExperiments } from '../src/node/index.js';
 import { startServer, type RunningServer } from '../src/server.js';
-import { otlpSpan, otlpTraces, tempDir } from './helpers.js';
+import { otlpSpan, otlpTraces, readAuth, TEST_READ_TOKEN, tempDir } from './helpers.js';
 
 const TOKEN = 'contract-service-token-0123456789';
 const doc = readFileSync(join(import.meta.dirname, '../../docs/telemetry-contract.md'), 'utf8');
@@ -16,7 +16,7 @@ const attribute = (key: string) => span.attributes.find((a: any) => a.key === ke
 let server: RunningServer;
 
 beforeAll(async () => {
-  const config = loadConfig({ PORT: '0', DATA_DIR: tempDir('contract'), EXPERIMENTS_FILE: 'config/experiments.json', SERVICE_TOKENS: TOKEN, METRIC_INTERVAL_MS: '100000' }, { demo: false });
+  const config = loadConfig({ PORT: '0', DATA_DIR: tempDir('contract'), EXPERIMENTS_FILE: 'config/experiments.json', SERVICE_TOKENS: TOKEN, METRIC_INTERVAL_MS: '100000', READ_TOKEN: TEST_READ_TOKEN, RETENTION_MAX_AGE_HOURS: '0' }, { demo: false });
   server = await startServer(config);
 });
 
@@ -54,9 +54,9 @@ it('counts the example request, and a browser click on its second item once, for
   expect(await post(otlpTraces([click, { ...click, spanId: '8'.repeat(16) }]))).toBe(200);
   await server.ingestPool.drain();
 
-  const results = (await (await fetch(`${server.url}/api/experiments/rec_algorithm_v3/results`)).json()) as any;
+  const results = (await (await fetch(`${server.url}/api/experiments/rec_algorithm_v3/results`, { headers: readAuth })).json()) as any;
   const hybrid = results.variants.find((v: any) => v.variant === 'hybrid');
   expect(hybrid).toMatchObject({ users: 1, requests: 1, impressions: 3, clicks: 1 });
-  const { spans } = (await (await fetch(`${server.url}/api/traces/${span.traceId}`)).json()) as any;
+  const { spans } = (await (await fetch(`${server.url}/api/traces/${span.traceId}`, { headers: readAuth })).json()) as any;
   expect(spans[0]).toMatchObject({ service: 'recs-python', trusted: true });
 });

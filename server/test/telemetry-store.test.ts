@@ -196,7 +196,7 @@ describe('browser events that arrive before their request', () => {
       expect(analysis.unknownRequestClicks('experiment.rec_algorithm', window)).toEqual({});
       // Two clicks on the same content count once; the view shows the list was delivered.
       expect(analysis.users('experiment.rec_algorithm', window)).toEqual([
-        { variant: 'hybrid', user: 'ann', requests: 1, impressions: 8, errors: 0, clicks: 1, reported: 1, mismatched: 0, invalid: 0, durationMsSum: 5, durationsMs: [5] },
+        { variant: 'hybrid', user: 'ann', requests: 1, impressions: 8, errors: 0, clicks: 1, reported: 1, mismatched: 0, invalid: 0, durationMsSum: 5, durationsMs: [5], firstExposureMs: 1795478400000 },
       ]);
     } finally {
       analysis.close();

@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../src/server.js';
-import { startTestServer } from './helpers.js';
+import { readAuth, startTestServer } from './helpers.js';
 
 let server: RunningServer;
 
@@ -18,7 +18,7 @@ afterAll(async () => {
 
 async function traceOf(traceId: string): Promise<any[]> {
   await server.flush();
-  const response = await fetch(`${server.url}/api/traces/${traceId}`);
+  const response = await fetch(`${server.url}/api/traces/${traceId}`, { headers: readAuth });
   expect(response.status).toBe(200);
   return ((await response.json()) as { spans: any[] }).spans;
 }
@@ -48,7 +48,7 @@ describe('requests without a visitor', () => {
       await fetch(`${server.url}/api/content/a00001`, { headers: { baggage: 'experiment.rec_algorithm=hybrid' } });
     }
     await server.flush();
-    const results = (await (await fetch(`${server.url}/api/experiments/rec_algorithm_v3/results`)).json()) as any;
+    const results = (await (await fetch(`${server.url}/api/experiments/rec_algorithm_v3/results`, { headers: readAuth })).json()) as any;
     const hybrid = results.variants.find((v: any) => v.variant === 'hybrid');
     expect(hybrid.downstream?.['SELECT articles'] ?? undefined).toBeUndefined();
   });
