@@ -2,7 +2,7 @@ import { timingSafeEqual } from 'node:crypto';
 import express, { Router, type ErrorRequestHandler, type Request, type Response } from 'express';
 import { encodeExportResponse, encodeStatus } from '../core/otlp-protobuf.js';
 import { describeError, HttpError } from '../http/http-error.js';
-import type { OtlpForwarder } from '../services/otlp-forwarder.js';
+import type { ForwardSignal, OtlpForwarder } from '../services/otlp-forwarder.js';
 import { IngestOverloadedError, MalformedBodyError, type IngestOutcome, type IngestPool } from '../store/ingest-pool.js';
 
 /** Configuration of the OTLP/HTTP collection endpoint. */
@@ -15,10 +15,19 @@ export interface OtlpRouteConfig {
   readonly internalToken?: string;
 }
 
+/** What decodes (and stores) OTLP bodies: the SQLite ingest pool, or the stateless endpoint's decoder. */
+export type OtlpIngest = Pick<IngestPool, 'ingest' | 'hasRoomFor' | 'inFlightBytes'>;
+
+/** Takes accepted batches (OTLP/JSON, marked with their source) before the exporter is answered: ClickHouse embedded. */
+export interface AcceptedBatchSink {
+  accept(signal: ForwardSignal, otlpJson: string): Promise<void>;
+}
+
 /** What the OTLP routes need. */
 export interface OtlpRouteDeps {
-  readonly pool: IngestPool;
+  readonly pool: OtlpIngest;
   readonly forwarder?: OtlpForwarder;
+  readonly accepted?: AcceptedBatchSink;
   readonly config: OtlpRouteConfig;
 }
 
@@ -77,13 +86,35 @@ function overloaded(reason: string): HttpError {
 
 async function ingest(deps: OtlpRouteDeps, req: Request, signal: 'traces' | 'metrics', encoding: Encoding, body: Buffer): Promise<IngestOutcome> {
   try {
-    return await deps.pool.ingest(signal, encoding, body, { parseOnly: deps.config.parseOnly, trusted: isInternal(req, deps.config.internalToken) });
+    return await deps.pool.ingest(signal, encoding, body, {
+      parseOnly: deps.config.parseOnly,
+      trusted: isInternal(req, deps.config.internalToken),
+      forward: deps.forwarder !== undefined || deps.accepted !== undefined,
+    });
   } catch (error) {
     if (error instanceof MalformedBodyError) throw new HttpError(400, `body is not an OTLP export request: ${error.message}`);
     if (error instanceof IngestOverloadedError) throw overloaded(error.message);
     console.error('committing telemetry failed', error);
     throw retryLater('the store could not commit this batch; retry later');
   }
+}
+
+/**
+ * Hands what was accepted on: to ClickHouse first (awaited: a failure is a 503 and the exporter
+ * retries), then to the forwarder's queue. Never the body as received: rejected items stay out,
+ * and every resource carries the source the endpoint decided.
+ */
+async function passOn(deps: OtlpRouteDeps, signal: ForwardSignal, outcome: IngestOutcome): Promise<void> {
+  if (outcome.forward === undefined) return;
+  if (deps.accepted !== undefined) {
+    try {
+      await deps.accepted.accept(signal, outcome.forward);
+    } catch (error) {
+      console.error('writing telemetry to ClickHouse failed', error);
+      throw retryLater('ClickHouse could not take this batch; retry later');
+    }
+  }
+  deps.forwarder?.enqueue(signal, Buffer.from(outcome.forward), JSON_TYPE);
 }
 
 /**
@@ -107,14 +138,14 @@ export function otlpRoutes(deps: OtlpRouteDeps): Router {
     const encoding = encodingOf(req);
     const body = bodyOf(req, encoding);
     const outcome = await ingest(deps, req, 'traces', encoding, body);
-    deps.forwarder?.enqueue('traces', body, req.headers['content-type']!);
+    await passOn(deps, 'traces', outcome);
     respond(res, encoding, 'traces', outcome.rejected > 0 ? { partialSuccess: { rejectedSpans: outcome.rejected, errorMessage: outcome.errors.join('; ') } } : {});
   });
   router.post('/metrics', async (req, res) => {
     const encoding = encodingOf(req);
     const body = bodyOf(req, encoding);
     const outcome = await ingest(deps, req, 'metrics', encoding, body);
-    deps.forwarder?.enqueue('metrics', body, req.headers['content-type']!);
+    await passOn(deps, 'metrics', outcome);
     respond(
       res,
       encoding,

@@ -25,6 +25,18 @@ export interface IngestPoolConfig {
 export interface IngestOutcome {
   readonly rejected: number;
   readonly errors: readonly string[];
+  /** With `forward`: the accepted items as OTLP/JSON marked with their source (absent when none was accepted). */
+  readonly forward?: string;
+}
+
+/** How one OTLP body is ingested. */
+export interface IngestOptions {
+  /** Decode and reply, store nothing. */
+  readonly parseOnly?: boolean;
+  /** Sent with the internal token: the deployment's own telemetry. */
+  readonly trusted?: boolean;
+  /** Also return the accepted items as OTLP/JSON marked with their source (`IngestOutcome.forward`). */
+  readonly forward?: boolean;
 }
 
 /** Too much in flight: answered with 503 and Retry-After, and the exporter retries. */
@@ -93,7 +105,7 @@ export class IngestPool {
     waiter.slot.inFlightBytes -= waiter.bytes;
     if ('malformed' in reply) waiter.reject(new MalformedBodyError(reply.malformed));
     else if ('error' in reply) waiter.reject(new Error(reply.error));
-    else waiter.resolve({ rejected: reply.rejected, errors: reply.errors });
+    else waiter.resolve({ rejected: reply.rejected, errors: reply.errors, forward: reply.forward });
   }
 
   private send(slot: Slot, request: IngestRequest, bytes: number, transfer: ArrayBuffer[] = []): Promise<IngestOutcome> {
@@ -138,7 +150,7 @@ export class IngestPool {
   }
 
   /** Decodes and commits one OTLP body; resolves after the commit with what was rejected. */
-  ingest(signal: 'traces' | 'metrics', encoding: 'json' | 'protobuf', body: Buffer, options: { parseOnly?: boolean; trusted?: boolean } = {}): Promise<IngestOutcome> {
+  ingest(signal: 'traces' | 'metrics', encoding: 'json' | 'protobuf', body: Buffer, options: IngestOptions = {}): Promise<IngestOutcome> {
     if (!this.hasRoomFor(body.length)) {
       return Promise.reject(new IngestOverloadedError(`${this.inFlightBytes} bytes of telemetry are waiting to be stored`));
     }
@@ -146,7 +158,7 @@ export class IngestPool {
     const copy = new Uint8Array(body);
     return this.send(
       this.pick(),
-      { kind: 'otlp', id: this.nextId++, signal, encoding, body: copy, parseOnly: options.parseOnly ?? false, trusted: options.trusted ?? false },
+      { kind: 'otlp', id: this.nextId++, signal, encoding, body: copy, parseOnly: options.parseOnly ?? false, trusted: options.trusted ?? false, forward: options.forward ?? false },
       body.length,
       [copy.buffer],
     );

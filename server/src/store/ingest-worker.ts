@@ -6,6 +6,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { decodeMetricsRequest, decodeTraceRequest, MalformedOtlpError, type DecodeLimits } from '../core/otlp-json.js';
+import { encodeMetricsRequest, encodeTraceRequest } from '../core/otlp-encode.js';
 import { decodeMetricsProtobuf, decodeTraceProtobuf, MalformedProtobufError } from '../core/otlp-protobuf.js';
 import type { MetricPointRecord, SpanRecord } from '../core/telemetry-records.js';
 import type { IngestReply, IngestRequest, IngestWorkerData } from './ingest-messages.js';
@@ -73,7 +74,10 @@ function handleOtlp(request: Extract<IngestRequest, { kind: 'otlp' }>): void {
     reply({ id: request.id, error: (error as Error).message });
     return;
   }
-  const done: IngestReply = { id: request.id, rejected, errors };
+  // What is forwarded is what was accepted, re-encoded and marked with its source.
+  const accepted = spans.length + points.length > 0;
+  const forward = request.forward && accepted ? JSON.stringify(request.signal === 'traces' ? encodeTraceRequest(spans) : encodeMetricsRequest(points)) : undefined;
+  const done: IngestReply = { id: request.id, rejected, errors, forward };
   if (request.parseOnly) reply(done);
   else enqueue({ id: request.id, spans: prepareSpans(spans), points, reply: done });
 }

@@ -9,6 +9,7 @@ import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk
 import { BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { BaggageSpanProcessor, type BaggageKeyPredicate } from './baggage-span-processor.js';
 import { StoreMetricExporter, StoreSpanExporter, type RecordSink } from './store-exporters.js';
+import { SOURCE_ATTRIBUTE, SOURCE_SERVICE } from '../core/otlp-encode.js';
 
 /** Configuration of the server's telemetry. */
 export interface TelemetryConfig {
@@ -54,7 +55,8 @@ export function startTelemetry(config: TelemetryConfig): Telemetry {
       shutdown: () => Promise.resolve(),
     };
   }
-  const resource = resourceFromAttributes({ 'service.name': config.serviceName });
+  // Marked as the endpoint marks what it forwards: a Collector downstream must know it is the service's own.
+  const resource = resourceFromAttributes({ 'service.name': config.serviceName, [SOURCE_ATTRIBUTE]: SOURCE_SERVICE });
   const target = config.exportTo;
   const spanExporter =
     'sink' in target ? new StoreSpanExporter(target.sink) : new OTLPTraceExporter({ url: `${target.otlpUrl}/v1/traces`, headers: target.headers });
