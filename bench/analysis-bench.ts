@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { assignVariant } from '../server/src/core/assignment.js';
 import { readExperimentsFile } from '../server/src/config.js';
 import type { MetricPointRecord, SpanRecord } from '../server/src/core/telemetry-records.js';
+import { SqliteAnalysisSource } from '../server/src/analysis/sqlite-analysis-source.js';
 import { AnalysisService } from '../server/src/services/analysis-service.js';
 import { TelemetryStore } from '../server/src/store/telemetry-store.js';
 import { PROJECT_ROOT, printTable, writeResult } from './bench-lib.js';
@@ -120,16 +121,16 @@ export async function runAnalysisBench(): Promise<Record<string, unknown>> {
   store.close();
   console.log(`store: ${path}`);
   const experiments = readExperimentsFile(join(PROJECT_ROOT, 'config/experiments.json')).experiments;
-  const analysis = new AnalysisService(path, experiments);
+  const analysis = new AnalysisService(new SqliteAnalysisSource(path), experiments);
   const times: number[] = [];
   let users = 0;
   for (let run = 0; run < RUNS; run += 1) {
     const started = performance.now();
-    const results = analysis.results(experiments[0]!);
+    const results = await analysis.results(experiments[0]!);
     times.push(performance.now() - started);
     users = results.variants.reduce((sum, v) => sum + v.users, 0);
   }
-  analysis.close();
+  await analysis.close();
   const sorted = [...times].sort((a, b) => a - b);
   const summary = {
     spans: generated.spans,

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { createApp } from './app.js';
 import { COHORT_BAGGAGE_KEY } from './core/experiments.js';
 import { ConfigError, type ServerConfig } from './config.js';
+import { SqliteAnalysisSource } from './analysis/sqlite-analysis-source.js';
 import { AnalysisService } from './services/analysis-service.js';
 import { ExperimentService } from './services/experiment-service.js';
 import { FeatureClient } from './services/feature-client.js';
@@ -63,7 +64,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   });
   const content = new ContentStore({ path: join(config.dataDir, 'content.db'), articleCount: CATALOGUE_SIZE, userCount: AUDIENCE_SIZE, seed: CATALOGUE_SEED });
   const experiments = new ExperimentService(config.experiments);
-  const analysis = new AnalysisService(telemetryPath, config.experiments.experiments);
+  const analysis = new AnalysisService(new SqliteAnalysisSource(telemetryPath), config.experiments.experiments);
   const telemetry = startTelemetry({
     serviceName: config.serviceName,
     exportTo: { sink: ingestPool },
@@ -116,7 +117,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     await telemetry.shutdown();
     await ingestPool.close();
     await forwarder?.close(forwardDrainMs);
-    analysis.close();
+    await analysis.close();
     store.close();
     content.close();
   };

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { ConfigError, loadConfig } from '../config.js';
 import type { ExperimentResults } from '../core/experiment-analysis.js';
 import { COHORTS } from '../core/experiments.js';
+import { SqliteAnalysisSource } from '../analysis/sqlite-analysis-source.js';
 import { AnalysisRequestError, AnalysisService } from '../services/analysis-service.js';
 import { TelemetryStore } from '../store/telemetry-store.js';
 import { parseCommandLine } from './command-line.js';
@@ -99,7 +100,7 @@ export function formatReport(results: ExperimentResults): string {
   return lines.join('\n');
 }
 
-function main(): void {
+async function main(): Promise<void> {
   const { values } = parseCommandLine('report', USAGE, {
     options: { experiment: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' }, cohort: { type: 'string' }, json: { type: 'boolean' } },
   });
@@ -114,18 +115,16 @@ function main(): void {
   if (!existsSync(path)) throw new ConfigError(`no telemetry store at ${path}; start the server (npm start) or set DATA_DIR`);
   // Opening the store brings its schema up to date before the read-only analysis connection.
   new TelemetryStore({ path }).close();
-  const analysis = new AnalysisService(path, config.experiments.experiments);
+  const analysis = new AnalysisService(new SqliteAnalysisSource(path), config.experiments.experiments);
   try {
-    const results = analysis.results(experiment, { from: values.from, to: values.to, cohort: values.cohort });
+    const results = await analysis.results(experiment, { from: values.from, to: values.to, cohort: values.cohort });
     console.log(values.json ? JSON.stringify(results, null, 2) : formatReport(results));
   } finally {
-    analysis.close();
+    await analysis.close();
   }
 }
 
-try {
-  main();
-} catch (error) {
+main().catch((error: unknown) => {
   console.error(error instanceof ConfigError || error instanceof AnalysisRequestError ? error.message : error);
   process.exit(1);
-}
+});

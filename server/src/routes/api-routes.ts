@@ -95,12 +95,12 @@ export function visitorApi(deps: { experiments: ExperimentService; recommendatio
 /** Read access to stored telemetry and the experiment analysis. */
 export function telemetryApi(deps: { store: TelemetryStore; analysis: AnalysisService }): Router {
   const router = Router();
-  router.get('/experiments/:key/results', (req, res) => {
+  router.get('/experiments/:key/results', async (req, res) => {
     const experiment = deps.analysis.experiment(req.params.key);
     if (experiment === undefined) throw new HttpError(404, `no experiment with key ${req.params.key}`);
     try {
       res.json(
-        deps.analysis.results(experiment, {
+        await deps.analysis.results(experiment, {
           from: optionalString(req.query.from, 'from'),
           to: optionalString(req.query.to, 'to'),
           cohort: optionalString(req.query.cohort, 'cohort'),

@@ -1,7 +1,7 @@
+import type { AnalysisSource } from '../analysis/analysis-source.js';
 import { analyzeExperiment, type ExperimentResults } from '../core/experiment-analysis.js';
 import type { ExperimentDefinition } from '../core/experiment-config.js';
 import { COHORTS } from '../core/experiments.js';
-import { AnalysisStore, DURATION_BUCKETS_PER_E, type AnalysisWindow } from '../store/analysis-store.js';
 
 /** The request's view of the data: a window and an optional cohort, as given by the user. */
 export interface AnalysisRequest {
@@ -20,90 +20,34 @@ function instant(raw: string | undefined, name: string, fallback: number): numbe
   return ms;
 }
 
-function parseJson<T>(raw: string | null, fallback: T): T {
-  return raw === null ? fallback : (JSON.parse(raw) as T);
-}
-
-/** Runs experiment analyses against the telemetry store. */
+/** Runs experiment analyses on the data an `AnalysisSource` reads. */
 export class AnalysisService {
-  private readonly store: AnalysisStore;
-
   constructor(
-    path: string,
+    private readonly source: AnalysisSource,
     private readonly experiments: readonly ExperimentDefinition[],
-  ) {
-    this.store = new AnalysisStore(path);
-  }
+  ) {}
 
   experiment(key: string): ExperimentDefinition | undefined {
     return this.experiments.find((e) => e.key === key);
   }
 
-  results(experiment: ExperimentDefinition, request: AnalysisRequest = {}): ExperimentResults {
+  async results(experiment: ExperimentDefinition, request: AnalysisRequest = {}): Promise<ExperimentResults> {
     const fromMs = instant(request.from, 'from', 0);
     const toMs = instant(request.to, 'to', Number.MAX_SAFE_INTEGER);
     if (toMs <= fromMs) throw new AnalysisRequestError('to is invalid, expected a time after from');
     if (request.cohort !== undefined && !(COHORTS as readonly string[]).includes(request.cohort)) {
       throw new AnalysisRequestError(`cohort is invalid, expected ${COHORTS.join(' or ')} (actual: ${request.cohort.slice(0, 40)})`);
     }
-    const window: AnalysisWindow = { fromMs, toMs, cohort: request.cohort };
-    const key = experiment.baggageKey;
-    const downstream = this.store.downstream(key, window);
-    const users = this.store.users(key, window);
-    const delivery = new Map<string, { served: number; reported: number }>();
-    const variantMismatch: Record<string, number> = {};
-    for (const row of users) {
-      const entry = delivery.get(row.variant) ?? { served: 0, reported: 0 };
-      entry.served += row.requests;
-      entry.reported += row.reported;
-      delivery.set(row.variant, entry);
-      if (row.mismatched > 0) variantMismatch[row.variant] = (variantMismatch[row.variant] ?? 0) + row.mismatched;
-    }
+    const data = await this.source.read(experiment, { fromMs, toMs, cohort: request.cohort });
     return analyzeExperiment({
+      ...data,
       experiment,
       window: { from: request.from ? new Date(fromMs).toISOString() : null, to: request.to ? new Date(toMs).toISOString() : null },
       cohort: request.cohort ?? null,
-      users,
-      rejected: { unknownRequest: this.store.unknownRequestClicks(key, window), variantMismatch },
-      durations: this.store.requestDurations(key, experiment.variants, window),
-      delivery,
-      downstream: downstream.groups,
-      bucketsPerE: DURATION_BUCKETS_PER_E,
-      cache: downstream.cache,
-      metrics: this.metricTotals(key, window),
-      latencyHistograms: this.latencyHistograms(key, window),
     });
   }
 
-  /** Σ recommendation.impressions and Σ recommendation.click_through per variant (the seed article's view). */
-  private metricTotals(key: string, window: AnalysisWindow): Map<string, { impressions: number; clickThrough: number }> {
-    const impressions = this.store.metricSums('recommendation.impressions', key, window);
-    const clickThrough = this.store.metricSums('recommendation.click_through', key, window);
-    const totals = new Map<string, { impressions: number; clickThrough: number }>();
-    for (const variant of new Set([...impressions.keys(), ...clickThrough.keys()])) {
-      totals.set(variant, { impressions: impressions.get(variant) ?? 0, clickThrough: clickThrough.get(variant) ?? 0 });
-    }
-    return totals;
-  }
-
-  /** `recommendation.latency` bucket counts summed per variant (points with other bounds are skipped). */
-  private latencyHistograms(key: string, window: AnalysisWindow): Map<string, { bounds: number[]; counts: number[] }> {
-    const out = new Map<string, { bounds: number[]; counts: number[] }>();
-    const parsedBounds = new Map<string, number[]>();
-    for (const point of this.store.histogramPoints('recommendation.latency', key, window)) {
-      let bounds = parsedBounds.get(point.explicitBounds);
-      if (bounds === undefined) parsedBounds.set(point.explicitBounds, (bounds = parseJson<number[]>(point.explicitBounds, [])));
-      const counts = parseJson<number[]>(point.bucketCounts, []);
-      const entry = out.get(point.variant);
-      if (entry === undefined) out.set(point.variant, { bounds, counts: [...counts] });
-      else if (entry.bounds === bounds || (entry.bounds.length === bounds.length && entry.bounds.every((b, i) => b === bounds![i]))) {
-        counts.forEach((c, i) => (entry.counts[i] = (entry.counts[i] ?? 0) + c));
-      }
-    }
-    return out;
-  }
-
-  close(): void {
-    this.store.close();
+  close(): Promise<void> {
+    return this.source.close();
   }
 }

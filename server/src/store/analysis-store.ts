@@ -64,6 +64,11 @@ export class AnalysisStore {
     configureReadConnection(this.db);
   }
 
+  /** Runs `read` inside one read transaction: every query in it sees the same snapshot of the file. */
+  snapshot<T>(read: () => T): T {
+    return this.db.transaction(read)();
+  }
+
   private params(key: string, window: AnalysisWindow): Record<string, unknown> {
     return { key, from: window.fromMs, to: window.toMs, cohort: window.cohort ?? null, claimPath: `$."${key}"` };
   }
