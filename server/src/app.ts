@@ -4,7 +4,7 @@ import { cors } from './http/cors.js';
 import { errorHandler, notFound } from './http/http-error.js';
 import { requestContext } from './http/request-context.js';
 import { telemetryApi, visitorApi } from './routes/api-routes.js';
-import { otlpRoutes, type OtlpRouteConfig } from './routes/otlp-routes.js';
+import { otlpRoutes, type AcceptedBatchSink, type OtlpRouteConfig } from './routes/otlp-routes.js';
 import type { OtlpForwarder } from './services/otlp-forwarder.js';
 import { staticRoutes, type StaticConfig } from './routes/static-routes.js';
 import type { AnalysisService } from './services/analysis-service.js';
@@ -25,6 +25,8 @@ export interface AppDeps {
   readonly otlp: OtlpRouteConfig;
   readonly ingestPool: IngestPool;
   readonly forwarder?: OtlpForwarder;
+  /** Takes accepted batches before they are acknowledged: ClickHouse embedded (`CLICKHOUSE_URL=chdb:`). */
+  readonly acceptedSink?: AcceptedBatchSink;
   /** Serve `/bench/parse-only/v1/*` (decode, store nothing) for the ingest benchmark. */
   readonly benchParseOnlyRoute?: boolean;
   readonly static: StaticConfig;
@@ -43,7 +45,7 @@ export function createApp(deps: AppDeps): Express {
     if (problem === undefined) res.json({ status: 'ok' });
     else res.status(503).json({ status: 'unavailable', reason: problem });
   });
-  app.use('/v1', cors(deps.corsOrigins), otlpRoutes({ pool: deps.ingestPool, forwarder: deps.forwarder, config: deps.otlp }));
+  app.use('/v1', cors(deps.corsOrigins), otlpRoutes({ pool: deps.ingestPool, forwarder: deps.forwarder, accepted: deps.acceptedSink, config: deps.otlp }));
   if (deps.benchParseOnlyRoute) {
     app.use('/bench/parse-only/v1', otlpRoutes({ pool: deps.ingestPool, config: { ...deps.otlp, parseOnly: true } }));
   }

@@ -6,6 +6,7 @@ import { createApp } from './app.js';
 import { COHORT_BAGGAGE_KEY } from './core/experiments.js';
 import { ConfigError, type ServerConfig } from './config.js';
 import { SqliteAnalysisSource } from './analysis/sqlite-analysis-source.js';
+import { ClickHouseBackend } from './clickhouse/clickhouse-backend.js';
 import { AnalysisService } from './services/analysis-service.js';
 import { ExperimentService } from './services/experiment-service.js';
 import { FeatureClient } from './services/feature-client.js';
@@ -53,6 +54,8 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   mkdirSync(config.dataDir, { recursive: true });
   const experimentKeys = new Set([...config.experiments.experiments.map((e) => e.baggageKey), COHORT_BAGGAGE_KEY]);
   const telemetryPath = join(config.dataDir, 'telemetry.db');
+  // First: a ClickHouse that cannot be reached (or chdb not installed) stops the start before anything is opened.
+  const clickhouse = config.clickhouse === undefined ? undefined : await ClickHouseBackend.open(config.clickhouse);
   // The main thread's connection reads (and migrates first); the ingest workers do all writing.
   const store = new TelemetryStore({ path: telemetryPath, isExperimentKey: (key) => experimentKeys.has(key), requestService: config.serviceName });
   const ingestPool = new IngestPool({
@@ -64,10 +67,11 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   });
   const content = new ContentStore({ path: join(config.dataDir, 'content.db'), articleCount: CATALOGUE_SIZE, userCount: AUDIENCE_SIZE, seed: CATALOGUE_SEED });
   const experiments = new ExperimentService(config.experiments);
-  const analysis = new AnalysisService(new SqliteAnalysisSource(telemetryPath), config.experiments.experiments);
+  const analysisSource = config.analysisBackend === 'clickhouse' && clickhouse !== undefined ? clickhouse.analysisSource(config.serviceName) : new SqliteAnalysisSource(telemetryPath);
+  const analysis = new AnalysisService(analysisSource, config.experiments.experiments);
   const telemetry = startTelemetry({
     serviceName: config.serviceName,
-    exportTo: { sink: ingestPool },
+    exportTo: { sink: clickhouse?.withRecords(ingestPool) ?? ingestPool },
     baggageKeyPredicate: experiments.isAllowedBaggageKey,
     disabled: config.telemetryDisabled,
     metricIntervalMs: config.metricIntervalMs,
@@ -108,6 +112,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     otlp: { maxBodyBytes: config.maxBodyBytes, internalToken: config.internalToken },
     ingestPool,
     forwarder,
+    acceptedSink: clickhouse?.acceptedSink(),
     benchParseOnlyRoute: config.benchParseOnlyRoute,
     static: { distDir: config.distDir },
     isReady: () => ready,
@@ -118,6 +123,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     await ingestPool.close();
     await forwarder?.close(forwardDrainMs);
     await analysis.close();
+    await clickhouse?.close();
     store.close();
     content.close();
   };
