@@ -58,6 +58,8 @@ export interface ServerConfig {
   readonly analysisBackend: 'sqlite' | 'clickhouse';
   /** `CLICKHOUSE_URL` (`http(s)://…` or `chdb:<folder>`), `CLICKHOUSE_DATABASE` (default `otel`), `CLICKHOUSE_USER`, `CLICKHOUSE_PASSWORD`. */
   readonly clickhouse: ClickHouseConfig | undefined;
+  /** `STORE=none`: a stateless forwarding endpoint (no SQLite); default `sqlite`. */
+  readonly store: 'sqlite' | 'none';
 }
 
 const MIB = 1024 * 1024;
@@ -139,6 +141,12 @@ function clickhouseConfig(env: NodeJS.ProcessEnv): ClickHouseConfig | undefined 
   return { url: httpUrl(raw, 'CLICKHOUSE_URL'), database, user: env.CLICKHOUSE_USER || undefined, password: env.CLICKHOUSE_PASSWORD || undefined };
 }
 
+function storeKind(raw: string | undefined): 'sqlite' | 'none' {
+  const value = (raw ?? '').trim() || 'sqlite';
+  if (value !== 'sqlite' && value !== 'none') throw new ConfigError(`Configuration: STORE is invalid, expected sqlite or none (actual: ${value})`);
+  return value;
+}
+
 function analysisBackend(env: NodeJS.ProcessEnv, clickhouse: ClickHouseConfig | undefined): 'sqlite' | 'clickhouse' {
   const raw = (env.ANALYSIS_BACKEND ?? '').trim() || 'sqlite';
   if (raw !== 'sqlite' && raw !== 'clickhouse') throw new ConfigError(`Configuration: ANALYSIS_BACKEND is invalid, expected sqlite or clickhouse (actual: ${raw})`);
@@ -171,6 +179,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): ServerConfig {
   return {
     clickhouse,
     analysisBackend: analysisBackend(env, clickhouse),
+    store: storeKind(env.STORE),
     experimentsFile,
     experiments: readExperimentsFile(experimentsFile),
     port: integer(env, 'PORT', 3000, 0, 65_535),

@@ -11,7 +11,7 @@ import { AnalysisService } from './services/analysis-service.js';
 import { ExperimentService } from './services/experiment-service.js';
 import { FeatureClient } from './services/feature-client.js';
 import { FeatureStoreProcess } from './services/feature-store-process.js';
-import { OtlpForwarder } from './services/otlp-forwarder.js';
+import { OtlpForwarder, type ForwarderConfig } from './services/otlp-forwarder.js';
 import { RetentionJob } from './services/retention-job.js';
 import { DEFAULT_CACHE_CONFIG, RecommendationService } from './services/recommendation-service.js';
 import { ContentStore } from './store/content-store.js';
@@ -32,7 +32,19 @@ const FORWARD_INITIAL_BACKOFF_MS = 500;
 const FORWARD_MAX_BACKOFF_MS = 30_000;
 const FORWARD_TIMEOUT_MS = 10_000;
 /** On shutdown, give the upstream collector this long to take what is queued. */
-const FORWARD_DRAIN_MS = 5_000;
+export const FORWARD_DRAIN_MS = 5_000;
+
+/** The forwarder's settings for an upstream collector at `url`. */
+export function forwarderConfig(url: string): ForwarderConfig {
+  return {
+    url,
+    maxQueuedBytes: FORWARD_QUEUE_BYTES,
+    maxAttempts: FORWARD_MAX_ATTEMPTS,
+    initialBackoffMs: FORWARD_INITIAL_BACKOFF_MS,
+    maxBackoffMs: FORWARD_MAX_BACKOFF_MS,
+    timeoutMs: FORWARD_TIMEOUT_MS,
+  };
+}
 
 /** A running variant-lens server. */
 export interface RunningServer {
@@ -80,14 +92,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const forwarder =
     config.forwardUrl === undefined
       ? undefined
-      : new OtlpForwarder({
-          url: config.forwardUrl,
-          maxQueuedBytes: FORWARD_QUEUE_BYTES,
-          maxAttempts: FORWARD_MAX_ATTEMPTS,
-          initialBackoffMs: FORWARD_INITIAL_BACKOFF_MS,
-          maxBackoffMs: FORWARD_MAX_BACKOFF_MS,
-          timeoutMs: FORWARD_TIMEOUT_MS,
-        });
+      : new OtlpForwarder(forwarderConfig(config.forwardUrl));
   const retention = new RetentionJob(store, {
     maxAgeMs: config.retentionMaxAgeHours * 3_600_000,
     maxSpans: config.retentionMaxSpans,
