@@ -1,5 +1,6 @@
 /** `npm run bench`: every benchmark, or those named as arguments (e.g. `npm run bench -- ingest`). */
 import { runAnalysisBench } from './analysis-bench.js';
+import { runClickHouseBench } from './clickhouse-bench.js';
 import { runFreshnessBench } from './freshness-bench.js';
 import { runIngestBench } from './ingest-bench.js';
 import { runRecommendationsBench } from './recommendations-bench.js';
@@ -11,6 +12,7 @@ const BENCHES: Record<string, () => Promise<unknown>> = {
   sdk: runSdkBench,
   recommendations: runRecommendationsBench,
   freshness: runFreshnessBench,
+  clickhouse: runClickHouseBench,
 };
 
 const selected = process.argv.slice(2).filter((a) => !a.startsWith('-'));
