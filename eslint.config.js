@@ -1,6 +1,64 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+/**
+ * The layer rule, enforced: pure core ← stores and services ← HTTP ← entry points, and code
+ * shared by the browser and the server in common/ depends on neither. Each entry names the
+ * files and the imports they must not make; `no-restricted-imports` fails `npm run lint` on
+ * one (server/test/layering.test.ts shows it does).
+ */
+const SDK_PACKAGES = ['@opentelemetry/sdk-*', '@opentelemetry/exporter-*', '@opentelemetry/instrumentation*', '@opentelemetry/context-*', '@opentelemetry/resources'];
+const IO_PACKAGES = ['express', 'better-sqlite3', 'node:fs', 'node:http', 'node:worker_threads', 'node:child_process'];
+const LAYERS = [
+  {
+    files: ['common/src/**'],
+    message: 'common/ is shared by the browser SDK and the server: pure, importing neither',
+    patterns: ['**/server/**', '**/client-sdk/**', '**/demo-site/**', ...IO_PACKAGES, ...SDK_PACKAGES, '@opentelemetry/api'],
+  },
+  {
+    files: ['server/src/core/**'],
+    message: 'the core is pure: no I/O, no OpenTelemetry SDK, nothing from the layers above it',
+    patterns: ['../store/*', '../services/*', '../http/*', '../routes/*', '../telemetry/*', '../analysis/*', '../cli/*', '../feature-store/*', '../*.js', ...IO_PACKAGES, ...SDK_PACKAGES],
+  },
+  {
+    files: ['server/src/store/**', 'server/src/analysis/**'],
+    message: 'stores and analysis sources sit below the services and the HTTP layer',
+    patterns: ['../services/*', '../http/*', '../routes/*', '../cli/*', '../server.js', '../app.js', '../index.js'],
+  },
+  {
+    files: ['server/src/services/**', 'server/src/telemetry/**'],
+    message: 'services sit below the HTTP layer and the entry points',
+    patterns: ['../http/*', '../routes/*', '../cli/*', '../server.js', '../app.js', '../index.js'],
+  },
+  {
+    files: ['server/src/http/**'],
+    message: 'middleware sits below the routers and the entry points',
+    patterns: ['../routes/*', '../cli/*', '../server.js', '../app.js', '../index.js'],
+  },
+  {
+    files: ['client-sdk/src/**'],
+    message: 'the browser SDK imports shared code from common/, never the server tree',
+    patterns: ['**/server/**', '**/demo-site/**', ...IO_PACKAGES],
+  },
+  {
+    files: ['server/dashboard/**'],
+    message: 'the dashboard reads the API through the wire types in common/, never the server code',
+    patterns: ['../src/store/*', '../src/services/*', '../src/http/*', '../src/routes/*', '../src/analysis/*', '**/server/src/**', ...IO_PACKAGES],
+  },
+  {
+    files: ['demo-site/src/**'],
+    message: 'the demo site uses the product through its public entry points only',
+    patterns: ['**/server/**', '**/common/**', ...IO_PACKAGES],
+  },
+];
+
+function layerRules() {
+  return LAYERS.map(({ files, message, patterns }) => ({
+    files,
+    rules: { 'no-restricted-imports': ['error', { patterns: [{ group: patterns, message }] }] },
+  }));
+}
+
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'data/**', 'test-results/**', 'playwright-report/**'] },
   js.configs.recommended,
@@ -19,9 +77,10 @@ export default tseslint.config(
       'no-console': 'off',
     },
   },
+  ...layerRules(),
   {
     // Tests read JSON bodies whose shape the assertions themselves check.
-    files: ['server/test/**', 'client-sdk/test/**', 'e2e/**'],
+    files: ['common/test/**', 'server/test/**', 'client-sdk/test/**', 'e2e/**'],
     rules: { '@typescript-eslint/no-explicit-any': 'off', '@typescript-eslint/no-non-null-assertion': 'off' },
   },
 );

@@ -2,7 +2,7 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['server/test/**/*.test.ts', 'client-sdk/test/**/*.test.ts'],
+    include: ['common/test/**/*.test.ts', 'server/test/**/*.test.ts', 'client-sdk/test/**/*.test.ts'],
     // Integration tests open real SQLite files and real ports; two cores, so keep it modest.
     maxWorkers: 2,
     testTimeout: 20_000,

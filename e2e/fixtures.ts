@@ -8,7 +8,7 @@
 import { test as base, expect, type APIRequestContext, type Locator, type Page, type Request } from '@playwright/test';
 import type { RecommendationResponse } from '../client-sdk/src/variant-lens.js';
 import type { ExperimentResults } from '../server/src/core/experiment-analysis.js';
-import type { StoredMetricPoint, StoredSpan } from '../server/src/store/telemetry-store.js';
+import type { StoredMetricPoint, StoredSpan } from '../common/src/wire-types.js';
 import { startServerProcess, type ServerProcess } from './server-process.js';
 
 export { expect };

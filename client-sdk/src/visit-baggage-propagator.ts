@@ -1,6 +1,6 @@
 import { propagation, type Context, type TextMapPropagator, type TextMapSetter, type TextMapGetter } from '@opentelemetry/api';
 import { W3CBaggagePropagator } from '@opentelemetry/core';
-import { guardBaggage } from '../../server/src/core/baggage-guard.js';
+import { guardBaggage } from '../../common/src/baggage-guard.js';
 
 /**
  * W3C baggage propagation that adds the visit's experiment baggage to every outgoing

@@ -4,7 +4,7 @@
  * so the page keeps asking for a while. Spans from browsers are untrusted: every value goes
  * into the page through textContent or an attribute, never as markup.
  */
-import type { StoredSpan } from '../src/store/telemetry-store.js';
+import type { StoredSpan } from '../../common/src/wire-types.js';
 import { el } from './dom.js';
 import { layoutWaterfall, type WaterfallRow } from './waterfall.js';
 

@@ -111,7 +111,7 @@ describe('experiment results', () => {
   });
 
   it('cross-checks with the stored metrics (impressions counter by variant)', async () => {
-    await new Promise((r) => setTimeout(r, 500));
+    // flush() exports the meter's points now (forceFlush) and waits for their commit: no need to wait for its interval.
     await server.flush();
     const results = await json('/api/experiments/rec_algorithm_v3/results');
     const total = results.variants.reduce((s: number, v: any) => s + v.metrics.impressions, 0);

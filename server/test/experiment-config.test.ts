@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { FORBIDDEN_KEYS } from '../src/core/baggage-guard.js';
+import { FORBIDDEN_KEYS } from '../../common/src/baggage-guard.js';
 import { EXPERIMENTS_SPEC_VERSION, ExperimentsFileError, parseExperimentsFile } from '../src/core/experiment-config.js';
 
 const SHIPPED_FILE = new URL('../../config/experiments.json', import.meta.url);

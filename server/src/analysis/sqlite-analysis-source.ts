@@ -3,13 +3,14 @@
  * at ingest, read through one read-only connection inside one read transaction (in WAL mode a
  * reader's transaction sees one snapshot, however many commits land meanwhile).
  */
+import { METRIC } from '../../../common/src/semconv.js';
 import type { ExperimentDefinition } from '../core/experiment-config.js';
 import { AnalysisStore, DURATION_BUCKETS_PER_E } from '../store/analysis-store.js';
 import type { AnalysisData, AnalysisSource, AnalysisWindow } from './analysis-source.js';
 
-const IMPRESSIONS_METRIC = 'recommendation.impressions';
-const CLICK_THROUGH_METRIC = 'recommendation.click_through';
-const LATENCY_METRIC = 'recommendation.latency';
+const IMPRESSIONS_METRIC = METRIC.IMPRESSIONS;
+const CLICK_THROUGH_METRIC = METRIC.CLICK_THROUGH;
+const LATENCY_METRIC = METRIC.LATENCY;
 
 function parseJson<T>(raw: string | null, fallback: T): T {
   return raw === null ? fallback : (JSON.parse(raw) as T);
@@ -38,16 +39,20 @@ export class SqliteAnalysisSource implements AnalysisSource {
     const users = this.store.users(key, window);
     const delivery = new Map<string, { served: number; reported: number }>();
     const variantMismatch: Record<string, number> = {};
+    const invalid: Record<string, number> = {};
     for (const row of users) {
       const entry = delivery.get(row.variant) ?? { served: 0, reported: 0 };
       entry.served += row.requests;
       entry.reported += row.reported;
       delivery.set(row.variant, entry);
       if (row.mismatched > 0) variantMismatch[row.variant] = (variantMismatch[row.variant] ?? 0) + row.mismatched;
+      if (row.invalid > 0) invalid[row.variant] = (invalid[row.variant] ?? 0) + row.invalid;
     }
+    const populations = Object.fromEntries(this.store.populations(window).map(({ population, ...figures }) => [population, figures]));
     return {
       users,
-      rejected: { unknownRequest: this.store.unknownRequestClicks(key, window), variantMismatch },
+      rejected: { unknownRequest: this.store.unknownRequestClicks(key, window), variantMismatch, invalid },
+      populations,
       durations: this.store.requestDurations(key, experiment.variants, window),
       delivery,
       downstream: downstream.groups,

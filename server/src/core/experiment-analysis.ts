@@ -24,7 +24,14 @@ export interface AnalysisInput {
   readonly window: { readonly from: string | null; readonly to: string | null };
   readonly cohort: string | null;
   readonly users: readonly { variant: string; user: string; requests: number; impressions: number; errors: number; clicks: number }[];
-  readonly rejected: { readonly unknownRequest: Readonly<Record<string, number>>; readonly variantMismatch: Readonly<Record<string, number>> };
+  readonly rejected: {
+    readonly unknownRequest: Readonly<Record<string, number>>;
+    readonly variantMismatch: Readonly<Record<string, number>>;
+    /** Clicks on a served request that broke an attribution rule (a content id it did not serve, outside the click window), per variant. */
+    readonly invalid?: Readonly<Record<string, number>>;
+  };
+  /** Visitors outside the randomised population: in no running experiment (holdout), or forced for QA. */
+  readonly populations?: Readonly<Partial<Record<'holdout' | 'forced', PopulationFigures>>>;
   /** Request durations per variant, sorted ascending. */
   readonly durations: ReadonlyMap<string, ArrayLike<number>>;
   readonly delivery: ReadonlyMap<string, { served: number; reported: number }>;
@@ -36,6 +43,14 @@ export interface AnalysisInput {
   readonly metrics: ReadonlyMap<string, { impressions: number; clickThrough: number }>;
   /** `recommendation.latency` histogram per variant: bounds and summed bucket counts. */
   readonly latencyHistograms: ReadonlyMap<string, { bounds: readonly number[]; counts: readonly number[] }>;
+}
+
+/** What a population outside the comparisons did. */
+export interface PopulationFigures {
+  readonly users: number;
+  readonly requests: number;
+  readonly impressions: number;
+  readonly clicks: number;
 }
 
 export interface VariantResult {
@@ -79,6 +94,10 @@ export interface ExperimentResults {
   cohort: string | null;
   srm: { pValue: number | null; statistic: number; flagged: boolean; users: Record<string, number>; expectedShares: Record<string, number> };
   rejectedClicks: { unknownRequest: number; variantMismatch: number; unknownRequestByClaimedVariant: Record<string, number> };
+  /** Clicks that named a served request but broke an attribution rule (see the README's trust model). */
+  invalidClicks: number;
+  /** Visitors kept out of every comparison, counted apart. */
+  populations: { holdout: PopulationFigures & { ctr: number | null }; forced: PopulationFigures & { ctr: number | null } };
   warnings: string[];
   variants: VariantResult[];
 }
@@ -179,7 +198,7 @@ export function analyzeExperiment(input: AnalysisInput): ExperimentResults {
       requests,
       impressions: estimate.denominator,
       clicks: estimate.numerator,
-      rejectedClicks: (input.rejected.unknownRequest[variant] ?? 0) + (input.rejected.variantMismatch[variant] ?? 0),
+      rejectedClicks: (input.rejected.unknownRequest[variant] ?? 0) + (input.rejected.variantMismatch[variant] ?? 0) + (input.rejected.invalid?.[variant] ?? 0),
       ctr: finite(estimate.ratio),
       ctrCi95: [finite(estimate.ci95[0]), finite(estimate.ci95[1])],
       metrics: { impressions: metrics.impressions, clickThrough: metrics.clickThrough, ctr: share(metrics.clickThrough, metrics.impressions) },
@@ -247,7 +266,14 @@ export function analyzeExperiment(input: AnalysisInput): ExperimentResults {
       // What those clicks claimed, as sent: browser-controlled text, rendered escaped.
       unknownRequestByClaimedVariant: { ...input.rejected.unknownRequest },
     },
+    invalidClicks: rejectedTotal(input.rejected.invalid ?? {}),
+    populations: { holdout: population(input.populations?.holdout), forced: population(input.populations?.forced) },
     warnings,
     variants,
   };
+}
+
+function population(figures: PopulationFigures | undefined): PopulationFigures & { ctr: number | null } {
+  const f = figures ?? { users: 0, requests: 0, impressions: 0, clicks: 0 };
+  return { users: f.users, requests: f.requests, impressions: f.impressions, clicks: f.clicks, ctr: share(f.clicks, f.impressions) };
 }

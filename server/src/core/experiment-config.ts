@@ -3,7 +3,7 @@
  * and errors that name the experiment and the field.
  */
 import { z } from 'zod';
-import { FORBIDDEN_KEYS } from './baggage-guard.js';
+import { FORBIDDEN_KEYS } from '../../../common/src/baggage-guard.js';
 
 /** Version of the file format this code reads. */
 export const EXPERIMENTS_SPEC_VERSION = 1;

@@ -1,6 +1,6 @@
 import { propagation, ROOT_CONTEXT, SpanKind, type Meter, type Tracer } from '@opentelemetry/api';
 import express, { type Express } from 'express';
-import { guardBaggage } from '../core/baggage-guard.js';
+import { guardBaggage } from '../../../common/src/baggage-guard.js';
 import type { ContentStore } from '../store/content-store.js';
 import { errorHandler, HttpError, notFound } from '../http/http-error.js';
 import { isValidVisitorId } from '../http/visitor.js';

@@ -1,4 +1,4 @@
-import { guardBaggage, type BaggageGuardConfig } from '../core/baggage-guard.js';
+import { guardBaggage, type BaggageGuardConfig } from '../../../common/src/baggage-guard.js';
 import {
   assignUser,
   cohortOf,

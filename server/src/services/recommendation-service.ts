@@ -148,6 +148,8 @@ export class RecommendationService {
           summary: article.summary,
         }));
         span.setAttribute('recommendation.count', recommendations.length);
+        // What was served, on the trusted side: a click counts only for one of these (request-attribution.ts).
+        span.setAttribute('recommendation.content_ids', recommendations.map((r) => r.contentId));
         span.setAttribute('recommendation.algorithm', effective);
         const metricAttributes = this.experiments.metricAttributes(assignment.baggage);
         this.impressions.add(recommendations.length, metricAttributes);

@@ -29,6 +29,17 @@ export interface UserRow {
   readonly reported: number;
   /** Clicks on this user's requests that claimed another variant. */
   readonly mismatched: number;
+  /** Clicks on this user's requests that broke an attribution rule (content not served, outside the click window). */
+  readonly invalid: number;
+}
+
+/** A population apart from the randomised one: visitors in no running experiment, or forced for QA. */
+export interface PopulationRow {
+  readonly population: 'holdout' | 'forced';
+  readonly users: number;
+  readonly requests: number;
+  readonly impressions: number;
+  readonly clicks: number;
 }
 
 /** The window in whole minutes, as the rollups store it. */
@@ -79,17 +90,34 @@ export class AnalysisStore {
   /**
    * Per (variant, user): requests, served impressions, errors, verified clicks (once per
    * request and content id, counted at ingest), requests with any browser telemetry, and
-   * clicks that claimed another variant. The primary key's order makes this a single scan.
+   * clicks that claimed another variant. A user is in the window when their first exposure
+   * (first served request in the experiment) is, and then counts their activity up to the
+   * window's end: selecting users by activity inside the window would drop those merely
+   * inactive in it, which depends on the treatment. The primary key's order makes this a
+   * single scan.
    */
   users(key: string, window: AnalysisWindow): UserRow[] {
     return this.db
       .prepare(
         `SELECT variant, user_id AS user, count(*) AS requests, sum(impressions) AS impressions, sum(error) AS errors,
-                sum(clicks) AS clicks, sum(browser_events > 0) AS reported, sum(mismatched_clicks) AS mismatched
-         FROM experiment_requests WHERE ${AnalysisStore.WINDOW}
-         GROUP BY variant, user_id`,
+                sum(clicks) AS clicks, sum(browser_events > 0) AS reported, sum(mismatched_clicks) AS mismatched,
+                sum(invalid_clicks) AS invalid
+         FROM experiment_requests WHERE key = @key AND start_ms < @to AND (@cohort IS NULL OR cohort = @cohort)
+         GROUP BY variant, user_id HAVING min(start_ms) >= @from`,
       )
       .all(this.params(key, window)) as UserRow[];
+  }
+
+  /** The served requests outside the randomised population, by population (see `request-attribution.ts`). */
+  populations(window: AnalysisWindow): PopulationRow[] {
+    return this.db
+      .prepare(
+        `SELECT population, count(DISTINCT user_id) AS users, count(*) AS requests, sum(served_count) AS impressions, sum(clicks) AS clicks
+         FROM served_requests
+         WHERE population <> 'experiment' AND start_ms >= @from AND start_ms < @to AND (@cohort IS NULL OR cohort = @cohort)
+         GROUP BY population`,
+      )
+      .all({ from: window.fromMs, to: window.toMs, cohort: window.cohort ?? null }) as PopulationRow[];
   }
 
   /** Clicks naming no request the server served, by the variant they claim. */

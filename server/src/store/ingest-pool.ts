@@ -66,6 +66,8 @@ export class IngestPool {
   private readonly slots: Slot[];
   private readonly checkpointer: Worker;
   private readonly waiters = new Map<number, Waiter>();
+  /** Called when the last waiter settles: what `drain` awaits instead of polling. */
+  private onIdle: (() => void)[] = [];
   /** The workers' write lock, which other writers of the file (retention) take too. */
   private readonly lock: SharedArrayBuffer;
   private nextId = 1;
@@ -95,6 +97,14 @@ export class IngestPool {
     console.error('ingest worker failed', error);
     for (const waiter of this.waiters.values()) waiter.reject(error);
     this.waiters.clear();
+    this.notifyIdle();
+  }
+
+  private notifyIdle(): void {
+    if (this.waiters.size > 0) return;
+    const idle = this.onIdle;
+    this.onIdle = [];
+    for (const resolve of idle) resolve();
   }
 
   private settle(reply: IngestReply): void {
@@ -106,6 +116,7 @@ export class IngestPool {
     if ('malformed' in reply) waiter.reject(new MalformedBodyError(reply.malformed));
     else if ('error' in reply) waiter.reject(new Error(reply.error));
     else waiter.resolve({ rejected: reply.rejected, errors: reply.errors, forward: reply.forward });
+    this.notifyIdle();
   }
 
   private send(slot: Slot, request: IngestRequest, bytes: number, transfer: ArrayBuffer[] = []): Promise<IngestOutcome> {
@@ -170,8 +181,9 @@ export class IngestPool {
   }
 
   /** Resolves when everything sent so far is committed. */
-  async drain(): Promise<void> {
-    while (this.waiters.size > 0 && this.failure === undefined) await new Promise((r) => setTimeout(r, 5));
+  drain(): Promise<void> {
+    if (this.waiters.size === 0 || this.failure !== undefined) return Promise.resolve();
+    return new Promise((resolve) => this.onIdle.push(resolve));
   }
 
   /** Commits what is pending, closes the workers' connections and stops them. */

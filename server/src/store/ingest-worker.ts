@@ -34,6 +34,8 @@ interface Pending {
 
 let pending: Pending[] = [];
 let committing = false;
+/** The running commit loop, which `close` awaits; undefined when nothing is being committed. */
+let commits: Promise<void> | undefined;
 
 function reply(message: IngestReply): void {
   parentPort!.postMessage(message);
@@ -60,7 +62,7 @@ function enqueue(item: Pending): void {
   if (!committing) {
     committing = true;
     // Let the messages already waiting be decoded first: they join this transaction.
-    setImmediate(() => void commitLoop());
+    commits = new Promise((resolve) => setImmediate(resolve)).then(commitLoop);
   }
 }
 
@@ -78,6 +80,7 @@ async function commitLoop(): Promise<void> {
     }
   }
   committing = false;
+  commits = undefined;
 }
 
 function commitBatch(batch: readonly Pending[]): void {
@@ -98,7 +101,7 @@ parentPort!.on('message', (request: IngestRequest) => {
   else if (request.kind === 'records') enqueue({ id: request.id, spans: prepareSpans(request.spans), points: request.points, reply: { id: request.id, rejected: 0, errors: [] } });
   else if (request.kind === 'close') {
     void (async () => {
-      while (committing || pending.length > 0) await new Promise((r) => setTimeout(r, 5));
+      while (commits !== undefined) await commits;
       store.close();
       reply({ id: request.id, rejected: 0, errors: [] });
     })();

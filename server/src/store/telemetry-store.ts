@@ -1,18 +1,23 @@
 import { createHash } from 'node:crypto';
 import Database from 'better-sqlite3';
+import { ATTR, METRIC, SPAN } from '../../../common/src/semconv.js';
+import type { StoredMetricPoint, StoredSpan } from '../../../common/src/wire-types.js';
 import type { MetricPointRecord, SpanRecord } from '../core/telemetry-records.js';
 import { canonicalJson, nanosToMillis } from '../core/telemetry-records.js';
+import { experimentClaims, judgeClick, servedRequestOf, type ClickHistory, type ServedRequest } from '../core/request-attribution.js';
 import { addToBloom, BLOOM_BYTES, mightContain, SEGMENT_ROWS, segmentOf } from '../core/trace-bloom.js';
 import { configureConnection, migrate, type Migration } from './migrations.js';
 
-const REQUEST_SPAN = 'recommendation.request';
-const CLICK_SPAN = 'recommendation.click';
+export type { StoredMetricPoint, StoredSpan } from '../../../common/src/wire-types.js';
+
+const REQUEST_SPAN = SPAN.REQUEST;
+const CLICK_SPAN = SPAN.CLICK;
 /**
  * The metrics browsers report. The analysis counts a browser's points only for these: every
  * other metric it reads (impressions, latency) is the server's own, and a point a browser
  * posts under such a name is kept for inspection but never counted, as its span claims are.
  */
-export const CLIENT_REPORTED_METRICS: ReadonlySet<string> = new Set(['recommendation.click_through']);
+export const CLIENT_REPORTED_METRICS: ReadonlySet<string> = new Set([METRIC.CLICK_THROUGH]);
 /** Bloom filter keys: trace ids and request ids share a segment's filter, apart by prefix. */
 const traceKey = (traceId: string): string => `t:${traceId}`;
 const requestKey = (requestId: string): string => `r:${requestId}`;
@@ -214,18 +219,43 @@ const MIGRATIONS: readonly Migration[] = [
       CREATE TABLE span_blooms (segment INTEGER PRIMARY KEY, bloom BLOB NOT NULL);
     `,
   },
+  {
+    // Every served request, whoever it was for (request-attribution.ts): what it served (the
+    // content ids, so that a click must name one), its population (experiment, forced,
+    // holdout) and its variants, so that a browser event is judged with one lookup by request
+    // id (time-ordered, so the key grows at its end). Clicks of the forced and holdout
+    // populations are counted here; the experiment population's stay in experiment_requests,
+    // which gains the clicks that named its request but broke a rule.
+    version: 6,
+    sql: `
+      ALTER TABLE experiment_requests ADD COLUMN invalid_clicks INTEGER NOT NULL DEFAULT 0;
+      CREATE TABLE served_requests (
+        request_id TEXT PRIMARY KEY,
+        start_ms REAL NOT NULL,
+        user_id TEXT NOT NULL,
+        cohort TEXT,
+        population TEXT NOT NULL,
+        served_count INTEGER NOT NULL,
+        content_ids TEXT,
+        variants TEXT NOT NULL,
+        browser_events INTEGER NOT NULL DEFAULT 0,
+        clicks INTEGER NOT NULL DEFAULT 0,
+        invalid_clicks INTEGER NOT NULL DEFAULT 0
+      ) WITHOUT ROWID;
+      CREATE INDEX served_requests_population ON served_requests (population, start_ms) WHERE population <> 'experiment';
+      INSERT OR IGNORE INTO served_requests (request_id, start_ms, user_id, cohort, population, served_count, content_ids, variants)
+        SELECT request_id, min(start_ms), min(user_id), min(cohort), 'experiment', max(impressions), NULL, json_group_object(key, variant)
+        FROM experiment_requests GROUP BY request_id;
+    `,
+  },
 ];
 
 /** Log buckets per factor e of the duration rollup: 50 gives 2% wide buckets (percentiles within 1%). */
 export const DURATION_BUCKETS_PER_E = 50;
 const MINUTE_MS = 60_000;
 
-/** What a browser span claims about the experiments (its `experiment.*` attributes). */
-function experimentClaims(attributes: SpanRecord['attributes']): Record<string, unknown> {
-  const claims: Record<string, unknown> = {};
-  for (const key in attributes) if (key.startsWith('experiment.')) claims[key] = attributes[key];
-  return claims;
-}
+/** Prefix of a click key that records a mismatched claim: apart from the genuine click's key, so a forged claim never takes its place. */
+const MISMATCH_KEY_PREFIX = '\u0001';
 /** How far before a request's start an event naming it is still looked for (ms); see `countEarlierEvents`. */
 const EARLY_EVENT_MARGIN_MS = 1_000;
 /** OTLP SpanKind SERVER: server spans are the request itself, not downstream work. */
@@ -286,9 +316,9 @@ export function prepareSpans(spans: readonly SpanRecord[]): PreparedSpan[] {
 /** The `spans` row of a span, in column order. */
 function spanRow(span: SpanRecord): unknown[] {
   const startMs = nanosToMillis(span.startTimeUnixNano);
-  const requestId = span.attributes['recommendation.request_id'];
+  const requestId = span.attributes[ATTR.REQUEST_ID];
   // Only the server's own spans name the visitor; a browser could claim anyone.
-  const userId = span.trusted ? span.attributes['user.id'] : undefined;
+  const userId = span.trusted ? span.attributes[ATTR.USER_ID] : undefined;
   return [
     span.traceId,
     span.spanId,
@@ -323,49 +353,13 @@ interface NewRow {
 
 /** The `NewRow` of a span stored as `row` (its request id as `spanRow` stores it). */
 function newRow(row: number, span: SpanRecord): NewRow {
-  const requestId = span.attributes['recommendation.request_id'];
+  const requestId = span.attributes[ATTR.REQUEST_ID];
   return { row, traceId: span.traceId, requestId: typeof requestId === 'string' ? requestId : null, span };
 }
 
-const defaultExperimentKey = (key: string): boolean => key.startsWith('experiment.') || key === 'user.cohort';
+const defaultExperimentKey = (key: string): boolean => key.startsWith(ATTR.EXPERIMENT_PREFIX) || key === ATTR.USER_COHORT;
 
 
-
-/** A span as the API returns it. */
-export interface StoredSpan {
-  traceId: string;
-  spanId: string;
-  parentSpanId: string | null;
-  name: string;
-  kind: number;
-  service: string;
-  startTimeUnixNano: string;
-  endTimeUnixNano: string;
-  durationMs: number;
-  status: { code: number; message: string };
-  attributes: Record<string, unknown>;
-  links: unknown[];
-  events: unknown[];
-  trusted: boolean;
-}
-
-/** A metric point as the API returns it. */
-export interface StoredMetricPoint {
-  service: string;
-  name: string;
-  unit: string;
-  kind: string;
-  temporality: number;
-  attributes: Record<string, unknown>;
-  startTimeUnixNano: string;
-  timeUnixNano: string;
-  value: number | null;
-  count: number | null;
-  sum: number | null;
-  bucketCounts: number[] | null;
-  explicitBounds: number[] | null;
-  trusted: boolean;
-}
 
 interface SpanRow {
   id: number;
@@ -464,10 +458,18 @@ export class TelemetryStore {
   private readonly insertSpan: Database.Statement;
   private readonly insertSpanRows: Database.Statement;
   private readonly insertRequest: Database.Statement;
-  private readonly requestVariantsById: Database.Statement;
+  private readonly insertServed: Database.Statement;
+  private readonly servedById: Database.Statement;
   private readonly countEvent: Database.Statement;
+  private readonly countServedEvent: Database.Statement;
   private readonly countClick: Database.Statement;
+  private readonly countMismatch: Database.Statement;
+  private readonly countInvalid: Database.Statement;
+  private readonly countServedClick: Database.Statement;
+  private readonly countServedInvalid: Database.Statement;
   private readonly insertClickKey: Database.Statement;
+  private readonly hasClickKey: Database.Statement;
+  private readonly countedClicksOf: Database.Statement;
   private readonly unmatchedSince: Database.Statement;
   private readonly spanEvent: Database.Statement;
   private readonly forgetUnmatched: Database.Statement;
@@ -475,8 +477,8 @@ export class TelemetryStore {
   private readonly servedInTransaction = new Map<string, number>();
   /** When this transaction began (ms since the epoch, the server's clock). */
   private transactionStartMs = 0;
-  /** Variants of requests looked up in this transaction; a commit names few requests many times. */
-  private readonly variantsOfRequest = new Map<string, { key: string; variant: string }[]>();
+  /** Served requests looked up in this transaction (null: not served); a commit names few requests many times. */
+  private readonly servedOfRequest = new Map<string, ServedRequest | null>();
   private readonly readMetricRollup: Database.Statement;
   private readonly writeMetricRollup: Database.Statement;
   private readonly insertUnmatched: Database.Statement;
@@ -509,11 +511,20 @@ export class TelemetryStore {
       ${valuesList(SPAN_VALUES, 1)}`);
     this.insertRequest = this.db.prepare(`INSERT OR IGNORE INTO experiment_requests
       (key, variant, user_id, span_row, request_id, cohort, start_ms, duration_ms, error, impressions) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
-    this.requestVariantsById = this.db.prepare('SELECT key, variant FROM experiment_requests WHERE request_id = ?');
+    this.insertServed = this.db.prepare(`INSERT OR IGNORE INTO served_requests
+      (request_id, start_ms, user_id, cohort, population, served_count, content_ids, variants) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`);
+    this.servedById = this.db.prepare('SELECT start_ms, population, served_count, content_ids, variants FROM served_requests WHERE request_id = ?').raw();
     this.countEvent = this.db.prepare('UPDATE experiment_requests SET browser_events = browser_events + 1 WHERE request_id = ?');
-    this.countClick = this.db.prepare('UPDATE experiment_requests SET clicks = clicks + ? , mismatched_clicks = mismatched_clicks + ? WHERE request_id = ? AND key = ?');
+    this.countServedEvent = this.db.prepare('UPDATE served_requests SET browser_events = browser_events + 1 WHERE request_id = ?');
+    this.countClick = this.db.prepare('UPDATE experiment_requests SET clicks = clicks + 1 WHERE request_id = ?');
+    this.countMismatch = this.db.prepare('UPDATE experiment_requests SET mismatched_clicks = mismatched_clicks + 1 WHERE request_id = ? AND key = ?');
+    this.countInvalid = this.db.prepare('UPDATE experiment_requests SET invalid_clicks = invalid_clicks + 1 WHERE request_id = ?');
+    this.countServedClick = this.db.prepare('UPDATE served_requests SET clicks = clicks + 1 WHERE request_id = ?');
+    this.countServedInvalid = this.db.prepare('UPDATE served_requests SET invalid_clicks = invalid_clicks + 1 WHERE request_id = ?');
     this.insertClickKey = this.db.prepare('INSERT OR IGNORE INTO click_keys VALUES (?, ?)');
-    this.unmatchedSince = this.db.prepare('SELECT id, request_id, span_row FROM unmatched_events WHERE received_ms >= ? ORDER BY id').raw();
+    this.hasClickKey = this.db.prepare('SELECT 1 FROM click_keys WHERE request_id = ? AND content_id = ?').pluck();
+    this.countedClicksOf = this.db.prepare(`SELECT count(*) FROM click_keys WHERE request_id = ? AND substr(content_id, 1, 1) <> '${MISMATCH_KEY_PREFIX}'`).pluck();
+    this.unmatchedSince = this.db.prepare('SELECT id, request_id, span_row, start_ms FROM unmatched_events WHERE received_ms >= ? ORDER BY id').raw();
     this.spanEvent = this.db.prepare('SELECT name, attributes FROM spans WHERE id = ?');
     this.forgetUnmatched = this.db.prepare('DELETE FROM unmatched_events WHERE id = ?');
     this.readMetricRollup = this.db.prepare('SELECT total, bucket_counts AS bucketCounts FROM metric_rollup WHERE name = ? AND key = ? AND variant = ? AND minute = ? AND explicit_bounds IS ?');
@@ -539,7 +550,7 @@ export class TelemetryStore {
     this.writeBloom = this.db.prepare('INSERT OR REPLACE INTO span_blooms (segment, bloom) VALUES (?, ?)');
     this.writeInTransaction = this.db.transaction((spans: readonly PreparedSpan[], points: readonly MetricPointRecord[]) => {
       const lastRow = this.lastRow.get() as number;
-      this.variantsOfRequest.clear();
+      this.servedOfRequest.clear();
       this.servedInTransaction.clear();
       this.pendingUnmatched = [];
       this.transactionStartMs = Date.now();
@@ -629,51 +640,63 @@ export class TelemetryStore {
     // Variants are read from the server's own spans; a browser's claim is kept in the JSON
     // (and its browser event) but not indexed as a variant.
     if (result.changes === 0 || !span.trusted) return result.changes;
+    if (span.name === REQUEST_SPAN) {
+      this.writeServedRequest(span, result.lastInsertRowid);
+      return 1;
+    }
     const variants: [string, string][] = [];
     for (const key in span.attributes) {
       const value = span.attributes[key];
       if (typeof value === 'string' && this.isExperimentKey(key)) variants.push([key, value]);
     }
-    if (variants.length > 0) this.writeAnalysisRows(span, result.lastInsertRowid, variants);
+    if (variants.length > 0) this.writeDownstreamRollup(span, variants);
     return 1;
   }
 
-  /** The request row and its variants, or the downstream rollup, of a trusted span. */
-  private writeAnalysisRows(span: SpanRecord, row: number | bigint, variants: readonly [string, string][]): void {
+  /**
+   * The served request a trusted `recommendation.request` span records (every population),
+   * and for the experiment population its row per experiment key.
+   */
+  private writeServedRequest(span: SpanRecord, row: number | bigint): void {
+    const startMs = nanosToMillis(span.startTimeUnixNano);
+    const served = servedRequestOf(span.attributes, startMs, this.isExperimentKey);
+    if (served === undefined) return;
+    const durationMs = nanosToMillis(span.endTimeUnixNano) - startMs;
+    const userId = span.attributes[ATTR.USER_ID];
+    const cohort = span.attributes[ATTR.USER_COHORT];
+    const user = typeof userId === 'string' ? userId : '';
+    const cohortValue = typeof cohort === 'string' ? cohort : null;
+    const added = this.insertServed.run(
+      served.requestId,
+      startMs,
+      user,
+      cohortValue,
+      served.population,
+      served.count,
+      served.contentIds === null ? null : JSON.stringify(served.contentIds),
+      JSON.stringify(served.variants),
+    ).changes;
+    if (added === 0) return;
+    this.servedOfRequest.set(served.requestId, served);
+    this.servedInTransaction.set(served.requestId, startMs);
+    if (served.population !== 'experiment') return;
+    for (const key in served.variants) {
+      this.insertRequest.run(key, served.variants[key], user, row, served.requestId, cohortValue, startMs, durationMs, span.statusCode === 2 ? 1 : 0, served.count);
+    }
+  }
+
+  /** The downstream rollup of a trusted span that carries variants (not the request span). */
+  private writeDownstreamRollup(span: SpanRecord, variants: readonly [string, string][]): void {
     const startMs = nanosToMillis(span.startTimeUnixNano);
     const durationMs = nanosToMillis(span.endTimeUnixNano) - startMs;
-    const cohort = span.attributes['user.cohort'];
-    if (span.name === REQUEST_SPAN) {
-      const requestId = span.attributes['recommendation.request_id'];
-      if (typeof requestId !== 'string') return;
-      const userId = span.attributes['user.id'];
-      const impressions = span.attributes['recommendation.count'];
-      this.variantsOfRequest.delete(requestId);
-      for (const [key, variant] of variants) {
-        if (key === 'user.cohort') continue;
-        this.insertRequest.run(
-          key,
-          variant,
-          typeof userId === 'string' ? userId : '',
-          row,
-          requestId,
-          typeof cohort === 'string' ? cohort : null,
-          startMs,
-          durationMs,
-          span.statusCode === 2 ? 1 : 0,
-          typeof impressions === 'number' ? impressions : 0,
-        );
-      }
-      if (variants.some(([key]) => key !== 'user.cohort')) this.servedInTransaction.set(requestId, startMs);
-      return;
-    }
+    const cohort = span.attributes[ATTR.USER_COHORT];
     if (span.kind === SERVER_KIND && (this.requestService === undefined || span.service === this.requestService)) return;
-    const hits = span.attributes['cache.hits'];
-    const misses = span.attributes['cache.misses'];
+    const hits = span.attributes[ATTR.CACHE_HITS];
+    const misses = span.attributes[ATTR.CACHE_MISSES];
     const minute = Math.floor(startMs / MINUTE_MS);
     const bucket = durationBucket(durationMs);
     for (const [key, variant] of variants) {
-      if (key === 'user.cohort') continue;
+      if (key === ATTR.USER_COHORT) continue;
       const cell = [key, variant, typeof cohort === 'string' ? cohort : '', span.name, minute, bucket] as const;
       const id = cell.join('\u0000');
       const pending = this.pendingRollup.get(id);
@@ -695,11 +718,11 @@ export class TelemetryStore {
   private countEarlierEvents(): void {
     if (this.servedInTransaction.size === 0) return;
     const since = Math.min(...this.servedInTransaction.values()) - EARLY_EVENT_MARGIN_MS;
-    const earlier = (this.unmatchedSince.all(since) as [number, string, number][]).filter(([, requestId]) => this.servedInTransaction.has(requestId));
-    for (const [id, requestId, row] of earlier) {
+    const earlier = (this.unmatchedSince.all(since) as [number, string, number, number][]).filter(([, requestId]) => this.servedInTransaction.has(requestId));
+    for (const [id, requestId, row, startMs] of earlier) {
       this.forgetUnmatched.run(id);
       const event = this.spanEvent.get(row) as { name: string; attributes: string } | undefined;
-      if (event !== undefined) this.countBrowserEvent(requestId, event.name, JSON.parse(event.attributes) as SpanRecord['attributes'], 0, null);
+      if (event !== undefined) this.countBrowserEvent(requestId, event.name, JSON.parse(event.attributes) as SpanRecord['attributes'], startMs, null);
     }
   }
 
@@ -711,39 +734,74 @@ export class TelemetryStore {
 
   /** A browser span (stored as `row`) that names a served request: counted against it (see `countBrowserEvent`). */
   private writeBrowserEvent(span: SpanRecord, row: number): void {
-    const requestId = span.attributes['recommendation.request_id'];
+    const requestId = span.attributes[ATTR.REQUEST_ID];
     if (typeof requestId === 'string') this.countBrowserEvent(requestId, span.name, span.attributes, nanosToMillis(span.startTimeUnixNano), row);
   }
 
-  /** The variants a stored request was served with; none for a request not (yet) stored. */
-  private requestVariants(requestId: string): { key: string; variant: string }[] {
-    let variants = this.variantsOfRequest.get(requestId);
-    if (variants === undefined) this.variantsOfRequest.set(requestId, (variants = this.requestVariantsById.all(requestId) as { key: string; variant: string }[]));
-    return variants;
+  /** The served request a browser event names; undefined for a request not (yet) stored. */
+  private servedRequest(requestId: string): ServedRequest | undefined {
+    let served = this.servedOfRequest.get(requestId);
+    if (served === undefined) {
+      const found = this.servedById.get(requestId) as [number, ServedRequest['population'], number, string | null, string] | undefined;
+      served =
+        found === undefined
+          ? null
+          : {
+              requestId,
+              startMs: found[0],
+              population: found[1],
+              count: found[2],
+              contentIds: found[3] === null ? null : (JSON.parse(found[3]) as string[]),
+              variants: JSON.parse(found[4]) as Record<string, string>,
+            };
+      this.servedOfRequest.set(requestId, served);
+    }
+    return served ?? undefined;
+  }
+
+  /** A request's clicks so far, as the attribution rules ask for them. */
+  private clickHistory(requestId: string): ClickHistory {
+    return {
+      hasCounted: (contentId) => this.hasClickKey.get(requestId, contentId) !== undefined,
+      countedClicks: () => this.countedClicksOf.get(requestId) as number,
+      hasMismatched: (contentId) => this.hasClickKey.get(requestId, MISMATCH_KEY_PREFIX + contentId) !== undefined,
+    };
   }
 
   /**
-   * Counts a browser event against the request it names: any event shows delivery; a click
-   * counts once per (request, content id), for the request's own variant — or as a mismatch
-   * when it claims another variant of that experiment. An event naming no stored request
-   * waits as unmatched until its request comes (`row` null when replaying such an event,
-   * which is then known to match); until then a click counts as a click on an unknown request.
+   * Counts a browser event against the request it names, by the attribution rules
+   * (`core/request-attribution.ts`): any event shows delivery; a click is judged and counted,
+   * for the experiment population in its request's rows, for the others in the served
+   * request's own. An event naming no stored request waits as unmatched until its request
+   * comes (`row` null when replaying such an event, which is then known to match); until then
+   * a click counts as a click on an unknown request.
    */
   private countBrowserEvent(requestId: string, name: string, attributes: SpanRecord['attributes'], startMs: number, row: number | null): void {
-    const variants = this.requestVariants(requestId);
-    if (variants.length === 0) {
+    const served = this.servedRequest(requestId);
+    if (served === undefined) {
       const click = name === CLICK_SPAN;
       if (row !== null) this.pendingUnmatched.push(requestId, startMs, click ? JSON.stringify(experimentClaims(attributes)) : null, row, click ? 1 : 0, this.transactionStartMs);
       return;
     }
-    this.countEvent.run(requestId);
-    const contentId = attributes['content.id'];
-    if (name !== CLICK_SPAN || typeof contentId !== 'string') return;
-    if (this.insertClickKey.run(requestId, contentId).changes === 0) return;
-    for (const { key, variant } of variants) {
-      const claim = attributes[key];
-      const matches = claim === undefined || claim === variant;
-      this.countClick.run(matches ? 1 : 0, matches ? 0 : 1, requestId, key);
+    const experiment = served.population === 'experiment';
+    (experiment ? this.countEvent : this.countServedEvent).run(requestId);
+    if (name !== CLICK_SPAN) return;
+    const contentId = attributes[ATTR.CONTENT_ID];
+    const verdict = judgeClick(served, { startMs, contentId: typeof contentId === 'string' ? contentId : undefined, claims: attributes }, this.clickHistory(requestId));
+    switch (verdict.outcome) {
+      case 'counted':
+        this.insertClickKey.run(requestId, contentId);
+        (experiment ? this.countClick : this.countServedClick).run(requestId);
+        return;
+      case 'mismatch':
+        this.insertClickKey.run(requestId, MISMATCH_KEY_PREFIX + String(contentId));
+        if (experiment) for (const key of verdict.keys) this.countMismatch.run(requestId, key);
+        return;
+      case 'invalid':
+        (experiment ? this.countInvalid : this.countServedInvalid).run(requestId);
+        return;
+      default:
+        return;
     }
   }
 
@@ -759,7 +817,7 @@ export class TelemetryStore {
     const bounds = point.explicitBounds === null ? '' : JSON.stringify(point.explicitBounds);
     for (const key in point.attributes) {
       const variant = point.attributes[key];
-      if (typeof variant !== 'string' || !key.startsWith('experiment.')) continue;
+      if (typeof variant !== 'string' || !key.startsWith(ATTR.EXPERIMENT_PREFIX)) continue;
       const existing = this.readMetricRollup.get(point.name, key, variant, minute, bounds) as { total: number; bucketCounts: string | null } | undefined;
       let counts = point.bucketCounts === null ? null : [...point.bucketCounts];
       if (existing !== undefined && counts !== null && existing.bucketCounts !== null) {
@@ -865,11 +923,13 @@ export class TelemetryStore {
     const requestOf = this.db.prepare(`SELECT json_extract(attributes, '$."recommendation.request_id"') FROM spans WHERE id = ? AND name = '${REQUEST_SPAN}'`).pluck();
     const deleteRequest = this.db.prepare('DELETE FROM experiment_requests WHERE request_id = ?');
     const deleteClickKeys = this.db.prepare('DELETE FROM click_keys WHERE request_id = ?');
+    const deleteServed = this.db.prepare('DELETE FROM served_requests WHERE request_id = ?');
     for (const id of ids) {
       const requestId = requestOf.get(id) as string | undefined;
       if (typeof requestId === 'string') {
         deleteRequest.run(requestId);
         deleteClickKeys.run(requestId);
+        deleteServed.run(requestId);
       }
       deleteSpan.run(id);
     }

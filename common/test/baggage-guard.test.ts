@@ -4,7 +4,7 @@ import {
   W3C_MAX_TOTAL_BYTES,
   guardBaggage,
   unsafeValueReason,
-} from '../src/core/baggage-guard.js';
+} from '../src/baggage-guard.js';
 
 /** The keys the server reads from browser baggage (SPEC.md, trust model). */
 const SERVER_KEYS = new Set(['experiment.rec_algorithm', 'experiment.ranking_boost', 'user.cohort']);
