@@ -79,7 +79,7 @@ export async function runClickHouseBench(): Promise<Record<string, unknown>> {
       }
       store.close();
       const sqlite = await time(new SqliteAnalysisSource(path));
-      const clickhouse = await time(new ClickHouseAnalysisSource(client, { database, requestService: 'recommendation-service' }, false));
+      const clickhouse = await time(new ClickHouseAnalysisSource(client, { database, requestService: 'recommendation-service', experimentKeys: ['experiment.rec_algorithm', 'experiment.ranking_boost'] }, false));
       rows.push({
         spans,
         metricPoints: points,

@@ -79,7 +79,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   });
   const content = new ContentStore({ path: join(config.dataDir, 'content.db'), articleCount: CATALOGUE_SIZE, userCount: AUDIENCE_SIZE, seed: CATALOGUE_SEED });
   const experiments = new ExperimentService(config.experiments);
-  const analysisSource = config.analysisBackend === 'clickhouse' && clickhouse !== undefined ? clickhouse.analysisSource(config.serviceName) : new SqliteAnalysisSource(telemetryPath);
+  const analysisSource = config.analysisBackend === 'clickhouse' && clickhouse !== undefined ? clickhouse.analysisSource(config.serviceName, config.experiments.experiments.map((e) => e.baggageKey)) : new SqliteAnalysisSource(telemetryPath);
   const analysis = new AnalysisService(analysisSource, config.experiments.experiments);
   const telemetry = startTelemetry({
     serviceName: config.serviceName,

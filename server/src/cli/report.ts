@@ -106,7 +106,11 @@ export function formatReport(results: ExperimentResults): string {
 /** Where the report reads: ClickHouse with `ANALYSIS_BACKEND=clickhouse`, else the SQLite store under DATA_DIR. */
 async function analysisSource(config: ServerConfig): Promise<AnalysisSource> {
   if (config.analysisBackend === 'clickhouse' && config.clickhouse !== undefined) {
-    return new ClickHouseAnalysisSource(openClickHouse(config.clickhouse), { database: config.clickhouse.database, requestService: config.serviceName });
+    return new ClickHouseAnalysisSource(openClickHouse(config.clickhouse), {
+      database: config.clickhouse.database,
+      requestService: config.serviceName,
+      experimentKeys: config.experiments.experiments.map((e) => e.baggageKey),
+    });
   }
   const path = join(config.dataDir, 'telemetry.db');
   if (!existsSync(path)) throw new ConfigError(`no telemetry store at ${path}; start the server (npm start) or set DATA_DIR`);

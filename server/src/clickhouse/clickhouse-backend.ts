@@ -35,8 +35,8 @@ export class ClickHouseBackend {
   }
 
   /** The analysis source over the exporter's tables; it shares this connection. */
-  analysisSource(requestService: string): ClickHouseAnalysisSource {
-    return new ClickHouseAnalysisSource(this.client, { database: this.config.database, requestService }, false);
+  analysisSource(requestService: string, experimentKeys: readonly string[]): ClickHouseAnalysisSource {
+    return new ClickHouseAnalysisSource(this.client, { database: this.config.database, requestService, experimentKeys }, false);
   }
 
   /** Where the routes hand accepted, source-marked batches (only in `chdb:` mode). */

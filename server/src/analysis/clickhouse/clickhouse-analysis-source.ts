@@ -7,14 +7,17 @@
  * resource says `variant_lens.source = service` (set by the collection endpoint); everything else
  * is a browser's claim.
  *
- * The SQL reproduces the SQLite store's figures (see `analysis-store.ts` and the attribution at
- * ingest in `telemetry-store.ts`) number for number: times in ms are computed from nanoseconds the
- * way `nanosToMillis` does, durations are end minus start in those ms, buckets `Math.round`.
- * Where the SQLite store depends on arrival order, this reads order-free: a click claiming
- * another variant is a mismatch only when no click on the same (request, content) matched.
+ * The SQL applies the attribution rules of `core/request-attribution.ts` (held to the same table
+ * of cases as the SQLite store, in `request-attribution.test.ts`) and reproduces the SQLite
+ * store's figures number for number: times in ms are computed from nanoseconds the way
+ * `nanosToMillis` does, durations are end minus start in those ms, buckets `Math.round`. It
+ * reads order-free what the store decides in arrival order; the one difference: when a request
+ * did not record its served ids, which clicks beyond `count` are the invalid ones.
  */
 import type { ClickHouseClient } from '@clickhouse/client';
+import type { PopulationFigures } from '../../core/experiment-analysis.js';
 import type { ExperimentDefinition } from '../../core/experiment-config.js';
+import { ATTRIBUTION_ATTRIBUTES, CLICK_CLOCK_SKEW_MS, CLICK_HORIZON_MS } from '../../core/request-attribution.js';
 import { SOURCE_ATTRIBUTE, SOURCE_SERVICE } from '../../core/otlp-encode.js';
 import { EXPORTER_TABLES, quoteIdentifier } from '../../clickhouse/exporter-schema.js';
 import { DURATION_BUCKETS_PER_E } from '../../store/analysis-store.js';
@@ -34,6 +37,8 @@ export interface ClickHouseAnalysisConfig {
   readonly database: string;
   /** `service.name` of the recommendation server: its SERVER spans are the requests, not downstream work. */
   readonly requestService?: string;
+  /** The running experiments' baggage keys: a request carrying none of them is a holdout visitor's. */
+  readonly experimentKeys: readonly string[];
 }
 
 /** Nanoseconds (Int64) to ms as `nanosToMillis` computes them: whole ms plus the remainder, in doubles. */
@@ -47,11 +52,12 @@ interface UserRow {
   variant: string;
   user: string;
   requests: string;
-  impressions: string;
+  impressions: number;
   errors: string;
   clicks: string;
   reported: string;
   mismatched: string;
+  invalid: string;
 }
 
 export class ClickHouseAnalysisSource implements AnalysisSource {
@@ -79,6 +85,7 @@ export class ClickHouseAnalysisSource implements AnalysisSource {
       to: Math.min(window.toMs, Number.MAX_SAFE_INTEGER),
       fromMinute: Math.floor(window.fromMs / MINUTE_MS),
       toMinute: Math.ceil(Math.min(window.toMs, Number.MAX_SAFE_INTEGER) / MINUTE_MS),
+      keys: this.config.experimentKeys,
       hasCohort: window.cohort === undefined ? 0 : 1,
       cohort: window.cohort ?? '',
       requestService: this.config.requestService ?? '',
@@ -86,29 +93,68 @@ export class ClickHouseAnalysisSource implements AnalysisSource {
   }
 
   /**
-   * Served requests of the experiment: the service's `recommendation.request` spans carrying the
-   * key, once per span (a retried export can write a span twice), in the window and cohort.
+   * Every request the service served (its `recommendation.request` spans, once per request id),
+   * with its population as `servedRequestOf` decides it: `forced` (experiment.forced), `holdout`
+   * (none of the running experiments' keys) or `experiment`.
    */
-  private get requests(): string {
-    return `SELECT any(SpanAttributes['recommendation.request_id']) AS request_id, any(SpanAttributes[{key:String}]) AS variant,
-              any(SpanAttributes['user.id']) AS user, any(SpanAttributes['user.cohort']) AS cohort,
-              any(${START_MS}) AS start_ms, any(${END_MS}) - any(${START_MS}) AS duration_ms,
-              any(StatusCode = 'Error') AS error, any(toInt64OrZero(SpanAttributes['recommendation.count'])) AS impressions
-       FROM ${this.db}.${EXPORTER_TABLES.traces}
-       WHERE SpanName = '${REQUEST_SPAN}' AND ${TRUSTED} AND mapContains(SpanAttributes, {key:String})
-         AND mapContains(SpanAttributes, 'recommendation.request_id')
-       GROUP BY TraceId, SpanId
-       HAVING start_ms >= {from:Float64} AND start_ms < {to:Float64} AND ({hasCohort:UInt8} = 0 OR cohort = {cohort:String})`;
+  private get served(): string {
+    const a = ATTRIBUTION_ATTRIBUTES;
+    return `SELECT request_id, any(start_ms) AS start_ms, any(duration_ms) AS duration_ms, any(error) AS error, any(user) AS user,
+              any(cohort) AS cohort, any(population) AS population, any(variants) AS variants, any(has_ids) AS has_ids,
+              any(content_ids) AS content_ids, any(served_count) AS served_count
+       FROM (
+         SELECT SpanAttributes['${a.requestId}'] AS request_id, ${START_MS} AS start_ms, ${END_MS} - ${START_MS} AS duration_ms,
+                StatusCode = 'Error' AS error, SpanAttributes['${a.userId}'] AS user, SpanAttributes['${a.cohort}'] AS cohort,
+                mapFilter((k, v) -> has({keys:Array(String)}, k), SpanAttributes) AS variants,
+                multiIf(SpanAttributes['${a.forced}'] = 'true', 'forced', empty(variants), 'holdout', 'experiment') AS population,
+                isValidJSON(SpanAttributes['${a.contentIds}']) AS has_ids, JSONExtract(SpanAttributes['${a.contentIds}'], 'Array(String)') AS content_ids,
+                toUInt64(if(mapContains(SpanAttributes, '${a.count}'), greatest(0, floor(toFloat64OrZero(SpanAttributes['${a.count}']))), toFloat64(length(content_ids)))) AS served_count
+         FROM ${this.db}.${EXPORTER_TABLES.traces}
+         WHERE SpanName = '${REQUEST_SPAN}' AND ${TRUSTED} AND SpanAttributes['${a.requestId}'] != '')
+       GROUP BY request_id`;
   }
 
-  /** Browser spans naming a request: every one shows delivery; clicks with a content id may count. */
+  /** Browser spans naming a request, once each: every one shows delivery; clicks are judged. */
   private get events(): string {
-    return `SELECT TraceId, SpanId, SpanName AS name, SpanAttributes['recommendation.request_id'] AS request_id,
-              mapContains(SpanAttributes, 'content.id') AS has_content, SpanAttributes['content.id'] AS content_id,
-              mapContains(SpanAttributes, {key:String}) AS has_claim, SpanAttributes[{key:String}] AS claim, ${START_MS} AS start_ms
+    const a = ATTRIBUTION_ATTRIBUTES;
+    return `SELECT TraceId, SpanId, any(SpanName) AS name, any(SpanAttributes['${a.requestId}']) AS request_id,
+              any(SpanAttributes['${a.contentId}']) AS content_id, any(SpanAttributes) AS attributes, any(${START_MS}) AS start_ms
        FROM ${this.db}.${EXPORTER_TABLES.traces}
-       WHERE NOT (${TRUSTED}) AND mapContains(SpanAttributes, 'recommendation.request_id')`;
+       WHERE NOT (${TRUSTED}) AND mapContains(SpanAttributes, '${a.requestId}')
+       GROUP BY TraceId, SpanId`;
   }
+
+  /**
+   * Per served request: browser events, and its clicks judged as `judgeClick` judges them —
+   * invalid (no content id, a content id it did not serve, outside the click window), counted
+   * (once per content id, claiming no other variant), mismatched for the analysed key (once per
+   * content id, whether or not a genuine click came too). Needs `served` beside it.
+   */
+  private get perRequest(): string {
+    // Without the served ids, at most served_count distinct content ids count; clicks on more are invalid.
+    return `SELECT request_id, events, toUInt64(if(has_ids, invalid, invalid + greatest(0, toInt64(genuine) - toInt64(served_count)))) AS invalid,
+              toUInt64(if(has_ids, genuine, least(genuine, served_count))) AS clicks, mismatched
+       FROM (
+       SELECT request_id, count() AS events, countIf(click AND NOT valid) AS invalid, any(has_ids) AS has_ids, any(served_count) AS served_count,
+              uniqExactIf(content_id, click AND valid AND NOT contradicts) AS genuine,
+              uniqExactIf(content_id, click AND valid AND contradicts_key) AS mismatched
+       FROM (
+         SELECT e.request_id AS request_id, e.name = '${CLICK_SPAN}' AS click, e.content_id AS content_id, s.has_ids AS has_ids, s.served_count AS served_count,
+                e.content_id != '' AND (NOT s.has_ids OR has(s.content_ids, e.content_id))
+                  AND e.start_ms >= s.start_ms - ${CLICK_CLOCK_SKEW_MS} AND e.start_ms <= s.start_ms + ${CLICK_HORIZON_MS} AS valid,
+                arrayExists(k -> mapContains(e.attributes, k) AND e.attributes[k] != s.variants[k], mapKeys(s.variants)) AS contradicts,
+                mapContains(s.variants, {key:String}) AND mapContains(e.attributes, {key:String}) AND e.attributes[{key:String}] != s.variants[{key:String}] AS contradicts_key
+         FROM (${this.events}) e INNER JOIN served s ON e.request_id = s.request_id)
+       GROUP BY request_id)`;
+  }
+
+  /** `WITH served AS (…), per_request AS (…)`. */
+  private get attributed(): string {
+    return `WITH served AS (${this.served}), per_request AS (${this.perRequest})`;
+  }
+
+  /** The analysed experiment's served requests in the cohort. */
+  private static readonly EXPERIMENT = `s.population = 'experiment' AND mapContains(s.variants, {key:String}) AND ({hasCohort:UInt8} = 0 OR s.cohort = {cohort:String})`;
 
   read(experiment: ExperimentDefinition, window: AnalysisWindow): Promise<AnalysisData> {
     return this.readNow(experiment, window);
@@ -117,8 +163,9 @@ export class ClickHouseAnalysisSource implements AnalysisSource {
   private async readNow(experiment: ExperimentDefinition, window: AnalysisWindow): Promise<AnalysisData> {
     const key = experiment.baggageKey;
     const params = this.params(key, window);
-    const [users, unknownRequest, durations, downstream, metrics, latencyHistograms] = await Promise.all([
+    const [users, populations, unknownRequest, durations, downstream, metrics, latencyHistograms] = await Promise.all([
       this.users(params),
+      this.populations(params),
       this.unknownRequestClicks(params),
       this.requestDurations(params, experiment.variants),
       this.downstream(params),
@@ -127,16 +174,19 @@ export class ClickHouseAnalysisSource implements AnalysisSource {
     ]);
     const delivery = new Map<string, { served: number; reported: number }>();
     const variantMismatch: Record<string, number> = {};
+    const invalid: Record<string, number> = {};
     for (const row of users) {
       const entry = delivery.get(row.variant) ?? { served: 0, reported: 0 };
       entry.served += row.requests;
       entry.reported += row.reported;
       delivery.set(row.variant, entry);
       if (row.mismatched > 0) variantMismatch[row.variant] = (variantMismatch[row.variant] ?? 0) + row.mismatched;
+      if (row.invalid > 0) invalid[row.variant] = (invalid[row.variant] ?? 0) + row.invalid;
     }
     return {
       users,
-      rejected: { unknownRequest, variantMismatch },
+      rejected: { unknownRequest, variantMismatch, invalid },
+      populations,
       durations,
       delivery,
       downstream: downstream.groups,
@@ -148,26 +198,18 @@ export class ClickHouseAnalysisSource implements AnalysisSource {
   }
 
   /**
-   * Per (variant, user): requests, impressions, errors, verified clicks (once per request and
-   * content id, for the request's own variant), requests with any browser event, mismatches.
+   * Per (variant, user): requests, impressions, errors, counted clicks, requests with any browser
+   * event, mismatches and invalid clicks. A user is in the window when their first exposure is,
+   * and counts their activity up to the window's end (as the SQLite store reads it).
    */
   private async users(params: Record<string, unknown>) {
     const rows = await this.rows<UserRow>(
-      `WITH requests AS (${this.requests}),
-            events AS (${this.events}),
-            served AS (SELECT request_id, any(variant) AS variant FROM requests GROUP BY request_id),
-            clicks AS (
-              SELECT e.request_id AS request_id, e.content_id, max(NOT e.has_claim OR e.claim = s.variant) AS matched
-              FROM events e INNER JOIN served s ON e.request_id = s.request_id
-              WHERE e.name = '${CLICK_SPAN}' AND e.has_content
-              GROUP BY e.request_id, e.content_id),
-            per_request AS (
-              SELECT request_id, countIf(matched) AS clicks, countIf(NOT matched) AS mismatched FROM clicks GROUP BY request_id),
-            reported AS (SELECT DISTINCT request_id FROM events WHERE request_id IN (SELECT request_id FROM served))
-       SELECT r.variant AS variant, r.user AS user, count() AS requests, sum(r.impressions) AS impressions, sum(r.error) AS errors,
-              sum(p.clicks) AS clicks, countIf(r.request_id IN (SELECT request_id FROM reported)) AS reported, sum(p.mismatched) AS mismatched
-       FROM requests r LEFT JOIN per_request p ON r.request_id = p.request_id
-       GROUP BY r.variant, r.user`,
+      `${this.attributed}
+       SELECT s.variants[{key:String}] AS variant, s.user AS user, count() AS requests, sum(s.served_count) AS impressions, sum(s.error) AS errors,
+              sum(p.clicks) AS clicks, countIf(p.events > 0) AS reported, sum(p.mismatched) AS mismatched, sum(p.invalid) AS invalid
+       FROM served s LEFT JOIN per_request p ON s.request_id = p.request_id
+       WHERE ${ClickHouseAnalysisSource.EXPERIMENT} AND s.start_ms < {to:Float64}
+       GROUP BY variant, user HAVING min(s.start_ms) >= {from:Float64}`,
       params,
     );
     return rows.map((r) => ({
@@ -179,18 +221,32 @@ export class ClickHouseAnalysisSource implements AnalysisSource {
       clicks: Number(r.clicks),
       reported: Number(r.reported),
       mismatched: Number(r.mismatched),
+      invalid: Number(r.invalid),
     }));
+  }
+
+  /** The served requests outside the randomised population (holdout, forced), in the window and cohort. */
+  private async populations(params: Record<string, unknown>): Promise<Partial<Record<'holdout' | 'forced', PopulationFigures>>> {
+    const rows = await this.rows<{ population: 'holdout' | 'forced'; users: string; requests: string; impressions: number; clicks: string }>(
+      `${this.attributed}
+       SELECT s.population AS population, uniqExact(s.user) AS users, count() AS requests, sum(s.served_count) AS impressions, sum(p.clicks) AS clicks
+       FROM served s LEFT JOIN per_request p ON s.request_id = p.request_id
+       WHERE s.population != 'experiment' AND s.start_ms >= {from:Float64} AND s.start_ms < {to:Float64} AND ({hasCohort:UInt8} = 0 OR s.cohort = {cohort:String})
+       GROUP BY population`,
+      params,
+    );
+    return Object.fromEntries(
+      rows.map((r) => [r.population, { users: Number(r.users), requests: Number(r.requests), impressions: Number(r.impressions), clicks: Number(r.clicks) }]),
+    );
   }
 
   /** Clicks naming no request the service served, by the variant they claim ('unknown' when none). */
   private async unknownRequestClicks(params: Record<string, unknown>): Promise<Record<string, number>> {
     const rows = await this.rows<{ variant: string; n: string }>(
-      `SELECT if(has_claim, claim, 'unknown') AS variant, count(DISTINCT TraceId, SpanId) AS n
+      `WITH served AS (${this.served})
+       SELECT if(mapContains(attributes, {key:String}), attributes[{key:String}], 'unknown') AS variant, count() AS n
        FROM (${this.events})
-       WHERE name = '${CLICK_SPAN}' AND start_ms >= {from:Float64} AND start_ms < {to:Float64}
-         AND request_id NOT IN (
-           SELECT SpanAttributes['recommendation.request_id'] FROM ${this.db}.${EXPORTER_TABLES.traces}
-           WHERE SpanName = '${REQUEST_SPAN}' AND ${TRUSTED} AND mapContains(SpanAttributes, 'recommendation.request_id'))
+       WHERE name = '${CLICK_SPAN}' AND start_ms >= {from:Float64} AND start_ms < {to:Float64} AND request_id NOT IN (SELECT request_id FROM served)
        GROUP BY variant`,
       params,
     );
@@ -200,7 +256,10 @@ export class ClickHouseAnalysisSource implements AnalysisSource {
   /** Request durations of each variant, sorted ascending. */
   private async requestDurations(params: Record<string, unknown>, variants: readonly string[]): Promise<Map<string, Float64Array>> {
     const rows = await this.rows<{ variant: string; durations: number[] }>(
-      `SELECT variant, groupArray(duration_ms) AS durations FROM (${this.requests}) GROUP BY variant`,
+      `WITH served AS (${this.served})
+       SELECT s.variants[{key:String}] AS variant, groupArray(s.duration_ms) AS durations FROM served s
+       WHERE ${ClickHouseAnalysisSource.EXPERIMENT} AND s.start_ms >= {from:Float64} AND s.start_ms < {to:Float64}
+       GROUP BY variant`,
       params,
     );
     const found = new Map(rows.map((r) => [r.variant, r.durations]));
