@@ -114,11 +114,12 @@ export class ClickHouseAnalysisSource implements AnalysisSource {
        GROUP BY request_id`;
   }
 
-  /** Browser spans naming a request, once each: every one shows delivery; clicks are judged. */
+  /** Browser spans naming a request, once each (with only their claims on the running experiments): every one shows delivery; clicks are judged. */
   private get events(): string {
     const a = ATTRIBUTION_ATTRIBUTES;
     return `SELECT TraceId, SpanId, any(SpanName) AS name, any(SpanAttributes['${a.requestId}']) AS request_id,
-              any(SpanAttributes['${a.contentId}']) AS content_id, any(SpanAttributes) AS attributes, any(${START_MS}) AS start_ms
+              any(SpanAttributes['${a.contentId}']) AS content_id,
+              any(mapFilter((k, v) -> has({keys:Array(String)}, k), SpanAttributes)) AS attributes, any(${START_MS}) AS start_ms
        FROM ${this.db}.${EXPORTER_TABLES.traces}
        WHERE NOT (${TRUSTED}) AND mapContains(SpanAttributes, '${a.requestId}')
        GROUP BY TraceId, SpanId`;
