@@ -40,6 +40,14 @@ export class StatelessIngest implements OtlpIngest {
     return queued === 0 || queued + bytes <= this.queue.maxQueuedBytes;
   }
 
+  /** A body being received fits while the forward queue has room for it (the routes read it against this). */
+  reserve(bytes: number, held: number): boolean {
+    return this.hasRoomFor(held + bytes);
+  }
+
+  /** Nothing is held while a body is received: the queue's bytes are the bound. */
+  release(): void {}
+
   ingest(signal: OtlpSignal, encoding: OtlpEncoding, body: Buffer, options: IngestOptions = {}): Promise<IngestOutcome> {
     try {
       const decoded = decodeOtlpBody(signal, encoding, body, { trusted: options.trusted ?? false });

@@ -58,6 +58,8 @@ interface UserRow {
   reported: string;
   mismatched: string;
   invalid: string;
+  durationMsSum: number;
+  durationsMs: number[];
 }
 
 export class ClickHouseAnalysisSource implements AnalysisSource {
@@ -207,7 +209,8 @@ export class ClickHouseAnalysisSource implements AnalysisSource {
     const rows = await this.rows<UserRow>(
       `${this.attributed}
        SELECT s.variants[{key:String}] AS variant, s.user AS user, count() AS requests, sum(s.served_count) AS impressions, sum(s.error) AS errors,
-              sum(p.clicks) AS clicks, countIf(p.events > 0) AS reported, sum(p.mismatched) AS mismatched, sum(p.invalid) AS invalid
+              sum(p.clicks) AS clicks, countIf(p.events > 0) AS reported, sum(p.mismatched) AS mismatched, sum(p.invalid) AS invalid,
+              sum(s.duration_ms) AS durationMsSum, arrayMap(x -> x.2, arraySort(groupArray((s.start_ms, s.duration_ms)))) AS durationsMs
        FROM served s LEFT JOIN per_request p ON s.request_id = p.request_id
        WHERE ${ClickHouseAnalysisSource.EXPERIMENT} AND s.start_ms < {to:Float64}
        GROUP BY variant, user HAVING min(s.start_ms) >= {from:Float64}`,
@@ -223,6 +226,8 @@ export class ClickHouseAnalysisSource implements AnalysisSource {
       reported: Number(r.reported),
       mismatched: Number(r.mismatched),
       invalid: Number(r.invalid),
+      durationMsSum: r.durationMsSum,
+      durationsMs: r.durationsMs,
     }));
   }
 
@@ -277,12 +282,14 @@ export class ClickHouseAnalysisSource implements AnalysisSource {
       `SELECT variant, name, toInt64(floor(log(greatest(duration_ms, 0.001)) * ${DURATION_BUCKETS_PER_E} + 0.5)) AS bucket, count() AS n,
               sum(hits) AS hits, sum(misses) AS misses
        FROM (
-         SELECT SpanAttributes[{key:String}] AS variant, SpanName AS name, ${START_MS} AS start_ms, ${END_MS} - ${START_MS} AS duration_ms,
-                toFloat64OrZero(SpanAttributes['cache.hits']) AS hits, toFloat64OrZero(SpanAttributes['cache.misses']) AS misses
+         SELECT any(SpanAttributes[{key:String}]) AS variant, any(SpanName) AS name, any(${START_MS}) AS start_ms, any(${END_MS}) - any(${START_MS}) AS duration_ms,
+                any(toFloat64OrZero(SpanAttributes['cache.hits'])) AS hits, any(toFloat64OrZero(SpanAttributes['cache.misses'])) AS misses
          FROM ${this.db}.${EXPORTER_TABLES.traces}
          WHERE ${TRUSTED} AND mapContains(SpanAttributes, {key:String}) AND SpanName != '${REQUEST_SPAN}'
            AND NOT (SpanKind = 'Server' AND ({requestService:String} = '' OR ServiceName = {requestService:String}))
-           AND ({hasCohort:UInt8} = 0 OR SpanAttributes['user.cohort'] = {cohort:String}))
+           AND ({hasCohort:UInt8} = 0 OR SpanAttributes['user.cohort'] = {cohort:String})
+         -- Once per span, as the SQLite store keeps it: an exporter's retry can write a span twice.
+         GROUP BY TraceId, SpanId)
        WHERE floor(start_ms / ${MINUTE_MS}) >= {fromMinute:Int64} AND floor(start_ms / ${MINUTE_MS}) < {toMinute:Int64}
        GROUP BY variant, name, bucket ORDER BY variant, name, bucket`,
       params,
