@@ -21,7 +21,6 @@ const USERS = 20_000;
 const TRUSTED_PER_REQUEST = 8;
 /** Browser spans per request on average (a view, and a click on some). */
 const BROWSER_PER_REQUEST = 1.2;
-const REQUESTS = Math.round(TOTAL_SPANS / (TRUSTED_PER_REQUEST + BROWSER_PER_REQUEST));
 const RUNS = 7;
 const BATCH = 5000;
 const START_NS = 1_795_000_000_000_000_000n;
@@ -50,24 +49,33 @@ function span(id: number, traceId: string, parent: string | null, name: string, 
   };
 }
 
-function generate(store: TelemetryStore, random: () => number): { spans: number; points: number } {
+/** What the generator makes: spans in about `BATCH`-sized batches, then the metric points. */
+export interface GenerateOptions {
+  readonly totalSpans: number;
+  readonly totalPoints: number;
+  readonly users: number;
+  /** Time between two requests; with the total, how many days the data covers. */
+  readonly requestSpacingNs: bigint;
+}
+
+/**
+ * Telemetry with the shapes the server and the SDK produce, in batches: requests with their
+ * downstream spans, views and clicks from browsers, then metric points.
+ */
+export function* generateBatches(options: GenerateOptions, random: () => number): Generator<{ spans: SpanRecord[]; points: MetricPointRecord[] }> {
   const experiments = readExperimentsFile(join(PROJECT_ROOT, 'config/experiments.json')).experiments;
   const [rec, boost] = experiments;
+  const requests = Math.round(options.totalSpans / (TRUSTED_PER_REQUEST + BROWSER_PER_REQUEST));
   let spans: SpanRecord[] = [];
   let stored = 0;
   let id = 1;
-  const flush = () => {
-    store.write(spans, []);
-    stored += spans.length;
-    spans = [];
-  };
-  for (let r = 0; r < REQUESTS && stored + spans.length < TOTAL_SPANS; r += 1) {
-    const user = `u${hex(r % USERS, 5)}`;
+  for (let r = 0; r < requests && stored + spans.length < options.totalSpans; r += 1) {
+    const user = `u${hex(r % options.users, 5)}`;
     const variant = assignVariant(user, rec!);
     const ranking = assignVariant(user, boost!);
     const attrs = { 'experiment.rec_algorithm': variant, 'experiment.ranking_boost': ranking, 'user.cohort': 'registered' };
     const traceId = hex(r + 1, 32);
-    const start = START_NS + BigInt(r) * 10_000_000n;
+    const start = START_NS + BigInt(r) * options.requestSpacingNs;
     const server = hex(id++, 16);
     const requestId = `req-${r}`;
     const latency = BigInt(Math.round((2 + random() * 6 + (variant === 'hybrid' ? 2 : 0)) * 1e6));
@@ -89,11 +97,15 @@ function generate(store: TelemetryStore, random: () => number): { spans: number;
     if (random() < 0.3) {
       spans.push(span(id++, hex(r + 1 + 90_000_000, 32), null, 'recommendation.click', 1, start + 2_000_000_000n, 1000n, { ...attrs, 'recommendation.request_id': requestId, 'content.id': `a${hex(r % 2000, 5)}`, 'recommendation.position': 1 + (r % 8) }, false));
     }
-    if (spans.length >= BATCH) flush();
+    if (spans.length >= BATCH) {
+      stored += spans.length;
+      yield { spans, points: [] };
+      spans = [];
+    }
   }
-  flush();
-  const points: MetricPointRecord[] = [];
-  for (let p = 0; p < TOTAL_POINTS; p += 1) {
+  if (spans.length > 0) yield { spans, points: [] };
+  let points: MetricPointRecord[] = [];
+  for (let p = 0; p < options.totalPoints; p += 1) {
     const variant = ['control', 'collaborative', 'hybrid'][p % 3]!;
     const kind = p % 4;
     const attributes = { 'experiment.rec_algorithm': variant, 'experiment.ranking_boost': p % 2 ? 'control' : 'recency_boost' };
@@ -105,9 +117,22 @@ function generate(store: TelemetryStore, random: () => number): { spans: number;
       const name = kind === 2 ? 'recommendation.click_through' : 'recommendation.impressions';
       points.push({ ...base, name, unit: '', kind: 'sum', temporality: 1, monotonic: true, value: kind === 2 ? 1 : 8, count: null, sum: null, bucketCounts: null, explicitBounds: null });
     }
+    if (points.length >= BATCH) {
+      yield { spans: [], points };
+      points = [];
+    }
   }
-  for (let i = 0; i < points.length; i += BATCH) store.write([], points.slice(i, i + BATCH));
-  return { spans: stored, points: points.length };
+  if (points.length > 0) yield { spans: [], points };
+}
+
+function generate(store: TelemetryStore, random: () => number): { spans: number; points: number } {
+  const counts = { spans: 0, points: 0 };
+  for (const batch of generateBatches({ totalSpans: TOTAL_SPANS, totalPoints: TOTAL_POINTS, users: USERS, requestSpacingNs: 10_000_000n }, random)) {
+    store.write(batch.spans, batch.points);
+    counts.spans += batch.spans.length;
+    counts.points += batch.points.length;
+  }
+  return counts;
 }
 
 export async function runAnalysisBench(): Promise<Record<string, unknown>> {

@@ -1,6 +1,7 @@
 /** `npm run bench`: every benchmark, or those named as arguments (e.g. `npm run bench -- ingest`, `npm run bench -- power`). */
 import { runAnalysisBench } from './analysis-bench.js';
 import { runExpressBench } from './express-bench.js';
+import { runClickHouseBench } from './clickhouse-bench.js';
 import { runFreshnessBench } from './freshness-bench.js';
 import { runPowerBench } from './power-bench.js';
 import { runIngestBench } from './ingest-bench.js';
@@ -15,6 +16,7 @@ const BENCHES: Record<string, () => Promise<unknown>> = {
   freshness: runFreshnessBench,
   power: runPowerBench,
   express: runExpressBench,
+  clickhouse: runClickHouseBench,
 };
 
 const selected = process.argv.slice(2).filter((a) => !a.startsWith('-'));

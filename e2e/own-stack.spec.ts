@@ -79,8 +79,9 @@ test.beforeAll(async () => {
   writeFileSync(join(appDir, 'package.json'), JSON.stringify({ name: 'my-recs', private: true, type: 'module' }));
   copyFileSync(join(ROOT, 'e2e/own-stack/app.mjs'), join(appDir, 'app.mjs'));
   copyFileSync(join(ROOT, 'config/experiments.json'), join(appDir, 'experiments.json'));
-  // --ignore-scripts: the app needs variant-lens/node only, not the collector's native better-sqlite3 (whose build would fetch Node headers).
-  await run('npm', ['install', '--prefer-offline', '--ignore-scripts', '--no-audit', '--no-fund', tarball], { cwd: appDir, timeout: SETUP_TIMEOUT_MS });
+  // --ignore-scripts: the app needs variant-lens/node only, not the collector's native better-sqlite3 (whose build would fetch Node headers);
+  // --omit=optional: nor ClickHouse embedded (chdb, about 540 MB), which only CLICKHOUSE_URL=chdb: loads.
+  await run('npm', ['install', '--prefer-offline', '--ignore-scripts', '--omit=optional', '--no-audit', '--no-fund', tarball], { cwd: appDir, timeout: SETUP_TIMEOUT_MS });
 
   let collectorUrl = '';
   let appUrl = '';

@@ -6,7 +6,7 @@ import type { ReadAccess } from './http/read-access.js';
 import { forcedVariants, visitorId } from './http/visitor.js';
 import { experimentMiddleware, type Experiments } from './node/index.js';
 import { telemetryApi, visitorApi } from './routes/api-routes.js';
-import { otlpRoutes, type OtlpRouteConfig } from './routes/otlp-routes.js';
+import { otlpRoutes, type AcceptedBatchSink, type OtlpRouteConfig } from './routes/otlp-routes.js';
 import type { OtlpForwarder } from './services/otlp-forwarder.js';
 import { staticRoutes, type StaticConfig } from './routes/static-routes.js';
 import type { AnalysisService } from './services/analysis-service.js';
@@ -28,6 +28,8 @@ export interface AppDeps {
   readonly otlp: OtlpRouteConfig;
   readonly ingestPool: IngestPool;
   readonly forwarder?: OtlpForwarder;
+  /** Takes accepted batches before they are acknowledged: ClickHouse embedded (`CLICKHOUSE_URL=chdb:`). */
+  readonly acceptedSink?: AcceptedBatchSink;
   /** Serve `/bench/parse-only/v1/*` (decode, store nothing) for the ingest benchmark. */
   readonly benchParseOnlyRoute?: boolean;
   readonly static: StaticConfig;
@@ -51,7 +53,7 @@ export function createApp(deps: AppDeps): Express {
     if (problem === undefined) res.json({ status: 'ok', ownTelemetry });
     else res.status(503).json({ status: 'unavailable', reason: problem, ownTelemetry });
   });
-  app.use('/v1', cors(deps.corsOrigins), otlpRoutes({ pool: deps.ingestPool, forwarder: deps.forwarder, config: deps.otlp }));
+  app.use('/v1', cors(deps.corsOrigins), otlpRoutes({ pool: deps.ingestPool, forwarder: deps.forwarder, accepted: deps.acceptedSink, config: deps.otlp }));
   if (deps.benchParseOnlyRoute) {
     app.use('/bench/parse-only/v1', otlpRoutes({ pool: deps.ingestPool, config: { ...deps.otlp, parseOnly: true } }));
   }

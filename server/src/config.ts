@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { ExperimentsFileError, parseExperimentsFile, type ExperimentsFile } from './core/experiment-config.js';
 import { serviceTokenProblem } from './http/service-tokens.js';
 import { DEFAULT_CACHE_CONFIG } from './services/recommendation-service.js';
+import { DEFAULT_CLICKHOUSE_DATABASE, type ClickHouseConfig } from './clickhouse/clickhouse-connection.js';
 
 /** The server's configuration, read once from the environment at start. */
 export interface ServerConfig {
@@ -71,6 +72,12 @@ export interface ServerConfig {
   /** `EXPERIMENTS_FILE`: the experiment definitions (default `config/experiments.json`), validated. */
   readonly experimentsFile: string;
   readonly experiments: ExperimentsFile;
+  /** `ANALYSIS_BACKEND`: where results, report and dashboard read from: `sqlite` (default) or `clickhouse` (needs `CLICKHOUSE_URL`). */
+  readonly analysisBackend: 'sqlite' | 'clickhouse';
+  /** `CLICKHOUSE_URL` (`http(s)://…` or `chdb:<folder>`), `CLICKHOUSE_DATABASE` (default `otel`), `CLICKHOUSE_USER`, `CLICKHOUSE_PASSWORD`. */
+  readonly clickhouse: ClickHouseConfig | undefined;
+  /** `STORE=none`: a stateless forwarding endpoint (no SQLite); default `sqlite`. */
+  readonly store: 'sqlite' | 'none';
 }
 
 const MIB = 1024 * 1024;
@@ -165,6 +172,33 @@ function readToken(raw: string | undefined): string | undefined {
   return raw;
 }
 
+function clickhouseConfig(env: NodeJS.ProcessEnv): ClickHouseConfig | undefined {
+  const raw = env.CLICKHOUSE_URL?.trim() ?? '';
+  if (raw === '') return undefined;
+  const database = env.CLICKHOUSE_DATABASE || DEFAULT_CLICKHOUSE_DATABASE;
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(database)) throw new ConfigError(`Configuration: CLICKHOUSE_DATABASE is invalid, expected letters, digits and _ (actual: ${database})`);
+  if (raw.startsWith('chdb:')) {
+    if (raw.length === 'chdb:'.length) throw new ConfigError('Configuration: CLICKHOUSE_URL is invalid, expected chdb:<folder> with a folder (actual: chdb:)');
+    return { url: raw, database };
+  }
+  return { url: httpUrl(raw, 'CLICKHOUSE_URL'), database, user: env.CLICKHOUSE_USER || undefined, password: env.CLICKHOUSE_PASSWORD || undefined };
+}
+
+function storeKind(raw: string | undefined): 'sqlite' | 'none' {
+  const value = (raw ?? '').trim() || 'sqlite';
+  if (value !== 'sqlite' && value !== 'none') throw new ConfigError(`Configuration: STORE is invalid, expected sqlite or none (actual: ${value})`);
+  return value;
+}
+
+function analysisBackend(env: NodeJS.ProcessEnv, clickhouse: ClickHouseConfig | undefined): 'sqlite' | 'clickhouse' {
+  const raw = (env.ANALYSIS_BACKEND ?? '').trim() || 'sqlite';
+  if (raw !== 'sqlite' && raw !== 'clickhouse') throw new ConfigError(`Configuration: ANALYSIS_BACKEND is invalid, expected sqlite or clickhouse (actual: ${raw})`);
+  if (raw === 'clickhouse' && clickhouse === undefined) {
+    throw new ConfigError('Configuration: ANALYSIS_BACKEND=clickhouse needs CLICKHOUSE_URL, expected http(s)://host:8123 of a ClickHouse server or chdb:<folder> (actual: none)');
+  }
+  return raw;
+}
+
 /** Reads and validates the experiments file; a bad one is a `ConfigError` naming experiment and field. */
 export function readExperimentsFile(path: string): ExperimentsFile {
   let raw: unknown;
@@ -217,7 +251,11 @@ export function loadConfig(env: NodeJS.ProcessEnv, mode: { demo: boolean } = { d
     throw new ConfigError(`Configuration: EXPERIMENTS_FILE is required by the collector: your experiments file (the format of ${join(root, 'config', 'experiments.json')})`);
   }
   const experimentsFile = resolve(env.EXPERIMENTS_FILE || (existsSync('config/experiments.json') ? 'config/experiments.json' : join(root, 'config', 'experiments.json')));
+  const clickhouse = clickhouseConfig(env);
   return {
+    clickhouse,
+    analysisBackend: analysisBackend(env, clickhouse),
+    store: storeKind(env.STORE),
     experimentsFile,
     experiments: readExperimentsFile(experimentsFile),
     port: integer(env, 'PORT', 3000, 0, 65_535),

@@ -7,11 +7,12 @@ import { ReadAccess } from './http/read-access.js';
 import { COHORT_BAGGAGE_KEY } from './core/experiments.js';
 import { ConfigError, type ServerConfig } from './config.js';
 import { SqliteAnalysisSource } from './analysis/sqlite-analysis-source.js';
+import { ClickHouseBackend } from './clickhouse/clickhouse-backend.js';
 import { AnalysisService } from './services/analysis-service.js';
 import { loadExperiments } from './node/index.js';
 import { FeatureClient } from './services/feature-client.js';
 import { FeatureStoreProcess } from './services/feature-store-process.js';
-import { OtlpForwarder } from './services/otlp-forwarder.js';
+import { OtlpForwarder, type ForwarderConfig } from './services/otlp-forwarder.js';
 import { loadReadToken, READ_TOKEN_FILE, type ReadToken } from './services/read-token.js';
 import { RetentionJob } from './services/retention-job.js';
 import { DEFAULT_CACHE_CONFIG, RecommendationService } from './services/recommendation-service.js';
@@ -33,7 +34,19 @@ const FORWARD_INITIAL_BACKOFF_MS = 500;
 const FORWARD_MAX_BACKOFF_MS = 30_000;
 const FORWARD_TIMEOUT_MS = 10_000;
 /** On shutdown, give the upstream collector this long to take what is queued. */
-const FORWARD_DRAIN_MS = 5_000;
+export const FORWARD_DRAIN_MS = 5_000;
+
+/** The forwarder's settings for an upstream collector at `url`. */
+export function forwarderConfig(url: string): ForwarderConfig {
+  return {
+    url,
+    maxQueuedBytes: FORWARD_QUEUE_BYTES,
+    maxAttempts: FORWARD_MAX_ATTEMPTS,
+    initialBackoffMs: FORWARD_INITIAL_BACKOFF_MS,
+    maxBackoffMs: FORWARD_MAX_BACKOFF_MS,
+    timeoutMs: FORWARD_TIMEOUT_MS,
+  };
+}
 
 /** A running variant-lens server. */
 export interface RunningServer {
@@ -76,6 +89,8 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const readToken = loadReadToken(config.readToken, config.dataDir);
   const experimentKeys = new Set([...config.experiments.experiments.map((e) => e.baggageKey), COHORT_BAGGAGE_KEY]);
   const telemetryPath = join(config.dataDir, 'telemetry.db');
+  // First: a ClickHouse that cannot be reached (or chdb not installed) stops the start before anything is opened.
+  const clickhouse = config.clickhouse === undefined ? undefined : await ClickHouseBackend.open(config.clickhouse);
   // The main thread's connection reads (and migrates first); the ingest workers do all writing.
   const store = new TelemetryStore({ path: telemetryPath, isExperimentKey: (key) => experimentKeys.has(key), requestService: config.serviceName });
   const ingestPool = new IngestPool({
@@ -89,10 +104,14 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   // The collector alone has no catalogue, feature store or demo site.
   const content = config.demo ? new ContentStore({ path: join(config.dataDir, 'content.db'), articleCount: CATALOGUE_SIZE, userCount: AUDIENCE_SIZE, seed: CATALOGUE_SEED }) : undefined;
   const experiments = loadExperiments(config.experiments);
-  const analysis = new AnalysisService(new SqliteAnalysisSource(telemetryPath), config.experiments.experiments);
+  const analysisSource =
+    config.analysisBackend === 'clickhouse' && clickhouse !== undefined
+      ? clickhouse.analysisSource(config.serviceName, config.experiments.experiments.map((e) => e.baggageKey))
+      : new SqliteAnalysisSource(telemetryPath);
+  const analysis = new AnalysisService(analysisSource, config.experiments.experiments);
   const telemetry = startTelemetry({
     serviceName: config.serviceName,
-    exportTo: { sink: ingestPool },
+    exportTo: { sink: clickhouse?.withRecords(ingestPool) ?? ingestPool },
     disabled: config.telemetryDisabled,
     metricIntervalMs: config.metricIntervalMs,
     forwardUrl: config.forwardUrl,
@@ -100,14 +119,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const forwarder =
     config.forwardUrl === undefined
       ? undefined
-      : new OtlpForwarder({
-          url: config.forwardUrl,
-          maxQueuedBytes: FORWARD_QUEUE_BYTES,
-          maxAttempts: FORWARD_MAX_ATTEMPTS,
-          initialBackoffMs: FORWARD_INITIAL_BACKOFF_MS,
-          maxBackoffMs: FORWARD_MAX_BACKOFF_MS,
-          timeoutMs: FORWARD_TIMEOUT_MS,
-        });
+      : new OtlpForwarder(forwarderConfig(config.forwardUrl));
   const retention = new RetentionJob(store, {
     maxAgeMs: config.retentionMaxAgeHours * 3_600_000,
     maxSpans: config.retentionMaxSpans,
@@ -140,6 +152,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     },
     ingestPool,
     forwarder,
+    acceptedSink: clickhouse?.acceptedSink(),
     benchParseOnlyRoute: config.benchParseOnlyRoute,
     static: { distDir: config.distDir, demoSite: config.demo },
     readAccess: new ReadAccess(readToken.token),
@@ -152,6 +165,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     await ingestPool.close();
     await forwarder?.close(forwardDrainMs);
     await analysis.close();
+    await clickhouse?.close();
     store.close();
     content?.close();
   };

@@ -132,3 +132,32 @@ describe('holdout visitors', () => {
     expect(results.variants.reduce((a: number, v: any) => a + v.clicks, 0)).toBe(served.length - heldOut);
   });
 });
+
+describe('forced (QA) visitors', () => {
+  let forcedServer: RunningServer;
+
+  beforeAll(async () => {
+    forcedServer = await startTestServer();
+  });
+
+  afterAll(async () => {
+    await forcedServer.close();
+  });
+
+  it('stay out of every figure: users, SRM, guardrails and the downstream spans of their variant', async () => {
+    // qa-hybrid is forced to hybrid by the experiments file's allow-list (feature_flag.result.reason targeting_match).
+    for (let i = 0; i < 5; i += 1) {
+      const body = await json(forcedServer.url, '/api/recommendations?userId=qa-hybrid&limit=3');
+      expect(body.baggage[KEY]).toBe('hybrid');
+    }
+    await forcedServer.flush();
+    const results = await json(forcedServer.url, '/api/experiments/rec_algorithm_v3/results');
+    const hybrid = variantOf(results, 'hybrid');
+    expect(hybrid.users).toBe(0);
+    expect(hybrid.requests).toBe(0);
+    expect(results.srm.users.hybrid).toBe(0);
+    expect(hybrid.downstream).toEqual({});
+    expect(hybrid.cacheHitRate).toBeNull();
+    expect(results.populations.forced).toMatchObject({ users: 1, requests: 5 });
+  });
+});

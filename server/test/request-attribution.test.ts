@@ -1,6 +1,10 @@
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import type { ClickHouseClient } from '@clickhouse/client';
+import { afterAll, describe, expect, it } from 'vitest';
 import type { AnalysisData } from '../src/analysis/analysis-source.js';
+import { ClickHouseAnalysisSource } from '../src/analysis/clickhouse/clickhouse-analysis-source.js';
+import { openClickHouse } from '../src/clickhouse/clickhouse-connection.js';
+import { ClickHouseWriter } from '../src/clickhouse/clickhouse-writer.js';
 import { SqliteAnalysisSource } from '../src/analysis/sqlite-analysis-source.js';
 import { readExperimentsFile } from '../src/config.js';
 import {
@@ -83,17 +87,15 @@ function reference(c: AttributionCase): CaseSummary {
   return summary;
 }
 
-/** The SQLite store: each arrival is its own write, in order; then the analysis source reads the result. */
-async function sqlite(c: AttributionCase, index: number): Promise<CaseSummary> {
-  const path = join(tempDir('attribution'), 'telemetry.db');
-  const store = new TelemetryStore({ path, isExperimentKey, requestService: 'recommendation-service' });
-  c.arrivals.forEach((item, n) => {
+/** A case's arrivals as the spans a backend stores, in order: the server's requests (trusted) and the browser's events. */
+function caseSpans(c: AttributionCase, index: number): SpanRecord[] {
+  return c.arrivals.map((item, n) => {
     const traceId = hexId(index * 1000 + n + 1, 16);
     const isRequest = 'request' in item;
     const event = isRequest ? undefined : 'click' in item ? item.click : item.view;
     const startMs = isRequest ? arrivalMs(BASE_MS, item.request) : arrivalMs(BASE_MS, event!);
     const nanos = (BigInt(Math.round(startMs)) * 1_000_000n).toString();
-    const span: SpanRecord = {
+    return {
       traceId,
       spanId: hexId(n + 1, 8),
       parentSpanId: null,
@@ -110,14 +112,36 @@ async function sqlite(c: AttributionCase, index: number): Promise<CaseSummary> {
       links: [],
       trusted: isRequest,
     };
-    store.write([span], []);
   });
+}
+
+const experiment = () => readExperimentsFile(join(import.meta.dirname, '../../config/experiments.json')).experiments.find((e) => e.baggageKey === KEY)!;
+
+/** The SQLite store: each arrival is its own write, in order; then the analysis source reads the result. */
+async function sqlite(c: AttributionCase, index: number): Promise<CaseSummary> {
+  const path = join(tempDir('attribution'), 'telemetry.db');
+  const store = new TelemetryStore({ path, isExperimentKey, requestService: 'recommendation-service' });
+  for (const span of caseSpans(c, index)) store.write([span], []);
   store.close();
   const source = new SqliteAnalysisSource(path);
-  const experiment = readExperimentsFile(join(import.meta.dirname, '../../config/experiments.json')).experiments.find((e) => e.baggageKey === KEY)!;
-  const data = await source.read(experiment, { fromMs: 0, toMs: Number.MAX_SAFE_INTEGER });
+  const data = await source.read(experiment(), { fromMs: 0, toMs: Number.MAX_SAFE_INTEGER });
   await source.close();
   return summariseAnalysisData(data);
+}
+
+/**
+ * ClickHouse embedded: each arrival written to the exporter's tables as the endpoint writes it
+ * (one database per case); the ClickHouse source judges them at query time, order-free.
+ */
+let chdb: ClickHouseClient | undefined;
+async function clickhouse(c: AttributionCase, index: number): Promise<CaseSummary> {
+  chdb ??= openClickHouse({ url: `chdb:${tempDir('attribution-chdb')}`, database: 'otel' });
+  const database = `attribution_${index}`;
+  const writer = new ClickHouseWriter(chdb, database);
+  await writer.ensureSchema();
+  for (const span of caseSpans(c, index)) await writer.writeRecords([span], []);
+  const source = new ClickHouseAnalysisSource(chdb, { database, requestService: 'recommendation-service', experimentKeys: [KEY, 'experiment.ranking_boost'] }, false);
+  return summariseAnalysisData(await source.read(experiment(), { fromMs: 0, toMs: Number.MAX_SAFE_INTEGER }));
 }
 
 /** What an analysis source read, in the table's terms. */
@@ -177,4 +201,11 @@ describe('the attribution rules (pure)', () => {
 
 describe('the attribution rules on the SQLite store', () => {
   holdsToAttributionTable('sqlite', sqlite);
+});
+
+describe('the attribution rules on ClickHouse (chdb)', () => {
+  afterAll(async () => {
+    await chdb?.close();
+  });
+  holdsToAttributionTable('clickhouse', clickhouse);
 });

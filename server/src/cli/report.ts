@@ -5,8 +5,11 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConfigError, loadConfig } from '../config.js';
 import { verdictLine } from '../core/comparison-verdict.js';
+import { ConfigError, loadConfig, type ServerConfig } from '../config.js';
+import type { AnalysisSource } from '../analysis/analysis-source.js';
+import { ClickHouseAnalysisSource } from '../analysis/clickhouse/clickhouse-analysis-source.js';
+import { openClickHouse } from '../clickhouse/clickhouse-connection.js';
 import type { ExperimentResults } from '../core/experiment-analysis.js';
 import type { GuardrailComparison } from '../core/guardrails.js';
 import { COHORTS } from '../core/experiments.js';
@@ -141,6 +144,22 @@ export function formatReport(results: ExperimentResults): string {
   return lines.join('\n');
 }
 
+/** Where the report reads: ClickHouse with `ANALYSIS_BACKEND=clickhouse`, else the SQLite store under DATA_DIR. */
+async function analysisSource(config: ServerConfig): Promise<AnalysisSource> {
+  if (config.analysisBackend === 'clickhouse' && config.clickhouse !== undefined) {
+    return new ClickHouseAnalysisSource(openClickHouse(config.clickhouse), {
+      database: config.clickhouse.database,
+      requestService: config.serviceName,
+      experimentKeys: config.experiments.experiments.map((e) => e.baggageKey),
+    });
+  }
+  const path = join(config.dataDir, 'telemetry.db');
+  if (!existsSync(path)) throw new ConfigError(`no telemetry store at ${path}; start the server (npm start) or set DATA_DIR`);
+  // Opening the store brings its schema up to date before the read-only analysis connection.
+  new TelemetryStore({ path }).close();
+  return new SqliteAnalysisSource(path);
+}
+
 async function main(): Promise<void> {
   const { values } = parseCommandLine('report', USAGE, {
     options: { experiment: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' }, cohort: { type: 'string' }, json: { type: 'boolean' } },
@@ -152,11 +171,7 @@ async function main(): Promise<void> {
   if (experiment === undefined) {
     throw new ConfigError(`--experiment is invalid: experiment ${values.experiment} does not exist; the experiments are ${keys}`);
   }
-  const path = join(config.dataDir, 'telemetry.db');
-  if (!existsSync(path)) throw new ConfigError(`no telemetry store at ${path}; start the server (npm start) or set DATA_DIR`);
-  // Opening the store brings its schema up to date before the read-only analysis connection.
-  new TelemetryStore({ path }).close();
-  const analysis = new AnalysisService(new SqliteAnalysisSource(path), config.experiments.experiments);
+  const analysis = new AnalysisService(await analysisSource(config), config.experiments.experiments);
   try {
     const results = await analysis.results(experiment, { from: values.from, to: values.to, cohort: values.cohort });
     console.log(values.json ? JSON.stringify(results, null, 2) : formatReport(results));

@@ -1,5 +1,6 @@
 /** `variant-lens collector` and `variant-lens demo` (what `npm start` serves): listen, print the URLs, stop gracefully. */
 import { ConfigError, loadConfig } from '../config.js';
+import { startStatelessEndpoint } from '../edge/stateless-endpoint.js';
 import { startServer } from '../server.js';
 
 /** A stuck shutdown must not keep the process alive forever. */
@@ -24,6 +25,12 @@ The README lists every setting.`;
 export async function serve(mode: 'collector' | 'demo'): Promise<void> {
   try {
     const config = loadConfig(process.env, { demo: mode === 'demo' });
+    if (config.store === 'none') {
+      const endpoint = await startStatelessEndpoint(config);
+      console.log(`variant-lens stateless endpoint (STORE=none) on ${endpoint.url}: OTLP/HTTP ${endpoint.url}/v1/traces ${endpoint.url}/v1/metrics`);
+      stopOnSignals(() => endpoint.close());
+      return;
+    }
     const server = await startServer(config);
     console.log(`variant-lens is serving on ${server.url} (${mode})`);
     if (mode === 'demo') {
@@ -44,27 +51,32 @@ export async function serve(mode: 'collector' | 'demo'): Promise<void> {
     if (config.serviceTokens.length === 0 && mode === 'collector') {
       console.log('  no SERVICE_TOKENS: every export is stored as browser-reported (untrusted); set SERVICE_TOKENS for your services');
     }
-    let stopping = false;
-    const stop = (signal: string) => {
-      if (stopping) return;
-      stopping = true;
-      console.log(`${signal}: stopping, flushing telemetry, closing the database`);
-      setTimeout(() => {
-        console.error('shutdown timed out');
-        process.exit(1);
-      }, SHUTDOWN_TIMEOUT_MS).unref();
-      server.close().then(
-        () => process.exit(0),
-        (error: unknown) => {
-          console.error('shutdown failed', error);
-          process.exit(1);
-        },
-      );
-    };
-    process.on('SIGTERM', () => stop('SIGTERM'));
-    process.on('SIGINT', () => stop('SIGINT'));
+    stopOnSignals(() => server.close());
   } catch (error) {
     console.error(error instanceof ConfigError ? error.message : error);
     process.exit(1);
   }
+}
+
+/** SIGTERM/SIGINT: stop accepting, flush, close; a stuck shutdown exits after `SHUTDOWN_TIMEOUT_MS`. */
+function stopOnSignals(close: () => Promise<void>): void {
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`${signal}: stopping, flushing telemetry, closing the database`);
+    setTimeout(() => {
+      console.error('shutdown timed out');
+      process.exit(1);
+    }, SHUTDOWN_TIMEOUT_MS).unref();
+    close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        console.error('shutdown failed', error);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
 }

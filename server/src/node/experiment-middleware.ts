@@ -10,6 +10,7 @@ import {
   type Span,
 } from '@opentelemetry/api';
 import type { Request, RequestHandler } from 'express';
+import { ATTR } from '../../../common/src/semconv.js';
 import { isValidVisitorId, MAX_VISITOR_ID_LENGTH } from '../core/visitor-id.js';
 import { UNVERIFIED_ATTRIBUTE, withSpanAttributes } from './experiment-baggage-span-processor.js';
 import { requestState, setRequestState } from './request-state.js';
@@ -81,7 +82,12 @@ export function experimentMiddleware(options: ExperimentMiddlewareOptions): Requ
     const inbound = (propagation.getBaggage(parent)?.getAllEntries() ?? []).map(([key, entry]) => [key, entry.value] as const);
     const decided = visitorContext(experiments, visitorId, inbound, forced);
     const { experimentContext } = decided;
-    const spanAttributes: Attributes = experimentContext.verified ? { ...experimentContext.baggage } : { [UNVERIFIED_ATTRIBUTE]: true };
+    // A forced (QA) visitor is not randomised: every span of its requests says so, and the
+    // analysis leaves them out of every figure (request-attribution.ts).
+    const forcedVisitor = Object.values(experimentContext.reasons).includes(FORCED_REASON);
+    const spanAttributes: Attributes = experimentContext.verified
+      ? { ...experimentContext.baggage, ...(forcedVisitor ? { [ATTR.EXPERIMENT_FORCED]: true } : {}) }
+      : { [UNVERIFIED_ATTRIBUTE]: true };
     const trusted = withSpanAttributes(
       experimentContext.verified
         ? propagation.setBaggage(parent, propagation.createBaggage(toBaggageEntries(experimentContext.baggage)))
@@ -128,6 +134,9 @@ function endOnFinish(req: Request, res: { once(event: 'finish', listener: () => 
     span.end();
   });
 }
+
+/** `feature_flag.result.reason` of a variant forced for QA rather than assigned by the hash. */
+const FORCED_REASON = 'targeting_match';
 
 /** The experiment context, and the inbound claims of a request without a visitor that named real variants. */
 function visitorContext(

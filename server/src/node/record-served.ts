@@ -1,3 +1,4 @@
+import { ATTR } from '../../../common/src/semconv.js';
 import { SpanKind, type Attributes } from '@opentelemetry/api';
 import type { Request } from 'express';
 import { newRequestId } from './request-id.js';
@@ -42,7 +43,7 @@ export function recordServed(req: Request, served: ServedList): ServedExperiment
     });
   }
   // Forced (QA) visitors are not randomised: the analysis leaves them out by this mark and the reasons.
-  if (Object.values(visitor.reasons).includes('targeting_match')) span.setAttribute('experiment.forced', true);
+  if (Object.values(visitor.reasons).includes('targeting_match')) span.setAttribute(ATTR.EXPERIMENT_FORCED, true);
   const metricAttributes = experiments.metricAttributes(visitor.baggage);
   state.impressions.add(count, metricAttributes);
   state.latency.record(performance.now() - state.startedAt, metricAttributes);

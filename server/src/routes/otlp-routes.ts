@@ -2,7 +2,7 @@ import { Router, type ErrorRequestHandler, type Request, type Response } from 'e
 import { encodeExportResponse, encodeStatus } from '../core/otlp-protobuf.js';
 import { describeError, HttpError } from '../http/http-error.js';
 import { serviceTokenCheck } from '../http/service-tokens.js';
-import type { OtlpForwarder } from '../services/otlp-forwarder.js';
+import type { ForwardSignal, OtlpForwarder } from '../services/otlp-forwarder.js';
 import { BodyOverloadError, OpenBodies } from './otlp-body.js';
 import { IngestOverloadedError, MalformedBodyError, type IngestOutcome, type IngestPool } from '../store/ingest-pool.js';
 
@@ -25,10 +25,19 @@ export const DEFAULT_MAX_OPEN_BODIES = 64;
 /** The OpenTelemetry exporters' own default timeout: an exporter has given up on a body slower than this. */
 export const DEFAULT_BODY_TIMEOUT_MS = 10_000;
 
+/** What decodes (and stores) OTLP bodies: the SQLite ingest pool, or the stateless endpoint's decoder. */
+export type OtlpIngest = Pick<IngestPool, 'ingest' | 'hasRoomFor' | 'inFlightBytes' | 'reserve' | 'release'>;
+
+/** Takes accepted batches (OTLP/JSON, marked with their source) before the exporter is answered: ClickHouse embedded. */
+export interface AcceptedBatchSink {
+  accept(signal: ForwardSignal, otlpJson: string): Promise<void>;
+}
+
 /** What the OTLP routes need. */
 export interface OtlpRouteDeps {
-  readonly pool: IngestPool;
+  readonly pool: OtlpIngest;
   readonly forwarder?: OtlpForwarder;
+  readonly accepted?: AcceptedBatchSink;
   readonly config: OtlpRouteConfig;
 }
 
@@ -71,13 +80,36 @@ function overloaded(reason: string): HttpError {
 
 async function ingest(deps: OtlpRouteDeps, trusted: boolean, signal: 'traces' | 'metrics', encoding: Encoding, body: Buffer, reserved: number): Promise<IngestOutcome> {
   try {
-    return await deps.pool.ingest(signal, encoding, body, { parseOnly: deps.config.parseOnly, trusted, reserved });
+    return await deps.pool.ingest(signal, encoding, body, {
+      parseOnly: deps.config.parseOnly,
+      trusted,
+      reserved,
+      forward: deps.forwarder !== undefined || deps.accepted !== undefined,
+    });
   } catch (error) {
     if (error instanceof MalformedBodyError) throw new HttpError(400, `body is not an OTLP export request: ${error.message}`);
     if (error instanceof IngestOverloadedError) throw overloaded(error.message);
     console.error('committing telemetry failed', error);
     throw retryLater('the store could not commit this batch; retry later');
   }
+}
+
+/**
+ * Hands what was accepted on: to ClickHouse first (awaited: a failure is a 503 and the exporter
+ * retries), then to the forwarder's queue. Never the body as received: rejected items stay out,
+ * and every resource carries the source the endpoint decided.
+ */
+async function passOn(deps: OtlpRouteDeps, signal: ForwardSignal, outcome: IngestOutcome): Promise<void> {
+  if (outcome.forward === undefined) return;
+  if (deps.accepted !== undefined) {
+    try {
+      await deps.accepted.accept(signal, outcome.forward);
+    } catch (error) {
+      console.error('writing telemetry to ClickHouse failed', error);
+      throw retryLater('ClickHouse could not take this batch; retry later');
+    }
+  }
+  deps.forwarder?.enqueue(signal, Buffer.from(outcome.forward), JSON_TYPE);
 }
 
 /**
@@ -119,7 +151,7 @@ export function otlpRoutes(deps: OtlpRouteDeps): Router {
       throw new HttpError(400, 'body is empty, expected an OTLP export request');
     }
     const outcome = await ingest(deps, isService(req.headers.authorization), signal, encoding, body, reserved);
-    deps.forwarder?.enqueue(signal, body, req.headers['content-type']!);
+    await passOn(deps, signal, outcome);
     const rejected = signal === 'traces' ? { rejectedSpans: outcome.rejected } : { rejectedDataPoints: outcome.rejected };
     respond(res, encoding, signal, outcome.rejected > 0 ? { partialSuccess: { ...rejected, errorMessage: outcome.errors.join('; ') } } : {});
   };

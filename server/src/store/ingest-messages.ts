@@ -25,13 +25,15 @@ export type IngestRequest =
       readonly parseOnly: boolean;
       /** Sent by the deployment's own services with the internal token. */
       readonly trusted: boolean;
+      /** Reply with the accepted items as OTLP/JSON marked with their source, for forwarding. */
+      readonly forward: boolean;
     }
   | { readonly kind: 'records'; readonly id: number; readonly spans: readonly SpanRecord[]; readonly points: readonly MetricPointRecord[] }
   | { readonly kind: 'close'; readonly id: number };
 
 /** Committed (with what was rejected), malformed (400), or failed (503; `commit` when the transaction failed). */
 export type IngestReply =
-  | { readonly id: number; readonly rejected: number; readonly errors: readonly string[] }
+  | { readonly id: number; readonly rejected: number; readonly errors: readonly string[]; readonly forward?: string }
   | { readonly id: number; readonly malformed: string }
   | { readonly id: number; readonly error: string; readonly commit?: boolean };
 

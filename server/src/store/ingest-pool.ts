@@ -27,6 +27,20 @@ export interface IngestPoolConfig {
 export interface IngestOutcome {
   readonly rejected: number;
   readonly errors: readonly string[];
+  /** With `forward`: the accepted items as OTLP/JSON marked with their source (absent when none was accepted). */
+  readonly forward?: string;
+}
+
+/** How one OTLP body is ingested. */
+export interface IngestOptions {
+  /** Decode and reply, store nothing. */
+  readonly parseOnly?: boolean;
+  /** Sent with the internal token: the deployment's own telemetry. */
+  readonly trusted?: boolean;
+  /** Also return the accepted items as OTLP/JSON marked with their source (`IngestOutcome.forward`). */
+  readonly forward?: boolean;
+  /** Bytes the body took while it was received (`reserve`): its place in the queue, so it is not refused for room it already has. */
+  readonly reserved?: number;
 }
 
 /** Too much in flight: answered with 503 and Retry-After, and the exporter retries. */
@@ -127,7 +141,7 @@ export class IngestPool {
       waiter.reject(new Error(reply.error));
     } else {
       this.commitError = undefined;
-      waiter.resolve({ rejected: reply.rejected, errors: reply.errors });
+      waiter.resolve({ rejected: reply.rejected, errors: reply.errors, forward: reply.forward });
     }
     this.notifyIdle();
   }
@@ -209,7 +223,7 @@ export class IngestPool {
     signal: 'traces' | 'metrics',
     encoding: 'json' | 'protobuf',
     body: Buffer,
-    options: { parseOnly?: boolean; trusted?: boolean; reserved?: number } = {},
+    options: IngestOptions = {},
   ): Promise<IngestOutcome> {
     const reserved = options.reserved ?? 0;
     this.receivingBytes -= reserved;
@@ -220,7 +234,7 @@ export class IngestPool {
     const copy = new Uint8Array(body);
     return this.send(
       this.pick(),
-      { kind: 'otlp', id: this.nextId++, signal, encoding, body: copy, parseOnly: options.parseOnly ?? false, trusted: options.trusted ?? false },
+      { kind: 'otlp', id: this.nextId++, signal, encoding, body: copy, parseOnly: options.parseOnly ?? false, trusted: options.trusted ?? false, forward: options.forward ?? false },
       body.length,
       [copy.buffer],
     );

@@ -5,9 +5,8 @@
  * speaks HTTP.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { decodeMetricsRequest, decodeTraceRequest, MalformedOtlpError, type DecodeLimits } from '../core/otlp-json.js';
-import { decodeMetricsProtobuf, decodeTraceProtobuf, MalformedProtobufError } from '../core/otlp-protobuf.js';
-import type { MetricPointRecord, SpanRecord } from '../core/telemetry-records.js';
+import { decodeOtlpBody, forwardJson, isMalformed, type DecodedBody } from '../core/otlp-body.js';
+import type { DecodeLimits } from '../core/otlp-json.js';
 import type { CheckpointReport, IngestReply, IngestRequest, IngestWorkerData } from './ingest-messages.js';
 import { preparePoints, prepareSpans, TelemetryStore, type PreparedPoint, type PreparedSpan } from './telemetry-store.js';
 import { acquireWriteLock, releaseWriteLock } from './write-lock.js';
@@ -95,41 +94,18 @@ function reply(message: IngestReply): void {
   parentPort!.postMessage(message);
 }
 
-function parse(request: Extract<IngestRequest, { kind: 'otlp' }>): unknown {
-  const body = Buffer.from(request.body.buffer, request.body.byteOffset, request.body.byteLength);
-  if (request.encoding === 'protobuf') {
-    return request.signal === 'traces' ? decodeTraceProtobuf(body) : decodeMetricsProtobuf(body);
-  }
-  try {
-    return JSON.parse(body.toString('utf8'));
-  } catch (error) {
-    throw new MalformedOtlpError(`body is not valid JSON: ${(error as Error).message}`);
-  }
-}
-
 function handleOtlp(request: Extract<IngestRequest, { kind: 'otlp' }>): void {
-  let spans: SpanRecord[] = [];
-  let points: MetricPointRecord[] = [];
-  let rejected: number;
-  let errors: string[];
+  let decoded: DecodedBody;
   try {
-    const raw = parse(request);
-    if (request.signal === 'traces') {
-      const result = decodeTraceRequest(raw, { trusted: request.trusted, limits, maxAgeMs: data.maxAgeMs });
-      ({ items: spans, rejected, errors } = result);
-    } else {
-      const result = decodeMetricsRequest(raw, { trusted: request.trusted, limits, maxAgeMs: data.maxAgeMs });
-      ({ items: points, rejected, errors } = result);
-    }
+    const body = Buffer.from(request.body.buffer, request.body.byteOffset, request.body.byteLength);
+    decoded = decodeOtlpBody(request.signal, request.encoding, body, { trusted: request.trusted, limits, maxAgeMs: data.maxAgeMs });
   } catch (error) {
-    if (error instanceof MalformedOtlpError || error instanceof MalformedProtobufError) {
-      reply({ id: request.id, malformed: error.message });
-      return;
-    }
-    reply({ id: request.id, error: (error as Error).message });
+    reply(isMalformed(error) ? { id: request.id, malformed: error.message } : { id: request.id, error: (error as Error).message });
     return;
   }
-  const done: IngestReply = { id: request.id, rejected, errors };
+  const { spans, points, rejected, errors } = decoded;
+  // What is forwarded is what was accepted, re-encoded and marked with its source.
+  const done: IngestReply = { id: request.id, rejected, errors, forward: request.forward ? forwardJson(request.signal, decoded) : undefined };
   if (request.parseOnly) reply(done);
   else enqueue({ id: request.id, spans: prepareSpans(spans), points: preparePoints(points), reply: done });
 }

@@ -736,6 +736,8 @@ export class TelemetryStore {
 
   /** The downstream rollup of a trusted span that carries variants (not the request span). */
   private writeDownstreamRollup(span: SpanRecord, variants: readonly [string, string][]): void {
+    // A forced (QA) visitor's downstream work is not its variant's: it was not randomised.
+    if (span.attributes[ATTR.EXPERIMENT_FORCED] === true) return;
     const startMs = nanosToMillis(span.startTimeUnixNano);
     const durationMs = nanosToMillis(span.endTimeUnixNano) - startMs;
     const cohort = span.attributes[ATTR.USER_COHORT];

@@ -9,6 +9,7 @@ import { MeterProvider, PeriodicExportingMetricReader, type PushMetricExporter }
 import { BasicTracerProvider, BatchSpanProcessor, type SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { ExperimentBaggageSpanProcessor } from '../node/index.js';
 import { RecordQueue, StoreMetricExporter, StoreSpanExporter, type OwnTelemetryStatus, type RecordSink } from './store-exporters.js';
+import { SOURCE_ATTRIBUTE, SOURCE_SERVICE } from '../core/otlp-encode.js';
 
 /** Configuration of the server's telemetry. */
 export interface TelemetryConfig {
@@ -56,7 +57,8 @@ export function startTelemetry(config: TelemetryConfig): Telemetry {
       shutdown: () => Promise.resolve(),
     };
   }
-  const resource = resourceFromAttributes({ 'service.name': config.serviceName });
+  // Marked as the endpoint marks what it forwards: a Collector downstream must know it is the service's own.
+  const resource = resourceFromAttributes({ 'service.name': config.serviceName, [SOURCE_ATTRIBUTE]: SOURCE_SERVICE });
   const target = config.exportTo;
   let queue: RecordQueue | undefined;
   let spanExporter: SpanExporter;

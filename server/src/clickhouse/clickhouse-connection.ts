@@ -1,0 +1,68 @@
+/**
+ * One `@clickhouse/client` for both deployments: a ClickHouse server over HTTP(S), or ClickHouse
+ * embedded in this process through `chdb` (`CLICKHOUSE_URL=chdb:<folder>`). The two share every
+ * query; only the transport differs.
+ */
+import { createRequire } from 'node:module';
+import { resolve } from 'node:path';
+import { createClient, type ClickHouseClient } from '@clickhouse/client';
+
+/** Configuration of the ClickHouse backend. */
+export interface ClickHouseConfig {
+  /** `CLICKHOUSE_URL`: `http(s)://host:port` of a server, or `chdb:<folder>` for the embedded engine. */
+  readonly url: string;
+  /** `CLICKHOUSE_DATABASE`: where the exporter's tables are (default `otel`, the exporter's default). */
+  readonly database: string;
+  /** `CLICKHOUSE_USER` (default `default`). */
+  readonly user?: string;
+  /** `CLICKHOUSE_PASSWORD` (default none). */
+  readonly password?: string;
+}
+
+/** The exporter's default database. */
+export const DEFAULT_CLICKHOUSE_DATABASE = 'otel';
+
+const CHDB_PREFIX = 'chdb:';
+
+/** The folder of an embedded engine, or undefined for a server URL. */
+export function chdbFolder(url: string): string | undefined {
+  return url.startsWith(CHDB_PREFIX) ? resolve(url.slice(CHDB_PREFIX.length)) : undefined;
+}
+
+/** Thrown when `chdb:` is asked for and the optional `chdb` package is not installed. */
+export class ChdbMissingError extends Error {}
+
+interface ChdbConnectionModule {
+  createChdbConnection(options: { path: string }): NonNullable<Parameters<typeof createClient>[0]>['connection'];
+}
+
+/** Loads `chdb/connection` only when asked for: it is an optional dependency of about 540 MB. */
+function loadChdb(): ChdbConnectionModule {
+  const require = createRequire(import.meta.url);
+  try {
+    return require('chdb/connection') as ChdbConnectionModule;
+  } catch (error) {
+    throw new ChdbMissingError(
+      `CLICKHOUSE_URL=chdb:… needs the optional package chdb, which could not be loaded (${(error as Error).message}). ` +
+        'Install it with `npm install chdb` (Linux or macOS, x64 or arm64), or point CLICKHOUSE_URL at a ClickHouse server.',
+    );
+  }
+}
+
+/** Settings every query runs with: 64-bit integers as strings in JSON, so counts and nanoseconds stay exact. */
+const CLIENT_SETTINGS = { output_format_json_quote_64bit_integers: 1 } as const;
+
+/** Opens a client for `config`; for `chdb:` the folder is created by the engine. */
+export function openClickHouse(config: ClickHouseConfig): ClickHouseClient {
+  const folder = chdbFolder(config.url);
+  if (folder !== undefined) {
+    const { createChdbConnection } = loadChdb();
+    return createClient({ connection: createChdbConnection({ path: folder }), clickhouse_settings: CLIENT_SETTINGS });
+  }
+  return createClient({
+    url: config.url,
+    username: config.user ?? 'default',
+    password: config.password ?? '',
+    clickhouse_settings: CLIENT_SETTINGS,
+  });
+}
