@@ -96,6 +96,7 @@ const GUARDRAIL_COLUMNS: Column[] = [
   ['errors', (v) => fmt.pct(v.errorRate)],
   ['errors vs control', (v) => guardrailText(v.guardrails?.errorRate, signedPct(2)), (v) => guardrail(v.guardrails?.errorRate)],
   ['cache hits', (v) => fmt.pct(v.cacheHitRate, 1)],
+  ['cache hits vs control', (v) => guardrailText(v.guardrails?.cacheHitRate, signedPct(1)), (v) => guardrail(v.guardrails?.cacheHitRate)],
   ['delivery', (v) => fmt.pct(v.delivery.share, 1)],
   ['delivery vs control', (v) => guardrailText(v.guardrails?.delivery, signedPct(1)), (v) => guardrail(v.guardrails?.delivery)],
   ['metrics CTR (Σclick_through / Σimpressions)', (v) => fmt.pct(v.metrics.ctr)],

@@ -168,4 +168,16 @@ describe('experiment results', () => {
     const stored = await json('/api/metrics/recommendation.impressions?limit=1000');
     expect(stored.points.filter((p: any) => !p.trusted).map((p: any) => p.value).sort()).toEqual([1000, 5000]);
   });
+
+  it('reads the cache hit rate per user from the request spans (hits over lookups), as a guardrail against control', async () => {
+    await server.flush();
+    const results = await json('/api/experiments/rec_algorithm_v3/results');
+    for (const variant of results.variants.filter((v: any) => v.variant !== 'control' && v.users > 0)) {
+      const cache = variant.guardrails.cacheHitRate;
+      expect(cache, variant.variant).not.toBeNull();
+      expect(cache.treatment).toBeGreaterThanOrEqual(0);
+      expect(cache.treatment).toBeLessThanOrEqual(1);
+      expect(cache.diff).toBeCloseTo(cache.treatment - cache.control, 12);
+    }
+  });
 });

@@ -28,16 +28,31 @@ const FLAKY_ERROR_RATE = 0.2;
 const MEDIAN_LATENCY_MS = 20;
 const USER_LATENCY_SIGMA = 0.5;
 const REQUEST_LATENCY_SIGMA = 0.3;
+/** Cache lookups per request, and each user's own hit propensity: returning users hit, new ones miss. */
+const LOOKUPS_PER_REQUEST = 3;
+const RETURNING_USERS = 0.6;
+const RETURNING_HIT_RATE = 0.9;
+const NEW_HIT_RATE = 0.2;
 
 interface Arm {
   requests: Float64Array;
   reported: Float64Array;
   errors: Float64Array;
   durationMsSum: Float64Array;
+  cacheHits: Float64Array;
+  cacheLookups: Float64Array;
 }
 
-function simulateArm(random: () => number): Arm {
-  const arm: Arm = { requests: new Float64Array(USERS_PER_ARM), reported: new Float64Array(USERS_PER_ARM), errors: new Float64Array(USERS_PER_ARM), durationMsSum: new Float64Array(USERS_PER_ARM) };
+/** An arm's users; `cacheRandom` draws the cache lookups apart, so the other guardrails' draws stay as they were. */
+function simulateArm(random: () => number, cacheRandom: () => number): Arm {
+  const arm: Arm = {
+    requests: new Float64Array(USERS_PER_ARM),
+    reported: new Float64Array(USERS_PER_ARM),
+    errors: new Float64Array(USERS_PER_ARM),
+    durationMsSum: new Float64Array(USERS_PER_ARM),
+    cacheHits: new Float64Array(USERS_PER_ARM),
+    cacheLookups: new Float64Array(USERS_PER_ARM),
+  };
   const normal = () => Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
   for (let u = 0; u < USERS_PER_ARM; u += 1) {
     const requests = random() < HEAVY_USERS ? 20 + Math.floor(random() * 81) : 1 + Math.floor(-Math.log(1 - random()) * 2);
@@ -56,11 +71,16 @@ function simulateArm(random: () => number): Arm {
     arm.reported[u] = reported;
     arm.errors[u] = errors;
     arm.durationMsSum[u] = duration;
+    const hitRate = cacheRandom() < RETURNING_USERS ? RETURNING_HIT_RATE : NEW_HIT_RATE;
+    let hits = 0;
+    for (let l = 0; l < requests * LOOKUPS_PER_REQUEST; l += 1) if (cacheRandom() < hitRate) hits += 1;
+    arm.cacheHits[u] = hits;
+    arm.cacheLookups[u] = requests * LOOKUPS_PER_REQUEST;
   }
   return arm;
 }
 
-const METRICS = ['delivery', 'errorRate', 'latencyMeanMs'] as const;
+const METRICS = ['delivery', 'errorRate', 'latencyMeanMs', 'cacheHitRate'] as const;
 type Metric = (typeof METRICS)[number];
 
 function compare(t: Arm, c: Arm, users: number, rhoSquared: number): Record<Metric, GuardrailComparison> {
@@ -69,6 +89,11 @@ function compare(t: Arm, c: Arm, users: number, rhoSquared: number): Record<Metr
     delivery: compareGuardrail(ratio(t, t.reported), ratio(c, c.reported), rhoSquared),
     errorRate: compareGuardrail(ratio(t, t.errors), ratio(c, c.errors), rhoSquared),
     latencyMeanMs: compareGuardrail(ratio(t, t.durationMsSum), ratio(c, c.durationMsSum), rhoSquared),
+    cacheHitRate: compareGuardrail(
+      { numerators: t.cacheHits.subarray(0, users), denominators: t.cacheLookups.subarray(0, users) },
+      { numerators: c.cacheHits.subarray(0, users), denominators: c.cacheLookups.subarray(0, users) },
+      rhoSquared,
+    ),
   };
 }
 
@@ -77,12 +102,13 @@ const sum = (values: Float64Array) => values.reduce((a, b) => a + b, 0);
 describe(`${EXPERIMENTS} simulated A/A experiments, ${USERS_PER_ARM.toLocaleString('en-US')} users per arm of mixed propensities`, () => {
   const rhoSquared = sequentialRhoSquared(GUARDRAIL_ALPHA, 2 * 5_000);
   const random = seededRandom(20261207);
-  const once: Record<Metric, number> = { delivery: 0, errorRate: 0, latencyMeanMs: 0 };
-  const watched: Record<Metric, number> = { delivery: 0, errorRate: 0, latencyMeanMs: 0 };
-  const requestLevel = { delivery: 0, errorRate: 0 };
+  const cacheRandom = seededRandom(20261208);
+  const once: Record<Metric, number> = { delivery: 0, errorRate: 0, latencyMeanMs: 0, cacheHitRate: 0 };
+  const watched: Record<Metric, number> = { delivery: 0, errorRate: 0, latencyMeanMs: 0, cacheHitRate: 0 };
+  const requestLevel = { delivery: 0, errorRate: 0, cacheHitRate: 0 };
   for (let e = 0; e < EXPERIMENTS; e += 1) {
-    const control = simulateArm(random);
-    const treatment = simulateArm(random);
+    const control = simulateArm(random, cacheRandom);
+    const treatment = simulateArm(random, cacheRandom);
     const alarmed = new Set<Metric>();
     for (let users = LOOK_EVERY; users <= USERS_PER_ARM; users += LOOK_EVERY) {
       const result = compare(treatment, control, users, rhoSquared);
@@ -92,6 +118,7 @@ describe(`${EXPERIMENTS} simulated A/A experiments, ${USERS_PER_ARM.toLocaleStri
     for (const metric of alarmed) watched[metric] += 1;
     if (twoProportionP(sum(treatment.reported), sum(treatment.requests), sum(control.reported), sum(control.requests)) < GUARDRAIL_ALPHA) requestLevel.delivery += 1;
     if (twoProportionP(sum(treatment.errors), sum(treatment.requests), sum(control.errors), sum(control.requests)) < GUARDRAIL_ALPHA) requestLevel.errorRate += 1;
+    if (twoProportionP(sum(treatment.cacheHits), sum(treatment.cacheLookups), sum(control.cacheHits), sum(control.cacheLookups)) < GUARDRAIL_ALPHA) requestLevel.cacheHitRate += 1;
   }
   const rate = (count: number) => count / EXPERIMENTS;
   const threeSd = 3 * Math.sqrt((GUARDRAIL_ALPHA * (1 - GUARDRAIL_ALPHA)) / EXPERIMENTS);
@@ -106,9 +133,12 @@ describe(`${EXPERIMENTS} simulated A/A experiments, ${USERS_PER_ARM.toLocaleStri
   });
 
   it('the request-level tests (requests as independent) alarm far more often on the same data', () => {
-    console.log(`request-level: delivery ${(rate(requestLevel.delivery) * 100).toFixed(1)} %, errors ${(rate(requestLevel.errorRate) * 100).toFixed(1)} %`);
+    console.log(
+      `request-level: delivery ${(rate(requestLevel.delivery) * 100).toFixed(1)} %, errors ${(rate(requestLevel.errorRate) * 100).toFixed(1)} %, cache (lookups as units) ${(rate(requestLevel.cacheHitRate) * 100).toFixed(1)} %`,
+    );
     expect(rate(requestLevel.delivery)).toBeGreaterThan(0.15);
     expect(rate(requestLevel.errorRate)).toBeGreaterThan(0.15);
+    expect(rate(requestLevel.cacheHitRate)).toBeGreaterThan(0.15);
   });
 });
 

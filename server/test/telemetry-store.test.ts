@@ -55,7 +55,7 @@ describe('TelemetryStore', () => {
       { span_id: hexId(1, 8), user_id: 'alice' },
       { span_id: hexId(2, 8), user_id: null },
     ]);
-    expect(db.pragma('user_version', { simple: true })).toBe(7);
+    expect(db.pragma('user_version', { simple: true })).toBe(8);
     db.close();
   });
 
@@ -196,7 +196,7 @@ describe('browser events that arrive before their request', () => {
       expect(analysis.unknownRequestClicks('experiment.rec_algorithm', window)).toEqual({});
       // Two clicks on the same content count once; the view shows the list was delivered.
       expect(analysis.users('experiment.rec_algorithm', window)).toEqual([
-        { variant: 'hybrid', user: 'ann', requests: 1, impressions: 8, errors: 0, clicks: 1, reported: 1, mismatched: 0, invalid: 0, durationMsSum: 5, durationsMs: [5], firstExposureMs: 1795478400000 },
+        { variant: 'hybrid', user: 'ann', requests: 1, impressions: 8, errors: 0, clicks: 1, reported: 1, mismatched: 0, invalid: 0, durationMsSum: 5, durationsMs: [5], firstExposureMs: 1795478400000, cacheHits: 0, cacheLookups: 0 },
       ]);
     } finally {
       analysis.close();

@@ -116,7 +116,7 @@ export function formatReport(results: ExperimentResults): string {
   lines.push('Guardrails — difference from control [always-valid 95% sequence], user as the unit; ! = alarm:');
   lines.push(
     table([
-      ['variant', 'p50 / p95 / p99 ms', 'mean ms vs control', 'p50 ms vs control', 'p95 ms vs control', 'errors', 'errors vs control', 'cache hits', 'delivery', 'delivery vs control'],
+      ['variant', 'p50 / p95 / p99 ms', 'mean ms vs control', 'p50 ms vs control', 'p95 ms vs control', 'errors', 'errors vs control', 'cache hits', 'cache hits vs control', 'delivery', 'delivery vs control'],
       ...results.variants.map((v) => [
         v.variant,
         `${num(v.latencyMs.p50)} / ${num(v.latencyMs.p95)} / ${num(v.latencyMs.p99)}`,
@@ -126,6 +126,7 @@ export function formatReport(results: ExperimentResults): string {
         pct(v.errorRate),
         guardrailCell(v.guardrails?.errorRate, (x) => pct(x)),
         pct(v.cacheHitRate, 1),
+        guardrailCell(v.guardrails?.cacheHitRate, (x) => pct(x, 1)),
         pct(v.delivery.share, 1),
         guardrailCell(v.guardrails?.delivery, (x) => pct(x, 1)),
       ]),

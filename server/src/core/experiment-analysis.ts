@@ -67,6 +67,9 @@ export interface AnalysisInput {
     durationMsSum?: number;
     /** When the user was first served in the experiment, ms since the epoch (the timeline; without it, none). */
     firstExposureMs?: number;
+    /** Cache hits and lookups of the user's requests (the user-level cache guardrail; without them, lookups only). */
+    cacheHits?: number;
+    cacheLookups?: number;
     /** This user's request durations in ms (the p50/p95 guardrails; without them, point differences only). */
     durationsMs?: ArrayLike<number>;
   }[];
@@ -146,7 +149,9 @@ export interface VariantResult {
     /** The same with intervals that count users as units (always valid); null without per-user `durationsMs`. */
     latencyP50Ms: GuardrailComparison | null;
     latencyP95Ms: GuardrailComparison | null;
-    /** Cache hit rate difference; cache lookups are not stored per user, so its p-value counts lookups as independent: information only, never an alarm. */
+    /** Cache hit rate, hits over lookups with the user as the unit (null when the requests do not report their lookups). */
+    cacheHitRate: GuardrailComparison | null;
+    /** Cache hit rate difference from the downstream cache spans; its p-value counts lookups as independent: information only, never an alarm. */
     cacheHitRateDiff: number | null;
     cacheHitRateLookupPValue: number | null;
   };
@@ -327,7 +332,14 @@ export function analyzeExperiment(input: AnalysisInput): ExperimentResults {
   const armDurations = (rows: typeof input.users, sorted: ArrayLike<number>): ArmDurations | null =>
     rows.every((r) => r.durationsMs !== undefined) ? { sorted, perUser: rows.map((r) => r.durationsMs!) } : null;
   const controlDurations = armDurations(controlRows, durationsControl);
+  /** Hits over lookups per user, when every user's requests reported them and some lookup happened. */
+  const cacheRatios = (rows: typeof input.users): UserRatio | null => {
+    if (rows.some((r) => r.cacheHits === undefined || r.cacheLookups === undefined)) return null;
+    const denominators = rows.map((r) => r.cacheLookups!);
+    return denominators.some((d) => d > 0) ? { numerators: rows.map((r) => r.cacheHits!), denominators } : null;
+  };
   const controlRatios = {
+    cache: cacheRatios(controlRows),
     delivery: userRatios(controlRows, (r) => r.reported),
     errors: userRatios(controlRows, (r) => r.errors)!,
     latency: userRatios(controlRows, (r) => r.durationMsSum),
@@ -335,6 +347,7 @@ export function analyzeExperiment(input: AnalysisInput): ExperimentResults {
 
   const guardrails = (variant: string, rows: typeof input.users, durations: ArrayLike<number>): NonNullable<VariantResult['guardrails']> => {
     const deliveryRatios = userRatios(rows, (r) => r.reported);
+    const cacheUserRatios = cacheRatios(rows);
     const latencyRatios = userRatios(rows, (r) => r.durationMsSum);
     const treatmentDurations = armDurations(rows, durations);
     const cache = input.cache.get(variant) ?? { hits: 0, misses: 0 };
@@ -348,6 +361,7 @@ export function analyzeExperiment(input: AnalysisInput): ExperimentResults {
       latencyP95DiffMs: finite(percentile(durations, 0.95) - percentile(durationsControl, 0.95)),
       latencyP50Ms: treatmentDurations && controlDurations ? compareQuantileGuardrail(treatmentDurations, controlDurations, 0.5, rhoSquared) : null,
       latencyP95Ms: treatmentDurations && controlDurations ? compareQuantileGuardrail(treatmentDurations, controlDurations, 0.95, rhoSquared) : null,
+      cacheHitRate: cacheUserRatios && controlRatios.cache ? compareGuardrail(cacheUserRatios, controlRatios.cache, rhoSquared) : null,
       cacheHitRateDiff: cacheLookups === 0 || controlLookups === 0 ? null : cache.hits / cacheLookups - controlCache.hits / controlLookups,
       cacheHitRateLookupPValue: finite(twoProportionP(cache.hits, cacheLookups, controlCache.hits, controlLookups)),
     };

@@ -1,3 +1,4 @@
+import { ATTR } from '../../../common/src/semconv.js';
 import { SpanKind, type Attributes, type Tracer } from '@opentelemetry/api';
 import type { Article } from '../core/catalogue.js';
 import type { Assignment } from '../core/experiments.js';
@@ -7,6 +8,12 @@ import type { ContentStore, TopicCount } from '../store/content-store.js';
 import { FeatureStoreUnavailableError, type FeatureClient, type UserFeatures } from './feature-client.js';
 import { LruCache } from './lru-cache.js';
 import { dbQuery, inSpan } from './traced.js';
+
+/** Cache hits and misses of one request's lookups. */
+interface CacheTally {
+  hits: number;
+  misses: number;
+}
 
 export { newRequestId } from '../node/request-id.js';
 export { LATENCY_BUCKETS_MS };
@@ -94,10 +101,12 @@ export class RecommendationService {
     const algorithm: Algorithm = isAlgorithm(assigned) ? assigned : 'control';
     const boost = this.variantOf(assignment, BOOST_BAGGAGE_KEY) ?? 'control';
     const attributes: Attributes = {};
+    // This request's cache lookups, on its request span: the cache hit rate with the user as the unit.
+    const tally: CacheTally = { hits: 0, misses: 0 };
     let features: UserFeatures;
     let effective = algorithm;
     try {
-      features = await this.userFeatures(userId);
+      features = await this.userFeatures(userId, tally);
     } catch (error) {
       if (!(error instanceof FeatureStoreUnavailableError)) throw error;
       // Degrade, do not fail: the visitor still gets a list, ranked by control.
@@ -106,10 +115,12 @@ export class RecommendationService {
       attributes['recommendation.degraded'] = true;
       attributes['recommendation.degraded.reason'] = error.message;
     }
-    const input = this.gather(effective, features);
+    const input = this.gather(effective, features, tally);
     let list = recommend(effective, input, limit);
     if (boost === 'recency_boost') list = recencyBoost(list, input.nowMs);
     attributes['recommendation.algorithm'] = effective;
+    attributes[ATTR.CACHE_HITS] = tally.hits;
+    attributes[ATTR.CACHE_MISSES] = tally.misses;
     return {
       attributes,
       recommendations: list.map((article, index) => ({
@@ -143,8 +154,8 @@ export class RecommendationService {
     return dbQuery(this.tracer, 'SELECT', 'articles', 'SELECT articles WHERE topic = ? ORDER BY published_at DESC LIMIT ?', () => this.content.newestInTopic(topic, limit));
   }
 
-  private async userFeatures(userId: string): Promise<UserFeatures> {
-    const cached = this.cacheLookup('features', [userId], this.featureCache);
+  private async userFeatures(userId: string, tally: CacheTally): Promise<UserFeatures> {
+    const cached = this.cacheLookup('features', [userId], this.featureCache, tally);
     if (cached.misses.length === 0) return cached.found.get(userId)!;
     const features = await this.features.get(userId);
     this.featureCache.set(userId, features);
@@ -152,7 +163,7 @@ export class RecommendationService {
   }
 
   /** One `cache.get` span for a batch of keys, with hits and misses on it. */
-  private cacheLookup<V>(name: string, keys: readonly string[], cache: LruCache<V>): { found: Map<string, V>; misses: string[] } {
+  private cacheLookup<V>(name: string, keys: readonly string[], cache: LruCache<V>, tally: CacheTally): { found: Map<string, V>; misses: string[] } {
     return inSpan(this.tracer, `cache.get ${name}`, { kind: SpanKind.CLIENT, attributes: { 'cache.name': name, 'db.system.name': 'in-memory-lru' } }, (span) => {
       const found = new Map<string, V>();
       const misses: string[] = [];
@@ -163,6 +174,8 @@ export class RecommendationService {
       }
       span.setAttribute('cache.hits', found.size);
       span.setAttribute('cache.misses', misses.length);
+      tally.hits += found.size;
+      tally.misses += misses.length;
       span.setAttribute('cache.hit', misses.length === 0);
       return { found, misses };
     });
@@ -190,8 +203,8 @@ export class RecommendationService {
     });
   }
 
-  private neighbours(items: readonly string[]): Map<string, [string, number][]> {
-    const { found, misses } = this.cacheLookup('neighbours', items, this.neighbourCache);
+  private neighbours(items: readonly string[], tally: CacheTally): Map<string, [string, number][]> {
+    const { found, misses } = this.cacheLookup('neighbours', items, this.neighbourCache, tally);
     if (misses.length > 0) {
       const loaded = dbQuery(this.tracer, 'SELECT', 'neighbours', 'SELECT neighbours WHERE item IN (?) ranked per item', () => this.content.neighbours(misses, NEIGHBOURS_PER_ITEM));
       for (const item of misses) {
@@ -203,8 +216,8 @@ export class RecommendationService {
     return found;
   }
 
-  private articles(ids: readonly string[]): Article[] {
-    const { found, misses } = this.cacheLookup('articles', ids, this.articleCache);
+  private articles(ids: readonly string[], tally: CacheTally): Article[] {
+    const { found, misses } = this.cacheLookup('articles', ids, this.articleCache, tally);
     if (misses.length > 0) {
       for (const article of dbQuery(this.tracer, 'SELECT', 'articles', 'SELECT articles WHERE content_id IN (?)', () => this.content.articlesByIds(misses))) {
         this.articleCache.set(article.contentId, article);
@@ -215,7 +228,7 @@ export class RecommendationService {
   }
 
   /** The data each algorithm needs: more of it, from more places, for the richer algorithms. */
-  private gather(algorithm: Algorithm, features: UserFeatures): RecommendationInput {
+  private gather(algorithm: Algorithm, features: UserFeatures, tally: CacheTally): RecommendationInput {
     const pool = this.popularPool();
     let newest = this.newestOfPool.get(pool);
     // With no wall clock to cap it (Infinity), the catalogue's clock is the pool's newest date.
@@ -231,11 +244,11 @@ export class RecommendationService {
       nowMs: Math.min(newest, Date.now()),
     };
     if (algorithm === 'control') return base;
-    const neighbours = this.neighbours(features.history.slice(-HISTORY_WINDOW));
+    const neighbours = this.neighbours(features.history.slice(-HISTORY_WINDOW), tally);
     const ids = new Set<string>();
     for (const list of neighbours.values()) for (const [id] of list) ids.add(id);
     const candidates = new Map(base.candidates.map((a) => [a.contentId, a]));
-    for (const article of this.articles([...ids].filter((id) => !candidates.has(id)))) candidates.set(article.contentId, article);
+    for (const article of this.articles([...ids].filter((id) => !candidates.has(id)), tally)) candidates.set(article.contentId, article);
     if (algorithm === 'hybrid') {
       const topics = Object.entries(features.topicAffinity).sort((a, b) => b[1] - a[1]).slice(0, HYBRID_TOPICS).map(([topic]) => topic);
       for (const topic of topics) {

@@ -37,6 +37,9 @@ export interface UserRow {
   readonly durationsMs: number[];
   /** When the user was first served in the experiment, ms since the epoch. */
   readonly firstExposureMs: number;
+  /** Cache hits and lookups of this user's requests (as their request spans report them). */
+  readonly cacheHits: number;
+  readonly cacheLookups: number;
 }
 
 /** A population apart from the randomised one: visitors in no running experiment, or forced for QA. */
@@ -108,7 +111,7 @@ export class AnalysisStore {
         `SELECT variant, user_id AS user, count(*) AS requests, sum(impressions) AS impressions, sum(error) AS errors,
                 sum(clicks) AS clicks, sum(browser_events > 0) AS reported, sum(mismatched_clicks) AS mismatched,
                 sum(invalid_clicks) AS invalid, sum(duration_ms) AS durationMsSum, json_group_array(duration_ms) AS durationsMs,
-                min(start_ms) AS firstExposureMs
+                min(start_ms) AS firstExposureMs, sum(cache_hits) AS cacheHits, sum(cache_hits + cache_misses) AS cacheLookups
          FROM experiment_requests WHERE key = @key AND start_ms < @to AND (@cohort IS NULL OR cohort = @cohort)
          GROUP BY variant, user_id HAVING min(start_ms) >= @from`,
       )

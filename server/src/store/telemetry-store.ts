@@ -258,6 +258,15 @@ const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX metric_points_untrusted_arrival ON metric_points (id) WHERE trusted = 0;
     `,
   },
+  {
+    // A request's own cache hits and misses (the demo's recommendation server puts them on the
+    // request span): the cache hit rate as a ratio over users, like every other guardrail.
+    version: 8,
+    sql: `
+      ALTER TABLE experiment_requests ADD COLUMN cache_hits INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE experiment_requests ADD COLUMN cache_misses INTEGER NOT NULL DEFAULT 0;
+    `,
+  },
 ];
 
 /** Log buckets per factor e of the duration rollup: 50 gives 2% wide buckets (percentiles within 1%). */
@@ -557,7 +566,7 @@ export class TelemetryStore {
         user_id, attributes, events, links)
       ${valuesList(SPAN_VALUES, 1)}`);
     this.insertRequest = this.db.prepare(`INSERT OR IGNORE INTO experiment_requests
-      (key, variant, user_id, span_row, request_id, cohort, start_ms, duration_ms, error, impressions) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+      (key, variant, user_id, span_row, request_id, cohort, start_ms, duration_ms, error, impressions, cache_hits, cache_misses) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
     this.insertServed = this.db.prepare(`INSERT OR IGNORE INTO served_requests
       (request_id, start_ms, user_id, cohort, population, served_count, content_ids, variants) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`);
     this.servedById = this.db.prepare('SELECT start_ms, population, served_count, content_ids, variants FROM served_requests WHERE request_id = ?').raw();
@@ -729,8 +738,12 @@ export class TelemetryStore {
     this.servedOfRequest.set(served.requestId, served);
     this.servedInTransaction.set(served.requestId, startMs);
     if (served.population !== 'experiment') return;
+    const hits = span.attributes[ATTR.CACHE_HITS];
+    const misses = span.attributes[ATTR.CACHE_MISSES];
+    const cacheHits = typeof hits === 'number' && Number.isFinite(hits) ? hits : 0;
+    const cacheMisses = typeof misses === 'number' && Number.isFinite(misses) ? misses : 0;
     for (const key in served.variants) {
-      this.insertRequest.run(key, served.variants[key], user, row, served.requestId, cohortValue, startMs, durationMs, span.statusCode === 2 ? 1 : 0, served.count);
+      this.insertRequest.run(key, served.variants[key], user, row, served.requestId, cohortValue, startMs, durationMs, span.statusCode === 2 ? 1 : 0, served.count, cacheHits, cacheMisses);
     }
   }
 

@@ -61,6 +61,8 @@ interface UserRow {
   durationMsSum: number;
   durationsMs: number[];
   firstExposureMs: number;
+  cacheHits: number;
+  cacheLookups: number;
 }
 
 export class ClickHouseAnalysisSource implements AnalysisSource {
@@ -104,14 +106,15 @@ export class ClickHouseAnalysisSource implements AnalysisSource {
     const a = ATTRIBUTION_ATTRIBUTES;
     return `SELECT request_id, any(start_ms) AS start_ms, any(duration_ms) AS duration_ms, any(error) AS error, any(user) AS user,
               any(cohort) AS cohort, any(population) AS population, any(variants) AS variants, any(has_ids) AS has_ids,
-              any(content_ids) AS content_ids, any(served_count) AS served_count
+              any(content_ids) AS content_ids, any(served_count) AS served_count, any(cache_hits) AS cache_hits, any(cache_misses) AS cache_misses
        FROM (
          SELECT SpanAttributes['${a.requestId}'] AS request_id, ${START_MS} AS start_ms, ${END_MS} - ${START_MS} AS duration_ms,
                 StatusCode = 'Error' AS error, SpanAttributes['${a.userId}'] AS user, SpanAttributes['${a.cohort}'] AS cohort,
                 mapFilter((k, v) -> has({keys:Array(String)}, k), SpanAttributes) AS variants,
                 multiIf(SpanAttributes['${a.forced}'] = 'true', 'forced', empty(variants), 'holdout', 'experiment') AS population,
                 isValidJSON(SpanAttributes['${a.contentIds}']) AS has_ids, JSONExtract(SpanAttributes['${a.contentIds}'], 'Array(String)') AS content_ids,
-                toUInt64(if(mapContains(SpanAttributes, '${a.count}'), greatest(0, floor(toFloat64OrZero(SpanAttributes['${a.count}']))), toFloat64(length(content_ids)))) AS served_count
+                toUInt64(if(mapContains(SpanAttributes, '${a.count}'), greatest(0, floor(toFloat64OrZero(SpanAttributes['${a.count}']))), toFloat64(length(content_ids)))) AS served_count,
+                toFloat64OrZero(SpanAttributes['cache.hits']) AS cache_hits, toFloat64OrZero(SpanAttributes['cache.misses']) AS cache_misses
          FROM ${this.db}.${EXPORTER_TABLES.traces}
          WHERE SpanName = '${REQUEST_SPAN}' AND ${TRUSTED} AND SpanAttributes['${a.requestId}'] != '')
        GROUP BY request_id`;
@@ -212,7 +215,7 @@ export class ClickHouseAnalysisSource implements AnalysisSource {
        SELECT s.variants[{key:String}] AS variant, s.user AS user, count() AS requests, sum(s.served_count) AS impressions, sum(s.error) AS errors,
               sum(p.clicks) AS clicks, countIf(p.events > 0) AS reported, sum(p.mismatched) AS mismatched, sum(p.invalid) AS invalid,
               sum(s.duration_ms) AS durationMsSum, arrayMap(x -> x.2, arraySort(groupArray((s.start_ms, s.duration_ms)))) AS durationsMs,
-              min(s.start_ms) AS firstExposureMs
+              min(s.start_ms) AS firstExposureMs, sum(s.cache_hits) AS cacheHits, sum(s.cache_hits + s.cache_misses) AS cacheLookups
        FROM served s LEFT JOIN per_request p ON s.request_id = p.request_id
        WHERE ${ClickHouseAnalysisSource.EXPERIMENT} AND s.start_ms < {to:Float64}
        GROUP BY variant, user HAVING min(s.start_ms) >= {from:Float64}`,
@@ -231,6 +234,8 @@ export class ClickHouseAnalysisSource implements AnalysisSource {
       durationMsSum: r.durationMsSum,
       durationsMs: r.durationsMs,
       firstExposureMs: Number(r.firstExposureMs),
+      cacheHits: Number(r.cacheHits),
+      cacheLookups: Number(r.cacheLookups),
     }));
   }
 
