@@ -136,8 +136,13 @@ test('a click on a page of the team\'s site counts for the visitor\'s variant, o
     .toBe(1);
 
   // The app's spans are trusted (its service token) and carry the variant; the browser's fetch span is in the same trace.
-  const { spans } = await (await fetch(`${collector!.url}/api/traces/${served.trace.traceId}`, { headers: { authorization: `Bearer ${E2E_READ_TOKEN}` } })).json();
-  const request = spans.find((s: { name: string }) => s.name === 'recommendation.request');
+  // The browser exports its fetch span on its own batch schedule, not with the click: wait for it.
+  type TraceSpan = { name: string; service: string; trusted: boolean };
+  const traceSpans = async (): Promise<TraceSpan[]> => {
+    const response = await fetch(`${collector!.url}/api/traces/${served.trace.traceId}`, { headers: { authorization: `Bearer ${E2E_READ_TOKEN}` } });
+    return response.status === 200 ? ((await response.json()) as { spans: TraceSpan[] }).spans : [];
+  };
+  await expect.poll(async () => (await traceSpans()).some((s) => s.service === 'content-site' && !s.trusted), { timeout: 30_000 }).toBe(true);
+  const request = (await traceSpans()).find((s) => s.name === 'recommendation.request');
   expect(request).toMatchObject({ service: 'my-recs', trusted: true, attributes: { 'experiment.rec_algorithm': variant, 'recommendation.request_id': served.requestId } });
-  expect(spans.some((s: { service: string; trusted: boolean }) => s.service === 'content-site' && !s.trusted)).toBe(true);
 });
