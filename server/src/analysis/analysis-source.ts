@@ -29,3 +29,32 @@ export interface AnalysisSource {
   /** Releases the source's connections; harmless when called twice. */
   close(): Promise<void>;
 }
+
+/** A per-user row as both sources read it: what the per-variant totals are summed from. */
+interface UserTotals {
+  readonly variant: string;
+  readonly requests: number;
+  readonly reported: number;
+  readonly mismatched: number;
+  readonly invalid: number;
+}
+
+/** Delivery (served and reported requests), mismatched and invalid clicks per variant, summed over the users' rows. */
+export function variantTotals(users: readonly UserTotals[]): {
+  delivery: Map<string, { served: number; reported: number }>;
+  variantMismatch: Record<string, number>;
+  invalid: Record<string, number>;
+} {
+  const delivery = new Map<string, { served: number; reported: number }>();
+  const variantMismatch: Record<string, number> = {};
+  const invalid: Record<string, number> = {};
+  for (const row of users) {
+    const entry = delivery.get(row.variant) ?? { served: 0, reported: 0 };
+    entry.served += row.requests;
+    entry.reported += row.reported;
+    delivery.set(row.variant, entry);
+    if (row.mismatched > 0) variantMismatch[row.variant] = (variantMismatch[row.variant] ?? 0) + row.mismatched;
+    if (row.invalid > 0) invalid[row.variant] = (invalid[row.variant] ?? 0) + row.invalid;
+  }
+  return { delivery, variantMismatch, invalid };
+}

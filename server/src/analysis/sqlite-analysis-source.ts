@@ -6,7 +6,7 @@
 import { METRIC } from '../../../common/src/semconv.js';
 import type { ExperimentDefinition } from '../core/experiment-config.js';
 import { AnalysisStore, DURATION_BUCKETS_PER_E } from '../store/analysis-store.js';
-import type { AnalysisData, AnalysisSource, AnalysisWindow } from './analysis-source.js';
+import { variantTotals, type AnalysisData, type AnalysisSource, type AnalysisWindow } from './analysis-source.js';
 
 const IMPRESSIONS_METRIC = METRIC.IMPRESSIONS;
 const CLICK_THROUGH_METRIC = METRIC.CLICK_THROUGH;
@@ -37,17 +37,7 @@ export class SqliteAnalysisSource implements AnalysisSource {
     const key = experiment.baggageKey;
     const downstream = this.store.downstream(key, window);
     const users = this.store.users(key, window);
-    const delivery = new Map<string, { served: number; reported: number }>();
-    const variantMismatch: Record<string, number> = {};
-    const invalid: Record<string, number> = {};
-    for (const row of users) {
-      const entry = delivery.get(row.variant) ?? { served: 0, reported: 0 };
-      entry.served += row.requests;
-      entry.reported += row.reported;
-      delivery.set(row.variant, entry);
-      if (row.mismatched > 0) variantMismatch[row.variant] = (variantMismatch[row.variant] ?? 0) + row.mismatched;
-      if (row.invalid > 0) invalid[row.variant] = (invalid[row.variant] ?? 0) + row.invalid;
-    }
+    const { delivery, variantMismatch, invalid } = variantTotals(users);
     const populations = Object.fromEntries(this.store.populations(window).map(({ population, ...figures }) => [population, figures]));
     return {
       users,

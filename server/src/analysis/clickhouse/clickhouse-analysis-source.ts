@@ -22,7 +22,7 @@ import { SOURCE_ATTRIBUTE, SOURCE_SERVICE } from '../../core/otlp-encode.js';
 import { EXPORTER_TABLES, quoteIdentifier } from '../../clickhouse/exporter-schema.js';
 import { DURATION_BUCKETS_PER_E } from '../../store/analysis-store.js';
 import { CLIENT_REPORTED_METRICS } from '../../store/telemetry-store.js';
-import type { AnalysisData, AnalysisSource, AnalysisWindow } from '../analysis-source.js';
+import { variantTotals, type AnalysisData, type AnalysisSource, type AnalysisWindow } from '../analysis-source.js';
 
 const REQUEST_SPAN = 'recommendation.request';
 const CLICK_SPAN = 'recommendation.click';
@@ -179,17 +179,7 @@ export class ClickHouseAnalysisSource implements AnalysisSource {
       this.metricTotals(params),
       this.latencyHistograms(params),
     ]);
-    const delivery = new Map<string, { served: number; reported: number }>();
-    const variantMismatch: Record<string, number> = {};
-    const invalid: Record<string, number> = {};
-    for (const row of users) {
-      const entry = delivery.get(row.variant) ?? { served: 0, reported: 0 };
-      entry.served += row.requests;
-      entry.reported += row.reported;
-      delivery.set(row.variant, entry);
-      if (row.mismatched > 0) variantMismatch[row.variant] = (variantMismatch[row.variant] ?? 0) + row.mismatched;
-      if (row.invalid > 0) invalid[row.variant] = (invalid[row.variant] ?? 0) + row.invalid;
-    }
+    const { delivery, variantMismatch, invalid } = variantTotals(users);
     return {
       users,
       rejected: { unknownRequest, variantMismatch, invalid },
