@@ -2,13 +2,33 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 /**
- * The layer rule, enforced: pure core ← stores and services ← HTTP ← entry points, and code
- * shared by the browser and the server in common/ depends on neither. Each entry names the
- * files and the imports they must not make; `no-restricted-imports` fails `npm run lint` on
- * one (server/test/layering.test.ts shows it does).
+ * The layer rule, enforced: pure core ← stores and services ← HTTP ← entry points; code
+ * shared by the browser and the server in common/ depends on neither; and the demo
+ * (server/src/demo/) uses the product only through its public entries — `variant-lens/node`
+ * (server/src/node/index.ts), the collector (server/src/collector.ts) and common/ — while no
+ * product file names the demo. Each entry names the files and the imports they must not
+ * make; `no-restricted-imports` fails `npm run lint` on one (server/test/layering.test.ts
+ * shows each does). ESLint keeps one set of options per rule and file, so every product
+ * layer carries the demo group too.
  */
 const SDK_PACKAGES = ['@opentelemetry/sdk-*', '@opentelemetry/exporter-*', '@opentelemetry/instrumentation*', '@opentelemetry/context-*', '@opentelemetry/resources'];
 const IO_PACKAGES = ['express', 'better-sqlite3', 'node:fs', 'node:http', 'node:worker_threads', 'node:child_process'];
+/** The product never names the demo; only the package's entry points above both may. */
+const NOT_THE_DEMO = { regex: '(^|/)demo/', message: 'the product never imports its demo (server/src/demo/): the demo uses the product, not the reverse' };
+const PRODUCT_FILES = ['server/src/**', 'server/dashboard/**'];
+/** The entry points above product and demo: `npm start` and the `variant-lens` command. */
+const ENTRY_POINTS = ['server/src/index.ts', 'server/src/cli/variant-lens.ts'];
+const DEMO_MESSAGE = 'the demo uses the product only through variant-lens/node (node/index.js), the collector (collector.js) and common/';
+const PUBLIC_ENTRIES = '(?!collector\\.js$|node/index\\.js$|\\.\\./\\.\\./common/src/)';
+/**
+ * A relative import leaving server/src/demo/ for anything but the public entries, from the
+ * demo's top folder and from its sub-folders (one level deep: common/ is two folders up from
+ * the edge of the demo either way).
+ */
+const DEMO_LAYERS = [
+  { files: ['server/src/demo/*.ts'], regex: `^\\.\\./${PUBLIC_ENTRIES}` },
+  { files: ['server/src/demo/*/**'], regex: `^\\.\\./\\.\\./${PUBLIC_ENTRIES}` },
+];
 const LAYERS = [
   {
     files: ['common/src/**'],
@@ -53,10 +73,17 @@ const LAYERS = [
 ];
 
 function layerRules() {
-  return LAYERS.map(({ files, message, patterns }) => ({
-    files,
-    rules: { 'no-restricted-imports': ['error', { patterns: [{ group: patterns, message }] }] },
-  }));
+  const restrict = (patterns) => ({ 'no-restricted-imports': ['error', { patterns }] });
+  return [
+    // First, so the layers below (which repeat it) take precedence on their own files.
+    { files: PRODUCT_FILES, ignores: ['server/src/demo/**', ...ENTRY_POINTS], rules: restrict([NOT_THE_DEMO]) },
+    ...LAYERS.map(({ files, message, patterns }) => ({
+      files,
+      ignores: ['server/src/demo/**'],
+      rules: restrict([{ group: patterns, message }, ...(files.some((f) => PRODUCT_FILES.some((p) => f.startsWith(p.slice(0, -2)))) ? [NOT_THE_DEMO] : [])]),
+    })),
+    ...DEMO_LAYERS.map(({ files, regex }) => ({ files, rules: restrict([{ regex, message: DEMO_MESSAGE }]) })),
+  ];
 }
 
 export default tseslint.config(

@@ -1,24 +1,7 @@
 /** Fetching recommendations from any URL: the variant-lens demo's, or the team's own service. */
-import type { ExperimentData } from './visit-memory.js';
+import type { RecommendationResponse } from '../../common/src/wire-types.js';
 
-/** A recommendation as a server serves it. */
-export interface Recommendation {
-  readonly contentId: string;
-  readonly title: string;
-  /** Where the recommendation links to: the team's own URL, absolute or relative to the page. */
-  readonly url: string;
-  readonly position: number;
-  readonly topic?: string;
-  readonly summary?: string;
-}
-
-/** A recommendations response: the experiment data (`recordServed` on the server) and the list. */
-export interface RecommendationResponse extends ExperimentData {
-  readonly requestId: string;
-  readonly experiments: Readonly<Record<string, string>>;
-  readonly baggage: Readonly<Record<string, string>>;
-  readonly recommendations: readonly Recommendation[];
-}
+export type { Recommendation, RecommendationResponse } from '../../common/src/wire-types.js';
 
 /** Options of `getRecommendations`. */
 export interface RecommendationsRequest {

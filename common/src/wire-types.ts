@@ -38,3 +38,28 @@ export interface StoredMetricPoint {
   explicitBounds: number[] | null;
   trusted: boolean;
 }
+
+/** One recommendation of a served list. */
+export interface Recommendation {
+  readonly contentId: string;
+  readonly title: string;
+  /** Where the recommendation links to: the team's own URL, absolute or relative to the page. */
+  readonly url: string;
+  /** 1-based place in the list; clicks carry it as `recommendation.position`. */
+  readonly position: number;
+  readonly topic?: string;
+  readonly summary?: string;
+}
+
+/** `GET /api/recommendations`: the experiment data `recordServed` gives (variant-lens/node) and the list. */
+export interface RecommendationResponse {
+  /** Unguessable id of the served list; clicks carry it as `recommendation.request_id`. */
+  readonly requestId: string;
+  /** The visitor's variant of each experiment, by experiment key. */
+  readonly experiments: Readonly<Record<string, string>>;
+  /** The baggage entries the visit carries, e.g. `experiment.rec_algorithm`. */
+  readonly baggage: Readonly<Record<string, string>>;
+  /** The server's `recommendation.request` span, linked from the click; null when not sampled. */
+  readonly trace?: { readonly traceId: string; readonly spanId: string } | null;
+  readonly recommendations: readonly Recommendation[];
+}

@@ -1,28 +1,23 @@
-import express, { type Express } from 'express';
-import type { Meter, Tracer } from '@opentelemetry/api';
+import express, { type Express, type RequestHandler } from 'express';
 import { cors } from './http/cors.js';
 import { errorHandler, notFound } from './http/http-error.js';
 import type { ReadAccess } from './http/read-access.js';
-import { forcedVariants, visitorId } from './http/visitor.js';
-import { experimentMiddleware, type Experiments } from './node/index.js';
-import { telemetryApi, visitorApi } from './routes/api-routes.js';
+import type { Experiments } from './node/index.js';
+import { telemetryApi } from './routes/api-routes.js';
 import { otlpRoutes, type AcceptedBatchSink, type OtlpRouteConfig } from './routes/otlp-routes.js';
 import type { OtlpForwarder } from './services/otlp-forwarder.js';
 import { staticRoutes, type StaticConfig } from './routes/static-routes.js';
 import type { AnalysisService } from './services/analysis-service.js';
-import type { RecommendationService } from './services/recommendation-service.js';
 import type { IngestPool } from './store/ingest-pool.js';
 import type { TelemetryStore } from './store/telemetry-store.js';
 import type { OwnTelemetryStatus } from './telemetry/store-exporters.js';
 
 /** Everything the HTTP layer needs; `index.ts` builds it, tests build their own. */
 export interface AppDeps {
-  readonly tracer: Tracer;
-  readonly meter: Meter;
   readonly store: TelemetryStore;
   readonly experiments: Experiments;
-  /** The demo's recommendations; absent for the collector alone. */
-  readonly recommendations: RecommendationService | undefined;
+  /** A team's own routes (the demo's visitor API and site), mounted after the read API and before the dashboard and `/`. */
+  readonly routes?: RequestHandler;
   readonly analysis: AnalysisService;
   readonly corsOrigins: readonly string[];
   readonly otlp: OtlpRouteConfig;
@@ -59,13 +54,7 @@ export function createApp(deps: AppDeps): Express {
   }
   app.use('/api', cors(deps.corsOrigins), telemetryApi(deps, deps.readAccess.api));
   // After the telemetry API, so reading traces does not itself make traces.
-  if (deps.recommendations !== undefined) {
-    app.use(
-      '/api',
-      experimentMiddleware({ experiments: deps.experiments, visitorId, forcedVariants, tracer: deps.tracer, meter: deps.meter }),
-      visitorApi({ recommendations: deps.recommendations }),
-    );
-  }
+  if (deps.routes !== undefined) app.use(deps.routes);
   app.use(deps.readAccess.routes());
   app.use('/dashboard', deps.readAccess.page);
   app.use(staticRoutes(deps.static));

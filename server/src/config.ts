@@ -1,10 +1,8 @@
-import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ExperimentsFileError, parseExperimentsFile, type ExperimentsFile } from './core/experiment-config.js';
 import { serviceTokenProblem } from './http/service-tokens.js';
-import { DEFAULT_CACHE_CONFIG } from './services/recommendation-service.js';
 import { DEFAULT_CLICKHOUSE_DATABASE, type ClickHouseConfig } from './clickhouse/clickhouse-connection.js';
 
 /** The server's configuration, read once from the environment at start. */
@@ -49,25 +47,9 @@ export interface ServerConfig {
   readonly retentionIntervalMs: number;
   /** `BENCH_PARSE_ONLY_ROUTE=true`: also serve `/bench/parse-only/v1/*`, which decodes but stores nothing (for `npm run bench`). */
   readonly benchParseOnlyRoute: boolean;
-  /** `FEATURE_STORE_PORT`: where the feature store the server starts listens (default 3001; 0 picks a free port). */
-  readonly featureStorePort: number;
-  /** `FEATURE_STORE_HOST`: the address the feature store the server starts listens on (default 127.0.0.1: only this machine). */
-  readonly featureStoreHost: string;
-  /** `FEATURE_STORE_URL`: use an already running feature store instead of starting one. */
-  readonly featureStoreUrl: string | undefined;
-  /** `FEATURE_STORE_TIMEOUT_MS`: after this, recommendations degrade to control (default 250). */
-  readonly featureStoreTimeoutMs: number;
-  /** `FEATURES_CACHE_TTL_MS`: how long a visitor's features are reused; 0 asks the feature store on every request (default 30,000). */
-  readonly featuresCacheTtlMs: number;
-  /** `CONTENT_CACHE_TTL_MS`: how long candidate pools, neighbours and articles read from the content database are reused; 0 reads them on every request (default 60,000). */
-  readonly contentCacheTtlMs: number;
-  /** `FEATURE_STORE_DELAY_MS`: latency added by the feature store, for demonstrations (default 0). */
-  readonly featureStoreDelayMs: number;
-  /** `INTERNAL_TELEMETRY_TOKEN`: the demo's feature store's service token (default: random per start). */
-  readonly internalToken: string;
   /** `SERVICE_TOKENS` (comma-separated) and `SERVICE_TOKENS_FILE` (one a line, `#` comments): bearer tokens that mark OTLP from the team's own services as trusted. */
   readonly serviceTokens: readonly string[];
-  /** Serve the demo (catalogue, feature store, recommendations, demo site): true for `variant-lens demo` and `npm start`, false for `variant-lens collector`. */
+  /** Started for the demo (`variant-lens demo`, `npm start`): the package's experiments file is the default. False for `variant-lens collector`, which requires `EXPERIMENTS_FILE`. */
   readonly demo: boolean;
   /** `EXPERIMENTS_FILE`: the experiment definitions (default `config/experiments.json`), validated. */
   readonly experimentsFile: string;
@@ -85,7 +67,8 @@ const MIB = 1024 * 1024;
 /** Thrown for a bad setting; the entry point prints it and exits. */
 export class ConfigError extends Error {}
 
-function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+/** An integer setting `name` from `min` to `max`, `fallback` when unset; a `ConfigError` naming it otherwise. */
+export function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
@@ -102,7 +85,8 @@ function boolean(env: NodeJS.ProcessEnv, name: string): boolean {
   throw new ConfigError(`Configuration: ${name} is invalid, expected true or false (actual: ${env[name]})`);
 }
 
-function httpUrl(raw: string, name: string): string {
+/** An http(s) URL setting without a trailing slash; a `ConfigError` naming `name` otherwise. */
+export function httpUrl(raw: string, name: string): string {
   let url: URL | undefined;
   try {
     url = new URL(raw.trim());
@@ -150,7 +134,8 @@ function forwardUrl(raw: string | undefined): string | undefined {
 /** A listening address: a host name or an IPv4/IPv6 literal, nothing that could smuggle a URL. */
 const HOST_PATTERN = /^[A-Za-z0-9.:-]{1,253}$/;
 
-function host(env: NodeJS.ProcessEnv, name: string, fallback: string | undefined): string | undefined {
+/** A listening address setting: a host name or an IP literal, `fallback` when unset. */
+export function host(env: NodeJS.ProcessEnv, name: string, fallback: string | undefined): string | undefined {
   const raw = env[name]?.trim();
   if (raw === undefined || raw === '') return fallback;
   if (!HOST_PATTERN.test(raw)) throw new ConfigError(`Configuration: ${name} is invalid, expected a host name or an IP address such as 127.0.0.1 or :: (actual: ${raw})`);
@@ -278,14 +263,6 @@ export function loadConfig(env: NodeJS.ProcessEnv, mode: { demo: boolean } = { d
     retentionMaxPoints: integer(env, 'RETENTION_MAX_POINTS', 10_000_000, 0, 1_000_000_000),
     retentionIntervalMs: integer(env, 'RETENTION_INTERVAL_MS', 60_000, 100, 86_400_000),
     benchParseOnlyRoute: boolean(env, 'BENCH_PARSE_ONLY_ROUTE'),
-    featureStorePort: integer(env, 'FEATURE_STORE_PORT', 3001, 0, 65_535),
-    featureStoreHost: host(env, 'FEATURE_STORE_HOST', '127.0.0.1')!,
-    featureStoreUrl: env.FEATURE_STORE_URL ? httpUrl(env.FEATURE_STORE_URL, 'FEATURE_STORE_URL') : undefined,
-    featureStoreTimeoutMs: integer(env, 'FEATURE_STORE_TIMEOUT_MS', 250, 1, 60_000),
-    featuresCacheTtlMs: integer(env, 'FEATURES_CACHE_TTL_MS', DEFAULT_CACHE_CONFIG.featuresTtlMs, 0, 86_400_000),
-    contentCacheTtlMs: integer(env, 'CONTENT_CACHE_TTL_MS', DEFAULT_CACHE_CONFIG.contentTtlMs, 0, 86_400_000),
-    featureStoreDelayMs: integer(env, 'FEATURE_STORE_DELAY_MS', 0, 0, 60_000),
-    internalToken: env.INTERNAL_TELEMETRY_TOKEN || randomBytes(24).toString('base64url'),
     serviceTokens: serviceTokens(env),
     demo: mode.demo,
   };

@@ -1,4 +1,4 @@
-/** `npm start`: the demo (catalogue, feature store, recommendations, demo site) with the collector. */
-import { serve } from './cli/serve.js';
+/** `npm start`: the demo (catalogue, feature store, recommendations, demo site) inside the collector. */
+import { serveDemo } from './demo/index.js';
 
-await serve('demo');
+await serveDemo();

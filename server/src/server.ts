@@ -1,6 +1,8 @@
 import { accessSync, constants, existsSync, mkdirSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Meter, Tracer } from '@opentelemetry/api';
+import type { RequestHandler } from 'express';
 import { join } from 'node:path';
 import { createApp } from './app.js';
 import { ReadAccess } from './http/read-access.js';
@@ -9,23 +11,13 @@ import { ConfigError, type ServerConfig } from './config.js';
 import { SqliteAnalysisSource } from './analysis/sqlite-analysis-source.js';
 import { ClickHouseBackend } from './clickhouse/clickhouse-backend.js';
 import { AnalysisService } from './services/analysis-service.js';
-import { loadExperiments } from './node/index.js';
-import { FeatureClient } from './services/feature-client.js';
-import { FeatureStoreProcess } from './services/feature-store-process.js';
+import { loadExperiments, type Experiments } from './node/index.js';
 import { OtlpForwarder, type ForwarderConfig } from './services/otlp-forwarder.js';
 import { loadReadToken, READ_TOKEN_FILE, type ReadToken } from './services/read-token.js';
 import { RetentionJob } from './services/retention-job.js';
-import { DEFAULT_CACHE_CONFIG, RecommendationService } from './services/recommendation-service.js';
-import { ContentStore } from './store/content-store.js';
 import { IngestPool } from './store/ingest-pool.js';
 import { TelemetryStore } from './store/telemetry-store.js';
 import { startTelemetry } from './telemetry/telemetry.js';
-
-/** How many articles the generated catalogue has, and its seed. */
-export const CATALOGUE_SIZE = 2000;
-export const CATALOGUE_SEED = 20_261_124;
-/** How many users with histories the generated audience has. */
-const AUDIENCE_SIZE = 5000;
 
 /** Forwarding keeps at most 64 MiB of batches waiting for the upstream collector. */
 const FORWARD_QUEUE_BYTES = 64 * 1024 * 1024;
@@ -48,6 +40,32 @@ export function forwarderConfig(url: string): ForwarderConfig {
   };
 }
 
+/** What the collector hands the routes of a team's service mounted into it. */
+export interface CollectorContext {
+  readonly config: ServerConfig;
+  /** The collector's own tracer and meter: what they record goes to its store as trusted. */
+  readonly tracer: Tracer;
+  readonly meter: Meter;
+  readonly experiments: Experiments;
+}
+
+/**
+ * A team's own service run inside the collector's process, as the demo is: its routes, and
+ * what it starts and stops with the collector. Every member is optional.
+ */
+export interface CollectorExtension {
+  /** Files the service keeps in `DATA_DIR`: checked writable with the collector's own before anything opens. */
+  readonly dataFiles?: readonly string[];
+  /** Routes mounted after the read API (an `/api/*` path it does not answer reaches them) and before the dashboard and `/`. */
+  routes?(context: CollectorContext): RequestHandler;
+  /** After the collector listens at `url`, before `/healthz` answers ready: start what sends its telemetry here. */
+  start?(url: string): Promise<void>;
+  /** First on close, while the endpoint still takes telemetry: stop what sends it. */
+  stop?(): Promise<void>;
+  /** Last on close, and when the collector never listened: close what the routes use. */
+  close?(): void;
+}
+
 /** A running variant-lens server. */
 export interface RunningServer {
   readonly url: string;
@@ -57,8 +75,6 @@ export interface RunningServer {
   readonly ingestPool: IngestPool;
   /** The read side's token and where it came from (`READ_TOKEN`, or the file it is kept in). */
   readonly readToken: ReadToken;
-  /** Where the feature store answers (empty when it could not start). */
-  featureStoreUrl(): string;
   /** Flushes pending telemetry to the store. */
   flush(): Promise<void>;
   /** Stops accepting, flushes telemetry and closes the databases. */
@@ -66,11 +82,11 @@ export interface RunningServer {
 }
 
 /** Files the server writes in `DATA_DIR`: each must be writable where it already exists. */
-const DATA_FILES = ['telemetry.db', 'content.db', READ_TOKEN_FILE].flatMap((name) => [name, `${name}-wal`, `${name}-shm`]);
+const DATA_FILES = ['telemetry.db', READ_TOKEN_FILE];
 
 /** Creates `DATA_DIR` and checks it can be written, so a read-only folder is a clear message, not an SQLite stack. */
-function prepareDataDir(dataDir: string): void {
-  const checked = [dataDir, ...DATA_FILES.map((name) => join(dataDir, name))];
+function prepareDataDir(dataDir: string, files: readonly string[]): void {
+  const checked = [dataDir, ...files.flatMap((name) => [name, `${name}-wal`, `${name}-shm`]).map((name) => join(dataDir, name))];
   try {
     mkdirSync(dataDir, { recursive: true });
     for (const path of checked) if (path === dataDir || existsSync(path)) accessSync(path, constants.W_OK);
@@ -83,9 +99,12 @@ function prepareDataDir(dataDir: string): void {
   }
 }
 
-/** Opens the stores, starts telemetry and listens. Used by `index.ts` and by the tests. */
-export async function startServer(config: ServerConfig): Promise<RunningServer> {
-  prepareDataDir(config.dataDir);
+/**
+ * Opens the stores, starts telemetry and listens: `variant-lens collector`, and with the
+ * demo's extension `variant-lens demo`. Used by the entry points and by the tests.
+ */
+export async function startServer(config: ServerConfig, extension: CollectorExtension = {}): Promise<RunningServer> {
+  prepareDataDir(config.dataDir, [...DATA_FILES, ...(extension.dataFiles ?? [])]);
   const readToken = loadReadToken(config.readToken, config.dataDir);
   const experimentKeys = new Set([...config.experiments.experiments.map((e) => e.baggageKey), COHORT_BAGGAGE_KEY]);
   const telemetryPath = join(config.dataDir, 'telemetry.db');
@@ -101,8 +120,6 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     maxInFlightBytes: config.ingestMaxInFlightBytes,
     maxAgeMs: config.retentionMaxAgeHours * 3_600_000,
   });
-  // The collector alone has no catalogue, feature store or demo site.
-  const content = config.demo ? new ContentStore({ path: join(config.dataDir, 'content.db'), articleCount: CATALOGUE_SIZE, userCount: AUDIENCE_SIZE, seed: CATALOGUE_SEED }) : undefined;
   const experiments = loadExperiments(config.experiments);
   const analysisSource =
     config.analysisBackend === 'clickhouse' && clickhouse !== undefined
@@ -126,27 +143,16 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     maxPoints: config.retentionMaxPoints,
     intervalMs: config.retentionIntervalMs,
   }, (write) => ingestPool.withWriteLock(write));
-  let featureStoreUrl = config.featureStoreUrl ?? '';
-  const featureClient = new FeatureClient(telemetry.tracer, () => featureStoreUrl, config.featureStoreTimeoutMs, Date.now, config.internalToken);
-  const recommendations =
-    content &&
-    new RecommendationService(content, experiments, featureClient, telemetry.tracer, {
-      ...DEFAULT_CACHE_CONFIG,
-      featuresTtlMs: config.featuresCacheTtlMs,
-      contentTtlMs: config.contentCacheTtlMs,
-    });
   let ready = false;
   const app = createApp({
-    tracer: telemetry.tracer,
-    meter: telemetry.meter,
     store,
     experiments,
-    recommendations,
+    routes: extension.routes?.({ config, tracer: telemetry.tracer, meter: telemetry.meter, experiments }),
     analysis,
     corsOrigins: config.corsOrigins,
     otlp: {
       maxBodyBytes: config.maxBodyBytes,
-      serviceTokens: [...config.serviceTokens, config.internalToken],
+      serviceTokens: config.serviceTokens,
       maxOpenBodies: config.ingestMaxOpenBodies,
       bodyTimeoutMs: config.ingestBodyTimeoutMs,
     },
@@ -154,7 +160,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     forwarder,
     acceptedSink: clickhouse?.acceptedSink(),
     benchParseOnlyRoute: config.benchParseOnlyRoute,
-    static: { distDir: config.distDir, demoSite: config.demo },
+    static: { distDir: config.distDir },
     readAccess: new ReadAccess(readToken.token),
     isReady: () => ready,
     ownTelemetry: telemetry.ownTelemetry,
@@ -167,7 +173,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     await analysis.close();
     await clickhouse?.close();
     store.close();
-    content?.close();
+    extension.close?.();
   };
   let server: Server;
   try {
@@ -191,26 +197,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     res.shouldKeepAlive = false;
     res.once('finish', () => setImmediate(() => server.closeIdleConnections()));
   });
-  let featureStore: FeatureStoreProcess | undefined;
-  if (config.demo && config.featureStoreUrl === undefined) {
-    try {
-      featureStore = await FeatureStoreProcess.start({
-        port: config.featureStorePort,
-        host: config.featureStoreHost,
-        dataDir: config.dataDir,
-        experimentsFile: config.experimentsFile,
-        telemetryUrl: `http://127.0.0.1:${port}`,
-        token: config.internalToken,
-        telemetryDisabled: config.telemetryDisabled,
-        metricIntervalMs: config.metricIntervalMs,
-        delayMs: config.featureStoreDelayMs,
-      });
-      featureStoreUrl = featureStore.url;
-    } catch (error) {
-      // Recommendations degrade to control without it; the server still serves.
-      console.error(`the feature store did not start (${(error as Error).message}); recommendations will degrade to control`);
-    }
-  }
+  await extension.start?.(`http://127.0.0.1:${port}`);
   ready = true;
   retention.start();
   return {
@@ -224,13 +211,12 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       await telemetry.flush();
       await ingestPool.drain();
     },
-    featureStoreUrl: () => featureStoreUrl,
     async close() {
       ready = false;
       closing = true;
       server.closeIdleConnections();
       // First, so its last telemetry still reaches this server's endpoint.
-      await featureStore?.stop();
+      await extension.stop?.();
       await new Promise<void>((resolveClose) => {
         server.close(() => resolveClose());
         server.closeIdleConnections();

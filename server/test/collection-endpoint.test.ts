@@ -12,7 +12,7 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import { MeterProvider, PeriodicExportingMetricReader, type PushMetricExporter } from '@opentelemetry/sdk-metrics';
 import { BasicTracerProvider, SimpleSpanProcessor, type SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { decodeStatus, encodeExportResponse, encodeTraceRequest } from '../src/core/otlp-protobuf.js';
-import type { RunningServer } from '../src/server.js';
+import type { RunningDemo as RunningServer } from '../src/demo/index.js';
 import { AnalysisStore } from '../src/store/analysis-store.js';
 import { IngestOverloadedError } from '../src/store/ingest-pool.js';
 import { hexId, otlpSpan, otlpTraces, readAuth, startTestServer } from './helpers.js';

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../src/config.js';
+import { loadDemoConfig } from '../src/demo/index.js';
 
 describe('loadConfig', () => {
   it.each([
@@ -32,9 +33,9 @@ describe.each([
   ['CONTENT_CACHE_TTL_MS', 'contentCacheTtlMs', 60_000],
 ] as const)('%s', (name, field, fallback) => {
   it('has a default, takes 0 (no reuse) and refuses what is not a whole number of ms', () => {
-    expect(loadConfig({})[field]).toBe(fallback);
-    expect(loadConfig({ [name]: '0' })[field]).toBe(0);
-    expect(() => loadConfig({ [name]: '-1' })).toThrow(new RegExp(`${name} is invalid`));
-    expect(() => loadConfig({ [name]: 'soon' })).toThrow(new RegExp(`${name} is invalid`));
+    expect(loadDemoConfig({})[field]).toBe(fallback);
+    expect(loadDemoConfig({ [name]: '0' })[field]).toBe(0);
+    expect(() => loadDemoConfig({ [name]: '-1' })).toThrow(new RegExp(`${name} is invalid`));
+    expect(() => loadDemoConfig({ [name]: 'soon' })).toThrow(new RegExp(`${name} is invalid`));
   });
 });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { RunningServer } from '../src/server.js';
-import { LATENCY_BUCKETS_MS } from '../src/services/recommendation-service.js';
+import type { RunningDemo as RunningServer } from '../src/demo/index.js';
+import { LATENCY_BUCKETS_MS } from '../src/node/index.js';
 import { readAuth, startTestServer, TEST_INTERNAL_TOKEN } from './helpers.js';
 
 async function getJson(url: string, headers: Record<string, string> = {}): Promise<any> {

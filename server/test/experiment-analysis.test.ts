@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { verdictLine } from '../src/core/comparison-verdict.js';
 import { analyzeExperiment, type AnalysisInput } from '../src/core/experiment-analysis.js';
 import { parseExperimentsFile, type ExperimentDefinition } from '../src/core/experiment-config.js';
-import { seededRandom } from '../src/core/seeded-random.js';
+import { seededRandom } from '../../common/src/seeded-random.js';
 
 function experiment(extra: Record<string, unknown> = {}): ExperimentDefinition {
   const file = parseExperimentsFile({

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { experimentTimeline, TIMELINE_POINTS, type TimelineUser } from '../src/core/experiment-timeline.js';
-import { seededRandom } from '../src/core/seeded-random.js';
+import { seededRandom } from '../../common/src/seeded-random.js';
 import { compareSequential, sequentialRhoSquared } from '../src/core/sequential-statistics.js';
 import { ratioEstimate } from '../src/core/statistics.js';
 

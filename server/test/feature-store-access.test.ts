@@ -5,8 +5,7 @@
  */
 import { networkInterfaces } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { loadConfig } from '../src/config.js';
-import type { RunningServer } from '../src/server.js';
+import { loadDemoConfig, type RunningDemo as RunningServer } from '../src/demo/index.js';
 import { hexId, readAuth, startTestServer, TEST_INTERNAL_TOKEN } from './helpers.js';
 
 let server: RunningServer;
@@ -87,9 +86,9 @@ describe('the feature store', () => {
   });
 
   it('refuses a HOST or FEATURE_STORE_HOST that is not an address, naming it; the feature store defaults to loopback', () => {
-    expect(() => loadConfig({ HOST: 'http://0.0.0.0/' })).toThrow(/HOST is invalid, expected a host name or an IP address/);
-    expect(() => loadConfig({ FEATURE_STORE_HOST: 'a b' })).toThrow(/FEATURE_STORE_HOST is invalid/);
-    expect(loadConfig({})).toMatchObject({ host: undefined, featureStoreHost: '127.0.0.1' });
+    expect(() => loadDemoConfig({ HOST: 'http://0.0.0.0/' })).toThrow(/HOST is invalid, expected a host name or an IP address/);
+    expect(() => loadDemoConfig({ FEATURE_STORE_HOST: 'a b' })).toThrow(/FEATURE_STORE_HOST is invalid/);
+    expect(loadDemoConfig({})).toMatchObject({ host: undefined, featureStoreHost: '127.0.0.1' });
   });
 
   it('still serves the recommendations it exists for: the server sends the token', async () => {

@@ -12,7 +12,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { compareGuardrail, compareQuantileGuardrail, GUARDRAIL_ALPHA, type ArmDurations, type GuardrailComparison } from '../src/core/guardrails.js';
-import { seededRandom } from '../src/core/seeded-random.js';
+import { seededRandom } from '../../common/src/seeded-random.js';
 import { sequentialRhoSquared } from '../src/core/sequential-statistics.js';
 import { percentile, twoProportionP, twoSidedP } from '../src/core/statistics.js';
 

@@ -9,7 +9,7 @@
 import { request } from 'node:http';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunningServer } from '../src/server.js';
+import type { RunningDemo as RunningServer } from '../src/demo/index.js';
 import { hexId, otlpSpan, otlpTraces, startTestServer } from './helpers.js';
 
 const MIB = 1024 * 1024;

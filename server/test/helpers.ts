@@ -2,8 +2,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig } from '../src/config.js';
-import { startServer, type RunningServer } from '../src/server.js';
+import { loadDemoConfig, startDemo, type RunningDemo } from '../src/demo/index.js';
 
 export function tempDir(prefix: string): string {
   return mkdtempSync(join(tmpdir(), `variant-lens-${prefix}-`));
@@ -16,14 +15,14 @@ export const readAuth = { authorization: `Bearer ${TEST_READ_TOKEN}` } as const;
 export const TEST_INTERNAL_TOKEN = 'test-internal-token-0123456789';
 
 /**
- * Starts a server with a fresh data folder; `env` overrides the defaults. No retention age
+ * Starts the demo (inside the collector) with a fresh data folder; `env` overrides the defaults. No retention age
  * unless a test sets one: the fixtures' fixed timestamps (`otlpSpan`) would otherwise be
  * refused as older than it once they are 30 days old.
  */
-export async function startTestServer(env: Record<string, string> = {}): Promise<RunningServer & { dataDir: string }> {
+export async function startTestServer(env: Record<string, string> = {}): Promise<RunningDemo & { dataDir: string }> {
   const dataDir = tempDir('test');
-  const server = await startServer(
-    loadConfig({
+  const server = await startDemo(
+    loadDemoConfig({
       PORT: '0',
       FEATURE_STORE_PORT: '0',
       DATA_DIR: dataDir,

@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunningServer } from '../src/server.js';
+import type { RunningDemo as RunningServer } from '../src/demo/index.js';
 import { AnalysisStore } from '../src/store/analysis-store.js';
 import { hexId, startTestServer } from './helpers.js';
 

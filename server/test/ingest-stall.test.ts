@@ -4,7 +4,7 @@
  */
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunningServer } from '../src/server.js';
+import type { RunningDemo as RunningServer } from '../src/demo/index.js';
 import { startTestServer } from './helpers.js';
 
 let server: RunningServer & { dataDir: string };

@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunningServer } from '../src/server.js';
+import type { RunningDemo as RunningServer } from '../src/demo/index.js';
 import { startTestServer } from './helpers.js';
 
 let server: RunningServer & { dataDir: string };

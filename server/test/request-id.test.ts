@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { newRequestId } from '../src/services/recommendation-service.js';
+import { newRequestId } from '../src/node/request-id.js';
 
 describe('request ids', () => {
   it('sort by the time they were made, so the store appends them to its index', () => {

@@ -4,7 +4,7 @@ import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import { BasicTracerProvider, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
-import type { RunningServer } from '../src/server.js';
+import type { RunningDemo as RunningServer } from '../src/demo/index.js';
 import { hexId, otlpSpan, otlpTraces, readAuth, startTestServer } from './helpers.js';
 
 let server: RunningServer;

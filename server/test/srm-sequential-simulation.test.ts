@@ -5,7 +5,7 @@
  * many times more (the issue measured 1.9 %): the harness can tell them apart. Seeded.
  */
 import { describe, expect, it } from 'vitest';
-import { seededRandom } from '../src/core/seeded-random.js';
+import { seededRandom } from '../../common/src/seeded-random.js';
 import { SRM_ALPHA } from '../src/core/experiment-analysis.js';
 import { srmSequentialPValue } from '../src/core/srm-sequential.js';
 import { chiSquareGoodnessOfFit } from '../src/core/statistics.js';

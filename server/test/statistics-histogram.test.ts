@@ -3,9 +3,9 @@
  * same (lognormal) durations: within 5 %, with the buckets the server really uses.
  */
 import { describe, expect, it } from 'vitest';
-import { seededRandom } from '../src/core/seeded-random.js';
+import { seededRandom } from '../../common/src/seeded-random.js';
 import { histogramPercentile, histogramPercentileLogNormal, percentile } from '../src/core/statistics.js';
-import { LATENCY_BUCKETS_MS } from '../src/services/recommendation-service.js';
+import { LATENCY_BUCKETS_MS } from '../src/node/index.js';
 
 const TOLERANCE = 0.05;
 const SAMPLES = 50_000;

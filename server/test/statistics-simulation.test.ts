@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { seededRandom } from '../src/core/seeded-random.js';
+import { seededRandom } from '../../common/src/seeded-random.js';
 import { compareRatios, ratioEstimate } from '../src/core/statistics.js';
 
 /** The design, and its prediction computed with scipy (make-statistics-fixtures.py). */

@@ -3,7 +3,7 @@
  * browser's baggage on it must not reach trusted spans as experiment attributes.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunningServer } from '../src/server.js';
+import type { RunningDemo as RunningServer } from '../src/demo/index.js';
 import { readAuth, startTestServer } from './helpers.js';
 
 let server: RunningServer;

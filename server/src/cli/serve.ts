@@ -1,7 +1,7 @@
-/** `variant-lens collector` and `variant-lens demo` (what `npm start` serves): listen, print the URLs, stop gracefully. */
-import { ConfigError, loadConfig } from '../config.js';
+/** `variant-lens collector`, and a service run inside the collector (`variant-lens demo`, `npm start`): listen, print the URLs, stop gracefully. */
+import { ConfigError, loadConfig, type ServerConfig } from '../config.js';
 import { startStatelessEndpoint } from '../edge/stateless-endpoint.js';
-import { startServer } from '../server.js';
+import { startServer, type RunningServer } from '../server.js';
 
 /** A stuck shutdown must not keep the process alive forever. */
 const SHUTDOWN_TIMEOUT_MS = 10_000;
@@ -21,22 +21,36 @@ export const ENVIRONMENT_HELP = `Environment:
   OTEL_SDK_DISABLED=true    the server's own telemetry off
 The README lists every setting.`;
 
-/** Starts the server in `mode` and stops it on SIGTERM/SIGINT: stop accepting, flush, close the database. */
-export async function serve(mode: 'collector' | 'demo'): Promise<void> {
+/** What `serve` starts: the collector, or a team's service run inside it. */
+export interface ServeOptions<C extends ServerConfig> {
+  /** How the banner names what is served (`collector`, `demo`). */
+  readonly name: string;
+  /** Parses the environment once; a bad setting throws `ConfigError`. */
+  readonly loadConfig: (env: NodeJS.ProcessEnv) => C;
+  /** Starts the server and listens. */
+  readonly start: (config: C) => Promise<RunningServer>;
+  /** Lines printed under the banner: the service's own pages. */
+  readonly links?: (url: string) => string[];
+}
+
+/** `variant-lens collector`: the collector alone, with the team's experiments file. */
+export function serveCollector(): Promise<void> {
+  return serve({ name: 'collector', loadConfig: (env) => loadConfig(env, { demo: false }), start: (config) => startServer(config) });
+}
+
+/** Starts the server and stops it on SIGTERM/SIGINT: stop accepting, flush, close the database. */
+export async function serve<C extends ServerConfig>(options: ServeOptions<C>): Promise<void> {
   try {
-    const config = loadConfig(process.env, { demo: mode === 'demo' });
+    const config = options.loadConfig(process.env);
     if (config.store === 'none') {
       const endpoint = await startStatelessEndpoint(config);
       console.log(`variant-lens stateless endpoint (STORE=none) on ${endpoint.url}: OTLP/HTTP ${endpoint.url}/v1/traces ${endpoint.url}/v1/metrics`);
       stopOnSignals(() => endpoint.close());
       return;
     }
-    const server = await startServer(config);
-    console.log(`variant-lens is serving on ${server.url} (${mode})`);
-    if (mode === 'demo') {
-      console.log(`  demo site   ${server.url}/?user=u00042   (a generated visitor; ?user=ID reads as ID)`);
-      console.log(`  API         ${server.url}/api/recommendations?userId=alice`);
-    }
+    const server = await options.start(config);
+    console.log(`variant-lens is serving on ${server.url} (${options.name})`);
+    for (const line of options.links?.(server.url) ?? []) console.log(`  ${line}`);
     const { readToken } = server;
     // As notebook servers do: the link logs a browser in (the token leaves the address at once).
     if (readToken.source === 'env') console.log(`  dashboard   ${server.url}/dashboard   (log in with READ_TOKEN)`);
@@ -48,7 +62,7 @@ export async function serve(mode: 'collector' | 'demo'): Promise<void> {
     console.log(`  OTLP/HTTP   ${server.url}/v1/traces  ${server.url}/v1/metrics`);
     console.log(`  data        ${config.dataDir}`);
     console.log(`  experiments ${config.experimentsFile}`);
-    if (config.serviceTokens.length === 0 && mode === 'collector') {
+    if (config.serviceTokens.length === 0 && options.name === 'collector') {
       console.log('  no SERVICE_TOKENS: every export is stored as browser-reported (untrusted); set SERVICE_TOKENS for your services');
     }
     stopOnSignals(() => server.close());

@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { seededRandom } from '../core/seeded-random.js';
+import { seededRandom } from '../../../common/src/seeded-random.js';
 import { READ_TOKEN_FILE } from '../services/read-token.js';
 import { parseCommandLine } from './command-line.js';
 

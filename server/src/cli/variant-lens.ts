@@ -1,6 +1,11 @@
 #!/usr/bin/env node
-/** `npx variant-lens <command>`: the collector, the demo, the report and the simulator. */
-import { ENVIRONMENT_HELP, serve } from './serve.js';
+/**
+ * `npx variant-lens <command>`: the collector, the demo, the report and the simulator. The
+ * package's entry point, above both the product and its demo (the only product file that
+ * may name the demo).
+ */
+import { serveDemo } from '../demo/index.js';
+import { ENVIRONMENT_HELP, serveCollector } from './serve.js';
 import { USAGE_EXIT_CODE } from './command-line.js';
 
 const USAGE = `Usage: variant-lens <command> [options]
@@ -39,7 +44,7 @@ switch (command) {
       console.error(`variant-lens ${command}: unexpected argument ${rest[0]}; it is configured by environment variables\n\n${SERVE_USAGE(command)}`);
       process.exit(USAGE_EXIT_CODE);
     }
-    await serve(command);
+    await (command === 'collector' ? serveCollector() : serveDemo());
     break;
   case 'report':
   case 'simulate':

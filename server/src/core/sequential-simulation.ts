@@ -5,7 +5,7 @@
  * power benchmark. Pure and seeded; users are drawn straight into the per-arm sums the delta
  * method needs, so a thousand experiments of 20,000 users per arm take seconds, not minutes.
  */
-import { seededRandom } from './seeded-random.js';
+import { seededRandom } from '../../../common/src/seeded-random.js';
 import { compareSequential, sequentialRhoSquared } from './sequential-statistics.js';
 import { compareRatios, holm, ratioEstimateFromMoments, type RatioEstimate } from './statistics.js';
 

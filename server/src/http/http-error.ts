@@ -11,6 +11,16 @@ export class HttpError extends Error {
   }
 }
 
+/** A `limit` query parameter: `defaultLimit` when absent, else an integer from 1 to `maxLimit`, or a 400 naming it. */
+export function parseLimit(raw: unknown, defaultLimit: number, maxLimit: number): number {
+  if (raw === undefined) return defaultLimit;
+  const limit = typeof raw === 'string' && /^\d+$/.test(raw) ? Number(raw) : NaN;
+  if (!Number.isInteger(limit) || limit < 1 || limit > maxLimit) {
+    throw new HttpError(400, `limit is invalid, expected an integer from 1 to ${maxLimit}`);
+  }
+  return limit;
+}
+
 /** Paths of API clients, which get JSON whatever they accept. */
 const API_PATH = /^\/(api|v1)(\/|$)/;
 

@@ -11,7 +11,7 @@ import {
 } from '@opentelemetry/api';
 import type { Request, RequestHandler } from 'express';
 import { ATTR } from '../../../common/src/semconv.js';
-import { isValidVisitorId, MAX_VISITOR_ID_LENGTH } from '../core/visitor-id.js';
+import { isValidVisitorId, MAX_VISITOR_ID_LENGTH } from '../../../common/src/visitor-id.js';
 import { UNVERIFIED_ATTRIBUTE, withSpanAttributes } from './experiment-baggage-span-processor.js';
 import { requestState, setRequestState } from './request-state.js';
 import type { ExperimentContext, ExperimentMiddlewareOptions, Experiments } from './types.js';

@@ -1,20 +1,12 @@
-import { Router, type Request, type RequestHandler } from 'express';
-import { getExperimentContext, recordServed, type Experiments } from '../node/index.js';
-import { articleUrl, type RecommendationService } from '../services/recommendation-service.js';
+import { Router, type RequestHandler } from 'express';
+import type { Experiments } from '../node/index.js';
 import type { Response } from 'express';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { DEFAULT_QUERY_LIMIT, MAX_QUERY_LIMIT, type SpanCursor, type TelemetryStore } from '../store/telemetry-store.js';
 import { AnalysisRequestError, type AnalysisService } from '../services/analysis-service.js';
-import { HttpError } from '../http/http-error.js';
+import { HttpError, parseLimit } from '../http/http-error.js';
 
-const DEFAULT_LIMIT = 8;
-/** A topic page shows this many of the topic's newest articles unless it asks otherwise. */
-const DEFAULT_TOPIC_LIMIT = 20;
-/** Most articles in one recommendation list or topic page. */
-const MAX_LIMIT = 50;
 const TRACE_ID = /^[0-9a-f]{32}$/;
-const CONTENT_ID = /^[A-Za-z0-9_-]{1,64}$/;
-const TOPIC = /^[A-Za-z0-9_-]{1,64}$/;
 /** Most spans `/api/traces/:id` returns: a trace beyond this is cut (`truncated`, with its `count`). */
 export const MAX_TRACE_SPANS = 10_000;
 /** Spans read and written per turn of the event loop while a trace is sent: other requests get their turns in between. */
@@ -22,15 +14,6 @@ const TRACE_CHUNK_SPANS = 250;
 /** Spans `/api/spans` looks at per page when filtering by name alone: a rare name costs a bounded read per page. */
 export const SPAN_SCAN_BUDGET = 50_000;
 const CURSOR = /^[A-Za-z0-9_-]{1,64}$/;
-
-function parseLimit(raw: unknown, defaultLimit = DEFAULT_LIMIT, maxLimit = MAX_LIMIT): number {
-  if (raw === undefined) return defaultLimit;
-  const limit = typeof raw === 'string' && /^\d+$/.test(raw) ? Number(raw) : NaN;
-  if (!Number.isInteger(limit) || limit < 1 || limit > maxLimit) {
-    throw new HttpError(400, `limit is invalid, expected an integer from 1 to ${maxLimit}`);
-  }
-  return limit;
-}
 
 /** `limit` of the stored-telemetry reads: the store's own default and maximum. */
 function parseQueryLimit(raw: unknown): number {
@@ -73,59 +56,6 @@ function drained(res: Response): Promise<void> {
     res.on('drain', done);
     res.on('close', done);
   });
-}
-
-/** The visitor the experiment middleware assigned, or a 400 naming the missing parameter. */
-function requireVisitor(req: Request) {
-  const visitor = getExperimentContext(req);
-  if (visitor.visitorId === undefined) throw new HttpError(400, 'userId is required');
-  return { ...visitor, visitorId: visitor.visitorId };
-}
-
-/**
- * The visitor-facing API: recommendations, assignments and content. Mounted behind
- * `experimentMiddleware` (variant-lens/node), which reads and assigns the visitor once.
- */
-export function visitorApi(deps: { recommendations: RecommendationService }): Router {
-  const router = Router();
-  router.get('/recommendations', async (req, res) => {
-    const visitor = requireVisitor(req);
-    const limit = parseLimit(req.query.limit);
-    const ranked = await deps.recommendations.recommend(visitor.visitorId, limit, visitor);
-    const served = recordServed(req, {
-      count: ranked.recommendations.length,
-      contentIds: ranked.recommendations.map((r) => r.contentId),
-      attributes: ranked.attributes,
-    });
-    res.json({ ...served, recommendations: ranked.recommendations });
-  });
-  router.get('/assignments', (req, res) => {
-    const visitor = requireVisitor(req);
-    res.json({ userId: visitor.visitorId, experiments: visitor.experiments, reasons: visitor.reasons, baggage: visitor.baggage });
-  });
-  router.get('/topics', (_req, res) => {
-    res.json({ topics: deps.recommendations.topics() });
-  });
-  router.get('/content', (req, res) => {
-    const topic = req.query.topic;
-    if (topic === undefined) throw new HttpError(400, 'topic is required');
-    if (typeof topic !== 'string' || !TOPIC.test(topic)) throw new HttpError(400, 'topic is invalid, expected 1 to 64 letters, digits, _ or -');
-    const limit = parseLimit(req.query.limit, DEFAULT_TOPIC_LIMIT);
-    const articles = deps.recommendations.newestInTopic(topic, limit);
-    if (articles.length === 0) throw new HttpError(404, `no topic named ${topic}`);
-    res.json({
-      topic,
-      articles: articles.map((a) => ({ contentId: a.contentId, title: a.title, url: articleUrl(a.contentId), topic: a.topic, summary: a.summary, publishedAt: a.publishedAt, tags: a.tags })),
-    });
-  });
-  router.get('/content/:id', (req, res) => {
-    const id = req.params.id;
-    if (!CONTENT_ID.test(id)) throw new HttpError(400, 'content id is invalid, expected letters, digits, _ or -');
-    const article = deps.recommendations.getArticle(id);
-    if (article === undefined) throw new HttpError(404, `no article with id ${id}`);
-    res.json(article);
-  });
-  return router;
 }
 
 /**

@@ -3,7 +3,7 @@
  * history, generated from a seed. Pure.
  */
 import { TOPICS, type Article } from './catalogue.js';
-import { seededRandom } from './seeded-random.js';
+import { seededRandom } from '../../../../common/src/seeded-random.js';
 
 export interface GeneratedUser {
   readonly userId: string;

@@ -3,7 +3,7 @@
  * magazine's, assembled from templates with a seeded stream. Pure and deterministic.
  */
 import type { Topic } from './topics.js';
-import { pick, pickDistinct } from './seeded-random.js';
+import { pick, pickDistinct } from '../../../../common/src/seeded-random.js';
 
 /** What an article is about, as a noun phrase; `plural` picks "is" or "are" after it. */
 export interface Subject {

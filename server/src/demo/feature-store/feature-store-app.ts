@@ -1,9 +1,8 @@
 import { trace, type Meter, type Tracer } from '@opentelemetry/api';
 import express, { type Express } from 'express';
-import type { ContentStore } from '../store/content-store.js';
-import { errorHandler, HttpError, notFound } from '../http/http-error.js';
-import { bearerToken, matchesSecret, secretDigest } from '../http/secret.js';
-import { experimentMetricAttributes, experimentMiddleware, getExperimentContext, LATENCY_BUCKETS_MS, type Experiments } from '../node/index.js';
+import type { ContentStore } from '../catalogue/content-store.js';
+import { bearerToken, errorHandler, HttpError, matchesSecret, notFound, secretDigest } from '../../collector.js';
+import { experimentMetricAttributes, experimentMiddleware, getExperimentContext, LATENCY_BUCKETS_MS, type Experiments } from '../../node/index.js';
 
 /** What the feature store needs. */
 export interface FeatureStoreDeps {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { pick, pickDistinct, seededRandom } from '../src/core/seeded-random.js';
+import { pick, pickDistinct, seededRandom } from '../src/seeded-random.js';
 
 describe('seededRandom', () => {
   it('repeats its sequence for a seed and stays in [0, 1)', () => {

@@ -1,6 +1,6 @@
 import type { Request } from 'express';
-import { isValidVisitorId, MAX_VISITOR_ID_LENGTH } from '../core/visitor-id.js';
-import { HttpError } from './http-error.js';
+import { isValidVisitorId, MAX_VISITOR_ID_LENGTH } from '../../../../common/src/visitor-id.js';
+import { HttpError } from '../../collector.js';
 
 export { isValidVisitorId };
 

@@ -1,7 +1,7 @@
 /** A reproducible content catalogue generated from a seed: the demo site's articles. */
 import { createCopyWriter, SUBJECTS } from './catalogue-copy.js';
 import { TOPICS } from './topics.js';
-import { pick, seededRandom } from './seeded-random.js';
+import { pick, seededRandom } from '../../../../common/src/seeded-random.js';
 
 export interface Article {
   readonly contentId: string;

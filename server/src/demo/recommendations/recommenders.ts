@@ -2,7 +2,7 @@
  * The recommendation algorithms, one per variant, as pure functions of the data the
  * service fetched: candidates, the visitor's history and profile, and item neighbours.
  */
-import type { Article } from './catalogue.js';
+import type { Article } from '../catalogue/catalogue.js';
 
 /** What the service gathers for one request. */
 export interface RecommendationInput {

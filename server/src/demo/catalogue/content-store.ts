@@ -1,9 +1,14 @@
 import Database from 'better-sqlite3';
-import { coOccurrence, generateAudience } from '../core/audience.js';
-import { CATALOGUE_VERSION, generateCatalogue, type Article } from '../core/catalogue.js';
-import { configureConnection, migrate, type Migration } from './migrations.js';
+import { coOccurrence, generateAudience } from './audience.js';
+import { CATALOGUE_VERSION, generateCatalogue, type Article } from './catalogue.js';
 
-const MIGRATIONS: readonly Migration[] = [
+/** One step of the content database's schema; applied once, in order, tracked in `PRAGMA user_version`. Append only. */
+interface SchemaStep {
+  readonly version: number;
+  readonly sql: string;
+}
+
+const MIGRATIONS: readonly SchemaStep[] = [
   {
     version: 1,
     sql: `
@@ -102,11 +107,28 @@ export class ContentStore {
   constructor(config: ContentStoreConfig) {
     this.db = new Database(config.path, { readonly: config.readonly ?? false });
     if (!config.readonly) {
-      configureConnection(this.db);
-      migrate(this.db, MIGRATIONS);
+      // As the collector's stores: 16 KiB pages (new files only), WAL so the feature store's
+      // read-only connection reads while this one writes, 64 MiB of page cache.
+      this.db.pragma('page_size = 16384');
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma('synchronous = NORMAL');
+      this.db.pragma('busy_timeout = 5000');
+      this.db.pragma('cache_size = -65536');
+      this.db.pragma('temp_store = MEMORY');
+      this.applySchema();
       this.generateIfStale(config);
     }
     this.byId = this.db.prepare('SELECT * FROM articles WHERE content_id = ?');
+  }
+
+  private applySchema(): void {
+    const current = this.db.pragma('user_version', { simple: true }) as number;
+    for (const step of MIGRATIONS.filter((m) => m.version > current)) {
+      this.db.transaction(() => {
+        this.db.exec(step.sql);
+        this.db.pragma(`user_version = ${step.version}`);
+      })();
+    }
   }
 
   /**

@@ -8,13 +8,14 @@
  */
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { loadExperiments } from '../node/index.js';
-import { ConfigError, readExperimentsFile } from '../config.js';
-import { ContentStore } from '../store/content-store.js';
-import { startTelemetry } from '../telemetry/telemetry.js';
+import { ConfigError, readExperimentsFile } from '../../collector.js';
+import { loadExperiments, startTelemetry } from '../../node/index.js';
+import { ContentStore } from '../catalogue/content-store.js';
 import { createFeatureStoreApp } from './feature-store-app.js';
 
 const SHUTDOWN_TIMEOUT_MS = 10_000;
+/** Spans leave in batches this often: short, so a recommendation's trace is whole on the collector within a second. */
+const SPAN_DELAY_MS = 200;
 
 function env(name: string, fallback: string): string {
   const value = process.env[name];
@@ -40,11 +41,14 @@ async function main(): Promise<void> {
     throw new ConfigError('Configuration: INTERNAL_TELEMETRY_TOKEN is required: the feature store answers only the variant-lens server that holds it (set the same value for both)');
   }
   const experiments = loadExperiments(readExperimentsFile(env('EXPERIMENTS_FILE', 'config/experiments.json')));
+  // variant-lens/node's telemetry, as any team's service would start it: OTLP/HTTP to the collector with its service token.
   const telemetry = startTelemetry({
     serviceName: env('FEATURE_STORE_SERVICE_NAME', 'feature-store'),
-    exportTo: { otlpUrl: telemetryUrl, headers: { authorization: `Bearer ${token}` } },
+    collectorUrl: telemetryUrl,
+    token,
     disabled: env('OTEL_SDK_DISABLED', 'false') === 'true',
     metricIntervalMs: integerEnv('METRIC_INTERVAL_MS', 5000, 3_600_000),
+    spanDelayMs: SPAN_DELAY_MS,
   });
   const content = new ContentStore({ path: join(dataDir, 'content.db'), articleCount: 0, userCount: 0, seed: 0, readonly: true });
   const app = createFeatureStoreApp({ content, tracer: telemetry.tracer, meter: telemetry.meter, experiments, token, delayMs });

@@ -1,5 +1,5 @@
 import { context, propagation, SpanKind, trace, type Tracer } from '@opentelemetry/api';
-import { failSpan } from './traced.js';
+import { failSpan } from '../recommendations/traced.js';
 
 /** What the feature store knows about a visitor. */
 export interface UserFeatures {

@@ -1,5 +1,6 @@
 import { fork, type ChildProcess } from 'node:child_process';
-import { compiledScript } from '../compiled-script.js';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 
 /** How the server starts the feature store. */
 export interface FeatureStoreProcessConfig {
@@ -17,6 +18,17 @@ export interface FeatureStoreProcessConfig {
 
 /** A feature store that has not said it is listening by then has failed to start. */
 const START_TIMEOUT_MS = 15_000;
+
+/**
+ * The feature store's compiled entry: beside this module in `dist`, or in `dist` when the
+ * tests run the TypeScript sources (the test command builds first).
+ */
+function featureStoreScript(): string {
+  const candidates = [new URL('./index.js', import.meta.url), new URL('../../../../dist/server/src/demo/feature-store/index.js', import.meta.url)];
+  const found = candidates.map((candidate) => fileURLToPath(candidate)).find((path) => existsSync(path));
+  if (found === undefined) throw new Error('the feature store (demo/feature-store/index.js) is not built; run `npm run build`');
+  return found;
+}
 
 /** The address to call a server on that listens on `host`: a wildcard address is reached on loopback. */
 function connectHost(host: string): string {
@@ -39,7 +51,7 @@ export class FeatureStoreProcess {
   }
 
   static start(config: FeatureStoreProcessConfig): Promise<FeatureStoreProcess> {
-    const child = fork(compiledScript('feature-store/index.js', 'the feature store'), [], {
+    const child = fork(featureStoreScript(), [], {
       env: {
         ...process.env,
         FEATURE_STORE_PORT: String(config.port),
