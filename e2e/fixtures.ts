@@ -6,9 +6,8 @@
  * a request, a response or a polled condition, never on time.
  */
 import { test as base, expect, type APIRequestContext, type Locator, type Page, type Request } from '@playwright/test';
-import type { RecommendationResponse } from '../client-sdk/src/variant-lens.js';
-import type { ExperimentResults } from '../server/src/core/experiment-analysis.js';
-import type { StoredMetricPoint, StoredSpan } from '../common/src/wire-types.js';
+import type { ExperimentResults } from '../common/src/experiment-results.js';
+import type { RecommendationResponse, StoredMetricPoint, StoredSpan } from '../common/src/wire-types.js';
 import { E2E_READ_TOKEN, startServerProcess, type ServerProcess } from './server-process.js';
 
 export { E2E_READ_TOKEN, expect };

@@ -4,9 +4,7 @@
  * nodes); nothing is ever assigned to innerHTML.
  */
 import * as Plot from '@observablehq/plot';
-import type { ExperimentResults, VariantResult } from '../src/core/experiment-analysis.js';
-import { verdictLine } from '../src/core/comparison-verdict.js';
-import type { GuardrailComparison } from '../src/core/guardrails.js';
+import { verdictLine, type ExperimentResults, type GuardrailComparison, type VariantResult } from '../../common/src/experiment-results.js';
 import { el } from './dom.js';
 
 /** How often results are reloaded while auto-refresh is on. */

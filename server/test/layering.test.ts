@@ -27,6 +27,7 @@ describe('the layer rule, enforced by npm run lint', () => {
     ['client-sdk/src/x.ts', "import { guardBaggage } from '../../server/src/core/experiments.js';"],
     ['common/src/x.ts', "import { SPAN } from '../../server/src/core/request-attribution.js';"],
     ['server/dashboard/x.ts', "import type { StoredSpan } from '../src/store/telemetry-store.js';"],
+    ['server/dashboard/x.ts', "import type { ExperimentResults } from '../src/core/experiment-analysis.js';"],
     // The product never names its demo, whichever layer it is in.
     ['server/src/server.ts', "import { ContentStore } from './demo/catalogue/content-store.js';"],
     ['server/src/routes/x.ts', "import { visitorApi } from '../demo/web/visitor-api.js';"],
@@ -34,7 +35,6 @@ describe('the layer rule, enforced by npm run lint', () => {
     ['server/src/store/x.ts', "import type { Article } from '../demo/catalogue/catalogue.js';"],
     ['server/src/services/x.ts', "import { startDemo } from '../demo/index.js';"],
     ['server/src/http/x.ts', "import { visitorId } from '../demo/web/visitor.js';"],
-    ['server/dashboard/x.ts', "import { CATALOGUE_SIZE } from '../src/demo/index.js';"],
     // The demo uses the product through its public entries only, from its top folder and from its sub-folders.
     ['server/src/demo/x.ts', "import { TelemetryStore } from '../store/telemetry-store.js';"],
     ['server/src/demo/x.ts', "import { loadConfig } from '../config.js';"],
@@ -53,6 +53,7 @@ describe('the layer rule, enforced by npm run lint', () => {
     ['server/src/services/x.ts', "import type { TelemetryStore } from '../store/telemetry-store.js';"],
     ['client-sdk/src/x.ts', "import { guardBaggage } from '../../common/src/baggage-guard.js';"],
     ['server/src/core/x.ts', "import { ATTR } from '../../../common/src/semconv.js';"],
+    ['server/dashboard/x.ts', "import type { ExperimentResults } from '../../common/src/experiment-results.js';"],
     // The entry points above product and demo may name both.
     ['server/src/index.ts', "import { serveDemo } from './demo/index.js';"],
     ['server/src/cli/variant-lens.ts', "import { serveDemo } from '../demo/index.js';"],

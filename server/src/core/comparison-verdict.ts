@@ -3,15 +3,13 @@
  * sentence the dashboard and `npm run report` print beside the figures. Pure.
  */
 
+import type { Verdict, VerdictKind } from '../../../common/src/experiment-results.js';
+
+export type { Verdict, VerdictKind };
+export { verdictLine } from '../../../common/src/experiment-results.js';
+
 /** The lift (relative to the control's CTR) the "how many more users" estimate is sized for. */
 export const TARGET_RELATIVE_LIFT = 0.1;
-
-export type VerdictKind = 'collecting' | 'better' | 'worse' | 'no-difference' | 'not-yet' | 'srm';
-
-export interface Verdict {
-  readonly kind: VerdictKind;
-  readonly text: string;
-}
 
 /** What the verdict is made from: the always-valid results of one comparison. */
 export interface VerdictInput {
@@ -33,11 +31,6 @@ function roundUsers(n: number): string {
   const digits = Math.max(0, Math.floor(Math.log10(n)) - 1);
   const rounded = Math.ceil(n / 10 ** digits) * 10 ** digits;
   return rounded.toLocaleString('en-US');
-}
-
-/** The verdict as a line of its own: prefixed with the treatment's name unless the text already starts with it. */
-export function verdictLine(treatment: string, text: string): string {
-  return text.startsWith(`${treatment} `) ? text : `${treatment} — ${text}`;
 }
 
 /** The verdict for one treatment. */

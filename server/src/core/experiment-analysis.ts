@@ -3,12 +3,15 @@
  * user as the unit, comparisons with the control (Holm-adjusted), sample-ratio and delivery
  * checks, and guardrails. Pure: the rows come in, the results go out.
  */
-import { verdict, TARGET_RELATIVE_LIFT, type Verdict } from './comparison-verdict.js';
-import { compareGuardrail, compareQuantileGuardrail, type ArmDurations, type GuardrailComparison, type UserRatio } from './guardrails.js';
+import type { ExperimentResults, PopulationFigures, SequentialResult, VariantResult } from '../../../common/src/experiment-results.js';
+import { verdict, TARGET_RELATIVE_LIFT } from './comparison-verdict.js';
+import { compareGuardrail, compareQuantileGuardrail, type ArmDurations, type UserRatio } from './guardrails.js';
 import { DEFAULT_PLANNED_USERS_PER_ARM, type ExperimentDefinition } from './experiment-config.js';
 import { compareSequential, MIN_USERS_PER_ARM, sequentialRhoSquared, usersPerArmToResolve, type SequentialComparison } from './sequential-statistics.js';
-import { experimentTimeline, type TimelinePoint } from './experiment-timeline.js';
+import { experimentTimeline } from './experiment-timeline.js';
 import { srmSequentialPValue } from './srm-sequential.js';
+export type { ExperimentResults, PopulationFigures, SequentialResult, VariantResult };
+
 import {
   chiSquareGoodnessOfFit,
   compareRatios,
@@ -29,26 +32,6 @@ export const DELIVERY_WARNING_ALPHA = 0.01;
 
 /** Family-wise error rate of the CTR comparisons (Holm over the treatments). */
 export const ALPHA = 0.05;
-
-/** The always-valid comparison of a treatment with the control (see sequential-statistics.ts). */
-export interface SequentialResult {
-  /** Always-valid p-value of the CTR difference; null while collecting. */
-  pValue: number | null;
-  /** Holm-adjusted over the treatments; `significant` is `pValueHolm < α`. */
-  pValueHolm: number | null;
-  /** Confidence sequence of the CTR difference at level `level`. */
-  diffCs: [number | null, number | null];
-  /** Confidence sequence of the relative lift (delta method on the ratio), same level. */
-  relativeLiftCs: [number | null, number | null];
-  /** Confidence level of both sequences: 1 − α/m for m treatments. */
-  level: number;
-  /** Tuning size: users in a comparison (2 × planned users per arm). */
-  nStar: number;
-  /** Users still missing in the smaller arm before comparing (0 once both have `MIN_USERS_PER_ARM`). */
-  usersMissing: number;
-  /** About how many more users per arm until a +10% lift could show; null when unknown or already resolved. */
-  moreUsersPerArmForTargetLift: number | null;
-}
 
 export interface AnalysisInput {
   readonly experiment: ExperimentDefinition;
@@ -92,98 +75,6 @@ export interface AnalysisInput {
   readonly metrics: ReadonlyMap<string, { impressions: number; clickThrough: number }>;
   /** `recommendation.latency` histogram per variant: bounds and summed bucket counts. */
   readonly latencyHistograms: ReadonlyMap<string, { bounds: readonly number[]; counts: readonly number[] }>;
-}
-
-/** What a population outside the comparisons did. */
-export interface PopulationFigures {
-  readonly users: number;
-  readonly requests: number;
-  readonly impressions: number;
-  readonly clicks: number;
-}
-
-export interface VariantResult {
-  variant: string;
-  users: number;
-  requests: number;
-  impressions: number;
-  clicks: number;
-  rejectedClicks: number;
-  ctr: number | null;
-  ctrCi95: [number | null, number | null];
-  metrics: { impressions: number; clickThrough: number; ctr: number | null };
-  vsControl: null | {
-    diff: number | null;
-    relativeLift: number | null;
-    /** The CTR differs from control: `sequential.pValueHolm < α` (safe to read at any moment). */
-    significant: boolean;
-    sequential: SequentialResult;
-    verdict: Verdict;
-    /** Fixed-horizon 95% interval: valid only at the planned sample size, once it is reached. */
-    diffCi95: [number | null, number | null];
-    /** Fixed-horizon p-value: valid only at the planned sample size, once it is reached. */
-    pValue: number | null;
-    /** Fixed-horizon p-value, Holm-adjusted: valid only at the planned sample size, once it is reached. */
-    pValueHolm: number | null;
-    /** Users per arm the fixed-horizon figures are valid at, and whether both arms have reached it. */
-    fixedHorizon: { plannedUsersPerArm: number; reached: boolean };
-  };
-  latencyMs: { p50: number | null; p95: number | null; p99: number | null };
-  latencyFromHistogramMs: { p50: number | null; p95: number | null; p99: number | null };
-  /** Request latency distribution: how many requests took at most each bound (the last is "more"). */
-  latencyDistribution: { upToMs: number | null; count: number }[];
-  errorRate: number | null;
-  cacheHitRate: number | null;
-  downstream: Record<string, { count: number; p50Ms: number | null; p95Ms: number | null }>;
-  delivery: { share: number | null; served: number; reported: number };
-  guardrails: null | {
-    /** Share of served requests with browser telemetry, user as the unit; null without per-user `reported`. */
-    delivery: GuardrailComparison | null;
-    /** Errors per request, user as the unit. */
-    errorRate: GuardrailComparison;
-    /** Mean request duration (ms per request), user as the unit; null without per-user `durationMsSum`. */
-    latencyMeanMs: GuardrailComparison | null;
-    /** Differences of the per-request p50 and p95 (ms). */
-    latencyP50DiffMs: number | null;
-    latencyP95DiffMs: number | null;
-    /** The same with intervals that count users as units (always valid); null without per-user `durationsMs`. */
-    latencyP50Ms: GuardrailComparison | null;
-    latencyP95Ms: GuardrailComparison | null;
-    /** Cache hit rate, hits over lookups with the user as the unit (null when the requests do not report their lookups). */
-    cacheHitRate: GuardrailComparison | null;
-    /** Cache hit rate difference from the downstream cache spans; its p-value counts lookups as independent: information only, never an alarm. */
-    cacheHitRateDiff: number | null;
-    cacheHitRateLookupPValue: number | null;
-  };
-}
-
-export interface ExperimentResults {
-  experiment: string;
-  baggageKey: string;
-  status: string;
-  winner: string | null;
-  control: string;
-  window: { from: string | null; to: string | null };
-  cohort: string | null;
-  srm: {
-    /** Always-valid p-value (Dirichlet-multinomial sequential test); `flagged` is this below `SRM_ALPHA`. */
-    sequentialPValue: number | null;
-    /** Chi-square goodness-of-fit p-value: information only (valid for a single look). */
-    pValue: number | null;
-    statistic: number;
-    flagged: boolean;
-    users: Record<string, number>;
-    expectedShares: Record<string, number>;
-  };
-  rejectedClicks: { unknownRequest: number; variantMismatch: number; unknownRequestByClaimedVariant: Record<string, number> };
-  /** Clicks that named a served request but broke an attribution rule (see the README's trust model). */
-  invalidClicks: number;
-  /** Visitors kept out of every comparison, counted apart. */
-  populations: { holdout: PopulationFigures & { ctr: number | null }; forced: PopulationFigures & { ctr: number | null } };
-  warnings: string[];
-  variants: VariantResult[];
-  /** Users per variant and each treatment's difference with its confidence sequence, over time (see experiment-timeline.ts). */
-  timeline: TimelinePoint[];
 }
 
 /** JSON has no NaN: undefined statistics become null. */

@@ -6,8 +6,11 @@
  * sequence holds at every moment at once, so the whole band may be read, not only its end.
  * Pure: the rows come in, the points go out.
  */
+import type { TimelinePoint } from '../../../common/src/experiment-results.js';
 import { compareSequential, MIN_USERS_PER_ARM } from './sequential-statistics.js';
 import { ratioEstimateFromMoments, type RatioMoments } from './statistics.js';
+
+export type { TimelinePoint };
 
 /** Moments on the timeline: enough for a smooth line, few enough for every refresh. */
 export const TIMELINE_POINTS = 24;
@@ -18,16 +21,6 @@ export interface TimelineUser {
   readonly firstExposureMs?: number;
   readonly clicks: number;
   readonly impressions: number;
-}
-
-/** One moment of the timeline. */
-export interface TimelinePoint {
-  /** ms since the epoch. */
-  atMs: number;
-  /** Users enrolled by then, per variant. */
-  users: Record<string, number>;
-  /** Per treatment: the CTR difference from the control and its confidence sequence; null below 100 users per arm. */
-  diff: Record<string, { diff: number; diffCs: [number, number] } | null>;
 }
 
 function emptyMoments(): { k: number; sumC: number; sumN: number; sumC2: number; sumN2: number; sumCN: number } {

@@ -7,8 +7,11 @@
  * read through the always-valid normal-mixture boundary, so it too may be watched continuously.
  * Pure.
  */
+import type { GuardrailComparison } from '../../../common/src/experiment-results.js';
 import { alwaysValidPValue, confidenceSequenceHalfWidth, MIN_USERS_PER_ARM } from './sequential-statistics.js';
 import { percentile, ratioEstimate, twoSidedP } from './statistics.js';
+
+export type { GuardrailComparison };
 
 /**
  * A guardrail alarms (orange) when its always-valid p-value is below this. Per guardrail, not
@@ -17,23 +20,6 @@ import { percentile, ratioEstimate, twoSidedP } from './statistics.js';
  * of comparisons over its whole life, on each one in at most 5 %.
  */
 export const GUARDRAIL_ALPHA = 0.05;
-
-/** One guardrail of one treatment against the control. */
-export interface GuardrailComparison {
-  /** The control's and the treatment's value (a share, or ms for latency). */
-  control: number | null;
-  treatment: number | null;
-  /** treatment − control. */
-  diff: number | null;
-  /** Always-valid confidence sequence of the difference at 1 − GUARDRAIL_ALPHA. */
-  diffCs: [number | null, number | null];
-  /** Always-valid p-value of the difference. */
-  pValue: number | null;
-  /** Fixed-horizon p-value (valid only at the planned sample size, once it is reached). */
-  fixedHorizonPValue: number | null;
-  /** pValue < GUARDRAIL_ALPHA. */
-  alarm: boolean;
-}
 
 /** Per-user values a ratio guardrail reads: numerator and denominator per user. */
 export interface UserRatio {

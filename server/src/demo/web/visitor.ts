@@ -2,8 +2,6 @@ import type { Request } from 'express';
 import { isValidVisitorId, MAX_VISITOR_ID_LENGTH } from '../../../../common/src/visitor-id.js';
 import { HttpError } from '../../collector.js';
 
-export { isValidVisitorId };
-
 /**
  * The visitor a request acts for: the demo's convention, the `userId` query parameter. It is
  * the `visitorId` function the demo passes to `experimentMiddleware`; a deployment passes its
