@@ -1,4 +1,6 @@
 import { E2E_READ_TOKEN, expect, test } from './fixtures.js';
+import { ATTR, SPAN } from '../common/src/semconv.js';
+import { ALGORITHM_KEY } from './experiment-keys.js';
 
 const XSS = '<img src=x onerror=alert(1)>';
 
@@ -7,7 +9,7 @@ test.use({ viewport: { width: 1920, height: 1080 } });
 
 test('the dashboard shows a click made in the browser, and renders attacker-controlled values as text', async ({ demoHome, articlePage, dashboard, telemetry, page, request: api }, testInfo) => {
   const { served } = await demoHome.open(`e2e-dashboard-${Date.now()}`);
-  const variant = served.baggage['experiment.rec_algorithm']!;
+  const variant = served.baggage[ALGORITHM_KEY]!;
   const before = await telemetry.results('rec_algorithm_v3');
   const clicksBefore = before.variants.find((v) => v.variant === variant)!.clicks;
 
@@ -26,13 +28,13 @@ test('the dashboard shows a click made in the browser, and renders attacker-cont
               {
                 traceId: 'd'.repeat(32),
                 spanId: 'e'.repeat(16),
-                name: 'recommendation.click',
+                name: SPAN.CLICK,
                 startTimeUnixNano: now,
                 endTimeUnixNano: now,
                 attributes: [
-                  { key: 'recommendation.request_id', value: { stringValue: XSS } },
-                  { key: 'experiment.rec_algorithm', value: { stringValue: XSS } },
-                  { key: 'content.id', value: { stringValue: XSS } },
+                  { key: ATTR.REQUEST_ID, value: { stringValue: XSS } },
+                  { key: ALGORITHM_KEY, value: { stringValue: XSS } },
+                  { key: ATTR.CONTENT_ID, value: { stringValue: XSS } },
                 ],
               },
             ],

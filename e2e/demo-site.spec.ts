@@ -1,5 +1,7 @@
 import { expect, test, type APIRequestContext, type Page } from '@playwright/test';
 import { logIn } from './fixtures.js';
+import { SPAN } from '../common/src/semconv.js';
+import { ALGORITHM_KEY, BOOST_KEY } from './experiment-keys.js';
 
 interface Assigned {
   experiments: Record<string, string>;
@@ -81,9 +83,9 @@ test('the experiments panel shows the visitor’s variants and links to the trac
   await link.click();
   await expect(page).toHaveURL(`/dashboard/trace.html?traceId=${served.trace.traceId}`);
   const rows = page.getByTestId('trace-span');
-  const request = rows.and(page.locator('[data-span-name="recommendation.request"]'));
+  const request = rows.and(page.locator(`[data-span-name="${SPAN.REQUEST}"]`));
   await expect(request).toBeVisible({ timeout: TELEMETRY_TIMEOUT_MS });
-  for (const key of ['experiment.rec_algorithm', 'experiment.ranking_boost']) {
+  for (const key of [ALGORITHM_KEY, BOOST_KEY]) {
     await expect(request.locator('.chip').filter({ hasText: `${key}=${assigned.baggage[key]}` })).toHaveCount(1);
   }
   await expect(request).toHaveAttribute('data-service', 'recommendation-service');
@@ -209,7 +211,7 @@ test('the trace page refuses a malformed id, waits for a trace not stored yet, a
                   name: XSS,
                   startTimeUnixNano: now,
                   endTimeUnixNano: now,
-                  attributes: [{ key: 'experiment.rec_algorithm', value: { stringValue: XSS } }],
+                  attributes: [{ key: ALGORITHM_KEY, value: { stringValue: XSS } }],
                   links: [{ traceId: 'ab'.repeat(16), spanId: 'cd'.repeat(8) }],
                 },
               ],
@@ -229,7 +231,7 @@ test('the trace page refuses a malformed id, waits for a trace not stored yet, a
   const row = page.getByTestId('trace-span');
   await expect(row).toHaveCount(1, { timeout: TELEMETRY_TIMEOUT_MS });
   await expect(row.locator('.span-name')).toHaveText(XSS);
-  await expect(row.locator('.chip')).toHaveText(`experiment.rec_algorithm=${XSS}`);
+  await expect(row.locator('.chip')).toHaveText(`${ALGORITHM_KEY}=${XSS}`);
   await expect(row).toContainText('browser-reported');
   // A link line reads as a sentence, with a link to the linked trace.
   await row.locator('summary').click();

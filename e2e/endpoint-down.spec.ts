@@ -1,5 +1,6 @@
 import type { Page, Route } from '@playwright/test';
 import { expect, test, type Telemetry } from './fixtures.js';
+import { ATTR, SPAN } from '../common/src/semconv.js';
 
 /** The collection endpoint's requests, whose failures Chromium reports while it is down. */
 const EXPECTED_FAILURES = /\/v1\/(traces|metrics)$/;
@@ -103,8 +104,8 @@ test('a click that navigates while the endpoint is down is delivered from the ne
   await articlePage.expectShown(contentId);
   // The article page resends the home page's batches, and forgets each once it is through.
   await expect.poll(() => unsent(page), { timeout: 30_000 }).not.toContain(served.requestId);
-  const [click] = await store.expectSpans('recommendation.click', served.requestId, 1);
-  expect(click!.attributes['content.id']).toBe(contentId);
+  const [click] = await store.expectSpans(SPAN.CLICK, served.requestId, 1);
+  expect(click!.attributes[ATTR.CONTENT_ID]).toBe(contentId);
   // The counter too, once: a batch sent twice (the home page's last try may have got through
   // unseen) is stored once.
   await expect
@@ -120,7 +121,7 @@ test('a click that navigates normally is counted once, though the next page rese
   await articlePage.expectShown(contentId);
   // The home page never saw its keepalive posts answered, so the article page sends them again.
   await expect.poll(() => unsent(page), { timeout: 30_000 }).not.toContain(served.requestId);
-  await store.expectSpans('recommendation.click', served.requestId, 1);
+  await store.expectSpans(SPAN.CLICK, served.requestId, 1);
   await expect
     .poll(() => clickThrough(store), { timeout: 30_000 })
     .toBe(1);

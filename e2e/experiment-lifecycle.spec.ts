@@ -1,4 +1,5 @@
 import { expect, test } from './fixtures.js';
+import { ALGORITHM_KEY, BOOST_KEY } from './experiment-keys.js';
 
 const concluded = process.env.E2E_CONCLUDED_URL!;
 
@@ -6,22 +7,22 @@ test('a concluded experiment gives its winner and disappears from baggage', asyn
   const userId = `e2e-concluded-${Date.now()}`;
   const { served } = await demoHome.open(userId, concluded);
   expect(served.experiments['rec_algorithm_v3']).toBe('hybrid');
-  expect(served.baggage['experiment.rec_algorithm']).toBeUndefined();
-  expect(served.baggage['experiment.ranking_boost']).toMatch(/^(control|recency_boost)$/);
+  expect(served.baggage[ALGORITHM_KEY]).toBeUndefined();
+  expect(served.baggage[BOOST_KEY]).toMatch(/^(control|recency_boost)$/);
 
   const article = articlePage.waitForContentRequest();
   await demoHome.openRecommendation(1);
   const request = await article;
   const baggage = request.headers()['baggage'] ?? '';
-  expect(baggage).toContain('experiment.ranking_boost=');
-  expect(baggage).not.toContain('experiment.rec_algorithm');
+  expect(baggage).toContain(`${BOOST_KEY}=`);
+  expect(baggage).not.toContain(ALGORITHM_KEY);
 
   // Spoofing the concluded key from the browser does not bring it back onto server spans.
   const traceId = 'abcdefabcdefabcdefabcdefabcdef12';
   await api.get(`${concluded}/api/content/a00001?userId=${userId}`, {
-    headers: { traceparent: `00-${traceId}-1234567812345678-01`, baggage: 'experiment.rec_algorithm=control' },
+    headers: { traceparent: `00-${traceId}-1234567812345678-01`, baggage: `${ALGORITHM_KEY}=control` },
   });
   const concludedStore = telemetry.at(concluded);
   await expect.poll(async () => (await concludedStore.trace(traceId)).length).toBeGreaterThan(0);
-  for (const span of await concludedStore.trace(traceId)) expect(span.attributes['experiment.rec_algorithm']).toBeUndefined();
+  for (const span of await concludedStore.trace(traceId)) expect(span.attributes[ALGORITHM_KEY]).toBeUndefined();
 });

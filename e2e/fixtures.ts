@@ -9,6 +9,7 @@ import { test as base, expect, type APIRequestContext, type Locator, type Page, 
 import type { ExperimentResults } from '../common/src/experiment-results.js';
 import type { RecommendationResponse, StoredMetricPoint, StoredSpan } from '../common/src/wire-types.js';
 import { E2E_READ_TOKEN, startServerProcess, type ServerProcess } from './server-process.js';
+import { METRIC, SPAN } from '../common/src/semconv.js';
 
 export { E2E_READ_TOKEN, expect };
 
@@ -128,8 +129,8 @@ abstract class RailPage {
   async middleClick(position: number): Promise<SentClick> {
     const link = this.rail.link(position);
     const contentId = (await link.getAttribute('data-rec-content-id'))!;
-    const spans = this.page.waitForRequest((r) => carries(r, 'recommendation.click'));
-    const metrics = this.page.waitForRequest((r) => carries(r, 'recommendation.click_through'));
+    const spans = this.page.waitForRequest((r) => carries(r, SPAN.CLICK));
+    const metrics = this.page.waitForRequest((r) => carries(r, METRIC.CLICK_THROUGH));
     await link.click({ button: 'middle' });
     return { contentId, spans: await spans, metrics: await metrics };
   }

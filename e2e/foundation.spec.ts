@@ -1,4 +1,6 @@
 import { expect, SERVER_KIND, test, traceIdOf } from './fixtures.js';
+import { ATTR, METRIC, SPAN } from '../common/src/semconv.js';
+import { ALGORITHM_KEY, BOOST_KEY } from './experiment-keys.js';
 
 test('the home page shows recommendations with the markup the SDK tracks', async ({ demoHome, page }, testInfo) => {
   const { served } = await demoHome.open(`e2e-home-${Date.now()}`);
@@ -20,8 +22,8 @@ test('a visitor clicks a recommendation and the whole loop is in the store', asy
   const userId = `e2e-foundation-${Date.now()}`;
   const assignments = await telemetry.assignments(userId);
   const expected = {
-    'experiment.rec_algorithm': assignments.baggage['experiment.rec_algorithm'],
-    'experiment.ranking_boost': assignments.baggage['experiment.ranking_boost'],
+    [ALGORITHM_KEY]: assignments.baggage[ALGORITHM_KEY],
+    [BOOST_KEY]: assignments.baggage[BOOST_KEY],
   };
   /** Once `landmark` is stored, asserts that every span the server side stored of the trace (trusted, not the browser's) carries `expected`. */
   const expectVariantDownstream = async (traceId: string, landmark: string) => {
@@ -41,11 +43,11 @@ test('a visitor clicks a recommendation and the whole loop is in the store', asy
   await expect(demoHome.rail.links).toHaveCount(8);
 
   // 1. The server's recommendation.request span is in the browser's trace.
-  const requestSpan = await telemetry.spanIn(traceIdOf(railRequest), (s) => s.name === 'recommendation.request', 'recommendation.request');
-  expect(requestSpan.attributes).toMatchObject({ ...expected, 'user.id': userId, 'recommendation.request_id': served.requestId });
+  const requestSpan = await telemetry.spanIn(traceIdOf(railRequest), (s) => s.name === SPAN.REQUEST, SPAN.REQUEST);
+  expect(requestSpan.attributes).toMatchObject({ ...expected, [ATTR.USER_ID]: userId, [ATTR.REQUEST_ID]: served.requestId });
   // Every span downstream of it (cache, database, the feature store's) carries the variant.
   // Later requests find the visitor's features cached, so the first is where the feature store shows.
-  await expectVariantDownstream(requestSpan.traceId, 'feature_store.get_features');
+  await expectVariantDownstream(requestSpan.traceId, SPAN.FEATURE_STORE_GET);
 
   // Click the third recommendation; it navigates to the article at once.
   const contentRequest = articlePage.waitForContentRequest();
@@ -54,22 +56,22 @@ test('a visitor clicks a recommendation and the whole loop is in the store', asy
   await articlePage.expectShown(contentId);
 
   // 2. The click span landed, with the assignment the server gave this user.
-  const [click] = await telemetry.expectSpans('recommendation.click', served.requestId, 1);
+  const [click] = await telemetry.expectSpans(SPAN.CLICK, served.requestId, 1);
   expect(click!.attributes).toMatchObject({
     ...expected,
-    'recommendation.position': 3,
-    'content.id': contentId,
-    'recommendation.request_id': served.requestId,
+    [ATTR.POSITION]: 3,
+    [ATTR.CONTENT_ID]: contentId,
+    [ATTR.REQUEST_ID]: served.requestId,
   });
   expect(click!.links).toContainEqual(expect.objectContaining({ traceId: requestSpan.traceId, spanId: requestSpan.spanId }));
 
   // 3. The click-through counter landed with the experiment attributes.
   await expect
-    .poll(async () => (await telemetry.points('recommendation.click_through')).filter((p) => p.attributes['experiment.rec_algorithm'] === expected['experiment.rec_algorithm']).length, {
+    .poll(async () => (await telemetry.points(METRIC.CLICK_THROUGH)).filter((p) => p.attributes[ALGORITHM_KEY] === expected[ALGORITHM_KEY]).length, {
       timeout: 15_000,
     })
     .toBeGreaterThan(0);
-  const point = (await telemetry.points('recommendation.click_through')).find((p) => p.attributes['recommendation.position'] === 3)!;
+  const point = (await telemetry.points(METRIC.CLICK_THROUGH)).find((p) => p.attributes[ATTR.POSITION] === 3)!;
   expect(point.attributes).toMatchObject(expected);
   expect(point.value).toBe(1);
 
@@ -77,8 +79,8 @@ test('a visitor clicks a recommendation and the whole loop is in the store', asy
   const content = await contentRequest;
   expect(new URL(content.url()).pathname).toBe(`/api/content/${contentId}`);
   const baggage = content.headers()['baggage'] ?? '';
-  expect(baggage).toContain(`experiment.rec_algorithm=${expected['experiment.rec_algorithm']}`);
-  expect(baggage).toContain(`experiment.ranking_boost=${expected['experiment.ranking_boost']}`);
+  expect(baggage).toContain(`${ALGORITHM_KEY}=${expected[ALGORITHM_KEY]}`);
+  expect(baggage).toContain(`${BOOST_KEY}=${expected[BOOST_KEY]}`);
   const serverSpan = await telemetry.spanIn(traceIdOf(content), (s) => s.kind === SERVER_KIND, 'the server span of GET /api/content/:id');
   expect(serverSpan.name).toBe('GET /api/content/:id');
   expect(serverSpan.attributes).toMatchObject(expected);
@@ -89,12 +91,12 @@ test('a visitor clicks a recommendation and the whole loop is in the store', asy
   // So did the article page's rail fetch, and every span the server made for it carries the variant.
   const readNext = await readNextRequest;
   expect(readNext.headers()['baggage']).toBe(baggage);
-  await expectVariantDownstream(traceIdOf(readNext), 'recommendation.request');
+  await expectVariantDownstream(traceIdOf(readNext), SPAN.REQUEST);
 
   // 5. No baggage header ever carried the user id.
   expect(baggageHeaders.length).toBeGreaterThan(0);
   for (const header of baggageHeaders) {
-    expect(header).not.toContain('user.id');
+    expect(header).not.toContain(ATTR.USER_ID);
     expect(header).not.toContain(userId);
   }
 

@@ -13,6 +13,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { E2E_READ_TOKEN, ROOT } from './server-process.js';
+import { ATTR, SPAN } from '../common/src/semconv.js';
+import { ALGORITHM_KEY } from './experiment-keys.js';
 
 const run = promisify(execFile);
 const TOKEN = 'own-stack-service-token-0123456789';
@@ -140,6 +142,6 @@ test('a click on a page of the team\'s site counts for the visitor\'s variant, o
   // batch as the page unloads, and the story page it navigates to has no SDK to resend it.
   type TraceSpan = { name: string; service: string; trusted: boolean };
   const traceResponse = await fetch(`${collector!.url}/api/traces/${served.trace.traceId}`, { headers: { authorization: `Bearer ${E2E_READ_TOKEN}` } });
-  const request = ((await traceResponse.json()) as { spans: TraceSpan[] }).spans.find((s) => s.name === 'recommendation.request');
-  expect(request).toMatchObject({ service: 'my-recs', trusted: true, attributes: { 'experiment.rec_algorithm': variant, 'recommendation.request_id': served.requestId } });
+  const request = ((await traceResponse.json()) as { spans: TraceSpan[] }).spans.find((s) => s.name === SPAN.REQUEST);
+  expect(request).toMatchObject({ service: 'my-recs', trusted: true, attributes: { [ALGORITHM_KEY]: variant, [ATTR.REQUEST_ID]: served.requestId } });
 });

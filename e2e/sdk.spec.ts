@@ -1,11 +1,13 @@
 import { expect, isTelemetry, test } from './fixtures.js';
+import { ATTR, SPAN } from '../common/src/semconv.js';
+import { BOOST_KEY } from './experiment-keys.js';
 
 const other = process.env.E2E_CONCLUDED_URL!;
 
 test('a middle-click on a recommendation is tracked', async ({ sdkPage, telemetry }) => {
   const { served } = await sdkPage.open(`e2e-middle-${Date.now()}`);
   await sdkPage.middleClick(2);
-  await expect.poll(async () => (await telemetry.spans('recommendation.click', served.requestId)).map((c) => c.attributes['recommendation.position'])).toEqual([2]);
+  await expect.poll(async () => (await telemetry.spans(SPAN.CLICK, served.requestId)).map((c) => c.attributes[ATTR.POSITION])).toEqual([2]);
 });
 
 test('consent withheld sends nothing until it is granted', async ({ sdkPage, telemetry, page }) => {
@@ -17,11 +19,11 @@ test('consent withheld sends nothing until it is granted', async ({ sdkPage, tel
   await sdkPage.rail.link(1).click({ button: 'middle' });
   await sdkPage.flush();
   expect(sent).toEqual([]);
-  expect(await telemetry.spans('recommendation.click', served.requestId)).toEqual([]);
-  const delivered = page.waitForRequest((r) => isTelemetry(r) && (r.postData() ?? '').includes('recommendation.click'));
+  expect(await telemetry.spans(SPAN.CLICK, served.requestId)).toEqual([]);
+  const delivered = page.waitForRequest((r) => isTelemetry(r) && (r.postData() ?? '').includes(SPAN.CLICK));
   await page.evaluate(() => window.VariantLens!.setConsent(true));
   await delivered;
-  await telemetry.expectSpans('recommendation.click', served.requestId, 1);
+  await telemetry.expectSpans(SPAN.CLICK, served.requestId, 1);
 });
 
 test('with the endpoint answering 503 and then recovering, the click is not lost', async ({ sdkPage, telemetry, page }) => {
@@ -35,7 +37,7 @@ test('with the endpoint answering 503 and then recovering, the click is not lost
   const { served } = await sdkPage.open(`e2e-503-${Date.now()}`);
   await sdkPage.rail.link(3).click({ button: 'middle' });
   await sdkPage.flush();
-  await expect.poll(async () => (await telemetry.spans('recommendation.click', served.requestId)).length, { timeout: 20_000 }).toBe(1);
+  await expect.poll(async () => (await telemetry.spans(SPAN.CLICK, served.requestId)).length, { timeout: 20_000 }).toBe(1);
   expect(refused).toBe(2);
 });
 
@@ -55,7 +57,7 @@ test('propagation headers go to the configured origins only', async ({ sdkPage, 
   );
   const allowed = headers.get(other)!;
   expect(allowed['traceparent']).toMatch(/^00-/);
-  expect(allowed['baggage']).toContain('experiment.ranking_boost=');
+  expect(allowed['baggage']).toContain(`${BOOST_KEY}=`);
   const notAllowed = headers.get(unlisted)!;
   expect(notAllowed['traceparent']).toBeUndefined();
   expect(notAllowed['baggage']).toBeUndefined();
@@ -70,9 +72,9 @@ test('a click that could not be sent is kept and delivered on the next page of t
   const { served } = await sdkPage.open(userId);
   await sdkPage.rail.link(4).click({ button: 'middle' });
   // The exporter retries a refused connection a few times, then the batch is kept for later.
-  await expect.poll(() => page.evaluate(() => localStorage.getItem('variant-lens.unsent') ?? ''), { timeout: 30_000 }).toContain('recommendation.click');
-  expect(await telemetry.spans('recommendation.click', served.requestId)).toEqual([]);
+  await expect.poll(() => page.evaluate(() => localStorage.getItem('variant-lens.unsent') ?? ''), { timeout: 30_000 }).toContain(SPAN.CLICK);
+  expect(await telemetry.spans(SPAN.CLICK, served.requestId)).toEqual([]);
   await page.context().unroute('**/v1/traces');
   await sdkPage.open(userId);
-  await telemetry.expectSpans('recommendation.click', served.requestId, 1);
+  await telemetry.expectSpans(SPAN.CLICK, served.requestId, 1);
 });

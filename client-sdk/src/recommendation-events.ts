@@ -1,9 +1,9 @@
 /** Recommendation events: a click or a viewable impression as a span and a counter, with the list's experiment attributes. */
 import { diag, TraceFlags, type Counter, type Link, type Tracer } from '@opentelemetry/api';
+import { ATTR_CONTENT_ID, ATTR_EXPERIMENT_PREFIX, ATTR_POSITION, ATTR_REQUEST_ID } from '../../common/src/semconv.js';
 import type { ExperimentData } from './visit-memory.js';
 
 const logger = diag.createComponentLogger({ namespace: 'variant-lens' });
-const EXPERIMENT_PREFIX = 'experiment.';
 
 /** One recommendation the visitor clicked or saw. */
 export interface RecommendationEvent {
@@ -19,7 +19,7 @@ export interface RecommendationEvent {
 export function experimentAttributes(baggage: Readonly<Record<string, string>>): Record<string, string> {
   const attributes: Record<string, string> = {};
   for (const [key, value] of Object.entries(baggage)) {
-    if (key.startsWith(EXPERIMENT_PREFIX)) attributes[key] = value;
+    if (key.startsWith(ATTR_EXPERIMENT_PREFIX)) attributes[key] = value;
   }
   return attributes;
 }
@@ -36,14 +36,14 @@ export function recordEvent(tracer: Tracer, name: string, counter: Counter, even
       .startSpan(name, {
         attributes: {
           ...experiments,
-          'recommendation.position': event.position,
-          'content.id': event.contentId,
-          ...(event.requestId === undefined ? {} : { 'recommendation.request_id': event.requestId }),
+          [ATTR_POSITION]: event.position,
+          [ATTR_CONTENT_ID]: event.contentId,
+          ...(event.requestId === undefined ? {} : { [ATTR_REQUEST_ID]: event.requestId }),
         },
         links,
       })
       .end();
-    counter.add(1, link ? { ...experiments, 'recommendation.position': event.position } : experiments);
+    counter.add(1, link ? { ...experiments, [ATTR_POSITION]: event.position } : experiments);
   } catch (error) {
     logger.error(`recording ${name} failed`, error);
   }

@@ -7,6 +7,7 @@ import { FetchInstrumentation } from '@opentelemetry/instrumentation-fetch';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import { BatchSpanProcessor, WebTracerProvider } from '@opentelemetry/sdk-trace-web';
+import { ATTR_SERVICE_NAME, ATTR_SESSION_ID, METRIC_CLICK_THROUGH, METRIC_VIEWABLE_IMPRESSIONS, SPAN_CLICK, SPAN_VIEW } from '../../common/src/semconv.js';
 import { trackClicksOn, type RecommendationClick } from './click-tracking.js';
 import { recordEvent } from './recommendation-events.js';
 import { isRecommendationResponse, recommendationsRequestUrl, type RecommendationResponse, type RecommendationsRequest } from './recommendations-client.js';
@@ -66,7 +67,7 @@ export class VariantLens {
     this.memory = new VisitMemory(safeStorage('sessionStorage'));
     this.visitorId = resolveVisitorId(config.visitorId, window.location, safeStorage('sessionStorage'), safeStorage('localStorage'));
     this.nativeFetch = globalThis.fetch.bind(globalThis);
-    const resource = resourceFromAttributes({ 'service.name': config.serviceName, 'session.id': this.memory.sessionId });
+    const resource = resourceFromAttributes({ [ATTR_SERVICE_NAME]: config.serviceName, [ATTR_SESSION_ID]: this.memory.sessionId });
     this.tracerProvider = new WebTracerProvider({
       resource,
       spanProcessors: [
@@ -113,8 +114,8 @@ export class VariantLens {
     this.undo.push(unregister);
     this.tracer = this.tracerProvider.getTracer(SCOPE);
     const meter = this.meterProvider.getMeter(SCOPE);
-    this.clickThrough = meter.createCounter('recommendation.click_through', { description: 'Recommendations clicked' });
-    this.viewableImpressions = meter.createCounter('recommendation.viewable_impressions', { description: 'Recommendations viewable (IAB: 50% for 1 s)' });
+    this.clickThrough = meter.createCounter(METRIC_CLICK_THROUGH, { description: 'Recommendations clicked' });
+    this.viewableImpressions = meter.createCounter(METRIC_VIEWABLE_IMPRESSIONS, { description: 'Recommendations viewable (IAB: 50% for 1 s)' });
     const stops = config.autoTrack
       ? [
           trackClicksOn(document, (click) => this.trackRecommendationClick(click.contentId, click.position, this.memory.experimentDataFor(click.requestId))),
@@ -207,7 +208,7 @@ export class VariantLens {
    * keepalive, so a click that navigates away is still delivered.
    */
   trackRecommendationClick(contentId: string, position: number, experimentData: ExperimentData = {}): void {
-    this.record('recommendation.click', this.clickThrough, { contentId, position, requestId: experimentData.requestId }, experimentData, true);
+    this.record(SPAN_CLICK, this.clickThrough, { contentId, position, requestId: experimentData.requestId }, experimentData, true);
     // Sent right after the click's own work; a click that navigates away is also covered
     // by the flush on pagehide, which the browser runs before it leaves the page.
     if (this.pendingFlush === undefined) {
@@ -220,7 +221,7 @@ export class VariantLens {
 
   /** Records a viewable impression: a `recommendation.view` span and `recommendation.viewable_impressions` += 1. */
   private trackRecommendationView(view: RecommendationClick): void {
-    this.record('recommendation.view', this.viewableImpressions, view, this.memory.experimentDataFor(view.requestId), false);
+    this.record(SPAN_VIEW, this.viewableImpressions, view, this.memory.experimentDataFor(view.requestId), false);
   }
 
   private record(name: string, counter: Counter, item: { contentId: string; position: number; requestId?: string | undefined }, data: ExperimentData, link: boolean): void {

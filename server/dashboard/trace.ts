@@ -4,6 +4,7 @@
  * so the page keeps asking for a while. Spans from browsers are untrusted: every value goes
  * into the page through textContent or an attribute, never as markup.
  */
+import { ATTR } from '../../common/src/semconv.js';
 import type { StoredSpan } from '../../common/src/wire-types.js';
 import { el } from './dom.js';
 import { layoutWaterfall, type WaterfallRow } from './waterfall.js';
@@ -119,7 +120,7 @@ function spanRow(row: WaterfallRow<Span>, totalMs: number, open: boolean): HTMLE
 
   const experiments = el('div', undefined, 'span-experiments');
   for (const [key, value] of Object.entries(span.attributes ?? {})) {
-    if (key.startsWith('experiment.')) experiments.append(el('span', `${key}=${text(value)}`, 'chip'));
+    if (key.startsWith(ATTR.EXPERIMENT_PREFIX)) experiments.append(el('span', `${key}=${text(value)}`, 'chip'));
   }
   const more = details(span);
   more.open = open;
