@@ -11,7 +11,7 @@ import type { OtlpForwarder } from './services/otlp-forwarder.js';
 import { staticRoutes, type StaticConfig } from './routes/static-routes.js';
 import type { AnalysisService } from './services/analysis-service.js';
 import type { RecommendationService } from './services/recommendation-service.js';
-import type { IngestPool } from './store/ingest-pool.js';
+import type { IngestPool } from './ingest/ingest-pool.js';
 import type { TelemetryStore } from './store/telemetry-store.js';
 import type { OwnTelemetryStatus } from './telemetry/store-exporters.js';
 

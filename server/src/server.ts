@@ -17,7 +17,7 @@ import { loadReadToken, READ_TOKEN_FILE, type ReadToken } from './services/read-
 import { RetentionJob } from './services/retention-job.js';
 import { DEFAULT_CACHE_CONFIG, RecommendationService } from './services/recommendation-service.js';
 import { ContentStore } from './store/content-store.js';
-import { IngestPool } from './store/ingest-pool.js';
+import { IngestPool } from './ingest/ingest-pool.js';
 import { TelemetryStore } from './store/telemetry-store.js';
 import { startTelemetry } from './telemetry/telemetry.js';
 
