@@ -156,6 +156,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     benchParseOnlyRoute: config.benchParseOnlyRoute,
     static: { distDir: config.distDir, demoSite: config.demo },
     readAccess: new ReadAccess(readToken.token),
+    trustProxy: config.trustProxy,
     isReady: () => ready,
     ownTelemetry: telemetry.ownTelemetry,
   });
