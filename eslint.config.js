@@ -38,16 +38,17 @@ const LAYERS = [
   {
     files: ['server/src/core/**'],
     message: 'the core is pure: no I/O, no OpenTelemetry SDK, nothing from the layers above it',
-    patterns: ['../store/*', '../services/*', '../http/*', '../routes/*', '../telemetry/*', '../analysis/*', '../cli/*', '../feature-store/*', '../*.js', ...IO_PACKAGES, ...SDK_PACKAGES],
+    patterns: ['../store/*', '../ingest/*', '../services/*', '../http/*', '../routes/*', '../telemetry/*', '../analysis/*', '../cli/*', '../feature-store/*', '../*.js', ...IO_PACKAGES, ...SDK_PACKAGES],
   },
   {
     files: ['server/src/store/**', 'server/src/analysis/**'],
-    message: 'stores and analysis sources sit below the services and the HTTP layer',
-    patterns: ['../services/*', '../http/*', '../routes/*', '../cli/*', '../server.js', '../app.js', '../index.js'],
+    message: 'stores and analysis sources sit below the ingest pool, the services and the HTTP layer',
+    patterns: ['../ingest/*', '../services/*', '../http/*', '../routes/*', '../cli/*', '../server.js', '../app.js', '../index.js'],
   },
   {
-    files: ['server/src/services/**', 'server/src/telemetry/**'],
-    message: 'services sit below the HTTP layer and the entry points',
+    // The collection endpoint's ingest (worker threads that decode and commit OTLP) is a service over the store.
+    files: ['server/src/services/**', 'server/src/telemetry/**', 'server/src/ingest/**'],
+    message: 'services and the ingest pool sit below the HTTP layer and the entry points',
     patterns: ['../http/*', '../routes/*', '../cli/*', '../server.js', '../app.js', '../index.js'],
   },
   {

@@ -8,7 +8,7 @@ import { otlpRoutes, type AcceptedBatchSink, type OtlpRouteConfig } from './rout
 import type { OtlpForwarder } from './services/otlp-forwarder.js';
 import { staticRoutes, type StaticConfig } from './routes/static-routes.js';
 import type { AnalysisService } from './services/analysis-service.js';
-import type { IngestPool } from './store/ingest-pool.js';
+import type { IngestPool } from './ingest/ingest-pool.js';
 import type { TelemetryStore } from './store/telemetry-store.js';
 import type { OwnTelemetryStatus } from './telemetry/store-exporters.js';
 
@@ -30,6 +30,8 @@ export interface AppDeps {
   readonly static: StaticConfig;
   /** The read side's door (`READ_TOKEN`): the dashboard, the trace view and the read API. */
   readonly readAccess: ReadAccess;
+  /** Express's `trust proxy` (`TRUST_PROXY`): the proxies believed about the protocol (the login cookie's `Secure`) and the client's address. */
+  readonly trustProxy?: number | readonly string[];
   /** Answers `/healthz`: false while starting or shutting down. */
   readonly isReady: () => boolean;
   /** The server's own telemetry on its way to the store: shown by `/healthz`, so a loss is never silent. */
@@ -41,6 +43,7 @@ export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
+  if (deps.trustProxy !== undefined) app.set('trust proxy', typeof deps.trustProxy === 'number' ? deps.trustProxy : [...deps.trustProxy]);
   app.get('/healthz', (_req, res) => {
     // A store that can no longer commit makes the server unhealthy: it would refuse every export.
     const problem = !deps.isReady() ? 'starting or stopping' : deps.ingestPool.problem;

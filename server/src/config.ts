@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ExperimentsFileError, parseExperimentsFile, type ExperimentsFile } from './core/experiment-config.js';
@@ -11,6 +12,14 @@ export interface ServerConfig {
   readonly port: number;
   /** `HOST`: the address the server listens on (default: every interface, as it serves visitors). */
   readonly host: string | undefined;
+  /**
+   * `TRUST_PROXY`: which proxies in front of the server are believed about the client's
+   * protocol and address (`X-Forwarded-Proto`, `X-Forwarded-For`): Express's `trust proxy`, as a
+   * hop count or a list of addresses, subnets and `loopback` / `linklocal` / `uniquelocal`
+   * (default none: forwarded headers are ignored, so the login cookie is `Secure` only on a TLS
+   * connection to the server itself).
+   */
+  readonly trustProxy: number | readonly string[] | undefined;
   /** `READ_TOKEN`: the read side's bearer token (default: generated at first start and kept in `DATA_DIR/read-token`). */
   readonly readToken: string | undefined;
   /** `DATA_DIR`: folder of the SQLite files (default `./data`). */
@@ -142,6 +151,33 @@ export function host(env: NodeJS.ProcessEnv, name: string, fallback: string | un
   return raw;
 }
 
+/** The names Express's `trust proxy` gives to address ranges. */
+const PROXY_RANGE_NAMES = ['loopback', 'linklocal', 'uniquelocal'];
+/** Most proxy hops `TRUST_PROXY` may name: a chain longer than this is a misreading. */
+const MAX_PROXY_HOPS = 10;
+
+function trustProxy(raw: string | undefined): number | string[] | undefined {
+  if (raw === undefined || raw.trim() === '' || raw.trim() === '0') return undefined;
+  const value = raw.trim();
+  if (/^\d+$/.test(value)) {
+    const hops = Number(value);
+    if (hops > MAX_PROXY_HOPS) throw new ConfigError(`Configuration: TRUST_PROXY is invalid, expected 1 to ${MAX_PROXY_HOPS} proxy hops (actual: ${value})`);
+    return hops;
+  }
+  const entries = value.split(',').map((entry) => entry.trim());
+  for (const entry of entries) {
+    const [address, prefix, extra] = entry.split('/');
+    const validPrefix = prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= (isIP(address ?? '') === 6 ? 128 : 32));
+    if (!(PROXY_RANGE_NAMES.includes(entry) || (isIP(address ?? '') !== 0 && validPrefix && extra === undefined))) {
+      throw new ConfigError(
+        `Configuration: TRUST_PROXY is invalid, expected a number of proxy hops or comma-separated proxy addresses, subnets (10.0.0.0/8) or ${PROXY_RANGE_NAMES.join(' / ')} (actual: ${entry.slice(0, 60)}); ` +
+          '"true" is not accepted: it would believe any client that sends X-Forwarded-For',
+      );
+    }
+  }
+  return entries;
+}
+
 /** Shortest `READ_TOKEN` accepted: a guessable token would open the read side to anyone. */
 export const MIN_READ_TOKEN_LENGTH = 16;
 /** Printable ASCII without spaces, so the token fits a header, a cookie and a link. */
@@ -246,6 +282,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, mode: { demo: boolean } = { d
     port: integer(env, 'PORT', 3000, 0, 65_535),
     host: host(env, 'HOST', undefined),
     readToken: readToken(env.READ_TOKEN),
+    trustProxy: trustProxy(env.TRUST_PROXY),
     dataDir: resolve(env.DATA_DIR || './data'),
     corsOrigins: corsOrigins(env.CORS_ORIGINS),
     telemetryDisabled: boolean(env, 'OTEL_SDK_DISABLED'),

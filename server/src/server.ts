@@ -15,7 +15,7 @@ import { loadExperiments, type Experiments } from './node/index.js';
 import { OtlpForwarder, type ForwarderConfig } from './services/otlp-forwarder.js';
 import { loadReadToken, READ_TOKEN_FILE, type ReadToken } from './services/read-token.js';
 import { RetentionJob } from './services/retention-job.js';
-import { IngestPool } from './store/ingest-pool.js';
+import { IngestPool } from './ingest/ingest-pool.js';
 import { TelemetryStore } from './store/telemetry-store.js';
 import { startTelemetry } from './telemetry/telemetry.js';
 
@@ -162,6 +162,7 @@ export async function startServer(config: ServerConfig, extension: CollectorExte
     benchParseOnlyRoute: config.benchParseOnlyRoute,
     static: { distDir: config.distDir },
     readAccess: new ReadAccess(readToken.token),
+    trustProxy: config.trustProxy,
     isReady: () => ready,
     ownTelemetry: telemetry.ownTelemetry,
   });

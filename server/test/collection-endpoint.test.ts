@@ -14,7 +14,7 @@ import { BasicTracerProvider, SimpleSpanProcessor, type SpanExporter } from '@op
 import { decodeStatus, encodeExportResponse, encodeTraceRequest } from '../src/core/otlp-protobuf.js';
 import type { RunningDemo as RunningServer } from '../src/demo/index.js';
 import { AnalysisStore } from '../src/store/analysis-store.js';
-import { IngestOverloadedError } from '../src/store/ingest-pool.js';
+import { IngestOverloadedError } from '../src/ingest/ingest-pool.js';
 import { hexId, otlpSpan, otlpTraces, readAuth, startTestServer } from './helpers.js';
 
 let server: RunningServer & { dataDir: string };

@@ -22,6 +22,8 @@ describe('the layer rule, enforced by npm run lint', () => {
     ['server/src/core/x.ts', "import express from 'express';"],
     ['server/src/core/x.ts', "import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';"],
     ['server/src/store/x.ts', "import { AnalysisService } from '../services/analysis-service.js';"],
+    ['server/src/store/x.ts', "import { IngestPool } from '../ingest/ingest-pool.js';"],
+    ['server/src/ingest/x.ts', "import { HttpError } from '../http/http-error.js';"],
     ['server/src/services/x.ts', "import { HttpError } from '../http/http-error.js';"],
     ['server/src/http/x.ts', "import { telemetryApi } from '../routes/api-routes.js';"],
     ['client-sdk/src/x.ts', "import { guardBaggage } from '../../server/src/core/experiments.js';"],
@@ -51,6 +53,7 @@ describe('the layer rule, enforced by npm run lint', () => {
   it.each([
     ['server/src/store/x.ts', "import { servedRequestOf } from '../core/request-attribution.js';"],
     ['server/src/services/x.ts', "import type { TelemetryStore } from '../store/telemetry-store.js';"],
+    ['server/src/ingest/x.ts', "import { TelemetryStore } from '../store/telemetry-store.js';"],
     ['client-sdk/src/x.ts', "import { guardBaggage } from '../../common/src/baggage-guard.js';"],
     ['server/src/core/x.ts', "import { ATTR } from '../../../common/src/semconv.js';"],
     ['server/dashboard/x.ts', "import type { ExperimentResults } from '../../common/src/experiment-results.js';"],

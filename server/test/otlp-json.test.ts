@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import {
   DEFAULT_DECODE_LIMITS,
+  MAX_STREAM_RESOURCE_CHARS,
   MalformedOtlpError,
+  RESOURCE_ATTRIBUTES_DROPPED,
   decodeMetricsRequest,
   decodeTraceRequest,
   type DecodeLimits,
@@ -365,6 +367,29 @@ const POINT_BASE = {
 };
 
 describe('decodeMetricsRequest', () => {
+  it('bounds the resource that enters a metric stream key, keeping service.name and counting what it dropped', () => {
+    // What the decode limits let through: 128 attributes of 4,096 characters, half a megabyte.
+    const huge = Array.from({ length: 127 }, (_, i) => ({ key: `a${String(i).padStart(3, '0')}`, value: str(`${i}`.padEnd(4096, 'x')) }));
+    const body = (attributes: unknown[]) => ({
+      resourceMetrics: [
+        {
+          resource: { attributes },
+          scopeMetrics: [{ metrics: [{ name: 'm', sum: { aggregationTemporality: 1, dataPoints: [{ startTimeUnixNano: START, timeUnixNano: END, asInt: '1' }] } }] }],
+        },
+      ],
+    });
+    const [point] = decodeMetricsRequest(body([...huge, { key: 'service.name', value: str('zz-service') }]), { trusted: false, nowMs: 1767225600200 }).items;
+    expect(point!.service).toBe('zz-service');
+    expect(point!.resourceKey.length).toBeLessThanOrEqual(MAX_STREAM_RESOURCE_CHARS);
+    const key = JSON.parse(point!.resourceKey) as Record<string, unknown>;
+    expect(key['service.name']).toBe('zz-service');
+    expect(key[RESOURCE_ATTRIBUTES_DROPPED]).toBe(127 - (Object.keys(key).length - 2));
+    expect(key.a000).toBe('0'.padEnd(4096, 'x'));
+    // A resource within the bound is its canonical JSON, as before: streams stored earlier keep their identity.
+    const [small] = decodeMetricsRequest(body([{ key: 'service.name', value: str('s') }, { key: 'host.name', value: str('h') }]), { trusted: false, nowMs: 1767225600200 }).items;
+    expect(small!.resourceKey).toBe('{"host.name":"h","service.name":"s"}');
+  });
+
   it('decodes a monotonic delta sum whose asInt is a string', () => {
     const result = decodeMetricsRequest(
       metricsRequest({

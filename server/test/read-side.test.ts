@@ -145,6 +145,40 @@ describe('the read side needs the read token', () => {
   });
 });
 
+describe('behind a TLS proxy (TRUST_PROXY)', () => {
+  const loginLink = (url: string, headers: Record<string, string>) =>
+    fetch(`${url}/dashboard?token=${encodeURIComponent(TEST_READ_TOKEN)}`, { redirect: 'manual', headers });
+
+  it('makes the login cookie Secure when a trusted proxy says the visitor came over https, and only then', async () => {
+    // Without TRUST_PROXY the header is anyone's to send: not believed, the cookie is not Secure on plain http.
+    const direct = await loginLink(server.url, { 'x-forwarded-proto': 'https' });
+    expect(direct.status).toBe(303);
+    expect(direct.headers.get('set-cookie')).not.toMatch(/;\s*Secure/i);
+    const proxied = await startTestServer({ TRUST_PROXY: 'loopback' });
+    try {
+      const viaProxy = await loginLink(proxied.url, { 'x-forwarded-proto': 'https' });
+      expect(viaProxy.status).toBe(303);
+      expect(viaProxy.headers.get('set-cookie')).toMatch(/;\s*Secure/i);
+      // The proxy forwarding a plain-http visit: no Secure, or the browser would drop the cookie.
+      expect((await loginLink(proxied.url, { 'x-forwarded-proto': 'http' })).headers.get('set-cookie')).not.toMatch(/;\s*Secure/i);
+    } finally {
+      await proxied.close();
+    }
+  }, 60_000);
+
+  it.each([
+    ['a hop count', '1', 1],
+    ['named ranges and subnets', 'loopback, 10.0.0.0/8, fd00::/8', ['loopback', '10.0.0.0/8', 'fd00::/8']],
+    ['unset', '', undefined],
+  ])('reads TRUST_PROXY as %s', (_label, value, expected) => {
+    expect(loadConfig({ TRUST_PROXY: value }).trustProxy).toEqual(expected);
+  });
+
+  it.each(['true', '11', '10.0.0.0/33', 'proxy.example', 'loopback,*'])('refuses TRUST_PROXY=%s, naming the variable', (value) => {
+    expect(() => loadConfig({ TRUST_PROXY: value })).toThrow(/^Configuration: TRUST_PROXY is invalid, expected /);
+  });
+});
+
 describe('the generated read token', () => {
   it('is generated at first start when READ_TOKEN is unset, kept in DATA_DIR with mode 0600, and kept across restarts', async () => {
     const dataDir = tempDir('read-token');

@@ -204,6 +204,43 @@ function resourceAttributes(resource: Json, limits: DecodeLimits): Attributes {
   return isObject(resource) ? keyValues(resource.attributes, limits) : {};
 }
 
+/**
+ * Most characters of a resource's attributes that enter the identity of its metric streams
+ * (`MetricPointRecord.resourceKey`). Real SDK resources (service, SDK, host, process) take a
+ * few hundred to a couple of thousand; the decode limits alone let one resource bring 128
+ * attributes of 4,096 characters (half a megabyte) into every stream key it makes.
+ */
+export const MAX_STREAM_RESOURCE_CHARS = 16_384;
+/** The attribute a bounded resource key carries instead of the attributes it dropped: how many there were. */
+export const RESOURCE_ATTRIBUTES_DROPPED = 'variant_lens.resource_attributes_dropped';
+/** Room kept under the bound for that attribute. */
+const DROPPED_MARKER_CHARS = 64;
+
+/**
+ * The resource's part of a metric stream's identity: its canonical JSON, or, beyond
+ * `MAX_STREAM_RESOURCE_CHARS`, the attributes that fit (`service.name` first, then in key
+ * order) and the number dropped, as span limits drop attributes. Two resources that differ
+ * only in attributes beyond the bound make the same streams.
+ */
+export function streamResourceKey(resource: Attributes): string {
+  const whole = canonicalJson(resource);
+  if (whole.length <= MAX_STREAM_RESOURCE_CHARS) return whole;
+  const keys = Object.keys(resource).sort((a, b) => (a === 'service.name' ? -1 : b === 'service.name' ? 1 : a < b ? -1 : a > b ? 1 : 0));
+  // Entries, not an object: a key named __proto__ must stay an entry like any other.
+  const kept: [string, string][] = [];
+  let size = 2;
+  for (const key of keys) {
+    if (key === RESOURCE_ATTRIBUTES_DROPPED) continue;
+    const entry = `${JSON.stringify(key)}:${canonicalJson(resource[key])}`;
+    if (size + entry.length + 1 > MAX_STREAM_RESOURCE_CHARS - DROPPED_MARKER_CHARS) continue;
+    kept.push([key, entry]);
+    size += entry.length + 1;
+  }
+  kept.push([RESOURCE_ATTRIBUTES_DROPPED, `${JSON.stringify(RESOURCE_ATTRIBUTES_DROPPED)}:${keys.length - kept.length}`]);
+  kept.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return `{${kept.map(([, entry]) => entry).join(',')}}`;
+}
+
 function serviceName(attributes: Attributes): string {
   const name = attributes['service.name'];
   return typeof name === 'string' && name !== '' ? name : 'unknown_service';
@@ -329,7 +366,7 @@ export function decodeMetricsRequest(body: Json, options: DecodeOptions): Decode
     if (!isObject(resourceMetrics)) throw new MalformedOtlpError('resourceMetrics[] must be objects');
     const resource = resourceAttributes(resourceMetrics.resource, limits);
     const service = serviceName(resource);
-    const resourceKey = canonicalJson(resource);
+    const resourceKey = streamResourceKey(resource);
     for (const scopeMetrics of arrayField(resourceMetrics, 'scopeMetrics')) {
       if (!isObject(scopeMetrics)) throw new MalformedOtlpError('scopeMetrics[] must be objects');
       const scope = isObject(scopeMetrics.scope) ? stringField(scopeMetrics.scope, 'name') : '';

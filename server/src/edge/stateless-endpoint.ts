@@ -24,7 +24,7 @@ import { errorHandler, notFound } from '../http/http-error.js';
 import { otlpRoutes, type OtlpIngest } from '../routes/otlp-routes.js';
 import { FORWARD_DRAIN_MS, forwarderConfig } from '../server.js';
 import { OtlpForwarder } from '../services/otlp-forwarder.js';
-import { MalformedBodyError, type IngestOptions, type IngestOutcome } from '../store/ingest-pool.js';
+import { MalformedBodyError, type IngestOptions, type IngestOutcome } from '../ingest/ingest-pool.js';
 
 /**
  * Decodes on the request's thread and stores nothing. Room is what the forwarder's queue has

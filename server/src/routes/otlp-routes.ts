@@ -4,7 +4,7 @@ import { describeError, HttpError } from '../http/http-error.js';
 import { serviceTokenCheck } from '../http/service-tokens.js';
 import type { ForwardSignal, OtlpForwarder } from '../services/otlp-forwarder.js';
 import { BodyOverloadError, OpenBodies } from './otlp-body.js';
-import { IngestOverloadedError, MalformedBodyError, type IngestOutcome, type IngestPool } from '../store/ingest-pool.js';
+import { IngestOverloadedError, MalformedBodyError, type IngestOutcome, type IngestPool } from '../ingest/ingest-pool.js';
 
 /** Configuration of the OTLP/HTTP collection endpoint. */
 export interface OtlpRouteConfig {

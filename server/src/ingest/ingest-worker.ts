@@ -8,7 +8,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { decodeOtlpBody, forwardJson, isMalformed, type DecodedBody } from '../core/otlp-body.js';
 import type { DecodeLimits } from '../core/otlp-json.js';
 import type { CheckpointReport, IngestReply, IngestRequest, IngestWorkerData } from './ingest-messages.js';
-import { preparePoints, prepareSpans, TelemetryStore, type PreparedPoint, type PreparedSpan } from './telemetry-store.js';
+import { preparePoints, prepareSpans, TelemetryStore, type PreparedPoint, type PreparedSpan } from '../store/telemetry-store.js';
 import { acquireWriteLock, releaseWriteLock } from './write-lock.js';
 
 const data = workerData as IngestWorkerData;

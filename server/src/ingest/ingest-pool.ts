@@ -86,7 +86,7 @@ export class IngestPool {
 
   constructor(private readonly config: IngestPoolConfig) {
     const lock = (this.lock = createWriteLock());
-    const script = compiledScript('store/ingest-worker.js', 'the ingest worker');
+    const script = compiledScript('ingest/ingest-worker.js', 'the ingest worker');
     const workerData = (role: 'ingest' | 'checkpoint') => ({ path: config.path, experimentKeys: config.experimentKeys, requestService: config.requestService ?? null, limits: config.limits ?? null, maxAgeMs: config.maxAgeMs ?? 0, lock, role });
     const startCheckpointer = (): Worker => {
       const worker = new Worker(script, { workerData: workerData('checkpoint') });
