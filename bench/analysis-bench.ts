@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { assignVariant } from '../server/src/core/assignment.js';
 import { readExperimentsFile } from '../server/src/config.js';
 import type { MetricPointRecord, SpanRecord } from '../server/src/core/telemetry-records.js';
+import type { AnalysisSource } from '../server/src/analysis/analysis-source.js';
 import { SqliteAnalysisSource } from '../server/src/analysis/sqlite-analysis-source.js';
 import { AnalysisService } from '../server/src/services/analysis-service.js';
 import { TelemetryStore } from '../server/src/store/telemetry-store.js';
@@ -135,6 +136,31 @@ function generate(store: TelemetryStore, random: () => number): { spans: number;
   return counts;
 }
 
+/** The results of the first experiment read `runs` times from `source` (the first run cold): each run's ms and the users counted. */
+export async function timeResults(source: AnalysisSource, runs: number): Promise<{ runsMs: number[]; users: number }> {
+  const experiments = readExperimentsFile(join(PROJECT_ROOT, 'config/experiments.json')).experiments;
+  const analysis = new AnalysisService(source, experiments);
+  const runsMs: number[] = [];
+  let users = 0;
+  try {
+    for (let run = 0; run < runs; run += 1) {
+      const started = performance.now();
+      const results = await analysis.results(experiments[0]!);
+      runsMs.push(performance.now() - started);
+      users = results.variants.reduce((sum, v) => sum + v.users, 0);
+    }
+  } finally {
+    await analysis.close();
+  }
+  return { runsMs, users };
+}
+
+/** The median of the runs after the first (cold) one. */
+export function warmMedian(runsMs: readonly number[]): number {
+  const warm = runsMs.slice(1).sort((a, b) => a - b);
+  return warm[Math.floor(warm.length / 2)] ?? runsMs[0]!;
+}
+
 export async function runAnalysisBench(): Promise<Record<string, unknown>> {
   const path = join(mkdtempSync(join(tmpdir(), 'variant-lens-analysis-')), 'telemetry.db');
   const store = new TelemetryStore({ path });
@@ -145,24 +171,13 @@ export async function runAnalysisBench(): Promise<Record<string, unknown>> {
   const generateSeconds = (performance.now() - generatedStart) / 1000;
   store.close();
   console.log(`store: ${path}`);
-  const experiments = readExperimentsFile(join(PROJECT_ROOT, 'config/experiments.json')).experiments;
-  const analysis = new AnalysisService(new SqliteAnalysisSource(path), experiments);
-  const times: number[] = [];
-  let users = 0;
-  for (let run = 0; run < RUNS; run += 1) {
-    const started = performance.now();
-    const results = await analysis.results(experiments[0]!);
-    times.push(performance.now() - started);
-    users = results.variants.reduce((sum, v) => sum + v.users, 0);
-  }
-  await analysis.close();
-  const sorted = [...times].sort((a, b) => a - b);
+  const { runsMs: times, users } = await timeResults(new SqliteAnalysisSource(path), RUNS);
   const summary = {
     spans: generated.spans,
     metricPoints: generated.points,
     users,
     coldMs: Math.round(times[0]!),
-    warmMedianMs: Math.round(sorted[Math.floor(sorted.length / 2)]!),
+    warmMedianMs: Math.round(warmMedian(times)),
     warmMaxMs: Math.round(Math.max(...times.slice(1))),
   };
   printTable(`Analysis of rec_algorithm_v3 (target <= 250 ms); data generated in ${generateSeconds.toFixed(1)} s`, [summary]);

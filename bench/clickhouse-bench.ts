@@ -2,103 +2,151 @@
  * ClickHouse benchmark: the same synthetic telemetry (3 variants, 100,000 users, 7 days;
  * requests with their downstream spans, views, clicks; metric points) written to our SQLite
  * store and, through the endpoint's own path (OTLP encoding → exporter rows → insert), to the
- * exporter's tables on ClickHouse embedded (chdb). Then the full results of one experiment on
- * each backend, side by side, at each size. Sizes: BENCH_CLICKHOUSE_SPANS (default 1M and 10M).
+ * exporter's tables on ClickHouse embedded (chdb), whose materialized views fill the analysis
+ * tables as the rows arrive. Then the full results of one experiment on each backend, side by
+ * side, at each size.
+ *
+ * Settings (environment):
+ * - BENCH_CLICKHOUSE_SPANS: sizes, comma-separated (default `1000000,10000000`; e.g. `200000`
+ *   for a quick run).
+ * - BENCH_CLICKHOUSE_DIR: where the data is kept (default a fresh temporary folder). A size
+ *   already filled there (its `fill-*.json` written) is reused, not generated again, so the
+ *   two backends can be filled by separate runs and timed again later.
+ * - BENCH_CLICKHOUSE_BACKENDS: `sqlite`, `clickhouse` or both (default both); a run with one
+ *   fills and times only that one (a chdb folder serves one process at a time).
  */
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { ClickHouseClient } from '@clickhouse/client';
+import { ensureAnalysisTables } from '../server/src/analysis/clickhouse/analysis-tables.js';
 import { ClickHouseAnalysisSource } from '../server/src/analysis/clickhouse/clickhouse-analysis-source.js';
-import type { AnalysisSource } from '../server/src/analysis/analysis-source.js';
 import { SqliteAnalysisSource } from '../server/src/analysis/sqlite-analysis-source.js';
 import { openClickHouse } from '../server/src/clickhouse/clickhouse-connection.js';
 import { ClickHouseWriter } from '../server/src/clickhouse/clickhouse-writer.js';
-import { readExperimentsFile } from '../server/src/config.js';
-import { AnalysisService } from '../server/src/services/analysis-service.js';
+import type { MetricPointRecord, SpanRecord } from '../server/src/core/telemetry-records.js';
 import { TelemetryStore } from '../server/src/store/telemetry-store.js';
-import { generateBatches } from './analysis-bench.js';
-import { PROJECT_ROOT, printTable, writeResult } from './bench-lib.js';
+import { generateBatches, timeResults, warmMedian } from './analysis-bench.js';
+import { printTable, writeResult } from './bench-lib.js';
 
 const SIZES = (process.env.BENCH_CLICKHOUSE_SPANS ?? '1000000,10000000').split(',').map(Number);
+const BACKENDS = (process.env.BENCH_CLICKHOUSE_BACKENDS ?? 'sqlite,clickhouse').split(',');
 const USERS = 100_000;
 const DAYS = 7;
 /** Spans per request in the generator: 8 of the service's, about 1.2 from browsers. */
 const SPANS_PER_REQUEST = 9.2;
 const RUNS = 3;
+/** Rows per ClickHouse insert: ClickHouse wants few large inserts (each makes a part), the generator yields 5,000. */
+const CLICKHOUSE_INSERT_ROWS = 100_000;
 
-interface Timing {
-  coldMs: number;
-  warmMedianMs: number;
+interface Fill {
+  spans: number;
+  points: number;
+  seconds: number;
 }
 
-async function time(source: AnalysisSource): Promise<Timing & { users: number }> {
-  const experiments = readExperimentsFile(join(PROJECT_ROOT, 'config/experiments.json')).experiments;
-  const analysis = new AnalysisService(source, experiments);
-  const times: number[] = [];
-  let users = 0;
-  for (let run = 0; run < RUNS; run += 1) {
-    const started = performance.now();
-    const results = await analysis.results(experiments[0]!);
-    times.push(performance.now() - started);
-    users = results.variants.reduce((sum, v) => sum + v.users, 0);
+/** The generator's batches of one size, the same for both backends (fixed seed). */
+function batches(size: number) {
+  let state = 42;
+  const random = () => ((state = (state * 1103515245 + 12345) >>> 0) / 2 ** 32);
+  const spacing = BigInt(Math.round((DAYS * 86_400e9) / (size / SPANS_PER_REQUEST)));
+  return generateBatches({ totalSpans: size, totalPoints: size / 10, users: USERS, requestSpacingNs: spacing }, random);
+}
+
+/** Runs `fill` unless `marker` says it ran to the end before; returns what it wrote. */
+async function filled(marker: string, fill: () => Promise<Fill>): Promise<Fill & { reused: boolean }> {
+  if (existsSync(marker)) return { ...(JSON.parse(readFileSync(marker, 'utf8')) as Fill), reused: true };
+  const result = await fill();
+  writeFileSync(marker, JSON.stringify(result));
+  return { ...result, reused: false };
+}
+
+async function fillSqlite(size: number, path: string): Promise<Fill> {
+  const store = new TelemetryStore({ path });
+  const fill = { spans: 0, points: 0, seconds: 0 };
+  const started = performance.now();
+  for (const batch of batches(size)) {
+    store.write(batch.spans, batch.points);
+    fill.spans += batch.spans.length;
+    fill.points += batch.points.length;
   }
-  await analysis.close();
-  const warm = times.slice(1).sort((a, b) => a - b);
-  return { coldMs: Math.round(times[0]!), warmMedianMs: Math.round(warm[Math.floor(warm.length / 2)]!), users };
+  store.close();
+  fill.seconds = (performance.now() - started) / 1000;
+  return fill;
+}
+
+async function fillClickHouse(size: number, client: ClickHouseClient, database: string): Promise<Fill> {
+  const writer = new ClickHouseWriter(client, database);
+  await writer.ensureSchema();
+  await ensureAnalysisTables(client, database);
+  const fill = { spans: 0, points: 0, seconds: 0 };
+  const started = performance.now();
+  let spans: SpanRecord[] = [];
+  let points: MetricPointRecord[] = [];
+  const flush = async () => {
+    await writer.writeRecords(spans, points);
+    fill.spans += spans.length;
+    fill.points += points.length;
+    spans = [];
+    points = [];
+  };
+  for (const batch of batches(size)) {
+    spans.push(...batch.spans);
+    points.push(...batch.points);
+    if (spans.length + points.length >= CLICKHOUSE_INSERT_ROWS) await flush();
+  }
+  await flush();
+  fill.seconds = (performance.now() - started) / 1000;
+  return fill;
+}
+
+/** A backend's columns of the table: its insert rate, its cold run and the median of its warm runs. */
+function figures(backend: string, fill: Fill, timing: { runsMs: number[]; users: number }): Record<string, number> {
+  return {
+    spans: fill.spans,
+    metricPoints: fill.points,
+    users: timing.users,
+    [`${backend}InsertRowsPerS`]: Math.round((fill.spans + fill.points) / fill.seconds),
+    [`${backend}ColdMs`]: Math.round(timing.runsMs[0]!),
+    [`${backend}WarmMs`]: Math.round(warmMedian(timing.runsMs)),
+  };
 }
 
 export async function runClickHouseBench(): Promise<Record<string, unknown>> {
-  const folder = mkdtempSync(join(tmpdir(), 'variant-lens-clickhouse-'));
+  const folder = process.env.BENCH_CLICKHOUSE_DIR ?? mkdtempSync(join(tmpdir(), 'variant-lens-clickhouse-'));
+  mkdirSync(folder, { recursive: true });
+  console.log(`data: ${folder}`);
   // One embedded engine per process: one folder, a database per size.
-  const client = openClickHouse({ url: `chdb:${join(folder, 'chdb')}`, database: 'otel' });
+  const client = BACKENDS.includes('clickhouse') ? openClickHouse({ url: `chdb:${join(folder, 'chdb')}`, database: 'otel' }) : undefined;
   const rows: Record<string, string | number>[] = [];
   try {
     for (const size of SIZES) {
-      const database = `otel_${size}`;
-      const writer = new ClickHouseWriter(client, database);
-      await writer.ensureSchema();
-      const path = join(folder, `telemetry-${size}.db`);
-      const store = new TelemetryStore({ path });
-      let state = 42;
-      const random = () => ((state = (state * 1103515245 + 12345) >>> 0) / 2 ** 32);
-      const requests = size / SPANS_PER_REQUEST;
-      const spacing = BigInt(Math.round((DAYS * 86_400e9) / requests));
-      let sqliteMs = 0;
-      let clickhouseMs = 0;
-      let spans = 0;
-      let points = 0;
-      for (const batch of generateBatches({ totalSpans: size, totalPoints: size / 10, users: USERS, requestSpacingNs: spacing }, random)) {
-        let started = performance.now();
-        store.write(batch.spans, batch.points);
-        sqliteMs += performance.now() - started;
-        started = performance.now();
-        await writer.writeRecords(batch.spans, batch.points);
-        clickhouseMs += performance.now() - started;
-        spans += batch.spans.length;
-        points += batch.points.length;
+      const row: Record<string, string | number> = { spans: size };
+      const times: Record<string, number> = {};
+      if (BACKENDS.includes('sqlite')) {
+        const path = join(folder, `telemetry-${size}.db`);
+        const fill = await filled(join(folder, `fill-sqlite-${size}.json`), () => fillSqlite(size, path));
+        const timing = await timeResults(new SqliteAnalysisSource(path), RUNS);
+        times.sqlite = warmMedian(timing.runsMs);
+        Object.assign(row, figures('sqlite', fill, timing));
       }
-      store.close();
-      const sqlite = await time(new SqliteAnalysisSource(path));
-      const clickhouse = await time(new ClickHouseAnalysisSource(client, { database, requestService: 'recommendation-service', experimentKeys: ['experiment.rec_algorithm', 'experiment.ranking_boost'] }, false));
-      rows.push({
-        spans,
-        metricPoints: points,
-        users: sqlite.users,
-        sqliteInsertRowsPerS: Math.round(((spans + points) / sqliteMs) * 1000),
-        chdbInsertRowsPerS: Math.round(((spans + points) / clickhouseMs) * 1000),
-        sqliteColdMs: sqlite.coldMs,
-        sqliteWarmMs: sqlite.warmMedianMs,
-        chdbColdMs: clickhouse.coldMs,
-        chdbWarmMs: clickhouse.warmMedianMs,
-        sqliteOverChdb: Number((sqlite.warmMedianMs / clickhouse.warmMedianMs).toFixed(2)),
-      });
-      if (clickhouse.users !== sqlite.users) console.warn(`users differ: SQLite ${sqlite.users}, ClickHouse ${clickhouse.users}`);
-      printTable(`ClickHouse (chdb) and SQLite, results of rec_algorithm_v3 at ${size.toLocaleString('en-US')} spans`, [rows.at(-1)!]);
+      if (client !== undefined) {
+        const database = `otel_${size}`;
+        const fill = await filled(join(folder, `fill-clickhouse-${size}.json`), () => fillClickHouse(size, client, database));
+        const source = new ClickHouseAnalysisSource(client, { database, requestService: 'recommendation-service', experimentKeys: ['experiment.rec_algorithm', 'experiment.ranking_boost'] }, false);
+        const timing = await timeResults(source, RUNS);
+        times.clickhouse = warmMedian(timing.runsMs);
+        if (row.users !== undefined && row.users !== timing.users) console.warn(`users differ: SQLite ${row.users}, ClickHouse ${timing.users}`);
+        Object.assign(row, figures('chdb', fill, timing));
+      }
+      if (times.sqlite !== undefined && times.clickhouse !== undefined) row.sqliteOverChdb = Number((times.sqlite / times.clickhouse).toFixed(2));
+      rows.push(row);
+      printTable(`Results of rec_algorithm_v3 at ${size.toLocaleString('en-US')} spans`, [row]);
     }
   } finally {
-    await client.close();
+    await client?.close();
   }
   printTable('ClickHouse (chdb) and SQLite, results of rec_algorithm_v3 (median of warm runs)', rows);
-  console.log(`written ${writeResult('clickhouse', { rows })}`);
+  console.log(`written ${writeResult(`clickhouse-${BACKENDS.join('-')}`, { folder, rows })}`);
   return { rows };
 }

@@ -1,15 +1,16 @@
 /**
  * The analysis source of the ClickHouse exporter's tables (`otel_traces`, `otel_metrics_sum`,
  * `otel_metrics_histogram`), written by an OpenTelemetry Collector or by the endpoint itself in
- * `chdb:` mode. The attribution is ClickHouse SQL at query time, over the exporter's own tables:
- * nothing is created beside them, so the analysis works on any existing exporter database and
- * the Collector's writes are never slowed by views. Spans count as the service's only when their
- * resource says `variant_lens.source = service` (set by the collection endpoint); everything else
- * is a browser's claim.
+ * `chdb:` mode. Spans are read through the analysis tables beside `otel_traces`
+ * (`analysis-tables.ts`), which materialized views fill as the spans arrive: one narrow row per
+ * served request, per browser event naming a request and per downstream span. The source creates
+ * them on its first read when missing, filled with the spans already stored. Spans count as the
+ * service's only when their resource says `variant_lens.source = service` (set by the collection
+ * endpoint); everything else is a browser's claim.
  *
  * The SQL applies the attribution rules of `core/request-attribution.ts` (held to the same table
- * of cases as the SQLite store, in `request-attribution.test.ts`) and reproduces the SQLite
- * store's figures number for number: times in ms are computed from nanoseconds the way
+ * of cases as the SQLite store, in `request-attribution.test.ts`) at query time, and reproduces
+ * the SQLite store's figures number for number: times in ms are computed from nanoseconds the way
  * `nanosToMillis` does, durations are end minus start in those ms, buckets `Math.round`. It
  * reads order-free what the store decides in arrival order; the one difference: when a request
  * did not record its served ids, which clicks beyond `count` are the invalid ones.
@@ -17,14 +18,13 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { PopulationFigures } from '../../core/experiment-analysis.js';
 import type { ExperimentDefinition } from '../../core/experiment-config.js';
-import { ATTRIBUTION_ATTRIBUTES, CLICK_CLOCK_SKEW_MS, CLICK_HORIZON_MS } from '../../core/request-attribution.js';
-import { SOURCE_ATTRIBUTE, SOURCE_SERVICE } from '../../core/otlp-encode.js';
+import { CLICK_CLOCK_SKEW_MS, CLICK_HORIZON_MS } from '../../core/request-attribution.js';
 import { EXPORTER_TABLES, quoteIdentifier } from '../../clickhouse/exporter-schema.js';
 import { DURATION_BUCKETS_PER_E } from '../../store/analysis-store.js';
 import { CLIENT_REPORTED_METRICS } from '../../store/telemetry-store.js';
+import { ANALYSIS_TABLES, ensureAnalysisTables, nanosToMs, TRUSTED } from './analysis-tables.js';
 import { variantTotals, type AnalysisData, type AnalysisSource, type AnalysisWindow } from '../analysis-source.js';
 
-const REQUEST_SPAN = 'recommendation.request';
 const CLICK_SPAN = 'recommendation.click';
 const IMPRESSIONS_METRIC = 'recommendation.impressions';
 const CLICK_THROUGH_METRIC = 'recommendation.click_through';
@@ -41,12 +41,6 @@ export interface ClickHouseAnalysisConfig {
   readonly experimentKeys: readonly string[];
 }
 
-/** Nanoseconds (Int64) to ms as `nanosToMillis` computes them: whole ms plus the remainder, in doubles. */
-const ms = (nanos: string) => `(toFloat64(intDiv(${nanos}, 1000000)) + toFloat64(${nanos} % 1000000) / 1e6)`;
-const START_NS = 'toUnixTimestamp64Nano(Timestamp)';
-const START_MS = ms(START_NS);
-const END_MS = ms(`(${START_NS} + toInt64(Duration))`);
-const TRUSTED = `ResourceAttributes['${SOURCE_ATTRIBUTE}'] = '${SOURCE_SERVICE}'`;
 
 interface UserRow {
   variant: string;
@@ -67,6 +61,8 @@ interface UserRow {
 
 export class ClickHouseAnalysisSource implements AnalysisSource {
   private readonly db: string;
+  /** The analysis tables, created (and filled with the spans stored before) on the first read. */
+  private tables: Promise<void> | undefined;
   private closed = false;
 
   constructor(
@@ -103,82 +99,79 @@ export class ClickHouseAnalysisSource implements AnalysisSource {
    * (none of the running experiments' keys) or `experiment`.
    */
   private get served(): string {
-    const a = ATTRIBUTION_ATTRIBUTES;
-    return `SELECT request_id, any(start_ms) AS start_ms, any(duration_ms) AS duration_ms, any(error) AS error, any(user) AS user,
-              any(cohort) AS cohort, any(population) AS population, any(variants) AS variants, any(has_ids) AS has_ids,
-              any(content_ids) AS content_ids, any(served_count) AS served_count, any(cache_hits) AS cache_hits, any(cache_misses) AS cache_misses
+    return `SELECT request_id, start_ms, duration_ms, error, user, cohort, variants, has_ids, content_ids, served_count, cache_hits, cache_misses,
+              multiIf(forced, 'forced', empty(variants), 'holdout', 'experiment') AS population
        FROM (
-         SELECT SpanAttributes['${a.requestId}'] AS request_id, ${START_MS} AS start_ms, ${END_MS} - ${START_MS} AS duration_ms,
-                StatusCode = 'Error' AS error, SpanAttributes['${a.userId}'] AS user, SpanAttributes['${a.cohort}'] AS cohort,
-                mapFilter((k, v) -> has({keys:Array(String)}, k), SpanAttributes) AS variants,
-                multiIf(SpanAttributes['${a.forced}'] = 'true', 'forced', empty(variants), 'holdout', 'experiment') AS population,
-                isValidJSON(SpanAttributes['${a.contentIds}']) AS has_ids, JSONExtract(SpanAttributes['${a.contentIds}'], 'Array(String)') AS content_ids,
-                toUInt64(if(mapContains(SpanAttributes, '${a.count}'), greatest(0, floor(toFloat64OrZero(SpanAttributes['${a.count}']))), toFloat64(length(content_ids)))) AS served_count,
-                toFloat64OrZero(SpanAttributes['cache.hits']) AS cache_hits, toFloat64OrZero(SpanAttributes['cache.misses']) AS cache_misses
-         FROM ${this.db}.${EXPORTER_TABLES.traces}
-         WHERE SpanName = '${REQUEST_SPAN}' AND ${TRUSTED} AND SpanAttributes['${a.requestId}'] != '')
-       GROUP BY request_id`;
+         SELECT request_id, any(start_ms) AS start_ms, any(duration_ms) AS duration_ms, any(error) AS error, any(user) AS user,
+                any(cohort) AS cohort, any(forced) AS forced, mapFilter((k, v) -> has({keys:Array(String)}, k), any(claims)) AS variants,
+                any(has_ids) AS has_ids, any(content_ids) AS content_ids, any(served_count) AS served_count,
+                any(cache_hits) AS cache_hits, any(cache_misses) AS cache_misses
+         FROM ${this.db}.${ANALYSIS_TABLES.served}
+         GROUP BY request_id)`;
   }
 
   /** Browser spans naming a request, once each (with only their claims on the running experiments): every one shows delivery; clicks are judged. */
   private get events(): string {
-    const a = ATTRIBUTION_ATTRIBUTES;
-    return `SELECT TraceId, SpanId, any(SpanName) AS name, any(SpanAttributes['${a.requestId}']) AS request_id,
-              any(SpanAttributes['${a.contentId}']) AS content_id,
-              any(mapFilter((k, v) -> has({keys:Array(String)}, k), SpanAttributes)) AS attributes, any(${START_MS}) AS start_ms
-       FROM ${this.db}.${EXPORTER_TABLES.traces}
-       WHERE NOT (${TRUSTED}) AND mapContains(SpanAttributes, '${a.requestId}')
-       GROUP BY TraceId, SpanId`;
+    return `SELECT request_id, span_key, 1 AS present, any(name) AS name, any(content_id) AS content_id,
+              mapFilter((k, v) -> has({keys:Array(String)}, k), any(claims)) AS attributes, any(start_ms) AS start_ms
+       FROM ${this.db}.${ANALYSIS_TABLES.events}
+       GROUP BY request_id, span_key`;
   }
 
   /**
-   * Per served request: browser events, and its clicks judged as `judgeClick` judges them —
-   * invalid (no content id, a content id it did not serve, outside the click window), counted
-   * (once per content id, claiming no other variant), mismatched for the analysed key (once per
-   * content id, whether or not a genuine click came too). Needs `served` beside it.
+   * Per served request (once each) with its browser events, and its clicks judged as `judgeClick`
+   * judges them — invalid (no content id, a content id it did not serve, outside the click window),
+   * counted (once per content id, claiming no other variant), mismatched for the analysed key (once
+   * per content id, whether or not a genuine click came too). One join of the served requests with
+   * the events naming them, so each is read once per query.
    */
   private get perRequest(): string {
     // Without the served ids, at most served_count distinct content ids count; clicks on more are invalid.
-    return `SELECT request_id, events, toUInt64(if(has_ids, invalid, invalid + greatest(0, toInt64(genuine) - toInt64(served_count)))) AS invalid,
-              toUInt64(if(has_ids, genuine, least(genuine, served_count))) AS clicks, mismatched
+    return `SELECT request_id, start_ms, duration_ms, error, user, cohort, population, variants, served_count, cache_hits, cache_misses, events,
+              toUInt64(if(has_ids, invalid, invalid + greatest(0, toInt64(genuine) - toInt64(served_count)))) AS invalid,
+              toUInt64(if(has_ids, genuine, least(genuine, served_count))) AS counted, mismatched
        FROM (
-       SELECT request_id, count() AS events, countIf(click AND NOT valid) AS invalid, any(has_ids) AS has_ids, any(served_count) AS served_count,
+       SELECT request_id, any(start_ms) AS start_ms, any(duration_ms) AS duration_ms, any(error) AS error, any(user) AS user, any(cohort) AS cohort,
+              any(population) AS population, any(variants) AS variants, any(has_ids) AS has_ids, any(served_count) AS served_count,
+              any(cache_hits) AS cache_hits, any(cache_misses) AS cache_misses,
+              sum(present) AS events, countIf(click AND NOT valid) AS invalid,
               uniqExactIf(content_id, click AND valid AND NOT contradicts) AS genuine,
               uniqExactIf(content_id, click AND valid AND contradicts_key) AS mismatched
        FROM (
-         SELECT e.request_id AS request_id, e.name = '${CLICK_SPAN}' AS click, e.content_id AS content_id, s.has_ids AS has_ids, s.served_count AS served_count,
+         SELECT s.request_id AS request_id, s.start_ms AS start_ms, s.duration_ms AS duration_ms, s.error AS error, s.user AS user, s.cohort AS cohort,
+                s.population AS population, s.variants AS variants, s.has_ids AS has_ids, s.served_count AS served_count,
+                s.cache_hits AS cache_hits, s.cache_misses AS cache_misses,
+                -- A request without events meets the defaults of the LEFT JOIN: present 0, no name.
+                e.present AS present, e.name = '${CLICK_SPAN}' AS click, e.content_id AS content_id,
                 e.content_id != '' AND (NOT s.has_ids OR has(s.content_ids, e.content_id))
                   AND e.start_ms >= s.start_ms - ${CLICK_CLOCK_SKEW_MS} AND e.start_ms <= s.start_ms + ${CLICK_HORIZON_MS} AS valid,
                 arrayExists(k -> mapContains(e.attributes, k) AND e.attributes[k] != s.variants[k], mapKeys(s.variants)) AS contradicts,
                 mapContains(s.variants, {key:String}) AND mapContains(e.attributes, {key:String}) AND e.attributes[{key:String}] != s.variants[{key:String}] AS contradicts_key
-         FROM (${this.events}) e INNER JOIN served s ON e.request_id = s.request_id)
+         FROM (${this.served}) s LEFT JOIN (${this.events}) e ON s.request_id = e.request_id
+         WHERE s.start_ms < {to:Float64} AND ({hasCohort:UInt8} = 0 OR s.cohort = {cohort:String}))
        GROUP BY request_id)`;
   }
 
-  /** `WITH served AS (…), per_request AS (…)`. */
-  private get attributed(): string {
-    return `WITH served AS (${this.served}), per_request AS (${this.perRequest})`;
-  }
-
-  /** The analysed experiment's served requests in the cohort. */
-  private static readonly EXPERIMENT = `s.population = 'experiment' AND mapContains(s.variants, {key:String}) AND ({hasCohort:UInt8} = 0 OR s.cohort = {cohort:String})`;
-
-  read(experiment: ExperimentDefinition, window: AnalysisWindow): Promise<AnalysisData> {
+  async read(experiment: ExperimentDefinition, window: AnalysisWindow): Promise<AnalysisData> {
+    this.tables ??= ensureAnalysisTables(this.client, this.config.database).catch((error: unknown) => {
+      this.tables = undefined;
+      throw error;
+    });
+    await this.tables;
     return this.readNow(experiment, window);
   }
 
   private async readNow(experiment: ExperimentDefinition, window: AnalysisWindow): Promise<AnalysisData> {
     const key = experiment.baggageKey;
     const params = this.params(key, window);
-    const [users, populations, unknownRequest, durations, downstream, metrics, latencyHistograms] = await Promise.all([
-      this.users(params),
-      this.populations(params),
+    const [served, unknownRequest, downstream, metrics, latencyHistograms] = await Promise.all([
+      this.servedRequests(params, window, experiment.variants),
       this.unknownRequestClicks(params),
-      this.requestDurations(params, experiment.variants),
       this.downstream(params),
       this.metricTotals(params),
       this.latencyHistograms(params),
     ]);
+    const { users, populations, durations } = served;
     const { delivery, variantMismatch, invalid } = variantTotals(users);
     return {
       users,
@@ -195,79 +188,79 @@ export class ClickHouseAnalysisSource implements AnalysisSource {
   }
 
   /**
-   * Per (variant, user): requests, impressions, errors, counted clicks, requests with any browser
-   * event, mismatches and invalid clicks. A user is in the window when their first exposure is,
-   * and counts their activity up to the window's end (as the SQLite store reads it).
+   * The served requests up to the window's end, per (population, variant, user), in one query:
+   * - the users of the analysed experiment: requests, impressions, errors, counted clicks, requests
+   *   with any browser event, mismatches and invalid clicks. A user is in the window when their
+   *   first exposure is, and counts their activity up to the window's end (as the SQLite store reads it);
+   * - the request durations of each variant in the window, sorted ascending;
+   * - the served requests outside the randomised population (holdout, forced) in the window.
    */
-  private async users(params: Record<string, unknown>) {
-    const rows = await this.rows<UserRow>(
-      `${this.attributed}
-       SELECT s.variants[{key:String}] AS variant, s.user AS user, count() AS requests, sum(s.served_count) AS impressions, sum(s.error) AS errors,
-              sum(p.clicks) AS clicks, countIf(p.events > 0) AS reported, sum(p.mismatched) AS mismatched, sum(p.invalid) AS invalid,
-              sum(s.duration_ms) AS durationMsSum, arrayMap(x -> x.2, arraySort(groupArray((s.start_ms, s.duration_ms)))) AS durationsMs,
-              min(s.start_ms) AS firstExposureMs, sum(s.cache_hits) AS cacheHits, sum(s.cache_hits + s.cache_misses) AS cacheLookups
-       FROM served s LEFT JOIN per_request p ON s.request_id = p.request_id
-       WHERE ${ClickHouseAnalysisSource.EXPERIMENT} AND s.start_ms < {to:Float64}
-       GROUP BY variant, user HAVING min(s.start_ms) >= {from:Float64}`,
+  private async servedRequests(params: Record<string, unknown>, window: AnalysisWindow, variants: readonly string[]) {
+    const rows = await this.rows<UserRow & { population: string; beforeWindow: string; windowImpressions: number; windowClicks: string }>(
+      `WITH per_request AS (${this.perRequest})
+       SELECT population, if(population = 'experiment', variants[{key:String}], '') AS variant, user, count() AS requests,
+              sum(served_count) AS impressions, sum(error) AS errors, sum(counted) AS clicks, countIf(events > 0) AS reported,
+              sum(mismatched) AS mismatched, sum(invalid) AS invalid, sum(duration_ms) AS durationMsSum,
+              arrayMap(x -> x.2, arraySort(groupArray((start_ms, duration_ms)))) AS durationsMs, min(start_ms) AS firstExposureMs,
+              sum(cache_hits) AS cacheHits, sum(cache_hits + cache_misses) AS cacheLookups,
+              countIf(start_ms < {from:Float64}) AS beforeWindow, sumIf(served_count, start_ms >= {from:Float64}) AS windowImpressions,
+              sumIf(counted, start_ms >= {from:Float64}) AS windowClicks
+       FROM per_request
+       WHERE population != 'experiment' OR mapContains(variants, {key:String})
+       GROUP BY population, variant, user`,
       params,
     );
-    return rows.map((r) => ({
-      variant: r.variant,
-      user: r.user,
-      requests: Number(r.requests),
-      impressions: Number(r.impressions),
-      errors: Number(r.errors),
-      clicks: Number(r.clicks),
-      reported: Number(r.reported),
-      mismatched: Number(r.mismatched),
-      invalid: Number(r.invalid),
-      durationMsSum: r.durationMsSum,
-      durationsMs: r.durationsMs,
-      firstExposureMs: Number(r.firstExposureMs),
-      cacheHits: Number(r.cacheHits),
-      cacheLookups: Number(r.cacheLookups),
-    }));
-  }
-
-  /** The served requests outside the randomised population (holdout, forced), in the window and cohort. */
-  private async populations(params: Record<string, unknown>): Promise<Partial<Record<'holdout' | 'forced', PopulationFigures>>> {
-    const rows = await this.rows<{ population: 'holdout' | 'forced'; users: string; requests: string; impressions: number; clicks: string }>(
-      `${this.attributed}
-       SELECT s.population AS population, uniqExact(s.user) AS users, count() AS requests, sum(s.served_count) AS impressions, sum(p.clicks) AS clicks
-       FROM served s LEFT JOIN per_request p ON s.request_id = p.request_id
-       WHERE s.population != 'experiment' AND s.start_ms >= {from:Float64} AND s.start_ms < {to:Float64} AND ({hasCohort:UInt8} = 0 OR s.cohort = {cohort:String})
-       GROUP BY population`,
-      params,
-    );
-    return Object.fromEntries(
-      rows.map((r) => [r.population, { users: Number(r.users), requests: Number(r.requests), impressions: Number(r.impressions), clicks: Number(r.clicks) }]),
-    );
+    const users = [];
+    const populations: Partial<Record<'holdout' | 'forced', { -readonly [K in keyof PopulationFigures]: PopulationFigures[K] }>> = {};
+    const durations = new Map<string, number[]>(variants.map((variant) => [variant, []]));
+    for (const r of rows) {
+      const requests = Number(r.requests);
+      const before = Number(r.beforeWindow);
+      if (r.population !== 'experiment') {
+        if (requests === before) continue;
+        const figures = (populations[r.population as 'holdout' | 'forced'] ??= { users: 0, requests: 0, impressions: 0, clicks: 0 });
+        figures.users += 1;
+        figures.requests += requests - before;
+        figures.impressions += Number(r.windowImpressions);
+        figures.clicks += Number(r.windowClicks);
+        continue;
+      }
+      // Ordered by start: the window's requests are the last ones.
+      const list = durations.get(r.variant) ?? [];
+      for (let i = before; i < r.durationsMs.length; i += 1) list.push(r.durationsMs[i]!);
+      durations.set(r.variant, list);
+      if (Number(r.firstExposureMs) < window.fromMs) continue;
+      users.push({
+        variant: r.variant,
+        user: r.user,
+        requests,
+        impressions: Number(r.impressions),
+        errors: Number(r.errors),
+        clicks: Number(r.clicks),
+        reported: Number(r.reported),
+        mismatched: Number(r.mismatched),
+        invalid: Number(r.invalid),
+        durationMsSum: r.durationMsSum,
+        durationsMs: r.durationsMs,
+        firstExposureMs: Number(r.firstExposureMs),
+        cacheHits: Number(r.cacheHits),
+        cacheLookups: Number(r.cacheLookups),
+      });
+    }
+    return { users, populations, durations: new Map([...durations].map(([variant, list]) => [variant, Float64Array.from(list).sort()])) };
   }
 
   /** Clicks naming no request the service served, by the variant they claim ('unknown' when none). */
   private async unknownRequestClicks(params: Record<string, unknown>): Promise<Record<string, number>> {
     const rows = await this.rows<{ variant: string; n: string }>(
-      `WITH served AS (${this.served})
-       SELECT if(mapContains(attributes, {key:String}), attributes[{key:String}], 'unknown') AS variant, count() AS n
+      `SELECT if(mapContains(attributes, {key:String}), attributes[{key:String}], 'unknown') AS variant, count() AS n
        FROM (${this.events})
-       WHERE name = '${CLICK_SPAN}' AND start_ms >= {from:Float64} AND start_ms < {to:Float64} AND request_id NOT IN (SELECT request_id FROM served)
+       WHERE name = '${CLICK_SPAN}' AND start_ms >= {from:Float64} AND start_ms < {to:Float64}
+         AND request_id NOT IN (SELECT request_id FROM ${this.db}.${ANALYSIS_TABLES.served})
        GROUP BY variant`,
       params,
     );
     return Object.fromEntries(rows.map((r) => [r.variant, Number(r.n)]));
-  }
-
-  /** Request durations of each variant, sorted ascending. */
-  private async requestDurations(params: Record<string, unknown>, variants: readonly string[]): Promise<Map<string, Float64Array>> {
-    const rows = await this.rows<{ variant: string; durations: number[] }>(
-      `WITH served AS (${this.served})
-       SELECT s.variants[{key:String}] AS variant, groupArray(s.duration_ms) AS durations FROM served s
-       WHERE ${ClickHouseAnalysisSource.EXPERIMENT} AND s.start_ms >= {from:Float64} AND s.start_ms < {to:Float64}
-       GROUP BY variant`,
-      params,
-    );
-    const found = new Map(rows.map((r) => [r.variant, r.durations]));
-    return new Map(variants.map((variant) => [variant, Float64Array.from(found.get(variant) ?? []).sort()]));
   }
 
   /**
@@ -280,17 +273,13 @@ export class ClickHouseAnalysisSource implements AnalysisSource {
       `SELECT variant, name, toInt64(floor(log(greatest(duration_ms, 0.001)) * ${DURATION_BUCKETS_PER_E} + 0.5)) AS bucket, count() AS n,
               sum(hits) AS hits, sum(misses) AS misses
        FROM (
-         SELECT any(SpanAttributes[{key:String}]) AS variant, any(SpanName) AS name, any(${START_MS}) AS start_ms, any(${END_MS}) - any(${START_MS}) AS duration_ms,
-                any(toFloat64OrZero(SpanAttributes['cache.hits'])) AS hits, any(toFloat64OrZero(SpanAttributes['cache.misses'])) AS misses
-         FROM ${this.db}.${EXPORTER_TABLES.traces}
-         WHERE ${TRUSTED} AND mapContains(SpanAttributes, {key:String}) AND SpanName != '${REQUEST_SPAN}'
-           AND NOT (SpanKind = 'Server' AND ({requestService:String} = '' OR ServiceName = {requestService:String}))
-           AND ({hasCohort:UInt8} = 0 OR SpanAttributes['user.cohort'] = {cohort:String})
-           -- A forced (QA) visitor's work is not its variant's (the exporter writes booleans as 'true').
-           AND SpanAttributes['experiment.forced'] != 'true'
+         SELECT any(attributes[{key:String}]) AS variant, any(name) AS name, any(duration_ms) AS duration_ms, any(hits) AS hits, any(misses) AS misses
+         FROM ${this.db}.${ANALYSIS_TABLES.downstream}
+         WHERE minute >= {fromMinute:Int64} AND minute < {toMinute:Int64} AND mapContains(attributes, {key:String})
+           AND NOT (is_server AND ({requestService:String} = '' OR service = {requestService:String}))
+           AND ({hasCohort:UInt8} = 0 OR cohort = {cohort:String})
          -- Once per span, as the SQLite store keeps it: an exporter's retry can write a span twice.
-         GROUP BY TraceId, SpanId)
-       WHERE floor(start_ms / ${MINUTE_MS}) >= {fromMinute:Int64} AND floor(start_ms / ${MINUTE_MS}) < {toMinute:Int64}
+         GROUP BY minute, span_key)
        GROUP BY variant, name, bucket ORDER BY variant, name, bucket`,
       params,
     );
@@ -318,7 +307,7 @@ export class ClickHouseAnalysisSource implements AnalysisSource {
    * delta points by the minute, and the latest point of each cumulative stream in the window.
    */
   private metricPoints(table: string, columns: string, latest: string): string {
-    const timeMs = ms('toUnixTimestamp64Nano(TimeUnix)');
+    const timeMs = nanosToMs('toUnixTimestamp64Nano(TimeUnix)');
     const counts = `MetricName = {name:String} AND mapContains(Attributes, {key:String}) AND (${TRUSTED} OR {anyone:UInt8} = 1)`;
     return `SELECT Attributes[{key:String}] AS variant, ${columns}
        FROM ${this.db}.${table}

@@ -1,0 +1,126 @@
+/**
+ * The tables the ClickHouse analysis keeps beside the exporter's, and the materialized views
+ * that fill them from `otel_traces` as rows arrive — whoever inserts them (the OpenTelemetry
+ * Collector's exporter, or the endpoint itself in `chdb:` mode). Each row is what the analysis
+ * needs of one span, with the map lookups, the JSON of the served ids and the nanosecond
+ * arithmetic done once, at insert, instead of on every read of every span:
+ * - `variant_lens_served_requests`: the service's `recommendation.request` spans (the served lists);
+ * - `variant_lens_browser_events`: spans from anyone else naming a request (views, clicks);
+ * - `variant_lens_downstream_spans`: the service's other spans (the downstream work per variant).
+ *
+ * No configuration goes into them (which baggage keys are experiments is decided when reading),
+ * and no judgement: they are the spans, narrowed, and the attribution stays in the queries,
+ * applied to the rows of one read. Duplicates are harmless: an exporter's retry, or a backfill
+ * overlapping the view, writes a span twice, and the queries keep each request and each span once.
+ */
+import type { ClickHouseClient } from '@clickhouse/client';
+import { ATTRIBUTION_ATTRIBUTES } from '../../core/request-attribution.js';
+import { SOURCE_ATTRIBUTE, SOURCE_SERVICE } from '../../core/otlp-encode.js';
+import { EXPORTER_TABLES, quoteIdentifier } from '../../clickhouse/exporter-schema.js';
+
+/** Names of the analysis tables (each filled by the view of the same name with `_mv` appended). */
+export const ANALYSIS_TABLES = {
+  served: 'variant_lens_served_requests',
+  events: 'variant_lens_browser_events',
+  downstream: 'variant_lens_downstream_spans',
+} as const;
+
+const REQUEST_SPAN = 'recommendation.request';
+const CACHE_HITS = 'cache.hits';
+const CACHE_MISSES = 'cache.misses';
+
+/** Nanoseconds (Int64) to ms as `nanosToMillis` computes them: whole ms plus the remainder, in doubles. */
+export const nanosToMs = (nanos: string) => `(toFloat64(intDiv(${nanos}, 1000000)) + toFloat64(${nanos} % 1000000) / 1e6)`;
+const START_NS = 'toUnixTimestamp64Nano(Timestamp)';
+const START_MS = nanosToMs(START_NS);
+const END_MS = nanosToMs(`(${START_NS} + toInt64(Duration))`);
+/** A span of the deployment's own services: its resource was marked by the collection endpoint. */
+export const TRUSTED = `ResourceAttributes['${SOURCE_ATTRIBUTE}'] = '${SOURCE_SERVICE}'`;
+/** Once per span whatever its ids' length: a 64-bit hash of trace and span id. */
+const SPAN_KEY = 'cityHash64(TraceId, SpanId)';
+
+const a = ATTRIBUTION_ATTRIBUTES;
+/** Attributes of a span minus `keys` (those the table keeps in columns of their own). */
+const without = (keys: readonly string[]) => `mapFilter((k, v) -> k NOT IN (${keys.map((k) => `'${k}'`).join(', ')}), SpanAttributes)`;
+
+interface AnalysisTable {
+  readonly name: string;
+  readonly columns: string;
+  readonly engine: string;
+  /** The view's SELECT from `otel_traces` (also the backfill's). */
+  readonly select: (traces: string) => string;
+}
+
+const TABLES: readonly AnalysisTable[] = [
+  {
+    name: ANALYSIS_TABLES.served,
+    columns: `request_id String, start_ms Float64, duration_ms Float64, error UInt8, user String, cohort String, forced UInt8,
+      claims Map(LowCardinality(String), String), has_ids UInt8, content_ids Array(String), served_count UInt64,
+      cache_hits Float64, cache_misses Float64`,
+    engine: 'ReplacingMergeTree ORDER BY request_id',
+    // `claims`: every other string attribute; which of them are experiments is decided when reading.
+    select: (traces) => `SELECT SpanAttributes['${a.requestId}'] AS request_id, ${START_MS} AS start_ms, ${END_MS} - ${START_MS} AS duration_ms,
+        StatusCode = 'Error' AS error, SpanAttributes['${a.userId}'] AS user, SpanAttributes['${a.cohort}'] AS cohort,
+        SpanAttributes['${a.forced}'] = 'true' AS forced,
+        ${without([a.requestId, a.userId, a.cohort, a.forced, a.contentIds, a.count, CACHE_HITS, CACHE_MISSES])} AS claims,
+        isValidJSON(SpanAttributes['${a.contentIds}']) AS has_ids, JSONExtract(SpanAttributes['${a.contentIds}'], 'Array(String)') AS content_ids,
+        toUInt64(if(mapContains(SpanAttributes, '${a.count}'), greatest(0, floor(toFloat64OrZero(SpanAttributes['${a.count}']))), toFloat64(length(content_ids)))) AS served_count,
+        toFloat64OrZero(SpanAttributes['${CACHE_HITS}']) AS cache_hits, toFloat64OrZero(SpanAttributes['${CACHE_MISSES}']) AS cache_misses
+      FROM ${traces}
+      WHERE SpanName = '${REQUEST_SPAN}' AND ${TRUSTED} AND SpanAttributes['${a.requestId}'] != ''`,
+  },
+  {
+    name: ANALYSIS_TABLES.events,
+    columns: `request_id String, span_key UInt64, name LowCardinality(String), content_id String, claims Map(LowCardinality(String), String), start_ms Float64`,
+    engine: 'ReplacingMergeTree ORDER BY (request_id, span_key)',
+    select: (traces) => `SELECT SpanAttributes['${a.requestId}'] AS request_id, ${SPAN_KEY} AS span_key, SpanName AS name,
+        SpanAttributes['${a.contentId}'] AS content_id, ${without([a.requestId, a.contentId])} AS claims, ${START_MS} AS start_ms
+      FROM ${traces}
+      WHERE NOT (${TRUSTED}) AND mapContains(SpanAttributes, '${a.requestId}')`,
+  },
+  {
+    name: ANALYSIS_TABLES.downstream,
+    columns: `minute Int64, span_key UInt64, name LowCardinality(String), service LowCardinality(String), is_server UInt8,
+      attributes Map(LowCardinality(String), String), cohort String, duration_ms Float64, hits Float64, misses Float64`,
+    engine: 'ReplacingMergeTree ORDER BY (minute, span_key)',
+    // A forced (QA) visitor's work is not its variant's (the exporter writes booleans as 'true').
+    select: (traces) => `SELECT toInt64(floor(${START_MS} / 60000)) AS minute, ${SPAN_KEY} AS span_key, SpanName AS name, ServiceName AS service,
+        SpanKind = 'Server' AS is_server, ${without([a.cohort, CACHE_HITS, CACHE_MISSES])} AS attributes, SpanAttributes['${a.cohort}'] AS cohort,
+        ${END_MS} - ${START_MS} AS duration_ms,
+        toFloat64OrZero(SpanAttributes['${CACHE_HITS}']) AS hits, toFloat64OrZero(SpanAttributes['${CACHE_MISSES}']) AS misses
+      FROM ${traces}
+      WHERE ${TRUSTED} AND SpanName != '${REQUEST_SPAN}' AND SpanAttributes['${a.forced}'] != 'true'`,
+  },
+];
+
+/**
+ * The DDL of the analysis tables and their views for `database`, in order: what `ensureAnalysisTables`
+ * runs, and what a team runs by hand when the analysis may not create tables (then backfill each
+ * table once with `INSERT INTO <table> <the view's SELECT>` for spans stored before the views).
+ */
+export function analysisDdl(database: string): string[] {
+  const db = quoteIdentifier(database);
+  const traces = `${db}.${EXPORTER_TABLES.traces}`;
+  return TABLES.flatMap((t) => [
+    `CREATE TABLE IF NOT EXISTS ${db}.${t.name} (${t.columns}) ENGINE = ${t.engine}`,
+    `CREATE MATERIALIZED VIEW IF NOT EXISTS ${db}.${t.name}_mv TO ${db}.${t.name} AS ${t.select(traces)}`,
+  ]);
+}
+
+/**
+ * Creates the analysis tables and their views in `database` when missing, and fills a table it
+ * creates with the spans already in `otel_traces` (those stored before its view existed).
+ * Idempotent; two processes doing it at once at worst write spans twice, which reads ignore.
+ */
+export async function ensureAnalysisTables(client: ClickHouseClient, database: string): Promise<void> {
+  const db = quoteIdentifier(database);
+  const traces = `${db}.${EXPORTER_TABLES.traces}`;
+  const ddl = analysisDdl(database);
+  for (const [i, table] of TABLES.entries()) {
+    const existing = await client.query({ query: `EXISTS TABLE ${db}.${table.name}`, format: 'JSONEachRow' });
+    const [row] = await existing.json<{ result: number | string }>();
+    for (const statement of ddl.slice(2 * i, 2 * i + 2)) await client.command({ query: statement });
+    // After the view: a span inserted meanwhile is in the table twice, never missing.
+    if (Number(row?.result) === 0) await client.command({ query: `INSERT INTO ${db}.${table.name} ${table.select(traces)}` });
+  }
+}
