@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /** `npx variant-lens <command>`: the collector, the demo, the report and the simulator. */
-import { ENVIRONMENT_HELP, serve } from './serve.js';
 import { USAGE_EXIT_CODE } from './command-line.js';
+import { sqliteDriverHelp, sqliteDriverProblem } from './sqlite-driver.js';
 
 const USAGE = `Usage: variant-lens <command> [options]
 
@@ -15,7 +15,22 @@ Commands:
 
 Run variant-lens <command> --help for a command's options.`;
 
-const SERVE_USAGE = (command: 'collector' | 'demo') => `Usage: variant-lens ${command}
+/** Exit code when the SQLite driver, an optional dependency, is missing. */
+const MISSING_DRIVER_EXIT_CODE = 1;
+
+/**
+ * The commands that open the store import it (and so `better-sqlite3`) only after checking
+ * the driver: it is optional, and a missing one gets a message saying how to install it.
+ * Only the stateless endpoint (STORE=none) runs with the driver present but not built.
+ */
+async function checkSqliteDriver(command: string): Promise<void> {
+  const problem = await sqliteDriverProblem();
+  if (problem === undefined || (!problem.missing && process.env.STORE === 'none' && command === 'collector')) return;
+  console.error(sqliteDriverHelp(command, problem));
+  process.exit(MISSING_DRIVER_EXIT_CODE);
+}
+
+const SERVE_USAGE = (command: 'collector' | 'demo', ENVIRONMENT_HELP: string) => `Usage: variant-lens ${command}
 
 ${
   command === 'collector'
@@ -30,22 +45,29 @@ const [command, ...rest] = process.argv.slice(2);
 const wantsHelp = rest.includes('--help') || rest.includes('-h');
 switch (command) {
   case 'collector':
-  case 'demo':
+  case 'demo': {
+    await checkSqliteDriver(command);
+    const { ENVIRONMENT_HELP, serve } = await import('./serve.js');
     if (wantsHelp) {
-      console.log(SERVE_USAGE(command));
+      console.log(SERVE_USAGE(command, ENVIRONMENT_HELP));
       break;
     }
     if (rest.length > 0) {
-      console.error(`variant-lens ${command}: unexpected argument ${rest[0]}; it is configured by environment variables\n\n${SERVE_USAGE(command)}`);
+      console.error(`variant-lens ${command}: unexpected argument ${rest[0]}; it is configured by environment variables\n\n${SERVE_USAGE(command, ENVIRONMENT_HELP)}`);
       process.exit(USAGE_EXIT_CODE);
     }
     await serve(command);
     break;
+  }
   case 'report':
-  case 'simulate':
-    // Each runs on import and reads its own options from argv, without the command.
+    await checkSqliteDriver(command);
     process.argv.splice(2, 1);
-    await import(command === 'report' ? './report.js' : './simulate.js');
+    await import('./report.js');
+    break;
+  case 'simulate':
+    // Runs on import and reads its own options from argv, without the command (as report does).
+    process.argv.splice(2, 1);
+    await import('./simulate.js');
     break;
   case undefined:
   case '--help':
