@@ -2,7 +2,9 @@
  * The app of the Express benchmark, in one of three setups (argv[2]): `plain` Express,
  * `stock` OpenTelemetry (http + express instrumentations, batch processor, OTLP/HTTP), or
  * `variant-lens` (variant-lens/node as the README's quick start). Every setup serves the
- * same JSON list; telemetry goes to COLLECTOR_URL. Prints `listening on <port>` when ready.
+ * same JSON list; telemetry goes to COLLECTOR_URL as OTLP/HTTP protobuf (the exporter the
+ * OpenTelemetry JS docs install). Prints `listening on <port>` when ready; on SIGTERM
+ * exports what is pending, then exits.
  */
 import type { Express } from 'express';
 
@@ -10,11 +12,14 @@ const mode = process.argv[2];
 const collectorUrl = process.env.COLLECTOR_URL ?? 'http://127.0.0.1:4318';
 const items = Array.from({ length: 10 }, (_, i) => ({ contentId: `story-${i + 1}`, title: `Story ${i + 1}`, url: `/stories/${i + 1}`, position: i + 1 }));
 
+/** Exports what the setup still holds; set by the setups that export. */
+let flush: () => Promise<void> = () => Promise.resolve();
+
 async function createApp(): Promise<Express> {
   if (mode === 'stock') {
     // The stock setup as the OpenTelemetry docs show it: instrumentations registered before Express is loaded.
     const { NodeTracerProvider, BatchSpanProcessor } = await import('@opentelemetry/sdk-trace-node');
-    const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-http');
+    const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-proto');
     const { registerInstrumentations } = await import('@opentelemetry/instrumentation');
     const { HttpInstrumentation } = await import('@opentelemetry/instrumentation-http');
     const { ExpressInstrumentation } = await import('@opentelemetry/instrumentation-express');
@@ -24,6 +29,7 @@ async function createApp(): Promise<Express> {
       spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter({ url: `${collectorUrl}/v1/traces` }))],
     });
     provider.register();
+    flush = () => provider.forceFlush();
     registerInstrumentations({ instrumentations: [new HttpInstrumentation(), new ExpressInstrumentation()] });
     const express = (await import('express')).default;
     const app = express();
@@ -41,7 +47,8 @@ async function createApp(): Promise<Express> {
     return app;
   }
   const { startTelemetry, loadExperiments, experimentMiddleware, getExperimentContext, recordServed } = await import('../server/src/node/index.js');
-  startTelemetry({ serviceName: 'bench-variant-lens', collectorUrl, token: 'bench-service-token-0123456789' });
+  const telemetry = startTelemetry({ serviceName: 'bench-variant-lens', collectorUrl, token: 'bench-service-token-0123456789' });
+  flush = () => telemetry.flush();
   const experiments = loadExperiments(process.env.EXPERIMENTS_FILE ?? 'config/experiments.json');
   app.use('/api', experimentMiddleware({ experiments, visitorId: (req) => String(req.query.userId ?? '') || undefined }));
   app.get('/api/recommendations', (req, res) => {
@@ -60,4 +67,7 @@ const server = app.listen(0, '127.0.0.1', () => {
   const address = server.address();
   console.log(`listening on ${typeof address === 'object' && address !== null ? address.port : ''}`);
 });
-process.on('SIGTERM', () => process.exit(0));
+process.on('SIGTERM', () => {
+  server.close();
+  void flush().finally(() => process.exit(0));
+});

@@ -3,13 +3,14 @@
  * OpenTelemetry Node setup (http + express instrumentations, batch processor, OTLP/HTTP),
  * and with variant-lens/node as in the README's quick start (middleware, assignment, request
  * span, impressions and latency), side by side: the three apps run at once and take turns,
- * round by round, under 50 connections. Telemetry goes to a sink that answers 200 and keeps
- * nothing, so the figures are the apps' own cost.
+ * round by round, under 50 connections. Telemetry goes as OTLP/HTTP protobuf to a sink in a
+ * process of its own (`express-sink.ts`) that answers 200 and only counts what each setup
+ * sent: the figures are the apps' own cost, with the load generator (this process) and the
+ * sink beside them on the same machine. What a setup did not export (a batch processor
+ * that dropped spans) shows as fewer spans per request.
  */
 import autocannon from 'autocannon';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { PROJECT_ROOT, printTable, writeResult } from './bench-lib.js';
 
@@ -20,8 +21,8 @@ const ROUNDS = 3;
 const WARMUP_SECONDS = 3;
 const USERS = 5000;
 
-function startApp(mode: string, collectorUrl: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [join(PROJECT_ROOT, 'dist/bench/express-app.js'), mode], {
+function startProcess(script: string, mode: string, collectorUrl: string): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, [join(PROJECT_ROOT, `dist/bench/${script}`), mode], {
     cwd: PROJECT_ROOT,
     env: { ...process.env, COLLECTOR_URL: collectorUrl },
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -33,9 +34,21 @@ function startApp(mode: string, collectorUrl: string): Promise<{ child: ChildPro
       const match = /listening on (\d+)/.exec(output);
       if (match !== null) resolve({ child, url: `http://127.0.0.1:${match[1]}` });
     });
-    child.once('exit', (code) => reject(new Error(`the ${mode} app exited with ${code}`)));
+    child.once('exit', (code) => reject(new Error(`the ${mode} process exited with ${code}`)));
   });
 }
+
+function stop(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) resolve();
+    else {
+      child.once('exit', () => resolve());
+      child.kill('SIGTERM');
+    }
+  });
+}
+
+const served: Record<string, number> = {};
 
 async function load(url: string, seconds: number): Promise<{ requestsPerSecond: number; p50Ms: number; p99Ms: number; errors: number }> {
   let n = 0;
@@ -45,22 +58,13 @@ async function load(url: string, seconds: number): Promise<{ requestsPerSecond: 
     duration: seconds,
     requests: [{ method: 'GET', setupRequest: (request) => ({ ...request, path: `/api/recommendations?userId=u${(n++ % USERS) + 1}` }) }],
   });
+  served[url] = (served[url] ?? 0) + result.requests.total;
   return { requestsPerSecond: result.requests.average, p50Ms: result.latency.p50, p99Ms: result.latency.p99, errors: result.errors + result.non2xx };
 }
 
 export async function runExpressBench(): Promise<void> {
-  let received = 0;
-  const sink = createServer((req, res) => {
-    req.resume();
-    req.on('end', () => {
-      received += 1;
-      res.setHeader('content-type', 'application/json');
-      res.end('{}');
-    });
-  });
-  await new Promise<void>((resolve) => sink.listen(0, '127.0.0.1', resolve));
-  const sinkUrl = `http://127.0.0.1:${(sink.address() as AddressInfo).port}`;
-  const apps = Object.fromEntries(await Promise.all(MODES.map(async (mode) => [mode, await startApp(mode, sinkUrl)] as const)));
+  const sink = await startProcess('express-sink.js', 'sink', '');
+  const apps = Object.fromEntries(await Promise.all(MODES.map(async (mode) => [mode, await startProcess('express-app.js', mode, `${sink.url}/${mode}`)] as const)));
   try {
     for (const mode of MODES) await load(apps[mode]!.url, WARMUP_SECONDS);
     const rounds: { mode: string; round: number; requestsPerSecond: number; p50Ms: number; p99Ms: number; errors: number }[] = [];
@@ -84,10 +88,17 @@ export async function runExpressBench(): Promise<void> {
     }));
     printTable(`Express JSON handler, ${CONNECTIONS} connections, ${ROUNDS} rounds of ${ROUND_SECONDS} s each (target: variant-lens >= 0.85x plain, ahead of stock)`, summary);
     printTable('Rounds', rounds.map((r) => ({ ...r, requestsPerSecond: Math.round(r.requestsPerSecond) })));
-    console.log(`OTLP exports received by the sink: ${received}`);
-    console.log(`written ${writeResult('express', { connections: CONNECTIONS, roundSeconds: ROUND_SECONDS, summary, rounds, exportsReceived: received })}`);
+    // Each app exports what it still holds as it stops; then the sink's counts are complete.
+    await Promise.all(Object.values(apps).map(({ child }) => stop(child)));
+    const received = (await (await fetch(`${sink.url}/stats`)).json()) as Record<string, { exports: number; bytes: number; spans: number }>;
+    const exported = MODES.map((mode) => {
+      const requests = served[apps[mode]!.url] ?? 0;
+      const counts = received[mode] ?? { exports: 0, bytes: 0, spans: 0 };
+      return { setup: mode, requests, exports: counts.exports, spans: counts.spans, spansPerRequest: Number((counts.spans / Math.max(1, requests)).toFixed(3)), bytesPerRequest: Math.round(counts.bytes / Math.max(1, requests)) };
+    });
+    printTable('What each setup exported (warm-up included)', exported);
+    console.log(`written ${writeResult('express', { connections: CONNECTIONS, roundSeconds: ROUND_SECONDS, summary, rounds, exported })}`);
   } finally {
-    for (const { child } of Object.values(apps)) child.kill('SIGTERM');
-    sink.close();
+    await Promise.all([...Object.values(apps), sink].map(({ child }) => stop(child)));
   }
 }

@@ -4,9 +4,8 @@
  * package's entry point, above both the product and its demo (the only product file that
  * may name the demo).
  */
-import { serveDemo } from '../demo/index.js';
-import { ENVIRONMENT_HELP, serveCollector } from './serve.js';
 import { USAGE_EXIT_CODE } from './command-line.js';
+import { sqliteDriverHelp, sqliteDriverProblem } from './sqlite-driver.js';
 
 const USAGE = `Usage: variant-lens <command> [options]
 
@@ -20,7 +19,22 @@ Commands:
 
 Run variant-lens <command> --help for a command's options.`;
 
-const SERVE_USAGE = (command: 'collector' | 'demo') => `Usage: variant-lens ${command}
+/** Exit code when the SQLite driver, an optional dependency, is missing. */
+const MISSING_DRIVER_EXIT_CODE = 1;
+
+/**
+ * The commands that open the store import it (and so `better-sqlite3`) only after checking
+ * the driver: it is optional, and a missing one gets a message saying how to install it.
+ * Only the stateless endpoint (STORE=none) runs with the driver present but not built.
+ */
+async function checkSqliteDriver(command: string): Promise<void> {
+  const problem = await sqliteDriverProblem();
+  if (problem === undefined || (!problem.missing && process.env.STORE === 'none' && command === 'collector')) return;
+  console.error(sqliteDriverHelp(command, problem));
+  process.exit(MISSING_DRIVER_EXIT_CODE);
+}
+
+const SERVE_USAGE = (command: 'collector' | 'demo', ENVIRONMENT_HELP: string) => `Usage: variant-lens ${command}
 
 ${
   command === 'collector'
@@ -35,22 +49,30 @@ const [command, ...rest] = process.argv.slice(2);
 const wantsHelp = rest.includes('--help') || rest.includes('-h');
 switch (command) {
   case 'collector':
-  case 'demo':
+  case 'demo': {
+    await checkSqliteDriver(command);
+    const { ENVIRONMENT_HELP, serveCollector } = await import('./serve.js');
     if (wantsHelp) {
-      console.log(SERVE_USAGE(command));
+      console.log(SERVE_USAGE(command, ENVIRONMENT_HELP));
       break;
     }
     if (rest.length > 0) {
-      console.error(`variant-lens ${command}: unexpected argument ${rest[0]}; it is configured by environment variables\n\n${SERVE_USAGE(command)}`);
+      console.error(`variant-lens ${command}: unexpected argument ${rest[0]}; it is configured by environment variables\n\n${SERVE_USAGE(command, ENVIRONMENT_HELP)}`);
       process.exit(USAGE_EXIT_CODE);
     }
-    await (command === 'collector' ? serveCollector() : serveDemo());
+    // The demo is imported only when asked for, and only after the driver check (it opens stores).
+    await (command === 'collector' ? serveCollector() : (await import('../demo/index.js')).serveDemo());
     break;
+  }
   case 'report':
-  case 'simulate':
-    // Each runs on import and reads its own options from argv, without the command.
+    await checkSqliteDriver(command);
     process.argv.splice(2, 1);
-    await import(command === 'report' ? './report.js' : './simulate.js');
+    await import('./report.js');
+    break;
+  case 'simulate':
+    // Runs on import and reads its own options from argv, without the command (as report does).
+    process.argv.splice(2, 1);
+    await import('./simulate.js');
     break;
   case undefined:
   case '--help':

@@ -6,15 +6,14 @@ import {
   SpanKind,
   SpanStatusCode,
   trace,
-  type Attributes,
+  type BaggageEntry,
   type Span,
 } from '@opentelemetry/api';
 import type { Request, RequestHandler } from 'express';
-import { ATTR } from '../../../common/src/semconv.js';
 import { isValidVisitorId, MAX_VISITOR_ID_LENGTH } from '../../../common/src/visitor-id.js';
-import { UNVERIFIED_ATTRIBUTE, withSpanAttributes } from './experiment-baggage-span-processor.js';
 import { requestState, setRequestState } from './request-state.js';
 import type { ExperimentContext, ExperimentMiddlewareOptions, Experiments } from './types.js';
+import { TelemetryShapes, VisitorCache, type VisitorDecision } from './visitor-decisions.js';
 
 /** Instrumentation scope of the spans and metrics of `variant-lens/node`. */
 export const SCOPE = 'variant-lens';
@@ -22,16 +21,17 @@ export const SCOPE = 'variant-lens';
 export const LATENCY_BUCKETS_MS = [0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000];
 /** On the server span of a request without a visitor: the inbound claims that named real variants, `key=value`. */
 export const UNVERIFIED_BAGGAGE_ATTRIBUTE = 'variant_lens.unverified.baggage';
+/**
+ * Visitors whose experiment context is kept between their requests (`visitorCacheSize`):
+ * about 0.5 KB each, so the default holds a busy hour's returning visitors in a few MB.
+ */
+export const DEFAULT_VISITOR_CACHE_SIZE = 10_000;
 const SERVER_ERROR = 500;
 const BAD_REQUEST = 400;
 
 /** A 400 in the Express convention (`status`, `expose`): any error handler answers it as such. */
 function badRequest(message: string): Error {
   return Object.assign(new Error(message), { status: BAD_REQUEST, statusCode: BAD_REQUEST, expose: true });
-}
-
-function toBaggageEntries(values: Readonly<Record<string, string>>) {
-  return Object.fromEntries(Object.entries(values).map(([key, value]) => [key, { value }]));
 }
 
 /**
@@ -59,13 +59,15 @@ export function experimentMiddleware(options: ExperimentMiddlewareOptions): Requ
     unit: 'ms',
     advice: { explicitBucketBoundaries: LATENCY_BUCKETS_MS },
   });
+  const shapes = new TelemetryShapes(experiments, ROOT_CONTEXT);
+  const visitors = new VisitorCache(options.visitorCacheSize ?? DEFAULT_VISITOR_CACHE_SIZE);
   return (req, res, next) => {
     const startedAt = performance.now();
     let visitorId: string | undefined;
     let forced: Readonly<Record<string, string>>;
     try {
       visitorId = options.visitorId?.(req);
-      forced = options.forcedVariants?.(req) ?? {};
+      forced = options.forcedVariants?.(req) ?? NOTHING_FORCED;
     } catch (error) {
       next(error);
       return;
@@ -79,45 +81,70 @@ export function experimentMiddleware(options: ExperimentMiddlewareOptions): Requ
     // A span of this process in the active context is the HTTP instrumentation's SERVER span.
     const annotate = existing !== undefined && !existing.spanContext().isRemote;
     const parent = annotate ? active : propagation.extract(ROOT_CONTEXT, req.headers);
-    const inbound = (propagation.getBaggage(parent)?.getAllEntries() ?? []).map(([key, entry]) => [key, entry.value] as const);
-    const decided = visitorContext(experiments, visitorId, inbound, forced);
-    const { experimentContext } = decided;
-    // A forced (QA) visitor is not randomised: every span of its requests says so, and the
-    // analysis leaves them out of every figure (request-attribution.ts).
-    const forcedVisitor = Object.values(experimentContext.reasons).includes(FORCED_REASON);
-    const spanAttributes: Attributes = experimentContext.verified
-      ? { ...experimentContext.baggage, ...(forcedVisitor ? { [ATTR.EXPERIMENT_FORCED]: true } : {}) }
-      : { [UNVERIFIED_ATTRIBUTE]: true };
-    const trusted = withSpanAttributes(
-      experimentContext.verified
-        ? propagation.setBaggage(parent, propagation.createBaggage(toBaggageEntries(experimentContext.baggage)))
-        : propagation.deleteBaggage(parent),
-      spanAttributes,
-    );
+    const inbound = propagation.getBaggage(parent)?.getAllEntries();
+    let decision: VisitorDecision | undefined;
+    let unverifiedClaims: readonly string[] = NO_CLAIMS;
+    const forcing = experiments.forcedVariantQueryAllowed && hasKeys(forced);
+    if (visitorId !== undefined && !forcing) {
+      decision = visitors.get(visitorId);
+      if (decision === undefined) {
+        const experimentContext = visitorContext(experiments, visitorId, NO_ENTRIES, NOTHING_FORCED).experimentContext;
+        decision = { experimentContext, shape: shapes.of(experimentContext) };
+        visitors.set(visitorId, decision);
+      }
+      // Inbound baggage that agrees with the assignment (or names keys nobody reads) changes
+      // nothing; anything else goes through the guard below, which records the mismatch.
+      if (inbound !== undefined && !agrees(experiments, decision.experimentContext.baggage, inbound)) decision = undefined;
+    }
+    if (decision === undefined) {
+      const decided = visitorContext(experiments, visitorId, (inbound ?? NO_BAGGAGE_ENTRIES).map(([key, entry]) => [key, entry.value] as const), forced);
+      decision = { experimentContext: decided.experimentContext, shape: shapes.of(decided.experimentContext) };
+      unverifiedClaims = decided.unverifiedClaims;
+    }
+    const { experimentContext, shape } = decision;
+    const trusted = shapes.trustedContext(shape, parent);
     let span: Span;
     if (annotate) {
       span = existing;
-      span.setAttributes(spanAttributes);
+      span.setAttributes(shape.spanAttributes);
     } else {
+      const url = req.originalUrl;
+      const query = url.indexOf('?');
       span = tracer.startSpan(
         options.spanName ?? `${req.method} ${req.baseUrl}`,
-        { kind: SpanKind.SERVER, attributes: { 'http.request.method': req.method, 'url.path': req.originalUrl.split('?')[0] ?? '' } },
+        { kind: SpanKind.SERVER, attributes: { 'http.request.method': req.method, 'url.path': query === -1 ? url : url.slice(0, query) } },
         trusted,
       );
     }
-    if (decided.unverifiedClaims.length > 0) span.setAttribute(UNVERIFIED_BAGGAGE_ATTRIBUTE, decided.unverifiedClaims);
+    if (unverifiedClaims.length > 0) span.setAttribute(UNVERIFIED_BAGGAGE_ATTRIBUTE, [...unverifiedClaims]);
     if (experimentContext.mismatchedKeys.length > 0) {
       span.setAttribute('experiment.baggage_mismatch', true);
       span.setAttribute('experiment.baggage_mismatch.keys', [...experimentContext.mismatchedKeys]);
-      for (const key of experimentContext.mismatchedKeys) {
-        mismatches.add(1, { ...experiments.metricAttributes(experimentContext.baggage), 'baggage.key': key });
-      }
+      for (const key of experimentContext.mismatchedKeys) mismatches.add(1, { ...shape.metricAttributes, 'baggage.key': key });
     }
     if (!annotate) endOnFinish(req, res, span, options.spanName === undefined);
     const otelContext = annotate ? trusted : trace.setSpan(trusted, span);
-    setRequestState(req, { experimentContext, otelContext, startedAt, experiments, tracer, impressions, latency });
+    setRequestState(req, { experimentContext, shape, otelContext, startedAt, tracer, impressions, latency });
     context.with(otelContext, next);
   };
+}
+
+const NOTHING_FORCED: Readonly<Record<string, string>> = Object.freeze({});
+const NO_CLAIMS: readonly string[] = Object.freeze([]);
+const NO_ENTRIES: readonly (readonly [string, string])[] = Object.freeze([]);
+const NO_BAGGAGE_ENTRIES: readonly [string, BaggageEntry][] = Object.freeze([]) as readonly [string, BaggageEntry][];
+
+function hasKeys(record: Readonly<Record<string, string>>): boolean {
+  for (const key in record) if (Object.hasOwn(record, key)) return true;
+  return false;
+}
+
+/** True when every allow-listed inbound entry carries the server's own value: nothing to guard against or record. */
+function agrees(experiments: Experiments, trusted: Readonly<Record<string, string>>, inbound: readonly [string, BaggageEntry][]): boolean {
+  for (const [key, entry] of inbound) {
+    if (experiments.isAllowedBaggageKey(key) && trusted[key] !== entry.value) return false;
+  }
+  return true;
 }
 
 function endOnFinish(req: Request, res: { once(event: 'finish', listener: () => void): unknown; statusCode: number }, span: Span, nameByRoute: boolean): void {
@@ -135,27 +162,24 @@ function endOnFinish(req: Request, res: { once(event: 'finish', listener: () => 
   });
 }
 
-/** `feature_flag.result.reason` of a variant forced for QA rather than assigned by the hash. */
-const FORCED_REASON = 'targeting_match';
-
-/** The experiment context, and the inbound claims of a request without a visitor that named real variants. */
+/** The experiment context (frozen: a visitor's requests may share it), and the inbound claims of a request without a visitor that named real variants. */
 function visitorContext(
   experiments: Experiments,
   visitorId: string | undefined,
-  inbound: readonly (readonly [string, string])[],
+  inbound: Iterable<readonly [string, string]>,
   forced: Readonly<Record<string, string>>,
 ): { experimentContext: ExperimentContext; unverifiedClaims: string[] } {
   const decided = experiments.visitorContext(visitorId, inbound, forced);
   const assignment = decided.assignment;
   return {
-    experimentContext: {
+    experimentContext: Object.freeze({
       visitorId,
-      experiments: assignment?.experiments ?? {},
-      reasons: assignment?.reasons ?? {},
-      baggage: decided.baggage,
+      experiments: Object.freeze({ ...assignment?.experiments }),
+      reasons: Object.freeze({ ...assignment?.reasons }),
+      baggage: Object.freeze({ ...decided.baggage }),
       verified: visitorId !== undefined,
-      mismatchedKeys: decided.mismatchedKeys,
-    },
+      mismatchedKeys: Object.freeze([...decided.mismatchedKeys]),
+    }),
     unverifiedClaims: Object.entries(decided.unverified).map(([key, value]) => `${key}=${value}`),
   };
 }
@@ -173,6 +197,5 @@ export function getExperimentContext(req: Request): ExperimentContext {
  * with the visitor's variant, `unknown` when not enrolled. For the app's own metrics.
  */
 export function experimentMetricAttributes(req: Request): Record<string, string> {
-  const state = requestState(req, 'experimentMetricAttributes');
-  return state.experiments.metricAttributes(state.experimentContext.baggage);
+  return { ...requestState(req, 'experimentMetricAttributes').shape.metricAttributes };
 }

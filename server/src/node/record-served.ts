@@ -5,8 +5,6 @@ import { newRequestId } from './request-id.js';
 import { requestState } from './request-state.js';
 import type { ServedExperimentData, ServedList } from './types.js';
 
-/** `feature_flag.provider.name` of the evaluation events. */
-const FEATURE_FLAG_PROVIDER = 'variant-lens';
 /** Most content ids recorded on one request span: far above any list a page shows. */
 const MAX_CONTENT_IDS = 1000;
 
@@ -21,32 +19,20 @@ const MAX_CONTENT_IDS = 1000;
  */
 export function recordServed(req: Request, served: ServedList): ServedExperimentData {
   const state = requestState(req, 'recordServed');
-  const { experimentContext: visitor, experiments } = state;
+  const { experimentContext: visitor, shape } = state;
   const count = Number.isFinite(served.count) && served.count >= 0 ? Math.floor(served.count) : 0;
   const requestId = newRequestId();
-  const attributes: Attributes = {
-    ...served.attributes,
-    'recommendation.request_id': requestId,
-    'recommendation.count': count,
-  };
+  const attributes: Attributes = served.attributes === undefined ? {} : { ...served.attributes };
+  attributes['recommendation.request_id'] = requestId;
+  attributes['recommendation.count'] = count;
   if (visitor.visitorId !== undefined) attributes['user.id'] = visitor.visitorId;
   if (served.contentIds !== undefined) attributes['recommendation.content_ids'] = served.contentIds.slice(0, MAX_CONTENT_IDS).map(String);
-  const span = state.tracer.startSpan('recommendation.request', { kind: SpanKind.INTERNAL, attributes, startTime: state.startedAt }, state.otelContext);
-  for (const experiment of experiments.experiments) {
-    const variant = visitor.experiments[experiment.key];
-    if (variant === undefined) continue;
-    span.addEvent('feature_flag.evaluation', {
-      'feature_flag.key': experiment.key,
-      'feature_flag.result.variant': variant,
-      'feature_flag.provider.name': FEATURE_FLAG_PROVIDER,
-      'feature_flag.result.reason': visitor.reasons[experiment.key] ?? 'unknown',
-    });
-  }
   // Forced (QA) visitors are not randomised: the analysis leaves them out by this mark and the reasons.
-  if (Object.values(visitor.reasons).includes('targeting_match')) span.setAttribute(ATTR.EXPERIMENT_FORCED, true);
-  const metricAttributes = experiments.metricAttributes(visitor.baggage);
-  state.impressions.add(count, metricAttributes);
-  state.latency.record(performance.now() - state.startedAt, metricAttributes);
+  if (shape.forced) attributes[ATTR.EXPERIMENT_FORCED] = true;
+  const span = state.tracer.startSpan('recommendation.request', { kind: SpanKind.INTERNAL, attributes, startTime: state.startedAt }, state.otelContext);
+  for (const event of shape.flagEvents) span.addEvent('feature_flag.evaluation', event);
+  state.impressions.add(count, shape.metricAttributes);
+  state.latency.record(performance.now() - state.startedAt, shape.metricAttributes);
   const spanContext = span.spanContext();
   const recording = span.isRecording();
   span.end();

@@ -1,6 +1,7 @@
 import type { Context, Counter, Histogram, Tracer } from '@opentelemetry/api';
 import type { Request } from 'express';
-import type { ExperimentContext, Experiments } from './types.js';
+import type { ExperimentContext } from './types.js';
+import type { TelemetryShape } from './visitor-decisions.js';
 
 /** What the middleware keeps for `getExperimentContext` and `recordServed`, per request. */
 export interface RequestState {
@@ -9,7 +10,8 @@ export interface RequestState {
   readonly otelContext: Context;
   /** `performance.now()` when the middleware saw the request. */
   readonly startedAt: number;
-  readonly experiments: Experiments;
+  /** What the request's spans and metrics carry, derived from the experiment context. */
+  readonly shape: TelemetryShape;
   readonly tracer: Tracer;
   readonly impressions: Counter;
   readonly latency: Histogram;

@@ -58,6 +58,8 @@ export interface ExperimentMiddlewareOptions {
   readonly meter?: Meter;
   /** Name of the SERVER span it opens when no HTTP instrumentation opened one (default `METHOD route`). */
   readonly spanName?: string;
+  /** Visitors whose assignment is kept between their requests, so it is hashed once (default 10,000; 0 hashes every request). */
+  readonly visitorCacheSize?: number;
 }
 
 /** What `recordServed` is told about a served list. */

@@ -71,6 +71,24 @@ describe('experimentMiddleware without HTTP instrumentation', () => {
     expect(spans.find((s) => s.kind === SpanKind.SERVER)!.attributes['variant_lens.unverified.baggage']).toEqual(['experiment.rec_algorithm=hybrid']);
   });
 
+  it('guards a returning visitor\'s claims as on the first request: the remembered assignment never lets a spoofed variant through', async () => {
+    const assigned = experiments.assign('dave');
+    const spoofed = ['control', 'collaborative', 'hybrid'].find((v) => v !== assigned.baggage['experiment.rec_algorithm'])!;
+    const own = Object.entries(assigned.baggage).map(([k, v]) => `${k}=${v}`).join(',');
+    const first = await get('/api/recs?userId=dave');
+    const agreeing = await get('/api/recs?userId=dave', { baggage: `${own},unrelated=1` });
+    const claiming = await get('/api/recs?userId=dave', { baggage: `experiment.rec_algorithm=${spoofed}` });
+    for (const { body } of [first, agreeing, claiming]) {
+      expect(body).toMatchObject({ experiments: assigned.experiments, baggage: assigned.baggage });
+      expect(body.outgoing.baggage.split(',').sort()).toEqual(own.split(',').sort());
+    }
+    const serverSpans = sdk.spans().filter((s) => s.kind === SpanKind.SERVER);
+    expect(serverSpans.map((s) => s.attributes['experiment.baggage_mismatch'])).toEqual([undefined, undefined, true]);
+    expect(serverSpans[2]!.attributes['experiment.baggage_mismatch.keys']).toEqual(['experiment.rec_algorithm']);
+    for (const span of sdk.spans()) expect(span.attributes['experiment.rec_algorithm']).toBe(assigned.baggage['experiment.rec_algorithm']);
+    expect(new Set([first, agreeing, claiming].map(({ body }) => body.requestId)).size).toBe(3);
+  });
+
   it('answers an invalid visitor id with a 400 and no project-specific error type', async () => {
     const response = await fetch(`${url}/api/recs?userId=${'x'.repeat(200)}`);
     expect(response.status).toBe(400);
