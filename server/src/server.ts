@@ -73,6 +73,8 @@ export interface RunningServer {
   readonly store: TelemetryStore;
   readonly forwarder: OtlpForwarder | undefined;
   readonly ingestPool: IngestPool;
+  /** The retention cleanup: `runOnce()` runs a pass now and resolves when it is done (tests await it instead of the interval). */
+  readonly retention: Pick<RetentionJob, 'runOnce'>;
   /** The read side's token and where it came from (`READ_TOKEN`, or the file it is kept in). */
   readonly readToken: ReadToken;
   /** Flushes pending telemetry to the store. */
@@ -206,6 +208,7 @@ export async function startServer(config: ServerConfig, extension: CollectorExte
     store,
     forwarder,
     ingestPool,
+    retention,
     readToken,
     async flush() {
       await telemetry.flush();
