@@ -154,7 +154,7 @@ export async function startServer(config: ServerConfig, extension: CollectorExte
     corsOrigins: config.corsOrigins,
     otlp: {
       maxBodyBytes: config.maxBodyBytes,
-      serviceTokens: config.serviceTokens,
+      serviceTokens: [...config.serviceTokens, config.internalToken],
       maxOpenBodies: config.ingestMaxOpenBodies,
       bodyTimeoutMs: config.ingestBodyTimeoutMs,
     },
