@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
@@ -56,6 +57,8 @@ export interface ServerConfig {
   readonly retentionIntervalMs: number;
   /** `BENCH_PARSE_ONLY_ROUTE=true`: also serve `/bench/parse-only/v1/*`, which decodes but stores nothing (for `npm run bench`). */
   readonly benchParseOnlyRoute: boolean;
+  /** `INTERNAL_TELEMETRY_TOKEN`: a service token for the services run with the collector (the demo's feature store); default: random per start. */
+  readonly internalToken: string;
   /** `SERVICE_TOKENS` (comma-separated) and `SERVICE_TOKENS_FILE` (one a line, `#` comments): bearer tokens that mark OTLP from the team's own services as trusted. */
   readonly serviceTokens: readonly string[];
   /** Started for the demo (`variant-lens demo`, `npm start`): the package's experiments file is the default. False for `variant-lens collector`, which requires `EXPERIMENTS_FILE`. */
@@ -300,6 +303,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, mode: { demo: boolean } = { d
     retentionMaxPoints: integer(env, 'RETENTION_MAX_POINTS', 10_000_000, 0, 1_000_000_000),
     retentionIntervalMs: integer(env, 'RETENTION_INTERVAL_MS', 60_000, 100, 86_400_000),
     benchParseOnlyRoute: boolean(env, 'BENCH_PARSE_ONLY_ROUTE'),
+    internalToken: env.INTERNAL_TELEMETRY_TOKEN || randomBytes(24).toString('base64url'),
     serviceTokens: serviceTokens(env),
     demo: mode.demo,
   };

@@ -73,6 +73,8 @@ export interface RunningServer {
   readonly store: TelemetryStore;
   readonly forwarder: OtlpForwarder | undefined;
   readonly ingestPool: IngestPool;
+  /** The retention cleanup: `runOnce()` runs a pass now and resolves when it is done (tests await it instead of the interval). */
+  readonly retention: Pick<RetentionJob, 'runOnce'>;
   /** The read side's token and where it came from (`READ_TOKEN`, or the file it is kept in). */
   readonly readToken: ReadToken;
   /** Flushes pending telemetry to the store. */
@@ -152,7 +154,7 @@ export async function startServer(config: ServerConfig, extension: CollectorExte
     corsOrigins: config.corsOrigins,
     otlp: {
       maxBodyBytes: config.maxBodyBytes,
-      serviceTokens: config.serviceTokens,
+      serviceTokens: [...config.serviceTokens, config.internalToken],
       maxOpenBodies: config.ingestMaxOpenBodies,
       bodyTimeoutMs: config.ingestBodyTimeoutMs,
     },
@@ -207,6 +209,7 @@ export async function startServer(config: ServerConfig, extension: CollectorExte
     store,
     forwarder,
     ingestPool,
+    retention,
     readToken,
     async flush() {
       await telemetry.flush();

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { hostSetting, httpUrlSetting, integerSetting, loadConfig, type ServerConfig } from '../collector.js';
 import { DEFAULT_CACHE_CONFIG } from './recommendations/cache-config.js';
 
@@ -18,8 +17,6 @@ export interface DemoConfig extends ServerConfig {
   readonly contentCacheTtlMs: number;
   /** `FEATURE_STORE_DELAY_MS`: latency added by the feature store, for demonstrations (default 0). */
   readonly featureStoreDelayMs: number;
-  /** `INTERNAL_TELEMETRY_TOKEN`: the demo's feature store's service token (default: random per start). */
-  readonly internalToken: string;
 }
 
 /** Parses the environment for the demo: the collector's settings (the package's experiments file by default) and the demo's; throws `ConfigError` naming the first bad variable. */
@@ -33,6 +30,5 @@ export function loadDemoConfig(env: NodeJS.ProcessEnv): DemoConfig {
     featuresCacheTtlMs: integerSetting(env, 'FEATURES_CACHE_TTL_MS', DEFAULT_CACHE_CONFIG.featuresTtlMs, 0, 86_400_000),
     contentCacheTtlMs: integerSetting(env, 'CONTENT_CACHE_TTL_MS', DEFAULT_CACHE_CONFIG.contentTtlMs, 0, 86_400_000),
     featureStoreDelayMs: integerSetting(env, 'FEATURE_STORE_DELAY_MS', 0, 0, 60_000),
-    internalToken: env.INTERNAL_TELEMETRY_TOKEN || randomBytes(24).toString('base64url'),
   };
 }

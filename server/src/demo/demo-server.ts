@@ -71,9 +71,9 @@ export async function startDemo(config: DemoConfig): Promise<RunningDemo> {
       console.error(`the feature store did not start (${(error as Error).message}); recommendations will degrade to control`);
     }
   };
-  // The feature store's token is one of the collector's service tokens: its telemetry is trusted.
+  // The feature store sends with the collector's internal token, one of its service tokens: its telemetry is trusted.
   const server = await startCollector(
-    { ...config, serviceTokens: [...config.serviceTokens, config.internalToken] },
+    config,
     {
       dataFiles: [CONTENT_FILE],
       routes,

@@ -1,7 +1,7 @@
 /**
  * The feature store as its own process and service (`service.name` feature-store). Started
  * by the variant-lens server (`npm start`), or on its own with `node
- * dist/server/src/feature-store/index.js` and the server's `INTERNAL_TELEMETRY_TOKEN`. It
+ * dist/server/src/demo/feature-store/index.js` and the server's `INTERNAL_TELEMETRY_TOKEN`. It
  * listens on `FEATURE_STORE_HOST` (loopback by default) and answers only callers with that
  * token; its telemetry goes to the server's OTLP endpoint with the same token, so it is
  * stored as trusted.

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CATALOGUE_EPOCH, TOPICS, generateCatalogue } from '../src/demo/catalogue/catalogue.js';
+import { CATALOGUE_EPOCH, TOPICS, generateCatalogue } from '../../src/demo/catalogue/catalogue.js';
 
 const DAY_MS = 86_400_000;
 const ARTICLE_COUNT = 2000;

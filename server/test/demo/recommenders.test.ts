@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { coOccurrence, generateAudience, type GeneratedUser } from '../src/demo/catalogue/audience.js';
-import { CATALOGUE_EPOCH, generateCatalogue, type Article } from '../src/demo/catalogue/catalogue.js';
-import { CATALOGUE_SEED, CATALOGUE_SIZE } from '../src/demo/index.js';
-import { HISTORY_WINDOW, HYBRID_TOPICS, NEIGHBOURS_PER_ITEM, POPULAR_POOL, RECENT_POOL, TOPIC_POOL } from '../src/demo/recommendations/candidate-source.js';
+import { coOccurrence, generateAudience, type GeneratedUser } from '../../src/demo/catalogue/audience.js';
+import { CATALOGUE_EPOCH, generateCatalogue, type Article } from '../../src/demo/catalogue/catalogue.js';
+import { CATALOGUE_SEED, CATALOGUE_SIZE } from '../../src/demo/index.js';
+import { HISTORY_WINDOW, HYBRID_TOPICS, NEIGHBOURS_PER_ITEM, POPULAR_POOL, RECENT_POOL, TOPIC_POOL } from '../../src/demo/recommendations/candidate-source.js';
 import {
   BOOST_HALF_LIFE_DAYS,
   CONTROL_HALF_LIFE_DAYS,
@@ -18,7 +18,7 @@ import {
   recommend,
   type Algorithm,
   type RecommendationInput,
-} from '../src/demo/recommendations/recommenders.js';
+} from '../../src/demo/recommendations/recommenders.js';
 
 const DAY_MS = 86_400_000;
 const NOW_MS = Date.parse('2026-06-01T00:00:00Z');

@@ -1,9 +1,9 @@
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CATALOGUE_VERSION, type Article } from '../src/demo/catalogue/catalogue.js';
-import { ContentStore, type ContentStoreConfig } from '../src/demo/catalogue/content-store.js';
-import { tempDir } from './helpers.js';
+import { CATALOGUE_VERSION, type Article } from '../../src/demo/catalogue/catalogue.js';
+import { ContentStore, type ContentStoreConfig } from '../../src/demo/catalogue/content-store.js';
+import { tempDir } from '../helpers.js';
 
 /** Small, so that each generation takes milliseconds. */
 const ARTICLES = 200;

@@ -5,8 +5,8 @@
  */
 import { networkInterfaces } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { loadDemoConfig, type RunningDemo as RunningServer } from '../src/demo/index.js';
-import { hexId, readAuth, startTestServer, TEST_INTERNAL_TOKEN } from './helpers.js';
+import { loadDemoConfig, type RunningDemo as RunningServer } from '../../src/demo/index.js';
+import { hexId, readAuth, startTestServer, TEST_INTERNAL_TOKEN } from '../helpers.js';
 
 let server: RunningServer;
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { RunningDemo as RunningServer } from '../src/demo/index.js';
-import { FeatureStoreProcess } from '../src/demo/feature-store/feature-store-process.js';
-import { startTestServer } from './helpers.js';
+import type { RunningDemo as RunningServer } from '../../src/demo/index.js';
+import { FeatureStoreProcess } from '../../src/demo/feature-store/feature-store-process.js';
+import { startTestServer } from '../helpers.js';
 
 let server: RunningServer & { dataDir: string };
 

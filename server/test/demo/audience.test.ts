@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { coOccurrence, generateAudience, generatedUserId } from '../src/demo/catalogue/audience.js';
-import { TOPICS, generateCatalogue } from '../src/demo/catalogue/catalogue.js';
+import { coOccurrence, generateAudience, generatedUserId } from '../../src/demo/catalogue/audience.js';
+import { TOPICS, generateCatalogue } from '../../src/demo/catalogue/catalogue.js';
 
 const SEED = 42;
 const USER_COUNT = 500;

@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FAILURES_BEFORE_PAUSE, FeatureClient, FeatureStoreUnavailableError, PAUSE_MS } from '../src/demo/feature-store/feature-client.js';
+import { FAILURES_BEFORE_PAUSE, FeatureClient, FeatureStoreUnavailableError, PAUSE_MS } from '../../src/demo/feature-store/feature-client.js';
 
 const FEATURES = { userId: 'u1', topicAffinity: {}, tagAffinity: {}, history: [] };
 

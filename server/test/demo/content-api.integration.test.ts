@@ -1,9 +1,9 @@
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TOPICS } from '../src/demo/catalogue/catalogue.js';
-import type { RunningDemo as RunningServer } from '../src/demo/index.js';
-import { startTestServer } from './helpers.js';
+import { TOPICS } from '../../src/demo/catalogue/catalogue.js';
+import type { RunningDemo as RunningServer } from '../../src/demo/index.js';
+import { startTestServer } from '../helpers.js';
 
 let server: RunningServer & { dataDir: string };
 /** The server's own content database, read beside it to check the API against the rows. */

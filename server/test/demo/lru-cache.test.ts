@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { LruCache } from '../src/demo/recommendations/lru-cache.js';
+import { LruCache } from '../../src/demo/recommendations/lru-cache.js';
 
 const LONG_TTL_MS = 1_000_000;
 

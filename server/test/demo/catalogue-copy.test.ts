@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { createCopyWriter, SUBJECTS, type CopyBrief } from '../src/demo/catalogue/catalogue-copy.js';
-import { TOPICS } from '../src/demo/catalogue/catalogue.js';
-import { seededRandom } from '../../common/src/seeded-random.js';
+import { createCopyWriter, SUBJECTS, type CopyBrief } from '../../src/demo/catalogue/catalogue-copy.js';
+import { TOPICS } from '../../src/demo/catalogue/catalogue.js';
+import { seededRandom } from '../../../common/src/seeded-random.js';
 
 const brief: CopyBrief = { subject: { name: 'sourdough', plural: false }, format: 'explainer', titleDraw: 0.5 };
 
