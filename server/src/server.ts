@@ -1,5 +1,5 @@
 import { accessSync, constants, existsSync, mkdirSync } from 'node:fs';
-import type { Server } from 'node:http';
+import type { Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { createApp } from './app.js';
@@ -186,11 +186,21 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const port = (server.address() as AddressInfo).port;
   let closing = false;
   // While closing, every answer ends its connection: keep-alive clients that keep sending
-  // would otherwise hold the server open until the shutdown timer kills it.
-  server.prependListener('request', (_req, res: import('node:http').ServerResponse) => {
-    if (!closing) return;
-    res.shouldKeepAlive = false;
+  // would otherwise hold the server open until the shutdown timer kills it. That includes the
+  // answers to requests already being handled when closing began (kept in `inFlight`): answered
+  // keep-alive, their clients sent again on the same connection.
+  const inFlight = new Set<ServerResponse>();
+  const endConnectionAfter = (res: ServerResponse) => {
+    if (!res.headersSent) res.shouldKeepAlive = false;
     res.once('finish', () => setImmediate(() => server.closeIdleConnections()));
+  };
+  server.prependListener('request', (_req, res: ServerResponse) => {
+    if (closing) {
+      endConnectionAfter(res);
+      return;
+    }
+    inFlight.add(res);
+    res.once('close', () => inFlight.delete(res));
   });
   let featureStore: FeatureStoreProcess | undefined;
   if (config.demo && config.featureStoreUrl === undefined) {
@@ -229,6 +239,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     async close() {
       ready = false;
       closing = true;
+      for (const res of inFlight) endConnectionAfter(res);
       server.closeIdleConnections();
       // First, so its last telemetry still reaches this server's endpoint.
       await featureStore?.stop();
