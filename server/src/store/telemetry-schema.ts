@@ -249,4 +249,14 @@ export const TELEMETRY_MIGRATIONS: readonly Migration[] = [
       ALTER TABLE experiment_requests ADD COLUMN cache_misses INTEGER NOT NULL DEFAULT 0;
     `,
   },
+  {
+    // Row counts kept by the transactions that add and delete rows (row-counts.ts): retention
+    // reads how far a table is beyond its limit from one row instead of a count(*) that walked
+    // the table on the main thread. Counted once here, for a store made before.
+    version: 9,
+    sql: `
+      CREATE TABLE row_counts (name TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;
+      INSERT INTO row_counts VALUES ('spans', (SELECT count(*) FROM spans)), ('metric_points', (SELECT count(*) FROM metric_points));
+    `,
+  },
 ];
