@@ -259,4 +259,12 @@ export const TELEMETRY_MIGRATIONS: readonly Migration[] = [
       INSERT INTO row_counts VALUES ('spans', (SELECT count(*) FROM spans)), ('metric_points', (SELECT count(*) FROM metric_points));
     `,
   },
+  {
+    // The visit's session.id a request was served in, when the server recorded one on its
+    // request span: a click from another session (or none) is then a mismatch.
+    version: 10,
+    sql: `
+      ALTER TABLE served_requests ADD COLUMN session_id TEXT;
+    `,
+  },
 ];

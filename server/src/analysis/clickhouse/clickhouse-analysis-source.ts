@@ -106,7 +106,8 @@ export class ClickHouseAnalysisSource implements AnalysisSource {
     const a = ATTRIBUTION_ATTRIBUTES;
     return `SELECT request_id, any(start_ms) AS start_ms, any(duration_ms) AS duration_ms, any(error) AS error, any(user) AS user,
               any(cohort) AS cohort, any(population) AS population, any(variants) AS variants, any(has_ids) AS has_ids,
-              any(content_ids) AS content_ids, any(served_count) AS served_count, any(cache_hits) AS cache_hits, any(cache_misses) AS cache_misses
+              any(content_ids) AS content_ids, any(served_count) AS served_count, any(cache_hits) AS cache_hits, any(cache_misses) AS cache_misses,
+              any(session) AS session
        FROM (
          SELECT SpanAttributes['${a.requestId}'] AS request_id, ${START_MS} AS start_ms, ${END_MS} - ${START_MS} AS duration_ms,
                 StatusCode = 'Error' AS error, SpanAttributes['${a.userId}'] AS user, SpanAttributes['${a.cohort}'] AS cohort,
@@ -114,7 +115,8 @@ export class ClickHouseAnalysisSource implements AnalysisSource {
                 multiIf(SpanAttributes['${a.forced}'] = 'true', 'forced', empty(variants), 'holdout', 'experiment') AS population,
                 isValidJSON(SpanAttributes['${a.contentIds}']) AS has_ids, JSONExtract(SpanAttributes['${a.contentIds}'], 'Array(String)') AS content_ids,
                 toUInt64(if(mapContains(SpanAttributes, '${a.count}'), greatest(0, floor(toFloat64OrZero(SpanAttributes['${a.count}']))), toFloat64(length(content_ids)))) AS served_count,
-                toFloat64OrZero(SpanAttributes['cache.hits']) AS cache_hits, toFloat64OrZero(SpanAttributes['cache.misses']) AS cache_misses
+                toFloat64OrZero(SpanAttributes['cache.hits']) AS cache_hits, toFloat64OrZero(SpanAttributes['cache.misses']) AS cache_misses,
+                SpanAttributes['${a.sessionId}'] AS session
          FROM ${this.db}.${EXPORTER_TABLES.traces}
          WHERE SpanName = '${REQUEST_SPAN}' AND ${TRUSTED} AND SpanAttributes['${a.requestId}'] != '')
        GROUP BY request_id`;
@@ -125,7 +127,8 @@ export class ClickHouseAnalysisSource implements AnalysisSource {
     const a = ATTRIBUTION_ATTRIBUTES;
     return `SELECT TraceId, SpanId, any(SpanName) AS name, any(SpanAttributes['${a.requestId}']) AS request_id,
               any(SpanAttributes['${a.contentId}']) AS content_id,
-              any(mapFilter((k, v) -> has({keys:Array(String)}, k), SpanAttributes)) AS attributes, any(${START_MS}) AS start_ms
+              any(mapFilter((k, v) -> has({keys:Array(String)}, k), SpanAttributes)) AS attributes, any(${START_MS}) AS start_ms,
+              any(if(mapContains(SpanAttributes, '${a.sessionId}'), SpanAttributes['${a.sessionId}'], ResourceAttributes['${a.sessionId}'])) AS session
        FROM ${this.db}.${EXPORTER_TABLES.traces}
        WHERE NOT (${TRUSTED}) AND mapContains(SpanAttributes, '${a.requestId}')
        GROUP BY TraceId, SpanId`;
@@ -135,7 +138,8 @@ export class ClickHouseAnalysisSource implements AnalysisSource {
    * Per served request: browser events, and its clicks judged as `judgeClick` judges them —
    * invalid (no content id, a content id it did not serve, outside the click window), counted
    * (once per content id, claiming no other variant), mismatched for the analysed key (once per
-   * content id, whether or not a genuine click came too). Needs `served` beside it.
+   * content id, whether or not a genuine click came too; a click from another session than the
+   * one the request recorded, its span's or else its resource's `session.id`, is mismatched). Needs `served` beside it.
    */
   private get perRequest(): string {
     // Without the served ids, at most served_count distinct content ids count; clicks on more are invalid.
@@ -149,8 +153,9 @@ export class ClickHouseAnalysisSource implements AnalysisSource {
          SELECT e.request_id AS request_id, e.name = '${CLICK_SPAN}' AS click, e.content_id AS content_id, s.has_ids AS has_ids, s.served_count AS served_count,
                 e.content_id != '' AND (NOT s.has_ids OR has(s.content_ids, e.content_id))
                   AND e.start_ms >= s.start_ms - ${CLICK_CLOCK_SKEW_MS} AND e.start_ms <= s.start_ms + ${CLICK_HORIZON_MS} AS valid,
-                arrayExists(k -> mapContains(e.attributes, k) AND e.attributes[k] != s.variants[k], mapKeys(s.variants)) AS contradicts,
-                mapContains(s.variants, {key:String}) AND mapContains(e.attributes, {key:String}) AND e.attributes[{key:String}] != s.variants[{key:String}] AS contradicts_key
+                s.session != '' AND e.session != s.session AS other_session,
+                other_session OR arrayExists(k -> mapContains(e.attributes, k) AND e.attributes[k] != s.variants[k], mapKeys(s.variants)) AS contradicts,
+                mapContains(s.variants, {key:String}) AND (other_session OR (mapContains(e.attributes, {key:String}) AND e.attributes[{key:String}] != s.variants[{key:String}])) AS contradicts_key
          FROM (${this.events}) e INNER JOIN served s ON e.request_id = s.request_id)
        GROUP BY request_id)`;
   }
