@@ -9,7 +9,7 @@ import { telemetryApi, visitorApi } from './routes/api-routes.js';
 import { otlpRoutes, type AcceptedBatchSink, type OtlpRouteConfig } from './routes/otlp-routes.js';
 import type { OtlpForwarder } from './services/otlp-forwarder.js';
 import { staticRoutes, type StaticConfig } from './routes/static-routes.js';
-import type { AnalysisService } from './services/analysis-service.js';
+import type { ExperimentAnalysis } from './services/analysis-service.js';
 import type { RecommendationService } from './services/recommendation-service.js';
 import type { IngestPool } from './ingest/ingest-pool.js';
 import type { TelemetryStore } from './store/telemetry-store.js';
@@ -23,7 +23,7 @@ export interface AppDeps {
   readonly experiments: Experiments;
   /** The demo's recommendations; absent for the collector alone. */
   readonly recommendations: RecommendationService | undefined;
-  readonly analysis: AnalysisService;
+  readonly analysis: ExperimentAnalysis;
   readonly corsOrigins: readonly string[];
   readonly otlp: OtlpRouteConfig;
   readonly ingestPool: IngestPool;

@@ -6,9 +6,9 @@ import { createApp } from './app.js';
 import { ReadAccess } from './http/read-access.js';
 import { COHORT_BAGGAGE_KEY } from './core/experiments.js';
 import { ConfigError, type ServerConfig } from './config.js';
-import { SqliteAnalysisSource } from './analysis/sqlite-analysis-source.js';
 import { ClickHouseBackend } from './clickhouse/clickhouse-backend.js';
-import { AnalysisService } from './services/analysis-service.js';
+import { AnalysisService, type ExperimentAnalysis } from './services/analysis-service.js';
+import { AnalysisThread } from './services/analysis-thread.js';
 import { loadExperiments } from './node/index.js';
 import { FeatureClient } from './services/feature-client.js';
 import { FeatureStoreProcess } from './services/feature-store-process.js';
@@ -104,11 +104,11 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   // The collector alone has no catalogue, feature store or demo site.
   const content = config.demo ? new ContentStore({ path: join(config.dataDir, 'content.db'), articleCount: CATALOGUE_SIZE, userCount: AUDIENCE_SIZE, seed: CATALOGUE_SEED }) : undefined;
   const experiments = loadExperiments(config.experiments);
-  const analysisSource =
+  // SQLite results are read and computed on a worker thread of their own (AnalysisThread).
+  const analysis: ExperimentAnalysis =
     config.analysisBackend === 'clickhouse' && clickhouse !== undefined
-      ? clickhouse.analysisSource(config.serviceName, config.experiments.experiments.map((e) => e.baggageKey))
-      : new SqliteAnalysisSource(telemetryPath);
-  const analysis = new AnalysisService(analysisSource, config.experiments.experiments);
+      ? new AnalysisService(clickhouse.analysisSource(config.serviceName, config.experiments.experiments.map((e) => e.baggageKey)), config.experiments.experiments)
+      : new AnalysisThread(telemetryPath, config.experiments.experiments);
   const telemetry = startTelemetry({
     serviceName: config.serviceName,
     exportTo: { sink: clickhouse?.withRecords(ingestPool) ?? ingestPool },

@@ -4,7 +4,8 @@ import { articleUrl, type RecommendationService } from '../services/recommendati
 import type { Response } from 'express';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { DEFAULT_QUERY_LIMIT, MAX_QUERY_LIMIT, type SpanCursor, type TelemetryStore } from '../store/telemetry-store.js';
-import { AnalysisRequestError, type AnalysisService } from '../services/analysis-service.js';
+import { AnalysisRequestError, type ExperimentAnalysis } from '../services/analysis-service.js';
+import { AnalysisBusyError } from '../services/analysis-thread.js';
 import { HttpError } from '../http/http-error.js';
 
 const DEFAULT_LIMIT = 8;
@@ -132,7 +133,7 @@ export function visitorApi(deps: { recommendations: RecommendationService }): Ro
  * The read side: experiments, stored telemetry and the analysis. Every route here is the
  * team's: `readAccess` lets through only requests with the read token.
  */
-export function telemetryApi(deps: { store: TelemetryStore; analysis: AnalysisService; experiments: Experiments }, readAccess: RequestHandler): Router {
+export function telemetryApi(deps: { store: TelemetryStore; analysis: ExperimentAnalysis; experiments: Experiments }, readAccess: RequestHandler): Router {
   const router = Router();
   router.use(['/experiments', '/spans', '/traces', '/metrics'], readAccess);
   // Owners, descriptions, weights and winners are the team's, so the list is on the read side too.
@@ -166,6 +167,7 @@ export function telemetryApi(deps: { store: TelemetryStore; analysis: AnalysisSe
       );
     } catch (error) {
       if (error instanceof AnalysisRequestError) throw new HttpError(400, error.message);
+      if (error instanceof AnalysisBusyError) throw new HttpError(503, error.message, { 'Retry-After': '1' });
       throw error;
     }
   });
