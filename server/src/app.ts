@@ -7,7 +7,7 @@ import { telemetryApi } from './routes/api-routes.js';
 import { otlpRoutes, type AcceptedBatchSink, type OtlpRouteConfig } from './routes/otlp-routes.js';
 import type { OtlpForwarder } from './services/otlp-forwarder.js';
 import { staticRoutes, type StaticConfig } from './routes/static-routes.js';
-import type { AnalysisService } from './services/analysis-service.js';
+import type { ExperimentAnalysis } from './services/analysis-service.js';
 import type { IngestPool } from './ingest/ingest-pool.js';
 import type { TelemetryStore } from './store/telemetry-store.js';
 import type { OwnTelemetryStatus } from './telemetry/store-exporters.js';
@@ -18,7 +18,7 @@ export interface AppDeps {
   readonly experiments: Experiments;
   /** A team's own routes (the demo's visitor API and site), mounted after the read API and before the dashboard and `/`. */
   readonly routes?: RequestHandler;
-  readonly analysis: AnalysisService;
+  readonly analysis: ExperimentAnalysis;
   readonly corsOrigins: readonly string[];
   readonly otlp: OtlpRouteConfig;
   readonly ingestPool: IngestPool;

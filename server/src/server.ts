@@ -1,5 +1,5 @@
 import { accessSync, constants, existsSync, mkdirSync } from 'node:fs';
-import type { Server } from 'node:http';
+import type { Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Meter, Tracer } from '@opentelemetry/api';
 import type { RequestHandler } from 'express';
@@ -8,9 +8,9 @@ import { createApp } from './app.js';
 import { ReadAccess } from './http/read-access.js';
 import { COHORT_BAGGAGE_KEY } from './core/experiments.js';
 import { ConfigError, type ServerConfig } from './config.js';
-import { SqliteAnalysisSource } from './analysis/sqlite-analysis-source.js';
 import { ClickHouseBackend } from './clickhouse/clickhouse-backend.js';
-import { AnalysisService } from './services/analysis-service.js';
+import { AnalysisService, type ExperimentAnalysis } from './services/analysis-service.js';
+import { AnalysisThread } from './services/analysis-thread.js';
 import { loadExperiments, type Experiments } from './node/index.js';
 import { OtlpForwarder, type ForwarderConfig } from './services/otlp-forwarder.js';
 import { loadReadToken, READ_TOKEN_FILE, type ReadToken } from './services/read-token.js';
@@ -123,11 +123,11 @@ export async function startServer(config: ServerConfig, extension: CollectorExte
     maxAgeMs: config.retentionMaxAgeHours * 3_600_000,
   });
   const experiments = loadExperiments(config.experiments);
-  const analysisSource =
+  // SQLite results are read and computed on a worker thread of their own (AnalysisThread).
+  const analysis: ExperimentAnalysis =
     config.analysisBackend === 'clickhouse' && clickhouse !== undefined
-      ? clickhouse.analysisSource(config.serviceName, config.experiments.experiments.map((e) => e.baggageKey))
-      : new SqliteAnalysisSource(telemetryPath);
-  const analysis = new AnalysisService(analysisSource, config.experiments.experiments);
+      ? new AnalysisService(clickhouse.analysisSource(config.serviceName, config.experiments.experiments.map((e) => e.baggageKey)), config.experiments.experiments)
+      : new AnalysisThread(telemetryPath, config.experiments.experiments);
   const telemetry = startTelemetry({
     serviceName: config.serviceName,
     exportTo: { sink: clickhouse?.withRecords(ingestPool) ?? ingestPool },
@@ -194,11 +194,21 @@ export async function startServer(config: ServerConfig, extension: CollectorExte
   const port = (server.address() as AddressInfo).port;
   let closing = false;
   // While closing, every answer ends its connection: keep-alive clients that keep sending
-  // would otherwise hold the server open until the shutdown timer kills it.
-  server.prependListener('request', (_req, res: import('node:http').ServerResponse) => {
-    if (!closing) return;
-    res.shouldKeepAlive = false;
+  // would otherwise hold the server open until the shutdown timer kills it. That includes the
+  // answers to requests already being handled when closing began (kept in `inFlight`): answered
+  // keep-alive, their clients sent again on the same connection.
+  const inFlight = new Set<ServerResponse>();
+  const endConnectionAfter = (res: ServerResponse) => {
+    if (!res.headersSent) res.shouldKeepAlive = false;
     res.once('finish', () => setImmediate(() => server.closeIdleConnections()));
+  };
+  server.prependListener('request', (_req, res: ServerResponse) => {
+    if (closing) {
+      endConnectionAfter(res);
+      return;
+    }
+    inFlight.add(res);
+    res.once('close', () => inFlight.delete(res));
   });
   await extension.start?.(`http://127.0.0.1:${port}`);
   ready = true;
@@ -218,6 +228,7 @@ export async function startServer(config: ServerConfig, extension: CollectorExte
     async close() {
       ready = false;
       closing = true;
+      for (const res of inFlight) endConnectionAfter(res);
       server.closeIdleConnections();
       // First, so its last telemetry still reaches this server's endpoint.
       await extension.stop?.();

@@ -17,6 +17,8 @@ export interface CaseRequest {
   readonly at: number;
   readonly contentIds?: readonly string[];
   readonly count?: number;
+  /** The visit's `session.id` the server recorded on the request span. */
+  readonly session?: string;
 }
 
 /** A browser event of a case; `epoch` dates it at 1970 instead of `at`. */
@@ -26,6 +28,8 @@ export interface CaseEvent {
   readonly at?: number;
   readonly epoch?: boolean;
   readonly claims?: Readonly<Record<string, string>>;
+  /** The `session.id` the event's visit reports. */
+  readonly session?: string;
 }
 
 export type CaseArrival = { readonly request: CaseRequest } | { readonly click: CaseEvent } | { readonly view: CaseEvent };
@@ -74,7 +78,7 @@ export function arrivalMs(baseMs: number, item: { at?: number; epoch?: boolean }
 
 /** One `it` per case: the backend's summary must match the case's expectations. */
 export function holdsToAttributionTable(backend: string, run: (c: AttributionCase, index: number) => Promise<CaseSummary>): void {
-  it('reads spec version 1 of the table', () => expect(ATTRIBUTION_TABLE.specVersion).toBe(1));
+  it('reads spec version 2 of the table', () => expect(ATTRIBUTION_TABLE.specVersion).toBe(2));
   ATTRIBUTION_TABLE.cases.forEach((c, index) => {
     it(`${backend}: ${c.name}`, async () => {
       const summary = await run(c, index);

@@ -366,6 +366,18 @@ const POINT_BASE = {
   timeUnixNano: END,
 };
 
+describe('the visit\'s session on browser spans', () => {
+  it('puts the resource\'s session.id on each span that has none of its own, for the click rules', () => {
+    const body = traceRequest(clickSpan(), clickSpan({ spanId: 'eee19b7ec3c1b175', attributes: [{ key: 'session.id', value: str('own') }] }));
+    (body.resourceSpans as any)[0].resource.attributes.push({ key: 'session.id', value: str('visit-1') });
+    const [a, b] = decodeTraceRequest(body, { trusted: false, nowMs: 1767225600200 }).items;
+    expect(a!.attributes['session.id']).toBe('visit-1');
+    expect(b!.attributes['session.id']).toBe('own');
+    // Without a session on the resource nothing is added.
+    expect(decodeTraceRequest(traceRequest(clickSpan()), { trusted: false, nowMs: 1767225600200 }).items[0]!.attributes).not.toHaveProperty('session.id');
+  });
+});
+
 describe('decodeMetricsRequest', () => {
   it('bounds the resource that enters a metric stream key, keeping service.name and counting what it dropped', () => {
     // What the decode limits let through: 128 attributes of 4,096 characters, half a megabyte.

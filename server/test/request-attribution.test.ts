@@ -11,6 +11,7 @@ import {
   attribute,
   CLICK_CLOCK_SKEW_MS,
   CLICK_HORIZON_MS,
+  clickSessionId,
   judgeClick,
   servedRequestOf,
   type Arrival,
@@ -36,11 +37,17 @@ function requestAttributes(request: Extract<CaseArrival, { request: unknown }>['
     ...(request.contentIds === undefined ? {} : { 'recommendation.content_ids': [...request.contentIds] }),
     ...(request.variant === null ? {} : { [KEY]: request.variant }),
     ...(request.forced === true ? { 'experiment.forced': true } : {}),
+    ...(request.session === undefined ? {} : { 'session.id': request.session }),
   };
 }
 
 function eventAttributes(event: Extract<CaseArrival, { click: unknown }>['click']): Record<string, unknown> {
-  return { 'recommendation.request_id': event.request, ...(event.content === undefined ? {} : { 'content.id': event.content }), ...event.claims };
+  return {
+    'recommendation.request_id': event.request,
+    ...(event.content === undefined ? {} : { 'content.id': event.content }),
+    ...(event.session === undefined ? {} : { 'session.id': event.session }),
+    ...event.claims,
+  };
 }
 
 /** The pure rules, run over the case, summarised as a backend's analysis would report it. */
@@ -52,7 +59,7 @@ function reference(c: AttributionCase): CaseSummary {
     return {
       event: {
         requestId: event.request,
-        click: 'click' in item ? { startMs: arrivalMs(BASE_MS, event), contentId: event.content, claims: attributes } : undefined,
+        click: 'click' in item ? { startMs: arrivalMs(BASE_MS, event), contentId: event.content, claims: attributes, sessionId: clickSessionId(attributes) } : undefined,
       },
     };
   });
@@ -172,7 +179,7 @@ export function summariseAnalysisData(data: AnalysisData): CaseSummary {
 describe('the attribution rules (pure)', () => {
   holdsToAttributionTable('rules', (c) => Promise.resolve(reference(c)));
 
-  const request: ServedRequest = { requestId: 'r', startMs: 10_000_000, variants: { [KEY]: 'control' }, contentIds: ['a'], count: 1, population: 'experiment' };
+  const request: ServedRequest = { requestId: 'r', startMs: 10_000_000, variants: { [KEY]: 'control' }, contentIds: ['a'], count: 1, population: 'experiment', sessionId: null };
   it('takes the click window at its documented edges', () => {
     const at = (startMs: number) => judgeClick(request, { startMs, contentId: 'a', claims: {} }, NO_HISTORY).outcome;
     expect(at(request.startMs - CLICK_CLOCK_SKEW_MS)).toBe('counted');

@@ -5,6 +5,8 @@ import type { SpanRecord } from '../src/core/telemetry-records.js';
 import { RetentionJob } from '../src/services/retention-job.js';
 import { SEGMENT_ROWS } from '../src/core/trace-bloom.js';
 import { TelemetryStore } from '../src/store/telemetry-store.js';
+import { TELEMETRY_MIGRATIONS } from '../src/store/telemetry-schema.js';
+import type { MetricPointRecord } from '../src/core/telemetry-records.js';
 import { hexId, tempDir } from './helpers.js';
 
 const DAY_NS = 86_400_000_000_000n;
@@ -55,7 +57,7 @@ describe('TelemetryStore', () => {
       { span_id: hexId(1, 8), user_id: 'alice' },
       { span_id: hexId(2, 8), user_id: null },
     ]);
-    expect(db.pragma('user_version', { simple: true })).toBe(8);
+    expect(db.pragma('user_version', { simple: true })).toBe(TELEMETRY_MIGRATIONS.at(-1)!.version);
     db.close();
   });
 
@@ -179,6 +181,79 @@ describe('TelemetryStore', () => {
     expect(store.spanCount()).toBe(2);
     expect(requestsStored()).toBe(0);
   });
+});
+
+describe('row counts for retention', () => {
+  const point = (n: number, trusted: boolean): MetricPointRecord => ({
+    service: 'test',
+    resourceKey: '{}',
+    scope: 's',
+    name: 'm',
+    unit: '1',
+    kind: 'sum',
+    temporality: 1,
+    monotonic: true,
+    attributes: { n },
+    startTimeUnixNano: String(BigInt(NOW_MS - 1000) * 1_000_000n),
+    timeUnixNano: String(BigInt(NOW_MS) * 1_000_000n),
+    value: 1,
+    count: null,
+    sum: null,
+    bucketCounts: null,
+    explicitBounds: null,
+    trusted,
+  });
+
+  it('stay exact through retried writes and every kind of deletion', async () => {
+    const path = join(tempDir('counts'), 't.db');
+    store = new TelemetryStore({ path });
+    const exact = () => {
+      const db = new Database(path, { readonly: true });
+      try {
+        return [db.prepare('SELECT count(*) FROM spans').pluck().get(), db.prepare('SELECT count(*) FROM metric_points').pluck().get()];
+      } finally {
+        db.close();
+      }
+    };
+    const spans = Array.from({ length: 120 }, (_, i) => span(i + 1, i % 3 === 0 ? 40 : 1, {}, i % 2 === 0));
+    store.write(spans, Array.from({ length: 30 }, (_, i) => point(i, i % 2 === 0)));
+    // A retry of the same batch adds nothing.
+    store.write(spans.slice(0, 60), Array.from({ length: 10 }, (_, i) => point(i, i % 2 === 0)));
+    expect(store.spanCount()).toBe(120);
+    expect([store.spanCount(), store.pointsBeyond(0)]).toEqual(exact());
+    await new RetentionJob(store, { maxAgeMs: 30 * 86_400_000, maxSpans: 50, maxPoints: 7, intervalMs: 1000 }).runOnce(NOW_MS);
+    expect(store.spanCount()).toBe(50);
+    expect(store.spansBeyond(0)).toBe(50);
+    expect(store.pointsBeyond(0)).toBe(7);
+    expect([store.spanCount(), store.pointsBeyond(0)]).toEqual(exact());
+    store.deleteOlderThan(NOW_MS + 86_400_000, 1000);
+    expect([store.spanCount(), store.pointsBeyond(0)]).toEqual([0, 0]);
+    expect(exact()).toEqual([0, 0]);
+  });
+
+  it('are read in constant time: spansBeyond does not walk the table (it ran count(*) on the main thread)', () => {
+    // The first read on a fresh connection (a cold page cache, as after a restart or once ingest
+    // has pushed the index out): count(*) reads every page of an index, the counter one row.
+    const firstRead = (path: string) => {
+      const fresh = new TelemetryStore({ path });
+      try {
+        const started = performance.now();
+        fresh.spansBeyond(10);
+        fresh.pointsBeyond(10);
+        return performance.now() - started;
+      } finally {
+        fresh.close();
+      }
+    };
+    const path = join(tempDir('count-time'), 't.db');
+    store = new TelemetryStore({ path });
+    const BATCH = 20_000;
+    for (let b = 0; b < 10; b += 1) store.write(Array.from({ length: BATCH }, (_, i) => span(b * BATCH + i + 1, 0, {}, false)), []);
+    expect(store.spanCount()).toBe(10 * BATCH);
+    const reads = Array.from({ length: 5 }, () => firstRead(path)).sort((a, b) => a - b);
+    console.log(`spansBeyond + pointsBeyond at ${10 * BATCH} spans, first read on a fresh connection: median ${reads[2]!.toFixed(3)} ms`);
+    expect(reads[2]).toBeLessThan(5);
+  }, 120_000);
 });
 
 describe('browser events that arrive before their request', () => {

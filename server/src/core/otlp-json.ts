@@ -3,6 +3,7 @@
  * records. Invalid items are rejected one by one, with a reason, so that the valid ones can
  * still be accepted as a partial success.
  */
+import { ATTR } from '../../../common/src/semconv.js';
 import { canonicalJson } from './telemetry-records.js';
 import type {
   AttributeValue,
@@ -14,6 +15,8 @@ import type {
   SpanRecord,
   Temporality,
 } from './telemetry-records.js';
+
+const SESSION_ID = ATTR.SESSION_ID;
 
 /** Bounds applied while decoding untrusted input. */
 export interface DecodeLimits {
@@ -274,14 +277,20 @@ export function decodeTraceRequest(body: Json, options: DecodeOptions): DecodeRe
   const out = collector<SpanRecord>();
   for (const resourceSpans of requireRoot(body, 'resourceSpans')) {
     if (!isObject(resourceSpans)) throw new MalformedOtlpError('resourceSpans[] must be objects');
-    const service = serviceName(resourceAttributes(resourceSpans.resource, limits));
+    const resource = resourceAttributes(resourceSpans.resource, limits);
+    const service = serviceName(resource);
+    // The visit's session (the browser SDK puts it on its resource) goes onto each span that has
+    // none of its own: the resource is not stored, and a click is judged by its session.
+    const session = resource[SESSION_ID];
     for (const scopeSpans of arrayField(resourceSpans, 'scopeSpans')) {
       if (!isObject(scopeSpans)) throw new MalformedOtlpError('scopeSpans[] must be objects');
       const scope = isObject(scopeSpans.scope) ? stringField(scopeSpans.scope, 'name') : '';
       for (const span of arrayField(scopeSpans, 'spans')) {
         const decoded = decodeSpan(span, service, scope, options.trusted, limits, accepted);
         if (typeof decoded === 'string') out.reject(decoded);
-        else out.result.items.push(decoded);
+        else if (typeof session === 'string' && session !== '' && !Object.hasOwn(decoded.attributes, SESSION_ID)) {
+          out.result.items.push({ ...decoded, attributes: { ...decoded.attributes, [SESSION_ID]: session } });
+        } else out.result.items.push(decoded);
       }
     }
   }

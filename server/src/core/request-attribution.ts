@@ -7,9 +7,10 @@
  * The server's own `recommendation.request` span is the record of what was served (trusted);
  * a browser's `recommendation.click` is a claim about it (untrusted). A click counts when it
  * names a request the server served, a content id that request served, falls in the click
- * window after the request, and claims no variant other than the one served; it counts once
- * per (request, content id). A click that claims another variant is a mismatch and takes
- * nothing from a genuine click that comes later.
+ * window after the request, claims no variant other than the one served and, when the request
+ * recorded the visit's `session.id`, comes from that session; it counts once per (request,
+ * content id). A click that claims another variant, or comes from another session (or none),
+ * is a mismatch and takes nothing from a genuine click that comes later.
  */
 
 import { ATTR } from '../../../common/src/semconv.js';
@@ -28,6 +29,7 @@ export const ATTRIBUTION_ATTRIBUTES = {
   forced: ATTR.EXPERIMENT_FORCED,
   userId: ATTR.USER_ID,
   cohort: ATTR.USER_COHORT,
+  sessionId: ATTR.SESSION_ID,
 } as const;
 
 /**
@@ -49,6 +51,8 @@ export interface ServedRequest {
   /** How many recommendations were served. */
   readonly count: number;
   readonly population: Population;
+  /** The visit's `session.id` the request was served in, when the server recorded one; null otherwise. */
+  readonly sessionId: string | null;
 }
 
 /** A browser's click, as far as the rules need it. */
@@ -57,6 +61,8 @@ export interface ClickClaim {
   readonly contentId: string | undefined;
   /** The click's `experiment.*` attributes: what it claims about the variants. */
   readonly claims: Readonly<Record<string, unknown>>;
+  /** The `session.id` of the visit the click came from (its span's, else its resource's); undefined when it has none. */
+  readonly sessionId?: string;
 }
 
 /** Why a click that names a served request still does not count. */
@@ -101,6 +107,7 @@ export function servedRequestOf(
   const count = attributes[ATTRIBUTION_ATTRIBUTES.count];
   const population: Population =
     attributes[ATTRIBUTION_ATTRIBUTES.forced] === true ? 'forced' : Object.keys(variants).length === 0 ? 'holdout' : 'experiment';
+  const sessionId = attributes[ATTRIBUTION_ATTRIBUTES.sessionId];
   return {
     requestId,
     startMs,
@@ -108,7 +115,14 @@ export function servedRequestOf(
     contentIds,
     count: typeof count === 'number' && Number.isFinite(count) ? Math.max(0, Math.floor(count)) : (contentIds?.length ?? 0),
     population,
+    sessionId: typeof sessionId === 'string' && sessionId !== '' ? sessionId : null,
   };
+}
+
+/** The `session.id` a browser span carries, as `ClickClaim.sessionId` takes it. */
+export function clickSessionId(attributes: Readonly<Record<string, unknown>>): string | undefined {
+  const sessionId = attributes[ATTRIBUTION_ATTRIBUTES.sessionId];
+  return typeof sessionId === 'string' && sessionId !== '' ? sessionId : undefined;
 }
 
 /** The experiment claims of a browser span: its `experiment.*` attributes. */
@@ -118,8 +132,14 @@ export function experimentClaims(attributes: Readonly<Record<string, unknown>>):
   return claims;
 }
 
-/** The served experiment keys a click's claims contradict. */
-function contradicted(request: ServedRequest, claims: Readonly<Record<string, unknown>>): string[] {
+/**
+ * The served experiment keys a click contradicts: those whose variant it claims otherwise, or
+ * all of them when the request recorded its session and the click comes from another (or none:
+ * the SDK always reports its session, so only a forged click lacks one).
+ */
+function contradicted(request: ServedRequest, click: ClickClaim): string[] {
+  if (request.sessionId !== null && click.sessionId !== request.sessionId) return Object.keys(request.variants);
+  const claims = click.claims;
   const keys: string[] = [];
   for (const key in request.variants) {
     const claim = claims[key];
@@ -131,7 +151,8 @@ function contradicted(request: ServedRequest, claims: Readonly<Record<string, un
 /**
  * What a click means for the served request it names, given the clicks that request already
  * had. Checks run from the cheapest proof of forgery to the softest: a content id the request
- * did not serve, a time outside the click window, a claimed variant the server did not serve;
+ * did not serve, a time outside the click window, a claimed variant the server did not serve
+ * or another session than the request's;
  * only then is a click a duplicate of one already counted. When the server did not record the
  * served ids, at most `count` distinct content ids count.
  */
@@ -143,8 +164,9 @@ export function judgeClick(request: ServedRequest, click: ClickClaim, history: C
   }
   if (click.startMs < request.startMs - CLICK_CLOCK_SKEW_MS) return { outcome: 'invalid', reason: 'before the request' };
   if (click.startMs > request.startMs + CLICK_HORIZON_MS) return { outcome: 'invalid', reason: 'after the horizon' };
-  const keys = contradicted(request, click.claims);
-  if (keys.length > 0) return history.hasMismatched(contentId) ? { outcome: 'duplicate mismatch' } : { outcome: 'mismatch', keys };
+  const keys = contradicted(request, click);
+  const otherSession = request.sessionId !== null && click.sessionId !== request.sessionId;
+  if (keys.length > 0 || otherSession) return history.hasMismatched(contentId) ? { outcome: 'duplicate mismatch' } : { outcome: 'mismatch', keys };
   return history.hasCounted(contentId) ? { outcome: 'duplicate' } : { outcome: 'counted' };
 }
 

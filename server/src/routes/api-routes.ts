@@ -3,8 +3,9 @@ import type { Experiments } from '../node/index.js';
 import type { Response } from 'express';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { DEFAULT_QUERY_LIMIT, MAX_QUERY_LIMIT, type SpanCursor, type TelemetryStore } from '../store/telemetry-store.js';
-import { AnalysisRequestError, type AnalysisService } from '../services/analysis-service.js';
+import { AnalysisRequestError, type ExperimentAnalysis } from '../services/analysis-service.js';
 import { HttpError, parseLimit } from '../http/http-error.js';
+import { AnalysisBusyError } from '../services/analysis-thread.js';
 
 const TRACE_ID = /^[0-9a-f]{32}$/;
 /** Most spans `/api/traces/:id` returns: a trace beyond this is cut (`truncated`, with its `count`). */
@@ -62,7 +63,7 @@ function drained(res: Response): Promise<void> {
  * The read side: experiments, stored telemetry and the analysis. Every route here is the
  * team's: `readAccess` lets through only requests with the read token.
  */
-export function telemetryApi(deps: { store: TelemetryStore; analysis: AnalysisService; experiments: Experiments }, readAccess: RequestHandler): Router {
+export function telemetryApi(deps: { store: TelemetryStore; analysis: ExperimentAnalysis; experiments: Experiments }, readAccess: RequestHandler): Router {
   const router = Router();
   router.use(['/experiments', '/spans', '/traces', '/metrics'], readAccess);
   // Owners, descriptions, weights and winners are the team's, so the list is on the read side too.
@@ -96,6 +97,7 @@ export function telemetryApi(deps: { store: TelemetryStore; analysis: AnalysisSe
       );
     } catch (error) {
       if (error instanceof AnalysisRequestError) throw new HttpError(400, error.message);
+      if (error instanceof AnalysisBusyError) throw new HttpError(503, error.message, { 'Retry-After': '1' });
       throw error;
     }
   });

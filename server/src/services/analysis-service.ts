@@ -52,8 +52,27 @@ function boundedClaims(counts: Record<string, number>): Record<string, number> {
   return bounded;
 }
 
+/** What the read side asks of the analysis: `AnalysisService` here, or `AnalysisThread` off the main thread. */
+export interface ExperimentAnalysis {
+  experiment(key: string): ExperimentDefinition | undefined;
+  /** The results; rejects with `AnalysisRequestError` for a parameter that cannot be used. */
+  results(experiment: ExperimentDefinition, request?: AnalysisRequest): Promise<ExperimentResults>;
+  close(): Promise<void>;
+}
+
+/** The window and cohort of a request, checked: throws `AnalysisRequestError` naming the parameter. */
+export function analysisWindow(request: AnalysisRequest): { fromMs: number; toMs: number; cohort: string | undefined } {
+  const fromMs = instant(request.from, 'from', 0);
+  const toMs = instant(request.to, 'to', Number.MAX_SAFE_INTEGER);
+  if (toMs <= fromMs) throw new AnalysisRequestError('to is invalid, expected a time after from');
+  if (request.cohort !== undefined && !(COHORTS as readonly string[]).includes(request.cohort)) {
+    throw new AnalysisRequestError(`cohort is invalid, expected ${COHORTS.join(' or ')} (actual: ${request.cohort.slice(0, 40)})`);
+  }
+  return { fromMs, toMs, cohort: request.cohort };
+}
+
 /** Runs experiment analyses on the data an `AnalysisSource` reads. */
-export class AnalysisService {
+export class AnalysisService implements ExperimentAnalysis {
   constructor(
     private readonly source: AnalysisSource,
     private readonly experiments: readonly ExperimentDefinition[],
@@ -64,12 +83,7 @@ export class AnalysisService {
   }
 
   async results(experiment: ExperimentDefinition, request: AnalysisRequest = {}): Promise<ExperimentResults> {
-    const fromMs = instant(request.from, 'from', 0);
-    const toMs = instant(request.to, 'to', Number.MAX_SAFE_INTEGER);
-    if (toMs <= fromMs) throw new AnalysisRequestError('to is invalid, expected a time after from');
-    if (request.cohort !== undefined && !(COHORTS as readonly string[]).includes(request.cohort)) {
-      throw new AnalysisRequestError(`cohort is invalid, expected ${COHORTS.join(' or ')} (actual: ${request.cohort.slice(0, 40)})`);
-    }
+    const { fromMs, toMs } = analysisWindow(request);
     const data = await this.source.read(experiment, { fromMs, toMs, cohort: request.cohort });
     return analyzeExperiment({
       ...data,

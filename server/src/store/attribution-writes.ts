@@ -8,7 +8,7 @@ import type Database from 'better-sqlite3';
 import { ATTR, SPAN } from '../../../common/src/semconv.js';
 import type { SpanRecord } from '../core/telemetry-records.js';
 import { nanosToMillis } from '../core/telemetry-records.js';
-import { experimentClaims, judgeClick, servedRequestOf, type ClickHistory, type ServedRequest } from '../core/request-attribution.js';
+import { clickSessionId, experimentClaims, judgeClick, servedRequestOf, type ClickHistory, type ServedRequest } from '../core/request-attribution.js';
 import { MULTI_ROW, valuesList } from './telemetry-rows.js';
 
 const CLICK_SPAN = SPAN.CLICK;
@@ -55,8 +55,8 @@ export class AttributionWrites {
     this.insertRequest = db.prepare(`INSERT OR IGNORE INTO experiment_requests
       (key, variant, user_id, span_row, request_id, cohort, start_ms, duration_ms, error, impressions, cache_hits, cache_misses) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
     this.insertServed = db.prepare(`INSERT OR IGNORE INTO served_requests
-      (request_id, start_ms, user_id, cohort, population, served_count, content_ids, variants) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`);
-    this.servedById = db.prepare('SELECT start_ms, population, served_count, content_ids, variants FROM served_requests WHERE request_id = ?').raw();
+      (request_id, start_ms, user_id, cohort, population, served_count, content_ids, variants, session_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    this.servedById = db.prepare('SELECT start_ms, population, served_count, content_ids, variants, session_id FROM served_requests WHERE request_id = ?').raw();
     this.countEvent = db.prepare('UPDATE experiment_requests SET browser_events = browser_events + 1 WHERE request_id = ?');
     this.countServedEvent = db.prepare('UPDATE served_requests SET browser_events = browser_events + 1 WHERE request_id = ?');
     this.countClick = db.prepare('UPDATE experiment_requests SET clicks = clicks + 1 WHERE request_id = ?');
@@ -116,6 +116,7 @@ export class AttributionWrites {
       served.count,
       served.contentIds === null ? null : JSON.stringify(served.contentIds),
       JSON.stringify(served.variants),
+      served.sessionId,
     ).changes;
     if (added === 0) return;
     this.servedOfRequest.set(served.requestId, served);
@@ -157,7 +158,7 @@ export class AttributionWrites {
   private servedRequest(requestId: string): ServedRequest | undefined {
     let served = this.servedOfRequest.get(requestId);
     if (served === undefined) {
-      const found = this.servedById.get(requestId) as [number, ServedRequest['population'], number, string | null, string] | undefined;
+      const found = this.servedById.get(requestId) as [number, ServedRequest['population'], number, string | null, string, string | null] | undefined;
       served =
         found === undefined
           ? null
@@ -168,6 +169,7 @@ export class AttributionWrites {
               count: found[2],
               contentIds: found[3] === null ? null : (JSON.parse(found[3]) as string[]),
               variants: JSON.parse(found[4]) as Record<string, string>,
+              sessionId: found[5],
             };
       this.servedOfRequest.set(requestId, served);
     }
@@ -202,7 +204,7 @@ export class AttributionWrites {
     (experiment ? this.countEvent : this.countServedEvent).run(requestId);
     if (name !== CLICK_SPAN) return;
     const contentId = attributes[ATTR.CONTENT_ID];
-    const verdict = judgeClick(served, { startMs, contentId: typeof contentId === 'string' ? contentId : undefined, claims: attributes }, this.clickHistory(requestId));
+    const verdict = judgeClick(served, { startMs, contentId: typeof contentId === 'string' ? contentId : undefined, claims: attributes, sessionId: clickSessionId(attributes) }, this.clickHistory(requestId));
     switch (verdict.outcome) {
       case 'counted':
         this.insertClickKey.run(requestId, contentId);

@@ -4,6 +4,7 @@
  */
 import type Database from 'better-sqlite3';
 import { SPAN } from '../../../common/src/semconv.js';
+import type { RowCounts } from './row-counts.js';
 import { MINUTE_MS } from './telemetry-rollups.js';
 import type { TraceSegments } from './trace-segments.js';
 
@@ -14,11 +15,12 @@ export class TelemetryRetention {
   constructor(
     private readonly db: Database.Database,
     private readonly segments: TraceSegments,
+    private readonly counts: RowCounts,
   ) {}
 
-  /** How many spans are stored. */
+  /** How many spans are stored: one row read (`row_counts`), not a count of the table. */
   spanCount(): number {
-    return (this.db.prepare('SELECT count(*) AS n FROM spans').get() as { n: number }).n;
+    return this.counts.get('spans');
   }
 
   /** Deletes spans and points older than `cutoffMs` (ms since the epoch), at most `batch` spans. Returns how many spans went. */
@@ -27,7 +29,7 @@ export class TelemetryRetention {
       const ids = this.db.prepare('SELECT id FROM spans WHERE start_ms < ? ORDER BY start_ms LIMIT ?').pluck().all(cutoffMs, batch) as number[];
       this.deleteSpans(ids);
       this.segments.forgetEmpty();
-      this.db.prepare('DELETE FROM metric_points WHERE id IN (SELECT id FROM metric_points WHERE time_ms < ? LIMIT ?)').run(cutoffMs, batch);
+      this.counts.add('metric_points', -this.db.prepare('DELETE FROM metric_points WHERE id IN (SELECT id FROM metric_points WHERE time_ms < ? LIMIT ?)').run(cutoffMs, batch).changes);
       // Stored in arrival order, so the oldest rows are the first ids; no time index needed. By
       // when they were received, not the time a browser claims: future-dated events at the
       // head would otherwise keep every later one forever.
@@ -38,7 +40,7 @@ export class TelemetryRetention {
     }).immediate();
   }
 
-  /** How many spans are stored beyond `maxSpans` (a read: it needs no write lock). */
+  /** How many spans are stored beyond `maxSpans` (one row read: no write lock, no scan). */
   spansBeyond(maxSpans: number): number {
     return Math.max(0, this.spanCount() - maxSpans);
   }
@@ -64,9 +66,9 @@ export class TelemetryRetention {
     }).immediate();
   }
 
-  /** How many metric points are stored beyond `maxPoints` (a read). */
+  /** How many metric points are stored beyond `maxPoints` (one row read). */
   pointsBeyond(maxPoints: number): number {
-    return Math.max(0, (this.db.prepare('SELECT count(*) FROM metric_points').pluck().get() as number) - maxPoints);
+    return Math.max(0, this.counts.get('metric_points') - maxPoints);
   }
 
   /** Deletes `count` metric points, the browser's first, by arrival (see `deleteOldestSpans`). Returns how many went. */
@@ -76,6 +78,7 @@ export class TelemetryRetention {
         .prepare('DELETE FROM metric_points WHERE id IN (SELECT id FROM metric_points INDEXED BY metric_points_untrusted_arrival WHERE trusted = 0 ORDER BY id LIMIT ?)')
         .run(count).changes;
       const trusted = untrusted < count ? this.db.prepare('DELETE FROM metric_points WHERE id IN (SELECT id FROM metric_points WHERE trusted = 1 ORDER BY id LIMIT ?)').run(count - untrusted).changes : 0;
+      this.counts.add('metric_points', -(untrusted + trusted));
       return untrusted + trusted;
     }).immediate();
   }
@@ -87,6 +90,7 @@ export class TelemetryRetention {
     const deleteRequest = this.db.prepare('DELETE FROM experiment_requests WHERE request_id = ?');
     const deleteClickKeys = this.db.prepare('DELETE FROM click_keys WHERE request_id = ?');
     const deleteServed = this.db.prepare('DELETE FROM served_requests WHERE request_id = ?');
+    let deleted = 0;
     for (const id of ids) {
       const requestId = requestOf.get(id) as string | undefined;
       if (typeof requestId === 'string') {
@@ -94,8 +98,9 @@ export class TelemetryRetention {
         deleteClickKeys.run(requestId);
         deleteServed.run(requestId);
       }
-      deleteSpan.run(id);
+      deleted += deleteSpan.run(id).changes;
     }
+    this.counts.add('spans', -deleted);
   }
 
 }

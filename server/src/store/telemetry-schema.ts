@@ -249,4 +249,22 @@ export const TELEMETRY_MIGRATIONS: readonly Migration[] = [
       ALTER TABLE experiment_requests ADD COLUMN cache_misses INTEGER NOT NULL DEFAULT 0;
     `,
   },
+  {
+    // Row counts kept by the transactions that add and delete rows (row-counts.ts): retention
+    // reads how far a table is beyond its limit from one row instead of a count(*) that walked
+    // the table on the main thread. Counted once here, for a store made before.
+    version: 9,
+    sql: `
+      CREATE TABLE row_counts (name TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;
+      INSERT INTO row_counts VALUES ('spans', (SELECT count(*) FROM spans)), ('metric_points', (SELECT count(*) FROM metric_points));
+    `,
+  },
+  {
+    // The visit's session.id a request was served in, when the server recorded one on its
+    // request span: a click from another session (or none) is then a mismatch.
+    version: 10,
+    sql: `
+      ALTER TABLE served_requests ADD COLUMN session_id TEXT;
+    `,
+  },
 ];

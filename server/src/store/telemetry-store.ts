@@ -5,6 +5,7 @@ import type { MetricPointRecord, SpanRecord } from '../core/telemetry-records.js
 import { nanosToMillis } from '../core/telemetry-records.js';
 import { AttributionWrites } from './attribution-writes.js';
 import { configureConnection, migrate } from './migrations.js';
+import { RowCounts } from './row-counts.js';
 import { SpanReads, type SpanCursor, type SpanQuery } from './span-reads.js';
 import { Rollups } from './telemetry-rollups.js';
 import { TelemetryRetention } from './telemetry-retention.js';
@@ -59,6 +60,7 @@ export class TelemetryStore {
   private readonly reads: SpanReads;
   private readonly retention: TelemetryRetention;
   private readonly wal: WalMaintenance;
+  private readonly counts: RowCounts;
   private readonly writeInTransaction: (spans: readonly PreparedSpan[], points: readonly PreparedPoint[]) => number;
 
   constructor(options: TelemetryStoreOptions) {
@@ -70,7 +72,8 @@ export class TelemetryStore {
     this.attribution = new AttributionWrites(this.db, this.isExperimentKey);
     this.rollups = new Rollups(this.db, options.requestService);
     this.reads = new SpanReads(this.db, this.segments);
-    this.retention = new TelemetryRetention(this.db, this.segments);
+    this.counts = new RowCounts(this.db);
+    this.retention = new TelemetryRetention(this.db, this.segments, this.counts);
     this.wal = new WalMaintenance(this.db);
     // Positional parameters: binding an object per row costs measurably at 100k spans/s.
     this.insertSpan = this.db.prepare(`
@@ -110,8 +113,11 @@ export class TelemetryStore {
       const added = this.indexNewRows(
         inserted === ordered.length ? ordered.map((prepared, k) => newRow(lastRow + 1 + k, prepared.span)) : this.rowsAfterWith(lastRow, ordered.map((prepared) => prepared.span)),
       );
-      for (const point of points) this.writePoint(point);
+      let addedPoints = 0;
+      for (const point of points) addedPoints += this.writePoint(point);
       this.rollups.flush();
+      this.counts.add('spans', added);
+      this.counts.add('metric_points', addedPoints);
       return added;
     });
     // Rows copied by the version-5 migration (or left by a build without filters) get theirs,
@@ -169,7 +175,8 @@ export class TelemetryStore {
     return 1;
   }
 
-  private writePoint({ point, attributes, stream }: PreparedPoint): void {
+  /** Returns 1 when the point is new, 0 for one already stored. */
+  private writePoint({ point, attributes, stream }: PreparedPoint): number {
     const inserted = this.insertPoint.run(
       point.service,
       point.scope,
@@ -192,6 +199,7 @@ export class TelemetryStore {
     );
     // A point already stored (a resent batch) is not added to the rollup again.
     if (inserted.changes > 0) this.rollups.addPoint(point);
+    return inserted.changes;
   }
 
   /**
