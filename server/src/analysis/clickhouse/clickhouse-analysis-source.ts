@@ -42,21 +42,26 @@ export interface ClickHouseAnalysisConfig {
 }
 
 
-interface UserRow {
-  variant: string;
-  user: string;
-  requests: string;
-  impressions: number;
-  errors: string;
-  clicks: string;
-  reported: string;
-  mismatched: string;
-  invalid: string;
-  durationMsSum: number;
-  durationsMs: number[];
-  firstExposureMs: number;
-  cacheHits: number;
-  cacheLookups: number;
+/** The served-requests query's columns (64-bit integers arrive as strings). */
+interface ServedColumns {
+  population: string[];
+  variant: string[];
+  user: string[];
+  requests: string[];
+  impressions: string[];
+  errors: string[];
+  clicks: string[];
+  reported: string[];
+  mismatched: string[];
+  invalid: string[];
+  durationMsSum: number[];
+  durationsMs: number[][];
+  firstExposureMs: number[];
+  cacheHits: number[];
+  cacheLookups: number[];
+  beforeWindow: string[];
+  windowImpressions: string[];
+  windowClicks: string[];
 }
 
 export class ClickHouseAnalysisSource implements AnalysisSource {
@@ -79,6 +84,17 @@ export class ClickHouseAnalysisSource implements AnalysisSource {
     return result.json<T>();
   }
 
+  /**
+   * A result of many rows by column: one array per column. For 100,000 rows this reads about four
+   * times faster than row by row (measured on chdb: 0.3 s against 1.4 s), which is most of a read.
+   */
+  private async columns<T>(query: string, params: Record<string, unknown>): Promise<T> {
+    const result = await this.client.query({ query, query_params: params, format: 'JSONColumnsWithMetadata' });
+    const { meta, data } = (await result.json()) as unknown as { meta: { name: string }[]; data: Record<string, unknown[]> };
+    // With no rows the columns are missing, not empty.
+    return Object.fromEntries(meta.map(({ name }) => [name, data[name] ?? []])) as T;
+  }
+
   private params(key: string, window: AnalysisWindow): Record<string, unknown> {
     return {
       key,
@@ -96,60 +112,54 @@ export class ClickHouseAnalysisSource implements AnalysisSource {
   /**
    * Every request the service served (its `recommendation.request` spans, once per request id),
    * with its population as `servedRequestOf` decides it: `forced` (experiment.forced), `holdout`
-   * (none of the running experiments' keys) or `experiment`.
+   * (none of the running experiments' keys) or `experiment`. Once each by `FINAL`: on these
+   * tables (ReplacingMergeTree, rows arriving in time order) it reads faster than a GROUP BY or
+   * LIMIT BY of the rows, which carry maps (measured at 1M spans: 1.0 s against 2.7 s for the
+   * downstream spans).
    */
   private get served(): string {
-    return `SELECT request_id, start_ms, duration_ms, error, user, cohort, variants, has_ids, content_ids, served_count, cache_hits, cache_misses,
-              multiIf(forced, 'forced', empty(variants), 'holdout', 'experiment') AS population
-       FROM (
-         SELECT request_id, any(start_ms) AS start_ms, any(duration_ms) AS duration_ms, any(error) AS error, any(user) AS user,
-                any(cohort) AS cohort, any(forced) AS forced, mapFilter((k, v) -> has({keys:Array(String)}, k), any(claims)) AS variants,
-                any(has_ids) AS has_ids, any(content_ids) AS content_ids, any(served_count) AS served_count,
-                any(cache_hits) AS cache_hits, any(cache_misses) AS cache_misses
-         FROM ${this.db}.${ANALYSIS_TABLES.served}
-         GROUP BY request_id)`;
+    // No lambdas over the claims here: on every row of a join they cost more than the rest of the read.
+    return `SELECT request_id, start_ms, duration_ms, error, user, cohort, claims, has_ids, content_ids, served_count, cache_hits, cache_misses,
+              multiIf(forced, 'forced', NOT hasAny(mapKeys(claims), {keys:Array(String)}), 'holdout', 'experiment') AS population
+       FROM ${this.db}.${ANALYSIS_TABLES.served} FINAL`;
   }
 
-  /** Browser spans naming a request, once each (with only their claims on the running experiments): every one shows delivery; clicks are judged. */
+  /** Browser spans naming a request, once each, with their attributes (claims among them): every one shows delivery; clicks are judged. */
   private get events(): string {
-    return `SELECT request_id, span_key, 1 AS present, any(name) AS name, any(content_id) AS content_id,
-              mapFilter((k, v) -> has({keys:Array(String)}, k), any(claims)) AS attributes, any(start_ms) AS start_ms
-       FROM ${this.db}.${ANALYSIS_TABLES.events}
-       GROUP BY request_id, span_key`;
+    return `SELECT request_id, name, content_id, claims AS attributes, start_ms FROM ${this.db}.${ANALYSIS_TABLES.events} FINAL`;
   }
 
   /**
-   * Per served request (once each) with its browser events, and its clicks judged as `judgeClick`
+   * Per served request (once each): its browser events, and its clicks judged as `judgeClick`
    * judges them — invalid (no content id, a content id it did not serve, outside the click window),
    * counted (once per content id, claiming no other variant), mismatched for the analysed key (once
-   * per content id, whether or not a genuine click came too). One join of the served requests with
-   * the events naming them, so each is read once per query.
+   * per content id, whether or not a genuine click came too). Events are counted and clicks judged
+   * per request first, then joined to the requests one row each: grouping the joined rows by request
+   * instead cost four times as much at 1M spans.
    */
   private get perRequest(): string {
     // Without the served ids, at most served_count distinct content ids count; clicks on more are invalid.
-    return `SELECT request_id, start_ms, duration_ms, error, user, cohort, population, variants, served_count, cache_hits, cache_misses, events,
-              toUInt64(if(has_ids, invalid, invalid + greatest(0, toInt64(genuine) - toInt64(served_count)))) AS invalid,
-              toUInt64(if(has_ids, genuine, least(genuine, served_count))) AS counted, mismatched
-       FROM (
-       SELECT request_id, any(start_ms) AS start_ms, any(duration_ms) AS duration_ms, any(error) AS error, any(user) AS user, any(cohort) AS cohort,
-              any(population) AS population, any(variants) AS variants, any(has_ids) AS has_ids, any(served_count) AS served_count,
-              any(cache_hits) AS cache_hits, any(cache_misses) AS cache_misses,
-              sum(present) AS events, countIf(click AND NOT valid) AS invalid,
-              uniqExactIf(content_id, click AND valid AND NOT contradicts) AS genuine,
-              uniqExactIf(content_id, click AND valid AND contradicts_key) AS mismatched
-       FROM (
-         SELECT s.request_id AS request_id, s.start_ms AS start_ms, s.duration_ms AS duration_ms, s.error AS error, s.user AS user, s.cohort AS cohort,
-                s.population AS population, s.variants AS variants, s.has_ids AS has_ids, s.served_count AS served_count,
-                s.cache_hits AS cache_hits, s.cache_misses AS cache_misses,
-                -- A request without events meets the defaults of the LEFT JOIN: present 0, no name.
-                e.present AS present, e.name = '${CLICK_SPAN}' AS click, e.content_id AS content_id,
-                e.content_id != '' AND (NOT s.has_ids OR has(s.content_ids, e.content_id))
-                  AND e.start_ms >= s.start_ms - ${CLICK_CLOCK_SKEW_MS} AND e.start_ms <= s.start_ms + ${CLICK_HORIZON_MS} AS valid,
-                arrayExists(k -> mapContains(e.attributes, k) AND e.attributes[k] != s.variants[k], mapKeys(s.variants)) AS contradicts,
-                mapContains(s.variants, {key:String}) AND mapContains(e.attributes, {key:String}) AND e.attributes[{key:String}] != s.variants[{key:String}] AS contradicts_key
-         FROM (${this.served}) s LEFT JOIN (${this.events}) e ON s.request_id = e.request_id
-         WHERE s.start_ms < {to:Float64} AND ({hasCohort:UInt8} = 0 OR s.cohort = {cohort:String}))
-       GROUP BY request_id)`;
+    return `SELECT s.request_id AS request_id, s.start_ms AS start_ms, s.duration_ms AS duration_ms, s.error AS error, s.user AS user,
+              s.population AS population, s.claims[{key:String}] AS variant, has({keys:Array(String)}, {key:String}) AND mapContains(s.claims, {key:String}) AS has_key,
+              s.served_count AS served_count, s.cache_hits AS cache_hits, s.cache_misses AS cache_misses, e.events AS events,
+              toUInt64(if(s.has_ids, j.invalid, j.invalid + greatest(0, toInt64(j.genuine) - toInt64(s.served_count)))) AS invalid,
+              toUInt64(if(s.has_ids, j.genuine, least(j.genuine, s.served_count))) AS counted, j.mismatched AS mismatched
+       FROM (${this.served}) s
+       LEFT JOIN (SELECT request_id, count() AS events FROM ${this.db}.${ANALYSIS_TABLES.events} FINAL GROUP BY request_id) e ON s.request_id = e.request_id
+       LEFT JOIN (
+         SELECT request_id, countIf(NOT valid) AS invalid, uniqExactIf(content_id, valid AND NOT contradicts) AS genuine,
+                uniqExactIf(content_id, valid AND contradicts_key) AS mismatched
+         FROM (
+           SELECT c.request_id AS request_id, c.content_id AS content_id,
+                  c.content_id != '' AND (NOT r.has_ids OR has(r.content_ids, c.content_id))
+                    AND c.start_ms >= r.start_ms - ${CLICK_CLOCK_SKEW_MS} AND c.start_ms <= r.start_ms + ${CLICK_HORIZON_MS} AS valid,
+                  arrayExists(k -> mapContains(r.claims, k) AND mapContains(c.attributes, k) AND c.attributes[k] != r.claims[k], {keys:Array(String)}) AS contradicts,
+                  has({keys:Array(String)}, {key:String}) AND mapContains(r.claims, {key:String}) AND mapContains(c.attributes, {key:String})
+                    AND c.attributes[{key:String}] != r.claims[{key:String}] AS contradicts_key
+           FROM (${this.events}) c INNER JOIN (${this.served}) r ON c.request_id = r.request_id
+           WHERE c.name = '${CLICK_SPAN}')
+         GROUP BY request_id) j ON s.request_id = j.request_id
+       WHERE s.start_ms < {to:Float64} AND ({hasCohort:UInt8} = 0 OR s.cohort = {cohort:String})`;
   }
 
   async read(experiment: ExperimentDefinition, window: AnalysisWindow): Promise<AnalysisData> {
@@ -196,9 +206,9 @@ export class ClickHouseAnalysisSource implements AnalysisSource {
    * - the served requests outside the randomised population (holdout, forced) in the window.
    */
   private async servedRequests(params: Record<string, unknown>, window: AnalysisWindow, variants: readonly string[]) {
-    const rows = await this.rows<UserRow & { population: string; beforeWindow: string; windowImpressions: number; windowClicks: string }>(
+    const c = await this.columns<ServedColumns>(
       `WITH per_request AS (${this.perRequest})
-       SELECT population, if(population = 'experiment', variants[{key:String}], '') AS variant, user, count() AS requests,
+       SELECT population, if(population = 'experiment', variant, '') AS variant, user, count() AS requests,
               sum(served_count) AS impressions, sum(error) AS errors, sum(counted) AS clicks, countIf(events > 0) AS reported,
               sum(mismatched) AS mismatched, sum(invalid) AS invalid, sum(duration_ms) AS durationMsSum,
               arrayMap(x -> x.2, arraySort(groupArray((start_ms, duration_ms)))) AS durationsMs, min(start_ms) AS firstExposureMs,
@@ -206,45 +216,48 @@ export class ClickHouseAnalysisSource implements AnalysisSource {
               countIf(start_ms < {from:Float64}) AS beforeWindow, sumIf(served_count, start_ms >= {from:Float64}) AS windowImpressions,
               sumIf(counted, start_ms >= {from:Float64}) AS windowClicks
        FROM per_request
-       WHERE population != 'experiment' OR mapContains(variants, {key:String})
+       WHERE population != 'experiment' OR has_key
        GROUP BY population, variant, user`,
       params,
     );
     const users = [];
     const populations: Partial<Record<'holdout' | 'forced', { -readonly [K in keyof PopulationFigures]: PopulationFigures[K] }>> = {};
     const durations = new Map<string, number[]>(variants.map((variant) => [variant, []]));
-    for (const r of rows) {
-      const requests = Number(r.requests);
-      const before = Number(r.beforeWindow);
-      if (r.population !== 'experiment') {
+    for (let i = 0; i < c.user.length; i += 1) {
+      const requests = Number(c.requests[i]);
+      const before = Number(c.beforeWindow[i]);
+      const population = c.population[i]!;
+      if (population !== 'experiment') {
         if (requests === before) continue;
-        const figures = (populations[r.population as 'holdout' | 'forced'] ??= { users: 0, requests: 0, impressions: 0, clicks: 0 });
+        const figures = (populations[population as 'holdout' | 'forced'] ??= { users: 0, requests: 0, impressions: 0, clicks: 0 });
         figures.users += 1;
         figures.requests += requests - before;
-        figures.impressions += Number(r.windowImpressions);
-        figures.clicks += Number(r.windowClicks);
+        figures.impressions += Number(c.windowImpressions[i]);
+        figures.clicks += Number(c.windowClicks[i]);
         continue;
       }
+      const variant = c.variant[i]!;
+      const durationsMs = c.durationsMs[i]!;
       // Ordered by start: the window's requests are the last ones.
-      const list = durations.get(r.variant) ?? [];
-      for (let i = before; i < r.durationsMs.length; i += 1) list.push(r.durationsMs[i]!);
-      durations.set(r.variant, list);
-      if (Number(r.firstExposureMs) < window.fromMs) continue;
+      const list = durations.get(variant) ?? [];
+      for (let d = before; d < durationsMs.length; d += 1) list.push(durationsMs[d]!);
+      durations.set(variant, list);
+      if (c.firstExposureMs[i]! < window.fromMs) continue;
       users.push({
-        variant: r.variant,
-        user: r.user,
+        variant,
+        user: c.user[i]!,
         requests,
-        impressions: Number(r.impressions),
-        errors: Number(r.errors),
-        clicks: Number(r.clicks),
-        reported: Number(r.reported),
-        mismatched: Number(r.mismatched),
-        invalid: Number(r.invalid),
-        durationMsSum: r.durationMsSum,
-        durationsMs: r.durationsMs,
-        firstExposureMs: Number(r.firstExposureMs),
-        cacheHits: Number(r.cacheHits),
-        cacheLookups: Number(r.cacheLookups),
+        impressions: Number(c.impressions[i]),
+        errors: Number(c.errors[i]),
+        clicks: Number(c.clicks[i]),
+        reported: Number(c.reported[i]),
+        mismatched: Number(c.mismatched[i]),
+        invalid: Number(c.invalid[i]),
+        durationMsSum: c.durationMsSum[i]!,
+        durationsMs,
+        firstExposureMs: c.firstExposureMs[i]!,
+        cacheHits: c.cacheHits[i]!,
+        cacheLookups: c.cacheLookups[i]!,
       });
     }
     return { users, populations, durations: new Map([...durations].map(([variant, list]) => [variant, Float64Array.from(list).sort()])) };
@@ -253,7 +266,7 @@ export class ClickHouseAnalysisSource implements AnalysisSource {
   /** Clicks naming no request the service served, by the variant they claim ('unknown' when none). */
   private async unknownRequestClicks(params: Record<string, unknown>): Promise<Record<string, number>> {
     const rows = await this.rows<{ variant: string; n: string }>(
-      `SELECT if(mapContains(attributes, {key:String}), attributes[{key:String}], 'unknown') AS variant, count() AS n
+      `SELECT if(has({keys:Array(String)}, {key:String}) AND mapContains(attributes, {key:String}), attributes[{key:String}], 'unknown') AS variant, count() AS n
        FROM (${this.events})
        WHERE name = '${CLICK_SPAN}' AND start_ms >= {from:Float64} AND start_ms < {to:Float64}
          AND request_id NOT IN (SELECT request_id FROM ${this.db}.${ANALYSIS_TABLES.served})
@@ -273,13 +286,12 @@ export class ClickHouseAnalysisSource implements AnalysisSource {
       `SELECT variant, name, toInt64(floor(log(greatest(duration_ms, 0.001)) * ${DURATION_BUCKETS_PER_E} + 0.5)) AS bucket, count() AS n,
               sum(hits) AS hits, sum(misses) AS misses
        FROM (
-         SELECT any(attributes[{key:String}]) AS variant, any(name) AS name, any(duration_ms) AS duration_ms, any(hits) AS hits, any(misses) AS misses
-         FROM ${this.db}.${ANALYSIS_TABLES.downstream}
+         SELECT attributes[{key:String}] AS variant, name, duration_ms, hits, misses
+         -- Once per span, as the SQLite store keeps it: an exporter's retry can write a span twice.
+         FROM ${this.db}.${ANALYSIS_TABLES.downstream} FINAL
          WHERE minute >= {fromMinute:Int64} AND minute < {toMinute:Int64} AND mapContains(attributes, {key:String})
            AND NOT (is_server AND ({requestService:String} = '' OR service = {requestService:String}))
-           AND ({hasCohort:UInt8} = 0 OR cohort = {cohort:String})
-         -- Once per span, as the SQLite store keeps it: an exporter's retry can write a span twice.
-         GROUP BY minute, span_key)
+           AND ({hasCohort:UInt8} = 0 OR cohort = {cohort:String}))
        GROUP BY variant, name, bucket ORDER BY variant, name, bucket`,
       params,
     );
