@@ -11,19 +11,30 @@
  */
 import autocannon from 'autocannon';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
-import { PROJECT_ROOT, printTable, writeResult } from './bench-lib.js';
+import { join, resolve } from 'node:path';
+import { median, PROJECT_ROOT, printTable, writeResult } from './bench-lib.js';
+import { canMeasureCpu, treeCpuSeconds } from './process-cpu.js';
 
-const MODES = ['plain', 'stock', 'variant-lens'] as const;
+/**
+ * More builds' variant-lens setups beside this one's (BENCH_EXPRESS_BUILDS: project folders
+ * holding a built `dist/`, e.g. the previous commit), each as the setup `variant-lens@<folder>`.
+ */
+const OTHER_BUILDS = (process.env.BENCH_EXPRESS_BUILDS ?? '').split(',').map((f) => f.trim()).filter(Boolean);
+const MODES: readonly string[] = ['plain', 'stock', 'variant-lens', ...OTHER_BUILDS.map((folder) => `variant-lens@${folder}`)];
 const CONNECTIONS = 50;
 const ROUND_SECONDS = Number(process.env.BENCH_ROUND_SECONDS ?? 10);
 const ROUNDS = 3;
 const WARMUP_SECONDS = 3;
 const USERS = 5000;
+/** Requests/s of the CPU rounds: well below what the slowest setup serves, so every setup gets the same work. */
+const CPU_RATE = Number(process.env.BENCH_EXPRESS_CPU_RATE ?? 500);
+const CPU_ROUND_SECONDS = 5;
 
-function startProcess(script: string, mode: string, collectorUrl: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [join(PROJECT_ROOT, `dist/bench/${script}`), mode], {
-    cwd: PROJECT_ROOT,
+function startProcess(script: string, setup: string, collectorUrl: string): Promise<{ child: ChildProcess; url: string }> {
+  const [mode, folder] = setup.split('@');
+  const root = folder === undefined ? PROJECT_ROOT : resolve(PROJECT_ROOT, folder);
+  const child = spawn(process.execPath, [join(root, `dist/bench/${script}`), mode!], {
+    cwd: root,
     env: { ...process.env, COLLECTOR_URL: collectorUrl },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -50,34 +61,52 @@ function stop(child: ChildProcess): Promise<void> {
 
 const served: Record<string, number> = {};
 
-async function load(url: string, seconds: number): Promise<{ requestsPerSecond: number; p50Ms: number; p99Ms: number; errors: number }> {
+async function load(url: string, seconds: number, overallRate?: number): Promise<{ requestsPerSecond: number; p50Ms: number; p99Ms: number; errors: number; requests: number }> {
   let n = 0;
   const result = await autocannon({
     url,
     connections: CONNECTIONS,
     duration: seconds,
+    ...(overallRate === undefined ? {} : { overallRate }),
     requests: [{ method: 'GET', setupRequest: (request) => ({ ...request, path: `/api/recommendations?userId=u${(n++ % USERS) + 1}` }) }],
   });
   served[url] = (served[url] ?? 0) + result.requests.total;
-  return { requestsPerSecond: result.requests.average, p50Ms: result.latency.p50, p99Ms: result.latency.p99, errors: result.errors + result.non2xx };
+  return { requestsPerSecond: result.requests.average, p50Ms: result.latency.p50, p99Ms: result.latency.p99, errors: result.errors + result.non2xx, requests: result.requests.total };
 }
 
 export async function runExpressBench(): Promise<void> {
   const sink = await startProcess('express-sink.js', 'sink', '');
-  const apps = Object.fromEntries(await Promise.all(MODES.map(async (mode) => [mode, await startProcess('express-app.js', mode, `${sink.url}/${mode}`)] as const)));
+  const apps = Object.fromEntries(await Promise.all(MODES.map(async (mode) => [mode, await startProcess('express-app.js', mode, `${sink.url}/${encodeURIComponent(mode)}`)] as const)));
   try {
     for (const mode of MODES) await load(apps[mode]!.url, WARMUP_SECONDS);
     const rounds: { mode: string; round: number; requestsPerSecond: number; p50Ms: number; p99Ms: number; errors: number }[] = [];
     for (let round = 1; round <= ROUNDS; round += 1) {
       // A different order each round, so no setup always runs first or last.
       const order = MODES.map((_, i) => MODES[(i + round) % MODES.length]!);
-      for (const mode of order) rounds.push({ mode, round, ...(await load(apps[mode]!.url, ROUND_SECONDS)) });
+      for (const mode of order) {
+        const { requestsPerSecond, p50Ms, p99Ms, errors } = await load(apps[mode]!.url, ROUND_SECONDS);
+        rounds.push({ mode, round, requestsPerSecond, p50Ms, p99Ms, errors });
+      }
+    }
+    // The same work for every setup at a fixed rate, and the CPU its process used for it: on a
+    // shared machine this moves far less than the closed-loop throughput above.
+    const cpuRounds: { mode: string; round: number; requests: number; cpuUsPerRequest: number }[] = [];
+    if (canMeasureCpu()) {
+      for (let round = 1; round <= ROUNDS; round += 1) {
+        for (const mode of MODES.map((_, i) => MODES[(i + round) % MODES.length]!)) {
+          const pid = apps[mode]!.child.pid!;
+          const before = treeCpuSeconds(pid);
+          const { requests } = await load(apps[mode]!.url, CPU_ROUND_SECONDS, CPU_RATE);
+          cpuRounds.push({ mode, round, requests, cpuUsPerRequest: Math.round(((treeCpuSeconds(pid) - before) * 1e6) / requests) });
+        }
+      }
     }
     const mean = (mode: string, field: 'requestsPerSecond' | 'p50Ms' | 'p99Ms') => {
       const values = rounds.filter((r) => r.mode === mode).map((r) => r[field]);
       return values.reduce((a, b) => a + b, 0) / values.length;
     };
     const plain = mean('plain', 'requestsPerSecond');
+    const cpu = (mode: string) => median(cpuRounds.filter((r) => r.mode === mode).map((r) => r.cpuUsPerRequest));
     const summary = MODES.map((mode) => ({
       setup: mode,
       requestsPerSecond: Math.round(mean(mode, 'requestsPerSecond')),
@@ -85,9 +114,11 @@ export async function runExpressBench(): Promise<void> {
       p50Ms: Number(mean(mode, 'p50Ms').toFixed(1)),
       p99Ms: Number(mean(mode, 'p99Ms').toFixed(1)),
       errors: rounds.filter((r) => r.mode === mode).reduce((a, r) => a + r.errors, 0),
+      ...(cpuRounds.length > 0 ? { cpuUsPerRequest: cpu(mode), cpuVsPlain: Number((cpu('plain') / cpu(mode)).toFixed(3)) } : {}),
     }));
     printTable(`Express JSON handler, ${CONNECTIONS} connections, ${ROUNDS} rounds of ${ROUND_SECONDS} s each (target: variant-lens >= 0.85x plain, ahead of stock)`, summary);
     printTable('Rounds', rounds.map((r) => ({ ...r, requestsPerSecond: Math.round(r.requestsPerSecond) })));
+    if (cpuRounds.length > 0) printTable(`CPU rounds: ${CPU_RATE} requests/s for ${CPU_ROUND_SECONDS} s each; cpuVsPlain above = plain's CPU per request / the setup's (median)`, cpuRounds);
     // Each app exports what it still holds as it stops; then the sink's counts are complete.
     await Promise.all(Object.values(apps).map(({ child }) => stop(child)));
     const received = (await (await fetch(`${sink.url}/stats`)).json()) as Record<string, { exports: number; bytes: number; spans: number }>;
@@ -97,7 +128,7 @@ export async function runExpressBench(): Promise<void> {
       return { setup: mode, requests, exports: counts.exports, spans: counts.spans, spansPerRequest: Number((counts.spans / Math.max(1, requests)).toFixed(3)), bytesPerRequest: Math.round(counts.bytes / Math.max(1, requests)) };
     });
     printTable('What each setup exported (warm-up included)', exported);
-    console.log(`written ${writeResult('express', { connections: CONNECTIONS, roundSeconds: ROUND_SECONDS, summary, rounds, exported })}`);
+    console.log(`written ${writeResult('express', { connections: CONNECTIONS, roundSeconds: ROUND_SECONDS, summary, rounds, cpuRate: CPU_RATE, cpuRounds, exported })}`);
   } finally {
     await Promise.all([...Object.values(apps), sink].map(({ child }) => stop(child)));
   }

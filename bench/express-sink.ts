@@ -74,7 +74,8 @@ const server = createServer((req, res) => {
   req.on('data', (chunk: Buffer) => chunks.push(chunk));
   req.on('end', () => {
     const body = Buffer.concat(chunks);
-    const [, setup = 'unknown', , signal] = (req.url ?? '').split('/');
+    const [, encoded = 'unknown', , signal] = (req.url ?? '').split('/');
+    const setup = decodeURIComponent(encoded);
     const entry = (counts[setup] ??= { exports: 0, bytes: 0, spans: 0 });
     entry.exports += 1;
     entry.bytes += body.length;

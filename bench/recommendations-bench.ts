@@ -22,17 +22,17 @@ import { printTable, startServer, writeResult } from './bench-lib.js';
 const CONNECTIONS = 50;
 const ROUND_SECONDS = Number(process.env.BENCH_ROUND_SECONDS ?? 10);
 const ROUNDS = 3;
-const USERS = 5000;
+export const USERS = 5000;
 /** Warm-up before measuring: one pass over the audience (filling the caches that keep), and at least this long for JIT-compiled code. */
 const WARMUP_SECONDS = 3;
 const HOUR_MS = '3600000';
 
-interface Scenario {
+export interface Scenario {
   readonly name: 'warm' | 'cold';
   readonly env: Record<string, string>;
 }
 
-const SCENARIOS: readonly Scenario[] = [
+export const SCENARIOS: readonly Scenario[] = [
   { name: 'warm', env: { FEATURES_CACHE_TTL_MS: HOUR_MS, CONTENT_CACHE_TTL_MS: HOUR_MS } },
   { name: 'cold', env: { FEATURES_CACHE_TTL_MS: '0', CONTENT_CACHE_TTL_MS: HOUR_MS } },
 ];

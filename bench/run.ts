@@ -6,6 +6,7 @@ import { runFreshnessBench } from './freshness-bench.js';
 import { runPowerBench } from './power-bench.js';
 import { runIngestBench } from './ingest-bench.js';
 import { runRecommendationsBench } from './recommendations-bench.js';
+import { runRecommendationsCpuBench } from './recommendations-cpu-bench.js';
 import { runSdkBench } from './sdk-bench.js';
 
 const BENCHES: Record<string, () => Promise<unknown>> = {
@@ -13,6 +14,7 @@ const BENCHES: Record<string, () => Promise<unknown>> = {
   analysis: runAnalysisBench,
   sdk: runSdkBench,
   recommendations: runRecommendationsBench,
+  'recommendations-cpu': runRecommendationsCpuBench,
   freshness: runFreshnessBench,
   power: runPowerBench,
   express: runExpressBench,
