@@ -84,7 +84,9 @@ export interface RunningServer {
 }
 
 /** Files the server writes in `DATA_DIR`: each must be writable where it already exists. */
-const DATA_FILES = ['telemetry.db', READ_TOKEN_FILE];
+/** The server's own telemetry queued for the store, kept across a crash (see `RecordJournal`). */
+const OWN_TELEMETRY_JOURNAL = 'own-telemetry.journal';
+const DATA_FILES = ['telemetry.db', READ_TOKEN_FILE, OWN_TELEMETRY_JOURNAL];
 
 /** Creates `DATA_DIR` and checks it can be written, so a read-only folder is a clear message, not an SQLite stack. */
 function prepareDataDir(dataDir: string, files: readonly string[]): void {
@@ -134,6 +136,8 @@ export async function startServer(config: ServerConfig, extension: CollectorExte
     disabled: config.telemetryDisabled,
     metricIntervalMs: config.metricIntervalMs,
     forwardUrl: config.forwardUrl,
+    // With ClickHouse embedded the records also go to its tables, which the journal does not replay to.
+    journalPath: clickhouse === undefined ? join(config.dataDir, OWN_TELEMETRY_JOURNAL) : undefined,
   });
   const forwarder =
     config.forwardUrl === undefined

@@ -4,6 +4,7 @@ import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
 import { AggregationTemporality, type PushMetricExporter, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
 import type { MetricPointRecord, SpanRecord } from '../core/telemetry-records.js';
+import type { RecordJournal } from './record-journal.js';
 import { metricsToRecords, spanToRecord } from './sdk-to-records.js';
 
 /** Where exported records go: the store's ingest queue, settled once committed. */
@@ -56,11 +57,26 @@ export class RecordQueue {
   private dropped = 0;
   private failedCommits = 0;
   private idle: (() => void)[] = [];
+  /** Whether the journal could not be written (a full disk): then the queue is in memory only until it can. */
+  private journalFailing = false;
 
+  /**
+   * With a `journal`, every record is written to it before `enqueue` returns, and what a
+   * previous run left there is queued again first (see `RecordJournal`).
+   */
   constructor(
     private readonly sink: RecordSink,
     private readonly config: RecordQueueConfig = DEFAULT_RECORD_QUEUE_CONFIG,
-  ) {}
+    private readonly journal?: RecordJournal,
+  ) {
+    const left = journal?.leftovers();
+    if (left !== undefined && left.spans.length + left.points.length > 0) {
+      logger.info(`storing ${left.spans.length} spans and ${left.points.length} points of the server's own telemetry left queued by the previous run`);
+      this.spans.push(...left.spans);
+      this.points.push(...left.points);
+      this.pump();
+    }
+  }
 
   get status(): OwnTelemetryStatus {
     return { queued: this.spans.length + this.points.length, dropped: this.dropped, failedCommits: this.failedCommits };
@@ -74,6 +90,15 @@ export class RecordQueue {
     if (lost > 0) {
       if (this.dropped === 0) logger.error(`the server's own telemetry queue is full (${this.config.maxQueued}): dropping and counting what does not fit; see /healthz`);
       this.dropped += lost;
+    }
+    if (this.journal !== undefined && keptSpans.length + keptPoints.length > 0) {
+      try {
+        this.journal.append(keptSpans, keptPoints);
+        this.journalFailing = false;
+      } catch (error) {
+        if (!this.journalFailing) logger.error("writing the server's own telemetry journal failed; queued in memory only until it can be written", error);
+        this.journalFailing = true;
+      }
     }
     this.spans.push(...keptSpans);
     this.points.push(...keptPoints);
@@ -98,13 +123,17 @@ export class RecordQueue {
     });
   }
 
-  /** Stops retrying; what is still queued is counted as dropped. */
+  /** Stops retrying; what is still queued stays in the journal for the next start, or without one is counted as dropped. */
   close(): void {
     if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
     const left = this.spans.length + this.points.length;
-    if (left > 0) logger.error(`${left} spans and points of the server's own telemetry could not be stored before shutdown`);
-    this.dropped += left;
+    const kept = this.journal !== undefined && !this.journalFailing;
+    if (left > 0) {
+      logger.error(`${left} spans and points of the server's own telemetry could not be stored before shutdown${kept ? '; they stay in the journal and are stored at the next start' : ''}`);
+    }
+    if (!kept) this.dropped += left;
+    this.journal?.close();
     this.spans = [];
     this.points = [];
     this.settleIdle();
@@ -123,6 +152,14 @@ export class RecordQueue {
   private pump(): void {
     if (this.sending || this.retryTimer !== undefined) return;
     if (this.spans.length === 0 && this.points.length === 0) {
+      // Everything handed over is committed: the journal starts again empty.
+      if (this.journal !== undefined && !this.journalFailing) {
+        try {
+          this.journal.clear();
+        } catch (error) {
+          logger.warn("emptying the server's own telemetry journal failed; it is replayed (harmlessly) at the next start", error);
+        }
+      }
       this.settleIdle();
       return;
     }

@@ -8,7 +8,8 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import { MeterProvider, PeriodicExportingMetricReader, type PushMetricExporter } from '@opentelemetry/sdk-metrics';
 import { BasicTracerProvider, BatchSpanProcessor, type SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { ExperimentBaggageSpanProcessor } from '../node/index.js';
-import { RecordQueue, StoreMetricExporter, StoreSpanExporter, type OwnTelemetryStatus, type RecordSink } from './store-exporters.js';
+import { RecordJournal } from './record-journal.js';
+import { DEFAULT_RECORD_QUEUE_CONFIG, RecordQueue, StoreMetricExporter, StoreSpanExporter, type OwnTelemetryStatus, type RecordSink } from './store-exporters.js';
 import { SOURCE_ATTRIBUTE, SOURCE_SERVICE } from '../core/otlp-encode.js';
 
 /** Configuration of the server's telemetry. */
@@ -23,6 +24,8 @@ export interface TelemetryConfig {
   readonly metricIntervalMs: number;
   /** Upstream OTLP/HTTP collector that the server's own spans and metrics are also exported to. */
   readonly forwardUrl?: string;
+  /** With the store in-process: the file that keeps what is queued for it across a crash (see `RecordJournal`). */
+  readonly journalPath?: string;
 }
 
 /** What the rest of the server uses of the telemetry. */
@@ -64,7 +67,7 @@ export function startTelemetry(config: TelemetryConfig): Telemetry {
   let spanExporter: SpanExporter;
   let metricExporter: PushMetricExporter;
   if ('sink' in target) {
-    queue = new RecordQueue(target.sink);
+    queue = new RecordQueue(target.sink, DEFAULT_RECORD_QUEUE_CONFIG, config.journalPath === undefined ? undefined : new RecordJournal(config.journalPath));
     spanExporter = new StoreSpanExporter(queue);
     metricExporter = new StoreMetricExporter(queue);
   } else {
