@@ -58,7 +58,7 @@ export interface CollectorExtension {
   readonly dataFiles?: readonly string[];
   /** Routes mounted after the read API (an `/api/*` path it does not answer reaches them) and before the dashboard and `/`. */
   routes?(context: CollectorContext): RequestHandler;
-  /** After the collector listens at `url`, before `/healthz` answers ready: start what sends its telemetry here. */
+  /** After the collector listens at `url`, before `/healthz` answers ready: start what sends its telemetry here. A rejection stops the start and closes everything (`stop`, then `close`). */
   start?(url: string): Promise<void>;
   /** First on close, while the endpoint still takes telemetry: stop what sends it. */
   stop?(): Promise<void>;
@@ -214,7 +214,15 @@ export async function startServer(config: ServerConfig, extension: CollectorExte
     inFlight.add(res);
     res.once('close', () => inFlight.delete(res));
   });
-  await extension.start?.(`http://127.0.0.1:${port}`);
+  try {
+    await extension.start?.(`http://127.0.0.1:${port}`);
+  } catch (error) {
+    // A service that cannot start stops the start, with nothing of the collector left open.
+    await extension.stop?.().catch(() => undefined);
+    await new Promise<void>((resolveClose) => server.close(() => resolveClose()));
+    await closeBehind(0);
+    throw error;
+  }
   ready = true;
   retention.start();
   return {
