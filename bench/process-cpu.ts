@@ -20,6 +20,11 @@ export function canMeasureCpu(): boolean {
   return stat(String(process.pid)) !== undefined;
 }
 
+/** CPU seconds used so far by `pid` alone (all its threads). */
+export function processCpuSeconds(pid: number): number {
+  return (stat(String(pid))?.ticks ?? 0) / TICKS_PER_SECOND;
+}
+
 /** CPU seconds used so far by `pid` and every process below it. */
 export function treeCpuSeconds(pid: number): number {
   const all = readdirSync('/proc').filter((name) => /^\d+$/.test(name));

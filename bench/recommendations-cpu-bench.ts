@@ -15,7 +15,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { median, PROJECT_ROOT, printTable, writeResult } from './bench-lib.js';
-import { canMeasureCpu, treeCpuSeconds } from './process-cpu.js';
+import { canMeasureCpu, processCpuSeconds, treeCpuSeconds } from './process-cpu.js';
 import { SCENARIOS, USERS, type Scenario } from './recommendations-bench.js';
 
 const RATE = Number(process.env.BENCH_CPU_RATE ?? 80);
@@ -102,6 +102,8 @@ interface Round {
   round: number;
   requests: number;
   cpuMsPerRequest: number;
+  /** Of which the server process (main thread, ingest threads); the rest is its feature store. */
+  serverCpuMsPerRequest: number;
 }
 
 async function runScenario(scenario: Scenario, builds: readonly { name: string; root: string }[]): Promise<Round[]> {
@@ -115,10 +117,19 @@ async function runScenario(scenario: Scenario, builds: readonly { name: string; 
       // A different order each round, so no server always follows the same one.
       const order = servers.map((_, i) => servers[(i + round) % servers.length]!);
       for (const server of order) {
-        const before = treeCpuSeconds(server.child.pid!);
+        const pid = server.child.pid!;
+        const before = { tree: treeCpuSeconds(pid), server: processCpuSeconds(pid) };
         const requests = await load(server.url, { duration: ROUND_SECONDS, overallRate: RATE });
-        const cpu = treeCpuSeconds(server.child.pid!) - before;
-        rounds.push({ scenario: scenario.name, build: server.build, mode: server.mode, round, requests, cpuMsPerRequest: Number(((cpu * 1000) / requests).toFixed(3)) });
+        const perRequest = (seconds: number) => Number(((seconds * 1000) / requests).toFixed(3));
+        rounds.push({
+          scenario: scenario.name,
+          build: server.build,
+          mode: server.mode,
+          round,
+          requests,
+          cpuMsPerRequest: perRequest(treeCpuSeconds(pid) - before.tree),
+          serverCpuMsPerRequest: perRequest(processCpuSeconds(pid) - before.server),
+        });
       }
     }
   } finally {
@@ -138,7 +149,8 @@ export async function runRecommendationsCpuBench(): Promise<void> {
   });
   const rounds: Round[] = [];
   for (const scenario of SCENARIOS) rounds.push(...(await runScenario(scenario, builds)));
-  const cpu = (scenario: string, build: string, mode: string) => median(rounds.filter((r) => r.scenario === scenario && r.build === build && r.mode === mode).map((r) => r.cpuMsPerRequest));
+  const cpu = (scenario: string, build: string, mode: string, key: 'cpuMsPerRequest' | 'serverCpuMsPerRequest' = 'cpuMsPerRequest') =>
+    median(rounds.filter((r) => r.scenario === scenario && r.build === build && r.mode === mode).map((r) => r[key]));
   const summary = SCENARIOS.flatMap((scenario) =>
     builds.map((build) => {
       const instrumented = cpu(scenario.name, build.name, 'instrumented');
@@ -149,6 +161,8 @@ export async function runRecommendationsCpuBench(): Promise<void> {
         instrumentedCpuMs: instrumented,
         disabledCpuMs: disabled,
         instrumentationCpuMs: Number((instrumented - disabled).toFixed(3)),
+        instrumentedServerCpuMs: cpu(scenario.name, build.name, 'instrumented', 'serverCpuMsPerRequest'),
+        disabledServerCpuMs: cpu(scenario.name, build.name, 'OTEL_SDK_DISABLED', 'serverCpuMsPerRequest'),
         costRatio: Number((disabled / instrumented).toFixed(3)),
       };
     }),
