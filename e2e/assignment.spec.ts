@@ -1,3 +1,4 @@
+import { ATTR } from '../common/src/semconv.js';
 import { DemoHome, expect, test } from './fixtures.js';
 
 /** W3C baggage header → entries (member properties after `;` dropped). */
@@ -18,11 +19,14 @@ test('the same visitor keeps the variants across reloads and visits', async ({ d
   expect(first.served.experiments).toEqual(assigned.experiments);
   expect(first.served.baggage).toEqual(assigned.baggage);
 
-  // From the second page of a visit on, the rail's own request carries the visit's baggage.
+  // The rail's request names the visit's session from the first page on, and the same one on
+  // every page of the visit; from the second page on it also carries the visit's baggage.
+  const session = parseBaggage(first.request.headers()['baggage'])[ATTR.SESSION_ID];
+  expect(session).toMatch(/^[0-9a-f]{32}$/);
   for (let reload = 1; reload <= 2; reload += 1) {
     const again = await demoHome.reload();
     expect(again.served.experiments, `reload ${reload}`).toEqual(assigned.experiments);
-    expect(parseBaggage(again.request.headers()['baggage']), `reload ${reload}`).toEqual(assigned.baggage);
+    expect(parseBaggage(again.request.headers()['baggage']), `reload ${reload}`).toEqual({ ...assigned.baggage, [ATTR.SESSION_ID]: session });
   }
 
   // A new visit (a new tab: the SDK's visit memory is per tab) gets the same variants.

@@ -52,6 +52,9 @@ test('the experiments panel shows the visitor’s variants and links to the trac
   await logIn(page);
   const served = await openServed(page, `/?user=${userId}`);
   await expect(page.locator('[data-rec-request-id] [data-rec-content-id]')).toHaveCount(8);
+  // The visit's session, which the SDK names in the baggage of the recommendations request.
+  const session = await page.evaluate(() => JSON.parse(sessionStorage.getItem('variant-lens.session') ?? 'null') as string | null);
+  expect(session).toMatch(/^[0-9a-f]{32}$/);
   // The browser's span of that fetch, in the SDK's next batch: the fetch instrumentation ends
   // it only after the resource timing entry is in, so a page left sooner never sends it.
   const browserSpan = page.waitForRequest((r) => r.url().endsWith('/v1/traces') && (r.postData() ?? '').includes(served.trace.traceId));
@@ -97,6 +100,8 @@ test('the experiments panel shows the visitor’s variants and links to the trac
   // Its attributes are one click away, request id included.
   await request.locator('summary').click();
   await expect(request.getByRole('table', { name: 'span attributes' })).toContainText(served.requestId);
+  // The server recorded the visit's session on it: a click from another session will not count.
+  await expect(request.getByRole('table', { name: 'span attributes' })).toContainText(session!);
   // The browser's own span of the fetch is there too, as the root, marked as browser-reported.
   const browserRow = rows.and(page.locator('[data-service="demo-content-site"]'));
   await expect(browserRow).toHaveCount(1, { timeout: TELEMETRY_TIMEOUT_MS });

@@ -79,7 +79,7 @@ export class VariantLens {
     });
     this.tracerProvider.register({
       propagator: new CompositePropagator({
-        propagators: [new W3CTraceContextPropagator(), new VisitBaggagePropagator(() => this.memory.visitBaggage())],
+        propagators: [new W3CTraceContextPropagator(), new VisitBaggagePropagator(() => this.memory.visitBaggage(), () => this.memory.sessionId)],
       }),
     });
     this.undo.push(() => {

@@ -3,6 +3,7 @@
  * and the recommendation lists it served, so a click on any page can name its request.
  */
 
+import { isSessionId } from '../../common/src/session-id.js';
 import { readJson as read, writeJson as write } from './storage.js';
 
 /** Experiment data that came with a recommendation response. */
@@ -35,9 +36,10 @@ export class VisitMemory {
   constructor(private readonly storage: Storage | undefined) {
     this.baggage = read(storage, BAGGAGE_KEY, {});
     this.requests = read(storage, REQUESTS_KEY, {});
-    const session = read<string | null>(storage, SESSION_KEY, null);
-    this.sessionId = session ?? randomHex(16);
-    if (session === null) write(storage, SESSION_KEY, this.sessionId);
+    // Whatever else the tab's storage holds is replaced: the id travels in baggage and on every span.
+    const session = read<unknown>(storage, SESSION_KEY, null);
+    this.sessionId = isSessionId(session) ? session : randomHex(16);
+    if (session !== this.sessionId) write(storage, SESSION_KEY, this.sessionId);
   }
 
   /** The visitor's experiment baggage as last served. */

@@ -10,6 +10,8 @@ import {
   type Span,
 } from '@opentelemetry/api';
 import type { Request, RequestHandler } from 'express';
+import { ATTR_SESSION_ID } from '../../../common/src/semconv.js';
+import { isSessionId } from '../../../common/src/session-id.js';
 import { isValidVisitorId, MAX_VISITOR_ID_LENGTH } from '../../../common/src/visitor-id.js';
 import { requestState, setRequestState } from './request-state.js';
 import type { ExperimentContext, ExperimentMiddlewareOptions, Experiments } from './types.js';
@@ -124,7 +126,7 @@ export function experimentMiddleware(options: ExperimentMiddlewareOptions): Requ
     }
     if (!annotate) endOnFinish(req, res, span, options.spanName === undefined);
     const otelContext = annotate ? trusted : trace.setSpan(trusted, span);
-    setRequestState(req, { experimentContext, shape, otelContext, startedAt, tracer, impressions, latency });
+    setRequestState(req, { experimentContext, shape, otelContext, startedAt, tracer, impressions, latency, sessionId: sessionOf(inbound) });
     context.with(otelContext, next);
   };
 }
@@ -133,6 +135,13 @@ const NOTHING_FORCED: Readonly<Record<string, string>> = Object.freeze({});
 const NO_CLAIMS: readonly string[] = Object.freeze([]);
 const NO_ENTRIES: readonly (readonly [string, string])[] = Object.freeze([]);
 const NO_BAGGAGE_ENTRIES: readonly [string, BaggageEntry][] = Object.freeze([]) as readonly [string, BaggageEntry][];
+
+/** The visit's `session.id` the browser SDK names in baggage, when it has a session id's shape. */
+function sessionOf(inbound: readonly [string, BaggageEntry][] | undefined): string | undefined {
+  if (inbound === undefined) return undefined;
+  for (const [key, entry] of inbound) if (key === ATTR_SESSION_ID) return isSessionId(entry.value) ? entry.value : undefined;
+  return undefined;
+}
 
 function hasKeys(record: Readonly<Record<string, string>>): boolean {
   for (const key in record) if (Object.hasOwn(record, key)) return true;

@@ -11,7 +11,8 @@ const MAX_CONTENT_IDS = 1000;
 /**
  * Records one served recommendation list: the `recommendation.request` span (from when the
  * middleware saw the request until now) with `recommendation.request_id` (unguessable),
- * `user.id`, `recommendation.count`, `recommendation.content_ids` when given, and one
+ * `user.id`, `recommendation.count`, `recommendation.content_ids` when given, the visit's
+ * `session.id` when the inbound baggage named one (the browser SDK does), and one
  * `feature_flag.evaluation` event per experiment decided for the visitor; the
  * `recommendation.impressions` counter and the `recommendation.latency` histogram with the
  * experiment attributes. The experiment attributes themselves come from the
@@ -26,6 +27,8 @@ export function recordServed(req: Request, served: ServedList): ServedExperiment
   attributes['recommendation.request_id'] = requestId;
   attributes['recommendation.count'] = count;
   if (visitor.visitorId !== undefined) attributes['user.id'] = visitor.visitorId;
+  // The visit it was served in: a click from another session does not count for it.
+  if (state.sessionId !== undefined) attributes[ATTR.SESSION_ID] = state.sessionId;
   if (served.contentIds !== undefined) attributes['recommendation.content_ids'] = served.contentIds.slice(0, MAX_CONTENT_IDS).map(String);
   // Forced (QA) visitors are not randomised: the analysis leaves them out by this mark and the reasons.
   if (shape.forced) attributes[ATTR.EXPERIMENT_FORCED] = true;

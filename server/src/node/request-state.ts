@@ -15,6 +15,8 @@ export interface RequestState {
   readonly tracer: Tracer;
   readonly impressions: Counter;
   readonly latency: Histogram;
+  /** The visit's `session.id` from the inbound baggage (the browser SDK's), recorded on the request span. */
+  readonly sessionId: string | undefined;
 }
 
 /** Keyed by the request object itself, so nothing is added to it and it is freed with it. */

@@ -89,6 +89,21 @@ describe('experimentMiddleware without HTTP instrumentation', () => {
     expect(new Set([first, agreeing, claiming].map(({ body }) => body.requestId)).size).toBe(3);
   });
 
+  it('records the visit\'s session.id from the inbound baggage on the request span, never passes it on, and ignores what is not a session id', async () => {
+    const assigned = experiments.assign('erin');
+    const own = Object.entries(assigned.baggage).map(([k, v]) => `${k}=${v}`).join(',');
+    const session = '0123456789abcdef0123456789abcdef';
+    const named = await get('/api/recs?userId=erin', { baggage: `${own},session.id=${session}` });
+    const first = await get('/api/recs?userId=frank', { baggage: `session.id=${session}` });
+    const hostile = await get('/api/recs?userId=erin', { baggage: `session.id=${encodeURIComponent('<b>x</b>')}` });
+    const none = await get('/api/recs?userId=erin');
+    const requests = sdk.spans().filter((s) => s.name === 'recommendation.request');
+    expect(requests.map((s) => s.attributes['session.id'])).toEqual([session, session, undefined, undefined]);
+    // Naming the session is not a claim on a variant: nothing is recorded as a mismatch.
+    for (const span of sdk.spans()) expect(span.attributes['experiment.baggage_mismatch']).toBeUndefined();
+    for (const { body } of [named, first, hostile, none]) expect(body.outgoing.baggage ?? '').not.toContain('session.id');
+  });
+
   it('answers an invalid visitor id with a 400 and no project-specific error type', async () => {
     const response = await fetch(`${url}/api/recs?userId=${'x'.repeat(200)}`);
     expect(response.status).toBe(400);
