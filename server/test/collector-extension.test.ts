@@ -3,8 +3,10 @@
  * the demo runs): its routes are mounted after the read API, its start is awaited before
  * `/healthz` answers ready, and stopping runs its `stop` first and its `close` last.
  */
+import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { Router } from 'express';
 import { describe, expect, it } from 'vitest';
 import { HttpError, loadConfig, startCollector, type CollectorExtension } from '../src/collector.js';
@@ -92,5 +94,17 @@ describe('a service run inside the collector (CollectorExtension)', () => {
     expect(events).toEqual(['stop', 'close']);
     expect(listenedOn).toBeGreaterThan(0);
     expect(await portIsFree(listenedOn)).toBe(true);
+  });
+});
+
+describe('the package entry variant-lens/collector', () => {
+  it('points at the built collector entry and its types, which export what the README shows', async () => {
+    const root = join(import.meta.dirname, '../..');
+    const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { exports: Record<string, { types: string; import: string }> };
+    const entry = manifest.exports['./collector'];
+    expect(entry).toBeDefined();
+    expect(existsSync(join(root, entry!.types)), entry!.types).toBe(true);
+    const built = (await import(pathToFileURL(join(root, entry!.import)).href)) as Record<string, unknown>;
+    for (const name of ['startCollector', 'loadConfig', 'serve', 'HttpError']) expect(typeof built[name], name).toBe('function');
   });
 });
