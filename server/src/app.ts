@@ -1,4 +1,5 @@
 import express, { type Express } from 'express';
+import { StoreTraceSource, type TraceSource } from './analysis/trace-source.js';
 import type { Meter, Tracer } from '@opentelemetry/api';
 import { cors } from './http/cors.js';
 import { errorHandler, notFound } from './http/http-error.js';
@@ -24,6 +25,8 @@ export interface AppDeps {
   /** The demo's recommendations; absent for the collector alone. */
   readonly recommendations: RecommendationService | undefined;
   readonly analysis: AnalysisService;
+  /** Where the trace view reads traces (default: `store`); the exporter's tables with `ANALYSIS_BACKEND=clickhouse`. */
+  readonly traces?: TraceSource;
   readonly corsOrigins: readonly string[];
   readonly otlp: OtlpRouteConfig;
   readonly ingestPool: IngestPool;
@@ -57,7 +60,7 @@ export function createApp(deps: AppDeps): Express {
   if (deps.benchParseOnlyRoute) {
     app.use('/bench/parse-only/v1', otlpRoutes({ pool: deps.ingestPool, config: { ...deps.otlp, parseOnly: true } }));
   }
-  app.use('/api', cors(deps.corsOrigins), telemetryApi(deps, deps.readAccess.api));
+  app.use('/api', cors(deps.corsOrigins), telemetryApi({ ...deps, traces: deps.traces ?? new StoreTraceSource(deps.store) }, deps.readAccess.api));
   // After the telemetry API, so reading traces does not itself make traces.
   if (deps.recommendations !== undefined) {
     app.use(

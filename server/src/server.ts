@@ -109,6 +109,8 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       ? clickhouse.analysisSource(config.serviceName, config.experiments.experiments.map((e) => e.baggageKey))
       : new SqliteAnalysisSource(telemetryPath);
   const analysis = new AnalysisService(analysisSource, config.experiments.experiments);
+  // The trace view reads where the analysis reads.
+  const traces = config.analysisBackend === 'clickhouse' && clickhouse !== undefined ? clickhouse.traceSource() : undefined;
   const telemetry = startTelemetry({
     serviceName: config.serviceName,
     exportTo: { sink: clickhouse?.withRecords(ingestPool) ?? ingestPool },
@@ -143,6 +145,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     experiments,
     recommendations,
     analysis,
+    traces,
     corsOrigins: config.corsOrigins,
     otlp: {
       maxBodyBytes: config.maxBodyBytes,
