@@ -1,4 +1,5 @@
 import express, { type Express, type RequestHandler } from 'express';
+import { StoreTraceSource, type TraceSource } from './analysis/trace-source.js';
 import { cors } from './http/cors.js';
 import { errorHandler, notFound } from './http/http-error.js';
 import type { ReadAccess } from './http/read-access.js';
@@ -19,6 +20,8 @@ export interface AppDeps {
   /** A team's own routes (the demo's visitor API and site), mounted after the read API and before the dashboard and `/`. */
   readonly routes?: RequestHandler;
   readonly analysis: ExperimentAnalysis;
+  /** Where the trace view reads traces (default: `store`); the exporter's tables with `ANALYSIS_BACKEND=clickhouse`. */
+  readonly traces?: TraceSource;
   readonly corsOrigins: readonly string[];
   readonly otlp: OtlpRouteConfig;
   readonly ingestPool: IngestPool;
@@ -55,7 +58,7 @@ export function createApp(deps: AppDeps): Express {
   if (deps.benchParseOnlyRoute) {
     app.use('/bench/parse-only/v1', otlpRoutes({ pool: deps.ingestPool, config: { ...deps.otlp, parseOnly: true } }));
   }
-  app.use('/api', cors(deps.corsOrigins), telemetryApi(deps, deps.readAccess.api));
+  app.use('/api', cors(deps.corsOrigins), telemetryApi({ ...deps, traces: deps.traces ?? new StoreTraceSource(deps.store) }, deps.readAccess.api));
   // After the telemetry API, so reading traces does not itself make traces.
   if (deps.routes !== undefined) app.use(deps.routes);
   app.use(deps.readAccess.routes());

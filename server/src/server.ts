@@ -130,6 +130,8 @@ export async function startServer(config: ServerConfig, extension: CollectorExte
     config.analysisBackend === 'clickhouse' && clickhouse !== undefined
       ? new AnalysisService(clickhouse.analysisSource(config.serviceName, config.experiments.experiments.map((e) => e.baggageKey)), config.experiments.experiments)
       : new AnalysisThread(telemetryPath, config.experiments.experiments);
+  // The trace view reads where the analysis reads.
+  const traces = config.analysisBackend === 'clickhouse' && clickhouse !== undefined ? clickhouse.traceSource() : undefined;
   const telemetry = startTelemetry({
     serviceName: config.serviceName,
     exportTo: { sink: clickhouse?.withRecords(ingestPool) ?? ingestPool },
@@ -155,6 +157,7 @@ export async function startServer(config: ServerConfig, extension: CollectorExte
     experiments,
     routes: extension.routes?.({ config, tracer: telemetry.tracer, meter: telemetry.meter, experiments }),
     analysis,
+    traces,
     corsOrigins: config.corsOrigins,
     otlp: {
       maxBodyBytes: config.maxBodyBytes,

@@ -8,6 +8,7 @@
  */
 import type { AnalysisInput } from '../core/experiment-analysis.js';
 import type { ExperimentDefinition } from '../core/experiment-config.js';
+import type { DurationGroup } from '../store/analysis-store.js';
 
 /** The slice of data an analysis reads. */
 export interface AnalysisWindow {
@@ -57,4 +58,34 @@ export function variantTotals(users: readonly UserTotals[]): {
     if (row.invalid > 0) invalid[row.variant] = (invalid[row.variant] ?? 0) + row.invalid;
   }
   return { delivery, variantMismatch, invalid };
+}
+
+/** One cell of a downstream rollup as both sources read it: spans of a variant and name in one duration bucket, with their cache figures. */
+export interface DownstreamCell {
+  readonly variant: string;
+  readonly name: string;
+  readonly bucket: number;
+  readonly n: number;
+  readonly hits: number;
+  readonly misses: number;
+}
+
+/** Rollup cells, ordered by variant, name and bucket, as per-variant duration groups and cache hits and misses per variant. */
+export function downstreamGroups(cells: Iterable<DownstreamCell>): { groups: DurationGroup[]; cache: Map<string, { hits: number; misses: number }> } {
+  const groups = new Map<string, { variant: string; name: string; count: number; buckets: [number, number][] }>();
+  const cache = new Map<string, { hits: number; misses: number }>();
+  for (const cell of cells) {
+    const id = `${cell.variant}\u0000${cell.name}`;
+    let group = groups.get(id);
+    if (group === undefined) groups.set(id, (group = { variant: cell.variant, name: cell.name, count: 0, buckets: [] }));
+    group.count += cell.n;
+    group.buckets.push([cell.bucket, cell.n]);
+    if (cell.hits > 0 || cell.misses > 0) {
+      const entry = cache.get(cell.variant) ?? { hits: 0, misses: 0 };
+      entry.hits += cell.hits;
+      entry.misses += cell.misses;
+      cache.set(cell.variant, entry);
+    }
+  }
+  return { groups: [...groups.values()], cache };
 }

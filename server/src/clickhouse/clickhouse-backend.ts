@@ -5,6 +5,7 @@
  */
 import type { ClickHouseClient } from '@clickhouse/client';
 import { ClickHouseAnalysisSource } from '../analysis/clickhouse/clickhouse-analysis-source.js';
+import { ClickHouseTraceSource } from '../analysis/clickhouse/clickhouse-trace-source.js';
 import type { MetricPointRecord, SpanRecord } from '../core/telemetry-records.js';
 import type { AcceptedBatchSink } from '../routes/otlp-routes.js';
 import type { RecordSink } from '../telemetry/store-exporters.js';
@@ -37,6 +38,11 @@ export class ClickHouseBackend {
   /** The analysis source over the exporter's tables; it shares this connection. */
   analysisSource(requestService: string, experimentKeys: readonly string[]): ClickHouseAnalysisSource {
     return new ClickHouseAnalysisSource(this.client, { database: this.config.database, requestService, experimentKeys }, false);
+  }
+
+  /** The trace view's source over the exporter's `otel_traces`; it shares this connection. */
+  traceSource(): ClickHouseTraceSource {
+    return new ClickHouseTraceSource(this.client, this.config.database);
   }
 
   /** Where the routes hand accepted, source-marked batches (only in `chdb:` mode). */

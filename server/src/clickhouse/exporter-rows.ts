@@ -106,9 +106,9 @@ export function attributeMap(attributes: Json): AttributeMap {
 }
 
 /** pdata's `SpanKind.String()`. */
-const SPAN_KINDS = ['Unspecified', 'Internal', 'Server', 'Client', 'Producer', 'Consumer'];
+export const SPAN_KINDS = ['Unspecified', 'Internal', 'Server', 'Client', 'Producer', 'Consumer'];
 /** pdata's `StatusCode.String()`. */
-const STATUS_CODES = ['Unset', 'Ok', 'Error'];
+export const STATUS_CODES = ['Unset', 'Ok', 'Error'];
 
 /** Ids arrive as hex in OTLP/JSON; the exporter writes lower-case hex, empty for an all-zero id. */
 function hexId(value: Json): string {

@@ -1,11 +1,11 @@
 import { Router, type RequestHandler } from 'express';
 import type { Experiments } from '../node/index.js';
 import type { Response } from 'express';
-import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { DEFAULT_QUERY_LIMIT, MAX_QUERY_LIMIT, type SpanCursor, type TelemetryStore } from '../store/telemetry-store.js';
 import { AnalysisRequestError, type ExperimentAnalysis } from '../services/analysis-service.js';
 import { HttpError, parseLimit } from '../http/http-error.js';
 import { AnalysisBusyError } from '../services/analysis-thread.js';
+import type { TraceSource } from '../analysis/trace-source.js';
 
 const TRACE_ID = /^[0-9a-f]{32}$/;
 /** Most spans `/api/traces/:id` returns: a trace beyond this is cut (`truncated`, with its `count`). */
@@ -63,7 +63,7 @@ function drained(res: Response): Promise<void> {
  * The read side: experiments, stored telemetry and the analysis. Every route here is the
  * team's: `readAccess` lets through only requests with the read token.
  */
-export function telemetryApi(deps: { store: TelemetryStore; analysis: ExperimentAnalysis; experiments: Experiments }, readAccess: RequestHandler): Router {
+export function telemetryApi(deps: { store: TelemetryStore; traces: TraceSource; analysis: ExperimentAnalysis; experiments: Experiments }, readAccess: RequestHandler): Router {
   const router = Router();
   router.use(['/experiments', '/spans', '/traces', '/metrics'], readAccess);
   // Owners, descriptions, weights and winners are the team's, so the list is on the read side too.
@@ -104,25 +104,17 @@ export function telemetryApi(deps: { store: TelemetryStore; analysis: Experiment
   router.get('/traces/:traceId', async (req, res) => {
     const traceId = req.params.traceId.toLowerCase();
     if (!TRACE_ID.test(traceId)) throw new HttpError(400, 'traceId is invalid, expected 32 hex digits');
-    // A segment (4,096 rows) per turn of the event loop, then a chunk of spans per turn:
-    // a huge trace neither holds the event loop nor sits in memory as one string.
-    const keys: [number, number][] = [];
-    for (const segment of deps.store.traceSegments(traceId)) {
-      keys.push(...deps.store.traceSpanKeys(traceId, segment));
-      await yieldToEventLoop();
-      if (req.socket.destroyed) return;
-    }
-    if (keys.length === 0) throw new HttpError(404, `no spans stored for trace ${traceId}`);
-    keys.sort((a, b) => a[1] - b[1] || a[0] - b[0]);
-    const shown = keys.slice(0, MAX_TRACE_SPANS).map(([id]) => id);
+    const trace = await deps.traces.trace(traceId, MAX_TRACE_SPANS, () => req.socket.destroyed);
+    if (req.socket.destroyed) return;
+    if (trace === undefined) throw new HttpError(404, `no spans stored for trace ${traceId}`);
+    const shown = Math.min(trace.count, MAX_TRACE_SPANS);
     res.type('json');
-    res.write(`{"traceId":${JSON.stringify(traceId)},"count":${keys.length},"truncated":${keys.length > shown.length},"spans":[`);
+    res.write(`{"traceId":${JSON.stringify(traceId)},"count":${trace.count},"truncated":${trace.count > shown},"spans":[`);
     let first = true;
     try {
-      for (let i = 0; i < shown.length; i += TRACE_CHUNK_SPANS) {
-        if (i > 0) await yieldToEventLoop();
+      for await (const spans of trace.chunks(TRACE_CHUNK_SPANS)) {
         if (res.destroyed) return;
-        const chunk = deps.store.spansByIds(shown.slice(i, i + TRACE_CHUNK_SPANS)).map((span) => JSON.stringify(span));
+        const chunk = spans.map((span) => JSON.stringify(span));
         if (chunk.length === 0) continue;
         const more = res.write(`${first ? '' : ','}${chunk.join(',')}`);
         first = false;

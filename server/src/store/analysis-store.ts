@@ -5,6 +5,7 @@
  * per-user and per-group rows reach JavaScript.
  */
 import Database from 'better-sqlite3';
+import { downstreamGroups, type DownstreamCell } from '../analysis/analysis-source.js';
 import { configureReadConnection } from './migrations.js';
 import { CLIENT_REPORTED_METRICS } from './telemetry-store.js';
 
@@ -168,23 +169,8 @@ export class AnalysisStore {
          WHERE key = @key AND minute >= @fromMinute AND minute < @toMinute AND (@cohort IS NULL OR cohort = @cohort)
          GROUP BY variant, name, bucket ORDER BY variant, name, bucket`,
       )
-      .all(params) as { variant: string; name: string; bucket: number; n: number; hits: number; misses: number }[];
-    const groups = new Map<string, DurationGroup>();
-    const cache = new Map<string, { hits: number; misses: number }>();
-    for (const row of rows) {
-      const id = `${row.variant}\u0000${row.name}`;
-      let group = groups.get(id);
-      if (group === undefined) groups.set(id, (group = { variant: row.variant, name: row.name, count: 0, buckets: [] }));
-      (group as { count: number }).count += row.n;
-      group.buckets.push([row.bucket, row.n]);
-      if (row.hits > 0 || row.misses > 0) {
-        const entry = cache.get(row.variant) ?? { hits: 0, misses: 0 };
-        entry.hits += row.hits;
-        entry.misses += row.misses;
-        cache.set(row.variant, entry);
-      }
-    }
-    return { groups: [...groups.values()], cache };
+      .all(params) as DownstreamCell[];
+    return downstreamGroups(rows);
   }
 
   /**

@@ -23,7 +23,7 @@ import { EXPORTER_TABLES, quoteIdentifier } from '../../clickhouse/exporter-sche
 import { DURATION_BUCKETS_PER_E } from '../../store/analysis-store.js';
 import { CLIENT_REPORTED_METRICS } from '../../store/telemetry-store.js';
 import { ANALYSIS_TABLES, ensureAnalysisTables, nanosToMs, TRUSTED } from './analysis-tables.js';
-import { variantTotals, type AnalysisData, type AnalysisSource, type AnalysisWindow } from '../analysis-source.js';
+import { downstreamGroups, variantTotals, type AnalysisData, type AnalysisSource, type AnalysisWindow } from '../analysis-source.js';
 
 const CLICK_SPAN = 'recommendation.click';
 const IMPRESSIONS_METRIC = 'recommendation.impressions';
@@ -295,23 +295,7 @@ export class ClickHouseAnalysisSource implements AnalysisSource {
        GROUP BY variant, name, bucket ORDER BY variant, name, bucket`,
       params,
     );
-    const groups = new Map<string, { variant: string; name: string; count: number; buckets: [number, number][] }>();
-    const cache = new Map<string, { hits: number; misses: number }>();
-    for (const row of rows) {
-      const id = `${row.variant}\u0000${row.name}`;
-      let group = groups.get(id);
-      if (group === undefined) groups.set(id, (group = { variant: row.variant, name: row.name, count: 0, buckets: [] }));
-      const n = Number(row.n);
-      group.count += n;
-      group.buckets.push([Number(row.bucket), n]);
-      if (row.hits > 0 || row.misses > 0) {
-        const entry = cache.get(row.variant) ?? { hits: 0, misses: 0 };
-        entry.hits += row.hits;
-        entry.misses += row.misses;
-        cache.set(row.variant, entry);
-      }
-    }
-    return { groups: [...groups.values()], cache };
+    return downstreamGroups(rows.map((row) => ({ ...row, bucket: Number(row.bucket), n: Number(row.n) })));
   }
 
   /**
