@@ -7,22 +7,25 @@
 
 CREATE TABLE IF NOT EXISTS `otel`.variant_lens_served_requests (request_id String, start_ms Float64, duration_ms Float64, error UInt8, user String, cohort String, forced UInt8,
       claims Map(LowCardinality(String), String), has_ids UInt8, content_ids Array(String), served_count UInt64,
-      cache_hits Float64, cache_misses Float64) ENGINE = ReplacingMergeTree ORDER BY request_id;
+      cache_hits Float64, cache_misses Float64, session String) ENGINE = ReplacingMergeTree ORDER BY request_id;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS `otel`.variant_lens_served_requests_mv TO `otel`.variant_lens_served_requests AS SELECT SpanAttributes['recommendation.request_id'] AS request_id, (toFloat64(intDiv(toUnixTimestamp64Nano(Timestamp), 1000000)) + toFloat64(toUnixTimestamp64Nano(Timestamp) % 1000000) / 1e6) AS start_ms, (toFloat64(intDiv((toUnixTimestamp64Nano(Timestamp) + toInt64(Duration)), 1000000)) + toFloat64((toUnixTimestamp64Nano(Timestamp) + toInt64(Duration)) % 1000000) / 1e6) - (toFloat64(intDiv(toUnixTimestamp64Nano(Timestamp), 1000000)) + toFloat64(toUnixTimestamp64Nano(Timestamp) % 1000000) / 1e6) AS duration_ms,
         StatusCode = 'Error' AS error, SpanAttributes['user.id'] AS user, SpanAttributes['user.cohort'] AS cohort,
         SpanAttributes['experiment.forced'] = 'true' AS forced,
-        mapFilter((k, v) -> k NOT IN ('recommendation.request_id', 'user.id', 'user.cohort', 'experiment.forced', 'recommendation.content_ids', 'recommendation.count', 'cache.hits', 'cache.misses'), SpanAttributes) AS claims,
+        mapFilter((k, v) -> k NOT IN ('recommendation.request_id', 'user.id', 'user.cohort', 'experiment.forced', 'recommendation.content_ids', 'recommendation.count', 'cache.hits', 'cache.misses', 'session.id'), SpanAttributes) AS claims,
         isValidJSON(SpanAttributes['recommendation.content_ids']) AS has_ids, JSONExtract(SpanAttributes['recommendation.content_ids'], 'Array(String)') AS content_ids,
         toUInt64(if(mapContains(SpanAttributes, 'recommendation.count'), greatest(0, floor(toFloat64OrZero(SpanAttributes['recommendation.count']))), toFloat64(length(content_ids)))) AS served_count,
-        toFloat64OrZero(SpanAttributes['cache.hits']) AS cache_hits, toFloat64OrZero(SpanAttributes['cache.misses']) AS cache_misses
+        toFloat64OrZero(SpanAttributes['cache.hits']) AS cache_hits, toFloat64OrZero(SpanAttributes['cache.misses']) AS cache_misses,
+        SpanAttributes['session.id'] AS session
       FROM `otel`.otel_traces
       WHERE SpanName = 'recommendation.request' AND ResourceAttributes['variant_lens.source'] = 'service' AND SpanAttributes['recommendation.request_id'] != '';
 
-CREATE TABLE IF NOT EXISTS `otel`.variant_lens_browser_events (request_id String, span_key UInt64, name LowCardinality(String), content_id String, claims Map(LowCardinality(String), String), start_ms Float64) ENGINE = ReplacingMergeTree ORDER BY (request_id, span_key);
+CREATE TABLE IF NOT EXISTS `otel`.variant_lens_browser_events (request_id String, span_key UInt64, name LowCardinality(String), content_id String, claims Map(LowCardinality(String), String), start_ms Float64,
+      session String) ENGINE = ReplacingMergeTree ORDER BY (request_id, span_key);
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS `otel`.variant_lens_browser_events_mv TO `otel`.variant_lens_browser_events AS SELECT SpanAttributes['recommendation.request_id'] AS request_id, cityHash64(TraceId, SpanId) AS span_key, SpanName AS name,
-        SpanAttributes['content.id'] AS content_id, mapFilter((k, v) -> k NOT IN ('recommendation.request_id', 'content.id'), SpanAttributes) AS claims, (toFloat64(intDiv(toUnixTimestamp64Nano(Timestamp), 1000000)) + toFloat64(toUnixTimestamp64Nano(Timestamp) % 1000000) / 1e6) AS start_ms
+        SpanAttributes['content.id'] AS content_id, mapFilter((k, v) -> k NOT IN ('recommendation.request_id', 'content.id', 'session.id'), SpanAttributes) AS claims, (toFloat64(intDiv(toUnixTimestamp64Nano(Timestamp), 1000000)) + toFloat64(toUnixTimestamp64Nano(Timestamp) % 1000000) / 1e6) AS start_ms,
+        if(mapContains(SpanAttributes, 'session.id'), SpanAttributes['session.id'], ResourceAttributes['session.id']) AS session
       FROM `otel`.otel_traces
       WHERE NOT (ResourceAttributes['variant_lens.source'] = 'service') AND mapContains(SpanAttributes, 'recommendation.request_id');
 

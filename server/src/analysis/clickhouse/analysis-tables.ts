@@ -56,25 +56,29 @@ const TABLES: readonly AnalysisTable[] = [
     name: ANALYSIS_TABLES.served,
     columns: `request_id String, start_ms Float64, duration_ms Float64, error UInt8, user String, cohort String, forced UInt8,
       claims Map(LowCardinality(String), String), has_ids UInt8, content_ids Array(String), served_count UInt64,
-      cache_hits Float64, cache_misses Float64`,
+      cache_hits Float64, cache_misses Float64, session String`,
     engine: 'ReplacingMergeTree ORDER BY request_id',
     // `claims`: every other string attribute; which of them are experiments is decided when reading.
     select: (traces) => `SELECT SpanAttributes['${a.requestId}'] AS request_id, ${START_MS} AS start_ms, ${END_MS} - ${START_MS} AS duration_ms,
         StatusCode = 'Error' AS error, SpanAttributes['${a.userId}'] AS user, SpanAttributes['${a.cohort}'] AS cohort,
         SpanAttributes['${a.forced}'] = 'true' AS forced,
-        ${without([a.requestId, a.userId, a.cohort, a.forced, a.contentIds, a.count, CACHE_HITS, CACHE_MISSES])} AS claims,
+        ${without([a.requestId, a.userId, a.cohort, a.forced, a.contentIds, a.count, CACHE_HITS, CACHE_MISSES, a.sessionId])} AS claims,
         isValidJSON(SpanAttributes['${a.contentIds}']) AS has_ids, JSONExtract(SpanAttributes['${a.contentIds}'], 'Array(String)') AS content_ids,
         toUInt64(if(mapContains(SpanAttributes, '${a.count}'), greatest(0, floor(toFloat64OrZero(SpanAttributes['${a.count}']))), toFloat64(length(content_ids)))) AS served_count,
-        toFloat64OrZero(SpanAttributes['${CACHE_HITS}']) AS cache_hits, toFloat64OrZero(SpanAttributes['${CACHE_MISSES}']) AS cache_misses
+        toFloat64OrZero(SpanAttributes['${CACHE_HITS}']) AS cache_hits, toFloat64OrZero(SpanAttributes['${CACHE_MISSES}']) AS cache_misses,
+        SpanAttributes['${a.sessionId}'] AS session
       FROM ${traces}
       WHERE SpanName = '${REQUEST_SPAN}' AND ${TRUSTED} AND SpanAttributes['${a.requestId}'] != ''`,
   },
   {
     name: ANALYSIS_TABLES.events,
-    columns: `request_id String, span_key UInt64, name LowCardinality(String), content_id String, claims Map(LowCardinality(String), String), start_ms Float64`,
+    columns: `request_id String, span_key UInt64, name LowCardinality(String), content_id String, claims Map(LowCardinality(String), String), start_ms Float64,
+      session String`,
     engine: 'ReplacingMergeTree ORDER BY (request_id, span_key)',
+    // `session`: the visit's `session.id`, the span's own or else its resource's (where the browser SDK puts it).
     select: (traces) => `SELECT SpanAttributes['${a.requestId}'] AS request_id, ${SPAN_KEY} AS span_key, SpanName AS name,
-        SpanAttributes['${a.contentId}'] AS content_id, ${without([a.requestId, a.contentId])} AS claims, ${START_MS} AS start_ms
+        SpanAttributes['${a.contentId}'] AS content_id, ${without([a.requestId, a.contentId, a.sessionId])} AS claims, ${START_MS} AS start_ms,
+        if(mapContains(SpanAttributes, '${a.sessionId}'), SpanAttributes['${a.sessionId}'], ResourceAttributes['${a.sessionId}']) AS session
       FROM ${traces}
       WHERE NOT (${TRUSTED}) AND mapContains(SpanAttributes, '${a.requestId}')`,
   },

@@ -119,21 +119,22 @@ export class ClickHouseAnalysisSource implements AnalysisSource {
    */
   private get served(): string {
     // No lambdas over the claims here: on every row of a join they cost more than the rest of the read.
-    return `SELECT request_id, start_ms, duration_ms, error, user, cohort, claims, has_ids, content_ids, served_count, cache_hits, cache_misses,
+    return `SELECT request_id, start_ms, duration_ms, error, user, cohort, claims, has_ids, content_ids, served_count, cache_hits, cache_misses, session,
               multiIf(forced, 'forced', NOT hasAny(mapKeys(claims), {keys:Array(String)}), 'holdout', 'experiment') AS population
        FROM ${this.db}.${ANALYSIS_TABLES.served} FINAL`;
   }
 
   /** Browser spans naming a request, once each, with their attributes (claims among them): every one shows delivery; clicks are judged. */
   private get events(): string {
-    return `SELECT request_id, name, content_id, claims AS attributes, start_ms FROM ${this.db}.${ANALYSIS_TABLES.events} FINAL`;
+    return `SELECT request_id, name, content_id, claims AS attributes, start_ms, session FROM ${this.db}.${ANALYSIS_TABLES.events} FINAL`;
   }
 
   /**
    * Per served request (once each): its browser events, and its clicks judged as `judgeClick`
    * judges them — invalid (no content id, a content id it did not serve, outside the click window),
    * counted (once per content id, claiming no other variant), mismatched for the analysed key (once
-   * per content id, whether or not a genuine click came too). Events are counted and clicks judged
+   * per content id, whether or not a genuine click came too; a click from another session than the
+   * one the request recorded, or with none, is mismatched). Events are counted and clicks judged
    * per request first, then joined to the requests one row each: grouping the joined rows by request
    * instead cost four times as much at 1M spans.
    */
@@ -153,9 +154,10 @@ export class ClickHouseAnalysisSource implements AnalysisSource {
            SELECT c.request_id AS request_id, c.content_id AS content_id,
                   c.content_id != '' AND (NOT r.has_ids OR has(r.content_ids, c.content_id))
                     AND c.start_ms >= r.start_ms - ${CLICK_CLOCK_SKEW_MS} AND c.start_ms <= r.start_ms + ${CLICK_HORIZON_MS} AS valid,
-                  arrayExists(k -> mapContains(r.claims, k) AND mapContains(c.attributes, k) AND c.attributes[k] != r.claims[k], {keys:Array(String)}) AS contradicts,
-                  has({keys:Array(String)}, {key:String}) AND mapContains(r.claims, {key:String}) AND mapContains(c.attributes, {key:String})
-                    AND c.attributes[{key:String}] != r.claims[{key:String}] AS contradicts_key
+                  r.session != '' AND c.session != r.session AS other_session,
+                  other_session OR arrayExists(k -> mapContains(r.claims, k) AND mapContains(c.attributes, k) AND c.attributes[k] != r.claims[k], {keys:Array(String)}) AS contradicts,
+                  has({keys:Array(String)}, {key:String}) AND mapContains(r.claims, {key:String})
+                    AND (other_session OR (mapContains(c.attributes, {key:String}) AND c.attributes[{key:String}] != r.claims[{key:String}])) AS contradicts_key
            FROM (${this.events}) c INNER JOIN (${this.served}) r ON c.request_id = r.request_id
            WHERE c.name = '${CLICK_SPAN}')
          GROUP BY request_id) j ON s.request_id = j.request_id
