@@ -367,14 +367,20 @@ const POINT_BASE = {
 };
 
 describe('the visit\'s session on browser spans', () => {
-  it('puts the resource\'s session.id on each span that has none of its own, for the click rules', () => {
-    const body = traceRequest(clickSpan(), clickSpan({ spanId: 'eee19b7ec3c1b175', attributes: [{ key: 'session.id', value: str('own') }] }));
+  const naming = (id: string, own?: string) => ({
+    spanId: id,
+    attributes: [{ key: 'recommendation.request_id', value: str('req-1') }, ...(own === undefined ? [] : [{ key: 'session.id', value: str(own) }])],
+  });
+  it('puts the resource\'s session.id on each span naming a request that has none of its own, for the click rules, and on no other span', () => {
+    const body = traceRequest(clickSpan(naming('eee19b7ec3c1b174')), clickSpan(naming('eee19b7ec3c1b175', 'own')), clickSpan({ spanId: 'eee19b7ec3c1b176', attributes: [] }));
     (body.resourceSpans as any)[0].resource.attributes.push({ key: 'session.id', value: str('visit-1') });
-    const [a, b] = decodeTraceRequest(body, { trusted: false, nowMs: 1767225600200 }).items;
+    const [a, b, other] = decodeTraceRequest(body, { trusted: false, nowMs: 1767225600200 }).items;
     expect(a!.attributes['session.id']).toBe('visit-1');
     expect(b!.attributes['session.id']).toBe('own');
+    // A span that names no served request is not judged by its session: it is stored without it.
+    expect(other!.attributes).not.toHaveProperty('session.id');
     // Without a session on the resource nothing is added.
-    expect(decodeTraceRequest(traceRequest(clickSpan()), { trusted: false, nowMs: 1767225600200 }).items[0]!.attributes).not.toHaveProperty('session.id');
+    expect(decodeTraceRequest(traceRequest(clickSpan(naming('eee19b7ec3c1b174'))), { trusted: false, nowMs: 1767225600200 }).items[0]!.attributes).not.toHaveProperty('session.id');
   });
 });
 

@@ -17,6 +17,7 @@ import type {
 } from './telemetry-records.js';
 
 const SESSION_ID = ATTR.SESSION_ID;
+const REQUEST_ID = ATTR.REQUEST_ID;
 
 /** Bounds applied while decoding untrusted input. */
 export interface DecodeLimits {
@@ -279,18 +280,17 @@ export function decodeTraceRequest(body: Json, options: DecodeOptions): DecodeRe
     if (!isObject(resourceSpans)) throw new MalformedOtlpError('resourceSpans[] must be objects');
     const resource = resourceAttributes(resourceSpans.resource, limits);
     const service = serviceName(resource);
-    // The visit's session (the browser SDK puts it on its resource) goes onto each span that has
-    // none of its own: the resource is not stored, and a click is judged by its session.
-    const session = resource[SESSION_ID];
+    // The visit's session (the browser SDK puts it on its resource) goes onto each span naming a
+    // served request that has none of its own: the resource is not stored, and a click is judged
+    // by its session. Only those spans: it costs a stored attribute on each.
+    const session = typeof resource[SESSION_ID] === 'string' && resource[SESSION_ID] !== '' ? resource[SESSION_ID] : undefined;
     for (const scopeSpans of arrayField(resourceSpans, 'scopeSpans')) {
       if (!isObject(scopeSpans)) throw new MalformedOtlpError('scopeSpans[] must be objects');
       const scope = isObject(scopeSpans.scope) ? stringField(scopeSpans.scope, 'name') : '';
       for (const span of arrayField(scopeSpans, 'spans')) {
-        const decoded = decodeSpan(span, service, scope, options.trusted, limits, accepted);
+        const decoded = decodeSpan(span, service, scope, options.trusted, limits, accepted, session);
         if (typeof decoded === 'string') out.reject(decoded);
-        else if (typeof session === 'string' && session !== '' && !Object.hasOwn(decoded.attributes, SESSION_ID)) {
-          out.result.items.push({ ...decoded, attributes: { ...decoded.attributes, [SESSION_ID]: session } });
-        } else out.result.items.push(decoded);
+        else out.result.items.push(decoded);
       }
     }
   }
@@ -304,6 +304,7 @@ function decodeSpan(
   trusted: boolean,
   limits: DecodeLimits,
   accepted: Accepted,
+  session: string | undefined,
 ): SpanRecord | string {
   if (!isObject(span)) return 'span is not an object';
   const traceId = normalizeId(span.traceId);
@@ -322,6 +323,8 @@ function decodeSpan(
   if (isAfter(accepted.earliest, start)) return `span ${spanId} startTimeUnixNano is ${accepted.tooOld}`;
   const kind = numberValue(span.kind) ?? 0;
   const status = isObject(span.status) ? span.status : {};
+  const attributes = keyValues(span.attributes, limits);
+  if (session !== undefined && Object.hasOwn(attributes, REQUEST_ID) && !Object.hasOwn(attributes, SESSION_ID)) attributes[SESSION_ID] = session;
   return {
     traceId,
     spanId,
@@ -334,7 +337,7 @@ function decodeSpan(
     endTimeUnixNano: end,
     statusCode: [0, 1, 2].includes(numberValue(status.code) ?? 0) ? (numberValue(status.code) ?? 0) : 0,
     statusMessage: truncate(stringField(status, 'message'), limits),
-    attributes: keyValues(span.attributes, limits),
+    attributes,
     events: decodeEvents(span.events, limits),
     links: decodeLinks(span.links, limits),
     trusted,
