@@ -190,6 +190,8 @@ function charts(results: ExperimentResults): HTMLElement {
       }),
     ),
   );
+  // Both timeline charts share their size and time axis (the users' first exposure).
+  const overTime = { width: CHART_WIDTH, height: 220, x: { label: 'first exposure', type: 'time', ticks: 4 } } as const;
   // Over time: each treatment's CTR difference from control with its confidence sequence (valid
   // at every moment, so the whole band may be read), and users per variant (SRM at a glance).
   const over = results.timeline.flatMap((p) =>
@@ -198,9 +200,7 @@ function charts(results: ExperimentResults): HTMLElement {
   grid.append(
     chart('CTR difference from control over time (always-valid range)', () =>
       Plot.plot({
-        width: CHART_WIDTH,
-        height: 220,
-        x: { label: 'first exposure', type: 'time', ticks: 4 },
+        ...overTime,
         y: { label: 'difference', tickFormat: '+.1%', grid: true },
         color: { ...color, legend: over.length > 0 },
         marks: [
@@ -216,9 +216,7 @@ function charts(results: ExperimentResults): HTMLElement {
   grid.append(
     chart('Users per variant over time', () =>
       Plot.plot({
-        width: CHART_WIDTH,
-        height: 220,
-        x: { label: 'first exposure', type: 'time', ticks: 4 },
+        ...overTime,
         y: { label: 'users', grid: true },
         color,
         marks: [Plot.lineY(enrolled, { x: 'at', y: 'users', stroke: 'variant' })],

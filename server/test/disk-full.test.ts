@@ -4,33 +4,15 @@
  * process whose files may not grow beyond a limit (RLIMIT_FSIZE: writes fail with EFBIG, as
  * on a full disk), raised again from outside once the store has failed.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { hexId, otlpSpan, otlpTraces, tempDir } from './helpers.js';
+import { hexId, otlpSpan, otlpTraces, SERVER_ENTRY, startServerProcess, tempDir } from './helpers.js';
 
-const ENTRY = join(import.meta.dirname, '../../dist/server/src/index.js');
 /** Largest file the server may write while the "disk" is full: room for the content store and some telemetry. */
 const FILE_LIMIT_BYTES = 24 * 1024 * 1024;
 const SPANS_PER_BATCH = 200;
-
-function startChild(dataDir: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn('prlimit', [`--fsize=${FILE_LIMIT_BYTES}:unlimited`, process.execPath, ENTRY], {
-    env: { ...process.env, PORT: '0', FEATURE_STORE_PORT: '0', DATA_DIR: dataDir, METRIC_INTERVAL_MS: '100000', RETENTION_MAX_AGE_HOURS: '0' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  return new Promise((resolve, reject) => {
-    let output = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      const match = /variant-lens is serving on (http:\/\/localhost:\d+)/.exec(output);
-      if (match) resolve({ child, url: match[1]! });
-    });
-    child.stderr!.resume();
-    child.once('exit', (code) => reject(new Error(`server exited early with ${code}: ${output}`)));
-  });
-}
 
 let next = 1;
 /** A batch of spans with a kilobyte of attributes each: about 250 KB of JSON. */
@@ -50,9 +32,9 @@ const walBytes = (dataDir: string) => (existsSync(join(dataDir, 'telemetry.db-wa
 
 describe('a full disk', () => {
   it('makes /healthz say the store cannot be written, and once space is back the WAL is checkpointed again', async () => {
-    expect(existsSync(ENTRY), 'the server is not built; run `npm run build` first (npm test does)').toBe(true);
+    expect(existsSync(SERVER_ENTRY), 'the server is not built; run `npm run build` first (npm test does)').toBe(true);
     const dataDir = tempDir('disk-full');
-    const { child, url } = await startChild(dataDir);
+    const { child, url } = await startServerProcess(dataDir, { wrapper: ['prlimit', `--fsize=${FILE_LIMIT_BYTES}:unlimited`] });
     try {
       // Fill the "disk": post until a commit fails.
       let status = 200;

@@ -1,35 +1,17 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { TelemetryStore } from '../src/store/telemetry-store.js';
-import { hexId, otlpSpan, otlpTraces, tempDir } from './helpers.js';
+import { hexId, otlpSpan, otlpTraces, SERVER_ENTRY, startServerProcess, tempDir } from './helpers.js';
 
-const ENTRY = join(import.meta.dirname, '../../dist/server/src/index.js');
 const SPANS_PER_REQUEST = 50;
 const WRITERS = 8;
 
-function startChild(dataDir: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [ENTRY], {
-    env: { ...process.env, PORT: '0', FEATURE_STORE_PORT: '0', DATA_DIR: dataDir, METRIC_INTERVAL_MS: '100000', RETENTION_MAX_AGE_HOURS: '0' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  return new Promise((resolve, reject) => {
-    let output = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      const match = /variant-lens is serving on (http:\/\/localhost:\d+)/.exec(output);
-      if (match) resolve({ child, url: match[1]! });
-    });
-    child.once('exit', (code) => reject(new Error(`server exited early with ${code}: ${output}`)));
-  });
-}
-
 describe('durability', () => {
   it('loses nothing it acknowledged when killed with SIGKILL during ingest, and reopens cleanly', async () => {
-    expect(existsSync(ENTRY), 'the server is not built; run `npm run build` first (npm test does)').toBe(true);
+    expect(existsSync(SERVER_ENTRY), 'the server is not built; run `npm run build` first (npm test does)').toBe(true);
     const dataDir = tempDir('kill');
-    const { child, url } = await startChild(dataDir);
+    const { child, url } = await startServerProcess(dataDir);
     const acknowledged: number[] = [];
     let next = 1;
     let killed = false;

@@ -1,4 +1,5 @@
 /** Shared helpers for integration tests: a real server on an ephemeral port with its own data folder. */
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,6 +7,33 @@ import { loadDemoConfig, startDemo, type RunningDemo } from '../src/demo/index.j
 
 export function tempDir(prefix: string): string {
   return mkdtempSync(join(tmpdir(), `variant-lens-${prefix}-`));
+}
+
+/** The built server's entry (`npm run build`): what the process tests start. */
+export const SERVER_ENTRY = join(import.meta.dirname, '../../dist/server/src/index.js');
+
+/**
+ * Starts the built server as a process of its own in `dataDir` and resolves with its URL once
+ * it says it serves; rejects, with what it printed, when it exits first. `env` adds to the
+ * settings every process test shares; `wrapper` runs it under another command (`prlimit …`).
+ */
+export function startServerProcess(dataDir: string, options: { env?: Record<string, string>; wrapper?: readonly string[] } = {}): Promise<{ child: ChildProcess; url: string }> {
+  const [command, ...args] = [...(options.wrapper ?? []), process.execPath, SERVER_ENTRY];
+  const child = spawn(command!, args, {
+    env: { ...process.env, PORT: '0', FEATURE_STORE_PORT: '0', DATA_DIR: dataDir, METRIC_INTERVAL_MS: '100000', RETENTION_MAX_AGE_HOURS: '0', ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  return new Promise((resolve, reject) => {
+    let output = '';
+    const collect = (chunk: Buffer) => {
+      output += chunk.toString();
+      const match = /variant-lens is serving on (http:\/\/localhost:\d+)/.exec(output);
+      if (match) resolve({ child, url: match[1]! });
+    };
+    child.stdout!.on('data', collect);
+    child.stderr!.on('data', collect);
+    child.once('exit', (code) => reject(new Error(`server exited early with ${code}: ${output}`)));
+  });
 }
 
 /** The read token of test servers (`READ_TOKEN`), and the header that carries it. */

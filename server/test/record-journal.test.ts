@@ -3,41 +3,22 @@
  * request spans wait for a store that cannot commit (another process holds the SQLite write
  * lock), the server stores them at its next start. Real processes, real SQLite. Needs `npm run build`.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { tempDir, TEST_READ_TOKEN } from './helpers.js';
+import { SERVER_ENTRY, startServerProcess, tempDir, TEST_READ_TOKEN } from './helpers.js';
 
-const ENTRY = join(import.meta.dirname, '../../dist/server/src/index.js');
 const REQUESTS = 20;
-
-function startChild(dataDir: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [ENTRY], {
-    // No feature store process (it would outlive a SIGKILL): recommendations degrade to control at once.
-    env: { ...process.env, PORT: '0', DATA_DIR: dataDir, READ_TOKEN: TEST_READ_TOKEN, FEATURE_STORE_URL: 'http://127.0.0.1:9', METRIC_INTERVAL_MS: '100000', RETENTION_MAX_AGE_HOURS: '0' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  return new Promise((resolve, reject) => {
-    let output = '';
-    const collect = (chunk: Buffer) => {
-      output += chunk.toString();
-      const match = /variant-lens is serving on (http:\/\/localhost:\d+)/.exec(output);
-      if (match) resolve({ child, url: match[1]! });
-    };
-    child.stdout!.on('data', collect);
-    child.stderr!.on('data', collect);
-    child.once('exit', (code) => reject(new Error(`server exited early with ${code}: ${output}`)));
-  });
-}
+/** No feature store process (it would outlive a SIGKILL): recommendations degrade to control at once. */
+const JOURNAL_SERVER = { env: { READ_TOKEN: TEST_READ_TOKEN, FEATURE_STORE_URL: 'http://127.0.0.1:9' } };
 
 describe("the server's own telemetry across a crash", () => {
   it('stores the request spans it had queued when it was killed, at its next start', async () => {
-    expect(existsSync(ENTRY), 'the server is not built; run `npm run build` first (npm test does)').toBe(true);
+    expect(existsSync(SERVER_ENTRY), 'the server is not built; run `npm run build` first (npm test does)').toBe(true);
     const dataDir = tempDir('journal');
-    const first = await startChild(dataDir);
+    const first = await startServerProcess(dataDir, JOURNAL_SERVER);
     // Another process holds the write lock: the server's commits wait, then fail and are retried.
     const holder = new Database(join(dataDir, 'telemetry.db'));
     holder.exec('BEGIN IMMEDIATE');
@@ -62,7 +43,7 @@ describe("the server's own telemetry across a crash", () => {
     holder.exec('ROLLBACK');
     holder.close();
 
-    const second = await startChild(dataDir);
+    const second = await startServerProcess(dataDir, JOURNAL_SERVER);
     try {
       const stored = async () => {
         const res = await fetch(`${second.url}/api/spans?name=recommendation.request&limit=1000`, { headers: { authorization: `Bearer ${TEST_READ_TOKEN}` } });
