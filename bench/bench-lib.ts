@@ -8,12 +8,14 @@ export const PROJECT_ROOT = ROOT;
 
 /**
  * A server started exactly as `npm start` starts it, in its own process, with retention off
- * (a benchmark's store must keep what it was sent) and its data folder kept for reading after
- * `stop`. BENCH_SERVER_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles it under load.
+ * (a benchmark's store must keep what it was sent). Its data folder goes with `stop` unless
+ * `keepDataDir` (to read the store afterwards; the caller removes it): a recommendations run
+ * leaves about 2 GB. BENCH_SERVER_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof")
+ * profiles it under load.
  */
-export function startServer(env: Record<string, string> = {}): Promise<ServerProcess> {
+export function startServer(env: Record<string, string> = {}, options: { keepDataDir?: boolean } = {}): Promise<ServerProcess> {
   const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  return startServerProcess({ RETENTION_MAX_AGE_HOURS: '0', RETENTION_MAX_SPANS: '0', ...env }, { nodeArgs, keepDataDir: true, echoStderr: true });
+  return startServerProcess({ RETENTION_MAX_AGE_HOURS: '0', RETENTION_MAX_SPANS: '0', ...env }, { nodeArgs, keepDataDir: options.keepDataDir === true, echoStderr: true });
 }
 
 /** Prints rows as an aligned text table. */

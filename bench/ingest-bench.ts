@@ -4,6 +4,7 @@
  * one run, JSON and protobuf; then every acknowledged span is counted in the SQLite file.
  */
 import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import autocannon, { type Result } from 'autocannon';
 import Database from 'better-sqlite3';
@@ -183,7 +184,7 @@ async function load(url: string, path: string, contentType: string, body: (n: nu
 }
 
 export async function runIngestBench(): Promise<Record<string, unknown>> {
-  const server = await startServer({ BENCH_PARSE_ONLY_ROUTE: 'true', INGEST_MAX_IN_FLIGHT_BYTES: '1073741824', OTEL_SDK_DISABLED: 'true' });
+  const server = await startServer({ BENCH_PARSE_ONLY_ROUTE: 'true', INGEST_MAX_IN_FLIGHT_BYTES: '1073741824', OTEL_SDK_DISABLED: 'true' }, { keepDataDir: true });
   const rounds: Round[] = [];
   let counter = 1;
   let storedAcknowledged = 0;
@@ -222,6 +223,7 @@ export async function runIngestBench(): Promise<Record<string, unknown>> {
   const db = new Database(join(server.dataDir, 'telemetry.db'), { readonly: true });
   const storedSpans = (db.prepare('SELECT count(*) AS n FROM spans').get() as { n: number }).n;
   db.close();
+  rmSync(server.dataDir, { recursive: true, force: true });
   const summary = encodings.map(({ encoding }) => {
     const mean = (target: string) => {
       const of = rounds.filter((r) => r.encoding === encoding && r.target === target);

@@ -116,10 +116,17 @@ function summarize(scenario: string, rounds: readonly Round[]): Record<string, s
   };
 }
 
+/** The scenarios to run (BENCH_SCENARIOS, comma-separated; default both). */
+function chosenScenarios(): readonly Scenario[] {
+  const names = (process.env.BENCH_SCENARIOS ?? '').split(',').map((n) => n.trim()).filter(Boolean);
+  return names.length === 0 ? SCENARIOS : SCENARIOS.filter((s) => names.includes(s.name));
+}
+
 export async function runRecommendationsBench(): Promise<Record<string, unknown>> {
   const rounds: Round[] = [];
-  for (const scenario of SCENARIOS) rounds.push(...(await runScenario(scenario)));
-  const summary = SCENARIOS.map((s) => summarize(s.name, rounds));
+  const scenarios = chosenScenarios();
+  for (const scenario of scenarios) rounds.push(...(await runScenario(scenario)));
+  const summary = scenarios.map((s) => summarize(s.name, rounds));
   printTable(`GET /api/recommendations, ${CONNECTIONS} connections, ${ROUND_SECONDS}s rounds, alternating`, rounds as unknown as Record<string, number>[]);
   printTable('Recommendations summary (targets: ratio >= 0.85, instrumented p99 <= 25 ms)', summary);
   const result = { rounds, summary };
