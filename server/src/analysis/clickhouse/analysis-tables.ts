@@ -17,13 +17,19 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import { ATTRIBUTION_ATTRIBUTES } from '../../core/request-attribution.js';
 import { SOURCE_ATTRIBUTE, SOURCE_SERVICE } from '../../core/otlp-encode.js';
 import { EXPORTER_TABLES, quoteIdentifier } from '../../clickhouse/exporter-schema.js';
+import { DURATION_BUCKETS_PER_E } from '../../store/analysis-store.js';
 
 /** Names of the analysis tables (each filled by the view of the same name with `_mv` appended). */
 export const ANALYSIS_TABLES = {
   served: 'variant_lens_served_requests',
   events: 'variant_lens_browser_events',
-  downstream: 'variant_lens_downstream_spans',
+  downstream: 'variant_lens_downstream_by_key',
+  metricSums: 'variant_lens_metric_sums',
+  metricHistograms: 'variant_lens_metric_histograms',
 } as const;
+
+/** Log buckets per factor e of the downstream durations, as the SQLite rollup keeps them. */
+export const DOWNSTREAM_BUCKETS_PER_E = DURATION_BUCKETS_PER_E;
 
 const REQUEST_SPAN = 'recommendation.request';
 const CACHE_HITS = 'cache.hits';
@@ -47,9 +53,14 @@ interface AnalysisTable {
   readonly name: string;
   readonly columns: string;
   readonly engine: string;
-  /** The view's SELECT from `otel_traces` (also the backfill's). */
-  readonly select: (traces: string) => string;
+  /** The exporter's table the view reads (`otel_traces` unless said). */
+  readonly source?: keyof typeof EXPORTER_TABLES;
+  /** The view's SELECT from the source table (also the backfill's). */
+  readonly select: (source: string) => string;
 }
+
+/** A metric point's time in ms, as `nanosToMillis` computes it. */
+const POINT_MS = nanosToMs('toUnixTimestamp64Nano(TimeUnix)');
 
 const TABLES: readonly AnalysisTable[] = [
   {
@@ -83,19 +94,53 @@ const TABLES: readonly AnalysisTable[] = [
       WHERE NOT (${TRUSTED}) AND mapContains(SpanAttributes, '${a.requestId}')`,
   },
   {
+    // One row per downstream span and attribute key (the experiments' keys among them: which are is
+    // decided when reading), its duration already in the log bucket the SQLite rollup uses, so the
+    // read takes one key's rows by the sort key and reads no map. Once per span by FINAL: an
+    // exporter's retry can write a span twice, and a duplicate must not count twice.
     name: ANALYSIS_TABLES.downstream,
-    columns: `minute Int64, span_key UInt64, name LowCardinality(String), service LowCardinality(String), is_server UInt8,
-      attributes Map(LowCardinality(String), String), cohort String, duration_ms Float64, hits Float64, misses Float64`,
-    engine: 'ReplacingMergeTree ORDER BY (minute, span_key)',
+    columns: `key LowCardinality(String), variant String, cohort String, name LowCardinality(String), service LowCardinality(String), is_server UInt8,
+      minute Int64, bucket Int64, hits Float64, misses Float64, span_key UInt64`,
+    engine: 'ReplacingMergeTree ORDER BY (key, minute, span_key)',
     // A forced (QA) visitor's work is not its variant's (the exporter writes booleans as 'true').
-    select: (traces) => `SELECT toInt64(floor(${START_MS} / 60000)) AS minute, ${SPAN_KEY} AS span_key, SpanName AS name, ServiceName AS service,
-        SpanKind = 'Server' AS is_server, ${without([a.cohort, CACHE_HITS, CACHE_MISSES])} AS attributes, SpanAttributes['${a.cohort}'] AS cohort,
-        ${END_MS} - ${START_MS} AS duration_ms,
-        toFloat64OrZero(SpanAttributes['${CACHE_HITS}']) AS hits, toFloat64OrZero(SpanAttributes['${CACHE_MISSES}']) AS misses
-      FROM ${traces}
+    select: (traces) => `SELECT key, SpanAttributes[key] AS variant, SpanAttributes['${a.cohort}'] AS cohort, SpanName AS name, ServiceName AS service,
+        SpanKind = 'Server' AS is_server, toInt64(floor(${START_MS} / 60000)) AS minute,
+        toInt64(floor(log(greatest(${END_MS} - ${START_MS}, 0.001)) * ${DOWNSTREAM_BUCKETS_PER_E} + 0.5)) AS bucket,
+        toFloat64OrZero(SpanAttributes['${CACHE_HITS}']) AS hits, toFloat64OrZero(SpanAttributes['${CACHE_MISSES}']) AS misses, ${SPAN_KEY} AS span_key
+      FROM ${traces} ARRAY JOIN arrayFilter(k -> k NOT IN ('${a.cohort}', '${CACHE_HITS}', '${CACHE_MISSES}'), mapKeys(SpanAttributes)) AS key
       WHERE ${TRUSTED} AND SpanName != '${REQUEST_SPAN}' AND SpanAttributes['${a.forced}'] != 'true'`,
   },
+  {
+    // Delta sums per minute, metric, attribute key and value, and source: the read sums a few cells per
+    // minute instead of every point. Summed as the exporter's table holds them: a point written twice
+    // counts twice, as it does when the points are read directly.
+    name: ANALYSIS_TABLES.metricSums,
+    columns: 'name String, key LowCardinality(String), variant String, trusted UInt8, minute Int64, total Float64',
+    engine: 'SummingMergeTree ORDER BY (name, key, trusted, minute, variant)',
+    source: 'sum',
+    select: (sums) => `SELECT MetricName AS name, key, Attributes[key] AS variant, ${TRUSTED} AS trusted, toInt64(floor(${POINT_MS} / 60000)) AS minute, Value AS total
+      FROM ${sums} ARRAY JOIN mapKeys(Attributes) AS key
+      WHERE AggregationTemporality = 1`,
+  },
+  {
+    // Delta histograms likewise: bucket counts summed per minute, key, value, source and bounds, with
+    // how many points went in (the read prefers a variant's most common bounds).
+    name: ANALYSIS_TABLES.metricHistograms,
+    columns: `name String, key LowCardinality(String), variant String, trusted UInt8, minute Int64, bounds Array(Float64),
+      counts AggregateFunction(sumForEach, Array(UInt64)), points SimpleAggregateFunction(sum, UInt64)`,
+    engine: 'AggregatingMergeTree ORDER BY (name, key, trusted, minute, variant, bounds)',
+    source: 'histogram',
+    select: (histograms) => `SELECT MetricName AS name, key, Attributes[key] AS variant, ${TRUSTED} AS trusted, toInt64(floor(${POINT_MS} / 60000)) AS minute,
+        ExplicitBounds AS bounds, sumForEachState(BucketCounts) AS counts, toUInt64(count()) AS points
+      FROM ${histograms} ARRAY JOIN mapKeys(Attributes) AS key
+      WHERE AggregationTemporality = 1 AND length(BucketCounts) > 0
+      GROUP BY name, key, variant, trusted, minute, bounds`,
+  },
 ];
+
+function sourceOf(db: string, table: AnalysisTable): string {
+  return `${db}.${EXPORTER_TABLES[table.source ?? 'traces']}`;
+}
 
 /**
  * The DDL of the analysis tables and their views for `database`, in order: what `ensureAnalysisTables`
@@ -104,10 +149,9 @@ const TABLES: readonly AnalysisTable[] = [
  */
 export function analysisDdl(database: string): string[] {
   const db = quoteIdentifier(database);
-  const traces = `${db}.${EXPORTER_TABLES.traces}`;
   return TABLES.flatMap((t) => [
     `CREATE TABLE IF NOT EXISTS ${db}.${t.name} (${t.columns}) ENGINE = ${t.engine}`,
-    `CREATE MATERIALIZED VIEW IF NOT EXISTS ${db}.${t.name}_mv TO ${db}.${t.name} AS ${t.select(traces)}`,
+    `CREATE MATERIALIZED VIEW IF NOT EXISTS ${db}.${t.name}_mv TO ${db}.${t.name} AS ${t.select(sourceOf(db, t))}`,
   ]);
 }
 
@@ -118,13 +162,12 @@ export function analysisDdl(database: string): string[] {
  */
 export async function ensureAnalysisTables(client: ClickHouseClient, database: string): Promise<void> {
   const db = quoteIdentifier(database);
-  const traces = `${db}.${EXPORTER_TABLES.traces}`;
   const ddl = analysisDdl(database);
   for (const [i, table] of TABLES.entries()) {
     const existing = await client.query({ query: `EXISTS TABLE ${db}.${table.name}`, format: 'JSONEachRow' });
     const [row] = await existing.json<{ result: number | string }>();
     for (const statement of ddl.slice(2 * i, 2 * i + 2)) await client.command({ query: statement });
     // After the view: a span inserted meanwhile is in the table twice, never missing.
-    if (Number(row?.result) === 0) await client.command({ query: `INSERT INTO ${db}.${table.name} ${table.select(traces)}` });
+    if (Number(row?.result) === 0) await client.command({ query: `INSERT INTO ${db}.${table.name} ${table.select(sourceOf(db, table))}` });
   }
 }

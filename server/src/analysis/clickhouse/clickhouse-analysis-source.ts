@@ -281,47 +281,51 @@ export class ClickHouseAnalysisSource implements AnalysisSource {
   /**
    * Downstream spans (the service's spans carrying the variant, except the request spans and the
    * request service's SERVER spans) per variant and name, as log buckets; cache hits and misses.
-   * Windowed by the minute, as the SQLite rollup is.
+   * Windowed by the minute, as the SQLite rollup is. One row per span and key, each span once by FINAL.
    */
   private async downstream(params: Record<string, unknown>) {
-    const rows = await this.rows<{ variant: string; name: string; bucket: number; n: string; hits: number; misses: number }>(
-      `SELECT variant, name, toInt64(floor(log(greatest(duration_ms, 0.001)) * ${DURATION_BUCKETS_PER_E} + 0.5)) AS bucket, count() AS n,
-              sum(hits) AS hits, sum(misses) AS misses
-       FROM (
-         SELECT attributes[{key:String}] AS variant, name, duration_ms, hits, misses
-         -- Once per span, as the SQLite store keeps it: an exporter's retry can write a span twice.
-         FROM ${this.db}.${ANALYSIS_TABLES.downstream} FINAL
-         WHERE minute >= {fromMinute:Int64} AND minute < {toMinute:Int64} AND mapContains(attributes, {key:String})
-           AND NOT (is_server AND ({requestService:String} = '' OR service = {requestService:String}))
-           AND ({hasCohort:UInt8} = 0 OR cohort = {cohort:String}))
+    const rows = await this.rows<{ variant: string; name: string; bucket: string; n: string; hits: number; misses: number }>(
+      `SELECT variant, name, bucket, count() AS n, sum(hits) AS hits, sum(misses) AS misses
+       FROM ${this.db}.${ANALYSIS_TABLES.downstream} FINAL
+       WHERE key = {key:String} AND minute >= {fromMinute:Int64} AND minute < {toMinute:Int64}
+         AND NOT (is_server AND ({requestService:String} = '' OR service = {requestService:String}))
+         AND ({hasCohort:UInt8} = 0 OR cohort = {cohort:String})
        GROUP BY variant, name, bucket ORDER BY variant, name, bucket`,
       params,
     );
     return downstreamGroups(rows.map((row) => ({ ...row, bucket: Number(row.bucket), n: Number(row.n) })));
   }
 
+  /** Whose points of a metric count: the service's, or anyone's for the metrics browsers report. */
+  private static counts(name: string): string {
+    return CLIENT_REPORTED_METRICS.has(name) ? '1' : 'trusted = 1';
+  }
+
   /**
-   * Points of a metric that count: the service's, or anyone's for the metrics browsers report;
-   * delta points by the minute, and the latest point of each cumulative stream in the window.
+   * The latest point in the window of each cumulative stream of a metric, with `columns`
+   * (cumulative points are not rolled up: each stream counts once, by its latest point).
    */
-  private metricPoints(table: string, columns: string, latest: string): string {
+  private cumulativePoints(table: string, name: string, latest: string): string {
     const timeMs = nanosToMs('toUnixTimestamp64Nano(TimeUnix)');
-    const counts = `MetricName = {name:String} AND mapContains(Attributes, {key:String}) AND (${TRUSTED} OR {anyone:UInt8} = 1)`;
-    return `SELECT Attributes[{key:String}] AS variant, ${columns}
+    const anyone = CLIENT_REPORTED_METRICS.has(name) ? 1 : 0;
+    return `SELECT any(Attributes[{key:String}]) AS variant, ${latest}
        FROM ${this.db}.${table}
-       WHERE ${counts} AND AggregationTemporality = 1
-         AND floor(${timeMs} / ${MINUTE_MS}) >= {fromMinute:Int64} AND floor(${timeMs} / ${MINUTE_MS}) < {toMinute:Int64}
-       UNION ALL
-       SELECT any(Attributes[{key:String}]) AS variant, ${latest}
-       FROM ${this.db}.${table}
-       WHERE ${counts} AND AggregationTemporality = 2 AND ${timeMs} >= {from:Float64} AND ${timeMs} < {to:Float64}
+       WHERE MetricName = {name:String} AND AggregationTemporality = 2 AND mapContains(Attributes, {key:String}) AND (${TRUSTED} OR ${anyone} = 1)
+         AND ${timeMs} >= {from:Float64} AND ${timeMs} < {to:Float64}
        GROUP BY ResourceAttributes, ScopeName, MetricName, Attributes, StartTimeUnix`;
   }
 
+  /** Σ of a monotonic sum per variant: delta points from the per-minute rollup, and each cumulative stream's latest point. */
   private async metricSums(name: string, params: Record<string, unknown>): Promise<Map<string, number>> {
     const rows = await this.rows<{ variant: string; total: number }>(
-      `SELECT variant, sum(total) AS total FROM (${this.metricPoints(EXPORTER_TABLES.sum, 'Value AS total', 'argMax(Value, TimeUnix) AS total')}) GROUP BY variant`,
-      { ...params, name, anyone: CLIENT_REPORTED_METRICS.has(name) ? 1 : 0 },
+      `SELECT variant, sum(total) AS total FROM (
+         SELECT variant, total FROM ${this.db}.${ANALYSIS_TABLES.metricSums}
+         WHERE name = {name:String} AND key = {key:String} AND ${ClickHouseAnalysisSource.counts(name)}
+           AND minute >= {fromMinute:Int64} AND minute < {toMinute:Int64}
+         UNION ALL
+         ${this.cumulativePoints(EXPORTER_TABLES.sum, name, 'argMax(Value, TimeUnix) AS total')}
+       ) GROUP BY variant`,
+      { ...params, name },
     );
     return new Map(rows.map((r) => [r.variant, r.total]));
   }
@@ -335,17 +339,21 @@ export class ClickHouseAnalysisSource implements AnalysisSource {
     return totals;
   }
 
-  /** `recommendation.latency` bucket counts summed per variant; points with other bounds than the variant's first are skipped. */
+  /** `recommendation.latency` bucket counts summed per variant; points with other bounds than the variant's most common ones are skipped. */
   private async latencyHistograms(params: Record<string, unknown>): Promise<Map<string, { bounds: number[]; counts: number[] }>> {
+    const name = LATENCY_METRIC;
     const rows = await this.rows<{ variant: string; bounds: number[]; counts: string[] }>(
-      `SELECT variant, bounds, sumForEach(bucket_counts) AS counts FROM (
-         ${this.metricPoints(
-           EXPORTER_TABLES.histogram,
-           'BucketCounts AS bucket_counts, ExplicitBounds AS bounds',
-           'argMax(BucketCounts, TimeUnix) AS bucket_counts, argMax(ExplicitBounds, TimeUnix) AS bounds',
-         )}
-       ) WHERE length(bucket_counts) > 0 GROUP BY variant, bounds ORDER BY variant, count() DESC`,
-      { ...params, name: LATENCY_METRIC, anyone: CLIENT_REPORTED_METRICS.has(LATENCY_METRIC) ? 1 : 0 },
+      `SELECT variant, bounds, sumForEach(counts) AS counts, sum(points) AS n FROM (
+         SELECT variant, bounds, sumForEachMerge(counts) AS counts, sum(points) AS points FROM ${this.db}.${ANALYSIS_TABLES.metricHistograms}
+         WHERE name = {name:String} AND key = {key:String} AND ${ClickHouseAnalysisSource.counts(name)}
+           AND minute >= {fromMinute:Int64} AND minute < {toMinute:Int64}
+         GROUP BY variant, bounds
+         UNION ALL
+         SELECT variant, bounds, counts, toUInt64(1) AS points FROM (
+           ${this.cumulativePoints(EXPORTER_TABLES.histogram, name, 'argMax(BucketCounts, TimeUnix) AS counts, argMax(ExplicitBounds, TimeUnix) AS bounds')}
+         ) WHERE length(counts) > 0
+       ) GROUP BY variant, bounds ORDER BY variant, n DESC`,
+      { ...params, name },
     );
     const out = new Map<string, { bounds: number[]; counts: number[] }>();
     for (const row of rows) if (!out.has(row.variant)) out.set(row.variant, { bounds: row.bounds, counts: row.counts.map(Number) });
