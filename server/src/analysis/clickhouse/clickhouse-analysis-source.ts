@@ -112,16 +112,17 @@ export class ClickHouseAnalysisSource implements AnalysisSource {
   /**
    * Every request the service served (its `recommendation.request` spans, once per request id),
    * with its population as `servedRequestOf` decides it: `forced` (experiment.forced), `holdout`
-   * (none of the running experiments' keys) or `experiment`. Once each by `FINAL`: on these
-   * tables (ReplacingMergeTree, rows arriving in time order) it reads faster than a GROUP BY or
-   * LIMIT BY of the rows, which carry maps (measured at 1M spans: 1.0 s against 2.7 s for the
-   * downstream spans).
+   * (none of the running experiments' keys) or `experiment`, and its variant of the analysed key.
+   * Once each by `FINAL`: on these tables (ReplacingMergeTree, rows arriving in time order) it reads
+   * faster than a GROUP BY or LIMIT BY of the rows, which carry maps (measured at 1M spans: 1.0 s
+   * against 2.7 s for the downstream spans). The claims map is read here once, to columns.
    */
   private get served(): string {
-    // No lambdas over the claims here: on every row of a join they cost more than the rest of the read.
-    return `SELECT request_id, start_ms, duration_ms, error, user, cohort, claims, has_ids, content_ids, served_count, cache_hits, cache_misses, session,
-              multiIf(forced, 'forced', NOT hasAny(mapKeys(claims), {keys:Array(String)}), 'holdout', 'experiment') AS population
-       FROM ${this.db}.${ANALYSIS_TABLES.served} FINAL`;
+    return `SELECT request_id, start_ms, duration_ms, error, user, served_count, cache_hits, cache_misses,
+              multiIf(forced, 'forced', NOT hasAny(mapKeys(claims), {keys:Array(String)}), 'holdout', 'experiment') AS population,
+              claims[{key:String}] AS variant, has({keys:Array(String)}, {key:String}) AND mapContains(claims, {key:String}) AS has_key, has_ids
+       FROM ${this.db}.${ANALYSIS_TABLES.served} FINAL
+       WHERE start_ms < {to:Float64} AND ({hasCohort:UInt8} = 0 OR cohort = {cohort:String})`;
   }
 
   /** Browser spans naming a request, once each, with their attributes (claims among them): every one shows delivery; clicks are judged. */
@@ -129,39 +130,53 @@ export class ClickHouseAnalysisSource implements AnalysisSource {
     return `SELECT request_id, name, content_id, claims AS attributes, start_ms, session FROM ${this.db}.${ANALYSIS_TABLES.events} FINAL`;
   }
 
+  /** Claims of a map for each running experiment's key, as (present, value) pairs: compared pairwise without lambdas over maps. */
+  private static claimed(map: string): string {
+    return `arrayMap(k -> (mapContains(${map}, k), ${map}[k]), {keys:Array(String)})`;
+  }
+
   /**
-   * Per served request (once each): its browser events, and its clicks judged as `judgeClick`
-   * judges them — invalid (no content id, a content id it did not serve, outside the click window),
-   * counted (once per content id, claiming no other variant), mismatched for the analysed key (once
-   * per content id, whether or not a genuine click came too; a click from another session than the
-   * one the request recorded, or with none, is mismatched). Events are counted and clicks judged
-   * per request first, then joined to the requests one row each: grouping the joined rows by request
-   * instead cost four times as much at 1M spans.
+   * Per clicked request, its clicks judged as `judgeClick` judges them — invalid (no content id, a
+   * content id it did not serve, outside the click window), counted (once per content id, claiming no
+   * other variant), mismatched for the analysed key (once per content id, whether or not a genuine
+   * click came too; a click from another session than the one the request recorded, or with none, is
+   * mismatched). Both sides are narrowed to plain columns before the join (the claims of the running
+   * keys as pairs), and only the requests that have clicks are read.
+   */
+  private get judgedClicks(): string {
+    const clicks = `SELECT request_id FROM ${this.db}.${ANALYSIS_TABLES.events} WHERE name = '${CLICK_SPAN}'`;
+    return `SELECT request_id, countIf(NOT valid) AS invalid, uniqExactIf(content_id, valid AND NOT contradicts) AS genuine,
+              uniqExactIf(content_id, valid AND contradicts_key) AS mismatched
+       FROM (
+         SELECT r.request_id AS request_id, c.content_id AS content_id,
+                c.content_id != '' AND (NOT r.has_ids OR has(r.content_ids, c.content_id))
+                  AND c.start_ms >= r.start_ms - ${CLICK_CLOCK_SKEW_MS} AND c.start_ms <= r.start_ms + ${CLICK_HORIZON_MS} AS valid,
+                r.session != '' AND c.session != r.session AS other_session,
+                other_session OR arrayExists((x, y) -> x.1 AND y.1 AND x.2 != y.2, c.claimed, r.claimed) AS contradicts,
+                r.key_claim.1 AND (other_session OR (c.key_claim.1 AND c.key_claim.2 != r.key_claim.2)) AS contradicts_key
+         FROM (SELECT request_id, has_ids, content_ids, start_ms, session, ${ClickHouseAnalysisSource.claimed('claims')} AS claimed,
+                      (has({keys:Array(String)}, {key:String}) AND mapContains(claims, {key:String}), claims[{key:String}]) AS key_claim
+               FROM ${this.db}.${ANALYSIS_TABLES.served} FINAL WHERE request_id IN (${clicks})) r
+         INNER JOIN (SELECT request_id, content_id, start_ms, session, ${ClickHouseAnalysisSource.claimed('claims')} AS claimed,
+                            (mapContains(claims, {key:String}), claims[{key:String}]) AS key_claim
+                     FROM ${this.db}.${ANALYSIS_TABLES.events} FINAL WHERE name = '${CLICK_SPAN}') c ON c.request_id = r.request_id)
+       GROUP BY request_id`;
+  }
+
+  /**
+   * Per served request (once each): whether any browser event named it (existence only, so a
+   * duplicate event changes nothing and no FINAL is needed), and its judged clicks. Without the
+   * served ids, at most served_count distinct content ids count; clicks on more are invalid.
    */
   private get perRequest(): string {
-    // Without the served ids, at most served_count distinct content ids count; clicks on more are invalid.
     return `SELECT s.request_id AS request_id, s.start_ms AS start_ms, s.duration_ms AS duration_ms, s.error AS error, s.user AS user,
-              s.population AS population, s.claims[{key:String}] AS variant, has({keys:Array(String)}, {key:String}) AND mapContains(s.claims, {key:String}) AS has_key,
-              s.served_count AS served_count, s.cache_hits AS cache_hits, s.cache_misses AS cache_misses, e.events AS events,
+              s.population AS population, s.variant AS variant, s.has_key AS has_key, s.served_count AS served_count,
+              s.cache_hits AS cache_hits, s.cache_misses AS cache_misses, e.request_id != '' AS reported,
               toUInt64(if(s.has_ids, j.invalid, j.invalid + greatest(0, toInt64(j.genuine) - toInt64(s.served_count)))) AS invalid,
               toUInt64(if(s.has_ids, j.genuine, least(j.genuine, s.served_count))) AS counted, j.mismatched AS mismatched
        FROM (${this.served}) s
-       LEFT JOIN (SELECT request_id, count() AS events FROM ${this.db}.${ANALYSIS_TABLES.events} FINAL GROUP BY request_id) e ON s.request_id = e.request_id
-       LEFT JOIN (
-         SELECT request_id, countIf(NOT valid) AS invalid, uniqExactIf(content_id, valid AND NOT contradicts) AS genuine,
-                uniqExactIf(content_id, valid AND contradicts_key) AS mismatched
-         FROM (
-           SELECT c.request_id AS request_id, c.content_id AS content_id,
-                  c.content_id != '' AND (NOT r.has_ids OR has(r.content_ids, c.content_id))
-                    AND c.start_ms >= r.start_ms - ${CLICK_CLOCK_SKEW_MS} AND c.start_ms <= r.start_ms + ${CLICK_HORIZON_MS} AS valid,
-                  r.session != '' AND c.session != r.session AS other_session,
-                  other_session OR arrayExists(k -> mapContains(r.claims, k) AND mapContains(c.attributes, k) AND c.attributes[k] != r.claims[k], {keys:Array(String)}) AS contradicts,
-                  has({keys:Array(String)}, {key:String}) AND mapContains(r.claims, {key:String})
-                    AND (other_session OR (mapContains(c.attributes, {key:String}) AND c.attributes[{key:String}] != r.claims[{key:String}])) AS contradicts_key
-           FROM (${this.events}) c INNER JOIN (${this.served}) r ON c.request_id = r.request_id
-           WHERE c.name = '${CLICK_SPAN}')
-         GROUP BY request_id) j ON s.request_id = j.request_id
-       WHERE s.start_ms < {to:Float64} AND ({hasCohort:UInt8} = 0 OR s.cohort = {cohort:String})`;
+       LEFT JOIN (SELECT DISTINCT request_id FROM ${this.db}.${ANALYSIS_TABLES.events}) e ON s.request_id = e.request_id
+       LEFT JOIN (${this.judgedClicks}) j ON s.request_id = j.request_id`;
   }
 
   async read(experiment: ExperimentDefinition, window: AnalysisWindow): Promise<AnalysisData> {
@@ -211,7 +226,7 @@ export class ClickHouseAnalysisSource implements AnalysisSource {
     const c = await this.columns<ServedColumns>(
       `WITH per_request AS (${this.perRequest})
        SELECT population, if(population = 'experiment', variant, '') AS variant, user, count() AS requests,
-              sum(served_count) AS impressions, sum(error) AS errors, sum(counted) AS clicks, countIf(events > 0) AS reported,
+              sum(served_count) AS impressions, sum(error) AS errors, sum(counted) AS clicks, sum(reported) AS reported,
               sum(mismatched) AS mismatched, sum(invalid) AS invalid, sum(duration_ms) AS durationMsSum,
               arrayMap(x -> x.2, arraySort(groupArray((start_ms, duration_ms)))) AS durationsMs, min(start_ms) AS firstExposureMs,
               sum(cache_hits) AS cacheHits, sum(cache_hits + cache_misses) AS cacheLookups,
