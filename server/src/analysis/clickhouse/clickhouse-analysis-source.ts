@@ -130,21 +130,17 @@ export class ClickHouseAnalysisSource implements AnalysisSource {
     return `SELECT request_id, name, content_id, claims AS attributes, start_ms, session FROM ${this.db}.${ANALYSIS_TABLES.events} FINAL`;
   }
 
-  /** Claims of a map for each running experiment's key, as (present, value) pairs: compared pairwise without lambdas over maps. */
-  private static claimed(map: string): string {
-    return `arrayMap(k -> (mapContains(${map}, k), ${map}[k]), {keys:Array(String)})`;
-  }
-
   /**
    * Per clicked request, its clicks judged as `judgeClick` judges them — invalid (no content id, a
    * content id it did not serve, outside the click window), counted (once per content id, claiming no
    * other variant), mismatched for the analysed key (once per content id, whether or not a genuine
    * click came too; a click from another session than the one the request recorded, or with none, is
-   * mismatched). Both sides are narrowed to plain columns before the join (the claims of the running
-   * keys as pairs), and only the requests that have clicks are read.
+   * mismatched). The clicks are narrowed before the join (their claims of the running keys as
+   * (present, value) pairs); the requests stream through it with their claims map, read only for the
+   * rows that meet a click (measured at 10M spans: 1.2 s against 2.3 s with both sides narrowed and the
+   * requests filtered by the clicked ids first).
    */
   private get judgedClicks(): string {
-    const clicks = `SELECT request_id FROM ${this.db}.${ANALYSIS_TABLES.events} WHERE name = '${CLICK_SPAN}'`;
     return `SELECT request_id, countIf(NOT valid) AS invalid, uniqExactIf(content_id, valid AND NOT contradicts) AS genuine,
               uniqExactIf(content_id, valid AND contradicts_key) AS mismatched
        FROM (
@@ -152,12 +148,11 @@ export class ClickHouseAnalysisSource implements AnalysisSource {
                 c.content_id != '' AND (NOT r.has_ids OR has(r.content_ids, c.content_id))
                   AND c.start_ms >= r.start_ms - ${CLICK_CLOCK_SKEW_MS} AND c.start_ms <= r.start_ms + ${CLICK_HORIZON_MS} AS valid,
                 r.session != '' AND c.session != r.session AS other_session,
-                other_session OR arrayExists((x, y) -> x.1 AND y.1 AND x.2 != y.2, c.claimed, r.claimed) AS contradicts,
-                r.key_claim.1 AND (other_session OR (c.key_claim.1 AND c.key_claim.2 != r.key_claim.2)) AS contradicts_key
-         FROM (SELECT request_id, has_ids, content_ids, start_ms, session, ${ClickHouseAnalysisSource.claimed('claims')} AS claimed,
-                      (has({keys:Array(String)}, {key:String}) AND mapContains(claims, {key:String}), claims[{key:String}]) AS key_claim
-               FROM ${this.db}.${ANALYSIS_TABLES.served} FINAL WHERE request_id IN (${clicks})) r
-         INNER JOIN (SELECT request_id, content_id, start_ms, session, ${ClickHouseAnalysisSource.claimed('claims')} AS claimed,
+                other_session OR arrayExists((k, x) -> x.1 AND mapContains(r.claims, k) AND x.2 != r.claims[k], {keys:Array(String)}, c.claimed) AS contradicts,
+                has({keys:Array(String)}, {key:String}) AND mapContains(r.claims, {key:String})
+                  AND (other_session OR (c.key_claim.1 AND c.key_claim.2 != r.claims[{key:String}])) AS contradicts_key
+         FROM (SELECT request_id, has_ids, content_ids, start_ms, session, claims FROM ${this.db}.${ANALYSIS_TABLES.served} FINAL) r
+         INNER JOIN (SELECT request_id, content_id, start_ms, session, arrayMap(k -> (mapContains(claims, k), claims[k]), {keys:Array(String)}) AS claimed,
                             (mapContains(claims, {key:String}), claims[{key:String}]) AS key_claim
                      FROM ${this.db}.${ANALYSIS_TABLES.events} FINAL WHERE name = '${CLICK_SPAN}') c ON c.request_id = r.request_id)
        GROUP BY request_id`;
@@ -165,17 +160,17 @@ export class ClickHouseAnalysisSource implements AnalysisSource {
 
   /**
    * Per served request (once each): whether any browser event named it (existence only, so a
-   * duplicate event changes nothing and no FINAL is needed), and its judged clicks. Without the
-   * served ids, at most served_count distinct content ids count; clicks on more are invalid.
+   * duplicate event changes nothing and no FINAL is needed; `IN` a set, measured at 10M spans 0.4 s
+   * against 1.4 s for a join), and its judged clicks. Without the served ids, at most served_count
+   * distinct content ids count; clicks on more are invalid.
    */
   private get perRequest(): string {
     return `SELECT s.request_id AS request_id, s.start_ms AS start_ms, s.duration_ms AS duration_ms, s.error AS error, s.user AS user,
               s.population AS population, s.variant AS variant, s.has_key AS has_key, s.served_count AS served_count,
-              s.cache_hits AS cache_hits, s.cache_misses AS cache_misses, e.request_id != '' AS reported,
+              s.cache_hits AS cache_hits, s.cache_misses AS cache_misses, s.request_id IN (SELECT request_id FROM ${this.db}.${ANALYSIS_TABLES.events}) AS reported,
               toUInt64(if(s.has_ids, j.invalid, j.invalid + greatest(0, toInt64(j.genuine) - toInt64(s.served_count)))) AS invalid,
               toUInt64(if(s.has_ids, j.genuine, least(j.genuine, s.served_count))) AS counted, j.mismatched AS mismatched
        FROM (${this.served}) s
-       LEFT JOIN (SELECT DISTINCT request_id FROM ${this.db}.${ANALYSIS_TABLES.events}) e ON s.request_id = e.request_id
        LEFT JOIN (${this.judgedClicks}) j ON s.request_id = j.request_id`;
   }
 
@@ -219,7 +214,7 @@ export class ClickHouseAnalysisSource implements AnalysisSource {
    * - the users of the analysed experiment: requests, impressions, errors, counted clicks, requests
    *   with any browser event, mismatches and invalid clicks. A user is in the window when their
    *   first exposure is, and counts their activity up to the window's end (as the SQLite store reads it);
-   * - the request durations of each variant in the window, sorted ascending;
+   * - the request durations of each variant in the window, sorted ascending (and each user's);
    * - the served requests outside the randomised population (holdout, forced) in the window.
    */
   private async servedRequests(params: Record<string, unknown>, window: AnalysisWindow, variants: readonly string[]) {
@@ -228,7 +223,7 @@ export class ClickHouseAnalysisSource implements AnalysisSource {
        SELECT population, if(population = 'experiment', variant, '') AS variant, user, count() AS requests,
               sum(served_count) AS impressions, sum(error) AS errors, sum(counted) AS clicks, sum(reported) AS reported,
               sum(mismatched) AS mismatched, sum(invalid) AS invalid, sum(duration_ms) AS durationMsSum,
-              arrayMap(x -> x.2, arraySort(groupArray((start_ms, duration_ms)))) AS durationsMs, min(start_ms) AS firstExposureMs,
+              groupArrayIf(duration_ms, start_ms >= {from:Float64}) AS durationsMs, min(start_ms) AS firstExposureMs,
               sum(cache_hits) AS cacheHits, sum(cache_hits + cache_misses) AS cacheLookups,
               countIf(start_ms < {from:Float64}) AS beforeWindow, sumIf(served_count, start_ms >= {from:Float64}) AS windowImpressions,
               sumIf(counted, start_ms >= {from:Float64}) AS windowClicks
@@ -254,10 +249,11 @@ export class ClickHouseAnalysisSource implements AnalysisSource {
         continue;
       }
       const variant = c.variant[i]!;
+      // The user's requests in the window, in no order (the variant's list is sorted, a user's is counted).
+      // A user in the window was first served in it, so these are all their requests.
       const durationsMs = c.durationsMs[i]!;
-      // Ordered by start: the window's requests are the last ones.
       const list = durations.get(variant) ?? [];
-      for (let d = before; d < durationsMs.length; d += 1) list.push(durationsMs[d]!);
+      for (let d = 0; d < durationsMs.length; d += 1) list.push(durationsMs[d]!);
       durations.set(variant, list);
       if (c.firstExposureMs[i]! < window.fromMs) continue;
       users.push({
