@@ -29,7 +29,7 @@ CREATE MATERIALIZED VIEW IF NOT EXISTS `otel`.variant_lens_browser_events_mv TO 
       FROM `otel`.otel_traces
       WHERE NOT (ResourceAttributes['variant_lens.source'] = 'service') AND mapContains(SpanAttributes, 'recommendation.request_id');
 
-CREATE TABLE IF NOT EXISTS `otel`.variant_lens_downstream_by_key (key LowCardinality(String), variant String, cohort String, name LowCardinality(String), service LowCardinality(String), is_server UInt8,
+CREATE TABLE IF NOT EXISTS `otel`.variant_lens_downstream_by_key (key LowCardinality(String), variant LowCardinality(String), cohort LowCardinality(String), name LowCardinality(String), service LowCardinality(String), is_server UInt8,
       minute Int64, bucket Int64, hits Float64, misses Float64, span_key UInt64) ENGINE = ReplacingMergeTree ORDER BY (key, minute, span_key);
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS `otel`.variant_lens_downstream_by_key_mv TO `otel`.variant_lens_downstream_by_key AS SELECT key, SpanAttributes[key] AS variant, SpanAttributes['user.cohort'] AS cohort, SpanName AS name, ServiceName AS service,

@@ -99,7 +99,7 @@ const TABLES: readonly AnalysisTable[] = [
     // read takes one key's rows by the sort key and reads no map. Once per span by FINAL: an
     // exporter's retry can write a span twice, and a duplicate must not count twice.
     name: ANALYSIS_TABLES.downstream,
-    columns: `key LowCardinality(String), variant String, cohort String, name LowCardinality(String), service LowCardinality(String), is_server UInt8,
+    columns: `key LowCardinality(String), variant LowCardinality(String), cohort LowCardinality(String), name LowCardinality(String), service LowCardinality(String), is_server UInt8,
       minute Int64, bucket Int64, hits Float64, misses Float64, span_key UInt64`,
     engine: 'ReplacingMergeTree ORDER BY (key, minute, span_key)',
     // A forced (QA) visitor's work is not its variant's (the exporter writes booleans as 'true').
