@@ -1,9 +1,12 @@
 -- The tables the variant-lens analysis keeps beside the OpenTelemetry Collector's ClickHouse exporter
--- tables, and the materialized views that fill them from otel_traces on every insert (whoever inserts).
+-- tables, and the materialized views that fill them on every insert (whoever inserts): served requests,
+-- browser events and downstream spans (one row per span and attribute key, its duration bucketed) from
+-- otel_traces, delta metric rollups per minute from otel_metrics_sum and otel_metrics_histogram.
 -- The analysis creates them itself on its first read when its user may (CREATE TABLE, CREATE VIEW,
--- INSERT); otherwise run this once per database (here `otel`), then backfill each table with the spans
--- stored before its view: INSERT INTO otel.<table> followed by the view's SELECT. Generated from
--- server/src/analysis/clickhouse/analysis-tables.ts (analysisDdl('otel')); a test keeps the two equal.
+-- INSERT); otherwise run this once per database (here `otel`, after the exporter created its tables),
+-- then backfill each table with what was stored before its view: INSERT INTO otel.<table> followed by
+-- the view's SELECT. Generated from server/src/analysis/clickhouse/analysis-tables.ts
+-- (analysisDdl('otel')); a test keeps the two equal.
 
 CREATE TABLE IF NOT EXISTS `otel`.variant_lens_served_requests (request_id String, start_ms Float64, duration_ms Float64, error UInt8, user String, cohort String, forced UInt8,
       claims Map(LowCardinality(String), String), has_ids UInt8, content_ids Array(String), served_count UInt64,

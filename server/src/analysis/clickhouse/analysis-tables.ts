@@ -1,17 +1,20 @@
 /**
  * The tables the ClickHouse analysis keeps beside the exporter's, and the materialized views
- * that fill them from `otel_traces` as rows arrive — whoever inserts them (the OpenTelemetry
- * Collector's exporter, or the endpoint itself in `chdb:` mode). Each row is what the analysis
- * needs of one span, with the map lookups, the JSON of the served ids and the nanosecond
- * arithmetic done once, at insert, instead of on every read of every span:
+ * that fill them as rows arrive — whoever inserts them (the OpenTelemetry Collector's exporter,
+ * or the endpoint itself in `chdb:` mode). Map lookups, the JSON of the served ids, the
+ * nanosecond arithmetic and the duration buckets are done once, at insert, instead of on every
+ * read of every span:
  * - `variant_lens_served_requests`: the service's `recommendation.request` spans (the served lists);
  * - `variant_lens_browser_events`: spans from anyone else naming a request (views, clicks);
- * - `variant_lens_downstream_spans`: the service's other spans (the downstream work per variant).
+ * - `variant_lens_downstream_by_key`: the service's other spans, one row per attribute key;
+ * - `variant_lens_metric_sums`, `variant_lens_metric_histograms`: delta metric points summed per minute.
  *
- * No configuration goes into them (which baggage keys are experiments is decided when reading),
- * and no judgement: they are the spans, narrowed, and the attribution stays in the queries,
- * applied to the rows of one read. Duplicates are harmless: an exporter's retry, or a backfill
- * overlapping the view, writes a span twice, and the queries keep each request and each span once.
+ * No configuration goes into them (which attribute keys are experiments is decided when reading),
+ * and no judgement: the attribution stays in the queries, applied to the rows of one read.
+ * Duplicates are harmless where they could count: an exporter's retry, or a backfill overlapping
+ * the view, writes a span twice, and the queries keep each request and each span once (FINAL on
+ * ReplacingMergeTree) — which is why spans are not rolled up into sums. The metric rollups sum
+ * the points as the exporter's tables hold them, as reading the points did.
  */
 import type { ClickHouseClient } from '@clickhouse/client';
 import { ATTRIBUTION_ATTRIBUTES } from '../../core/request-attribution.js';
