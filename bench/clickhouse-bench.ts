@@ -1,10 +1,10 @@
 /**
  * ClickHouse benchmark: the same synthetic telemetry (3 variants, 100,000 users, 7 days;
  * requests with their downstream spans, views, clicks; metric points) written to our SQLite
- * store and, through the endpoint's own path (OTLP encoding → exporter rows → insert), to the
- * exporter's tables on ClickHouse embedded (chdb), whose materialized views fill the analysis
- * tables as the rows arrive. Then the full results of one experiment on each backend, side by
- * side, at each size.
+ * store and to the exporter's tables on ClickHouse embedded (chdb) — the rows the endpoint's path
+ * writes (OTLP encoding → exporter rows), mapped straight from the records and checked against
+ * that path — whose materialized views fill the analysis tables as the rows arrive. Then the full
+ * results of one experiment on each backend, side by side, at each size.
  *
  * Settings (environment):
  * - BENCH_CLICKHOUSE_SPANS: sizes, comma-separated (default `1000000,10000000`; e.g. `200000`
