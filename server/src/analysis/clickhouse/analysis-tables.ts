@@ -160,8 +160,11 @@ export function analysisDdl(database: string): string[] {
 
 /**
  * Creates the analysis tables and their views in `database` when missing, and fills a table it
- * creates with the spans already in `otel_traces` (those stored before its view existed).
- * Idempotent; two processes doing it at once at worst write spans twice, which reads ignore.
+ * creates with the rows already in the exporter's tables (those stored before its view existed).
+ * Idempotent. A row inserted while a table is being backfilled, or a backfill run by two
+ * processes at once, is written twice: reads ignore that for spans (one row per span, FINAL), but
+ * a metric point written twice into the metric rollups counts twice, as a point the exporter
+ * resends does. That window is once per database, when the rollups are first created.
  */
 export async function ensureAnalysisTables(client: ClickHouseClient, database: string): Promise<void> {
   const db = quoteIdentifier(database);
