@@ -5,8 +5,13 @@
 -- The analysis creates them itself on its first read when its user may (CREATE TABLE, CREATE VIEW,
 -- INSERT); otherwise run this once per database (here `otel`, after the exporter created its tables),
 -- then backfill each table with what was stored before its view: INSERT INTO otel.<table> followed by
--- the view's SELECT. Generated from server/src/analysis/clickhouse/analysis-tables.ts
--- (analysisDdl('otel')); a test keeps the two equal.
+-- the view's SELECT. The first statements drop what an earlier version created and nothing reads.
+-- Generated from server/src/analysis/clickhouse/analysis-tables.ts (analysisDdl('otel')); a test
+-- keeps the two equal.
+
+DROP VIEW IF EXISTS `otel`.variant_lens_downstream_spans_mv;
+
+DROP TABLE IF EXISTS `otel`.variant_lens_downstream_spans;
 
 CREATE TABLE IF NOT EXISTS `otel`.variant_lens_served_requests (request_id String, start_ms Float64, duration_ms Float64, error UInt8, user String, cohort String, forced UInt8,
       claims Map(LowCardinality(String), String), has_ids UInt8, content_ids Array(String), served_count UInt64,

@@ -141,6 +141,16 @@ const TABLES: readonly AnalysisTable[] = [
   },
 ];
 
+/**
+ * What an earlier version created and nothing reads any more (the downstream spans with their
+ * attribute map, before `variant_lens_downstream_by_key`): dropped, view first, so that it stops
+ * costing every insert.
+ */
+const RETIRED = [
+  ['VIEW', 'variant_lens_downstream_spans_mv'],
+  ['TABLE', 'variant_lens_downstream_spans'],
+] as const;
+
 function sourceOf(db: string, table: AnalysisTable): string {
   return `${db}.${EXPORTER_TABLES[table.source ?? 'traces']}`;
 }
@@ -152,6 +162,10 @@ function sourceOf(db: string, table: AnalysisTable): string {
  */
 export function analysisDdl(database: string): string[] {
   const db = quoteIdentifier(database);
+  return [...RETIRED.map(([kind, name]) => `DROP ${kind} IF EXISTS ${db}.${name}`), ...tableDdl(db)];
+}
+
+function tableDdl(db: string): string[] {
   return TABLES.flatMap((t) => [
     `CREATE TABLE IF NOT EXISTS ${db}.${t.name} (${t.columns}) ENGINE = ${t.engine}`,
     `CREATE MATERIALIZED VIEW IF NOT EXISTS ${db}.${t.name}_mv TO ${db}.${t.name} AS ${t.select(sourceOf(db, t))}`,
@@ -168,7 +182,8 @@ export function analysisDdl(database: string): string[] {
  */
 export async function ensureAnalysisTables(client: ClickHouseClient, database: string): Promise<void> {
   const db = quoteIdentifier(database);
-  const ddl = analysisDdl(database);
+  for (const [kind, name] of RETIRED) await client.command({ query: `DROP ${kind} IF EXISTS ${db}.${name}` });
+  const ddl = tableDdl(db);
   for (const [i, table] of TABLES.entries()) {
     const existing = await client.query({ query: `EXISTS TABLE ${db}.${table.name}`, format: 'JSONEachRow' });
     const [row] = await existing.json<{ result: number | string }>();
