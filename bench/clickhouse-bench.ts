@@ -1,10 +1,10 @@
 /**
  * ClickHouse benchmark: the same synthetic telemetry (3 variants, 100,000 users, 7 days;
  * requests with their downstream spans, views, clicks; metric points) written to our SQLite
- * store and, through the endpoint's own path (OTLP encoding → exporter rows → insert), to the
- * exporter's tables on ClickHouse embedded (chdb), whose materialized views fill the analysis
- * tables as the rows arrive. Then the full results of one experiment on each backend, side by
- * side, at each size.
+ * store and to the exporter's tables on ClickHouse embedded (chdb) — the rows the endpoint's path
+ * writes (OTLP encoding → exporter rows), mapped straight from the records and checked against
+ * that path — whose materialized views fill the analysis tables as the rows arrive. Then the full
+ * results of one experiment on each backend, side by side, at each size.
  *
  * Settings (environment):
  * - BENCH_CLICKHOUSE_SPANS: sizes, comma-separated (default `1000000,10000000`; e.g. `200000`
@@ -22,9 +22,13 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import { ensureAnalysisTables } from '../server/src/analysis/clickhouse/analysis-tables.js';
 import { ClickHouseAnalysisSource } from '../server/src/analysis/clickhouse/clickhouse-analysis-source.js';
 import { SqliteAnalysisSource } from '../server/src/analysis/sqlite-analysis-source.js';
-import { openClickHouse } from '../server/src/clickhouse/clickhouse-connection.js';
-import { ClickHouseWriter } from '../server/src/clickhouse/clickhouse-writer.js';
-import type { MetricPointRecord, SpanRecord } from '../server/src/core/telemetry-records.js';
+import { isDeepStrictEqual } from 'node:util';
+import { openChdb, type ChdbRawInsert } from '../server/src/clickhouse/clickhouse-connection.js';
+import { ClickHouseWriter, withDateTimes } from '../server/src/clickhouse/clickhouse-writer.js';
+import { metricRows, spanRecordRow, traceRows } from '../server/src/clickhouse/exporter-rows.js';
+import { EXPORTER_TABLES } from '../server/src/clickhouse/exporter-schema.js';
+import { encodeMetricsRequest, encodeTraceRequest } from '../server/src/core/otlp-encode.js';
+import type { SpanRecord } from '../server/src/core/telemetry-records.js';
 import { TelemetryStore } from '../server/src/store/telemetry-store.js';
 import { generateBatches, timeResults, warmMedian } from './analysis-bench.js';
 import { printTable, writeResult } from './bench-lib.js';
@@ -36,8 +40,8 @@ const DAYS = 7;
 /** Spans per request in the generator: 8 of the service's, about 1.2 from browsers. */
 const SPANS_PER_REQUEST = 9.2;
 const RUNS = 3;
-/** Rows per ClickHouse insert: ClickHouse wants few large inserts (each makes a part), the generator yields 5,000. */
-const CLICKHOUSE_INSERT_ROWS = 100_000;
+/** Rows per ClickHouse insert: ClickHouse wants few large inserts (each makes a part per day), the generator yields 5,000. */
+const CLICKHOUSE_INSERT_ROWS = 200_000;
 
 interface Fill {
   spans: number;
@@ -75,27 +79,80 @@ async function fillSqlite(size: number, path: string): Promise<Fill> {
   return fill;
 }
 
-async function fillClickHouse(size: number, client: ClickHouseClient, database: string): Promise<Fill> {
+/** Plain data (attribute maps are made without a prototype) for comparing rows. */
+function plain(value: unknown): unknown {
+  return JSON.parse(JSON.stringify(value)) as unknown;
+}
+
+/**
+ * Throws unless `spans` map to the same `otel_traces` rows directly (`spanRecordRow`, the fill's
+ * path) as through the endpoint's path (OTLP/JSON request, then `traceRows`).
+ */
+function assertEndpointRows(spans: readonly SpanRecord[]): void {
+  const endpoint = new Map(traceRows(encodeTraceRequest(spans)).map((row) => [`${row.TraceId}/${row.SpanId}`, plain(row)]));
+  for (const span of spans) {
+    const row = spanRecordRow(span);
+    if (!isDeepStrictEqual(plain(row), endpoint.get(`${row.TraceId}/${row.SpanId}`))) {
+      throw new Error(`the fill's row of span ${row.SpanId} differs from the endpoint's: ${JSON.stringify(row)}`);
+    }
+  }
+}
+
+/** Rows as one `JSONEachRow` payload, times as the writer sends them. */
+function jsonEachRow(rows: readonly object[]): Buffer {
+  return Buffer.from(rows.map((row) => JSON.stringify(withDateTimes(row))).join('\n'));
+}
+
+/**
+ * Writes the generator's telemetry into the exporter's tables: spans mapped straight to their rows
+ * (the same rows as the endpoint's path writes; the first batch is checked against it) and sent in
+ * large `JSONCompactEachRow` payloads through chdb's raw insert, metric points through the
+ * endpoint's own mapping as `JSONEachRow`. The materialized views fill the analysis tables as the
+ * rows arrive, so the rate includes them. One insert runs while the next payload is generated.
+ */
+async function fillClickHouse(size: number, client: ClickHouseClient, rawInsert: ChdbRawInsert, database: string): Promise<Fill> {
   const writer = new ClickHouseWriter(client, database);
   await writer.ensureSchema();
   await ensureAnalysisTables(client, database);
   const fill = { spans: 0, points: 0, seconds: 0 };
+  const settings = { session_timezone: 'UTC' };
+  let columns: string[] | undefined;
+  let lines: string[] = [];
+  let pending: Promise<unknown> = Promise.resolve();
   const started = performance.now();
-  let spans: SpanRecord[] = [];
-  let points: MetricPointRecord[] = [];
-  const flush = async () => {
-    await writer.writeRecords(spans, points);
-    fill.spans += spans.length;
-    fill.points += points.length;
-    spans = [];
-    points = [];
+  const flushSpans = async () => {
+    if (lines.length === 0) return;
+    const values = Buffer.from(lines.join('\n'));
+    fill.spans += lines.length;
+    lines = [];
+    await pending;
+    pending = rawInsert({ table: `${database}.${EXPORTER_TABLES.traces}`, values, format: 'JSONCompactEachRow', columns, settings });
   };
+  let checked = false;
   for (const batch of batches(size)) {
-    spans.push(...batch.spans);
-    points.push(...batch.points);
-    if (spans.length + points.length >= CLICKHOUSE_INSERT_ROWS) await flush();
+    if (batch.spans.length > 0 && !checked) {
+      assertEndpointRows(batch.spans);
+      checked = true;
+    }
+    for (const span of batch.spans) {
+      const row = withDateTimes(spanRecordRow(span));
+      columns ??= Object.keys(row);
+      lines.push(JSON.stringify(Object.values(row)));
+    }
+    if (lines.length >= CLICKHOUSE_INSERT_ROWS) await flushSpans();
+    if (batch.points.length > 0) {
+      const rows = metricRows(encodeMetricsRequest(batch.points));
+      await pending;
+      pending = Promise.all(
+        (['gauge', 'sum', 'histogram'] as const)
+          .filter((kind) => rows[kind].length > 0)
+          .map((kind) => rawInsert({ table: `${database}.${EXPORTER_TABLES[kind]}`, values: jsonEachRow(rows[kind]), format: 'JSONEachRow', settings })),
+      );
+      fill.points += batch.points.length;
+    }
   }
-  await flush();
+  await flushSpans();
+  await pending;
   fill.seconds = (performance.now() - started) / 1000;
   return fill;
 }
@@ -117,7 +174,8 @@ export async function runClickHouseBench(): Promise<Record<string, unknown>> {
   mkdirSync(folder, { recursive: true });
   console.log(`data: ${folder}`);
   // One embedded engine per process: one folder, a database per size.
-  const client = BACKENDS.includes('clickhouse') ? openClickHouse({ url: `chdb:${join(folder, 'chdb')}`, database: 'otel' }) : undefined;
+  const chdb = BACKENDS.includes('clickhouse') ? openChdb(join(folder, 'chdb')) : undefined;
+  const client = chdb?.client;
   const rows: Record<string, string | number>[] = [];
   try {
     for (const size of SIZES) {
@@ -130,9 +188,10 @@ export async function runClickHouseBench(): Promise<Record<string, unknown>> {
         times.sqlite = warmMedian(timing.runsMs);
         Object.assign(row, figures('sqlite', fill, timing));
       }
-      if (client !== undefined) {
+      if (chdb !== undefined) {
+        const { client, rawInsert } = chdb;
         const database = `otel_${size}`;
-        const fill = await filled(join(folder, `fill-clickhouse-${size}.json`), () => fillClickHouse(size, client, database));
+        const fill = await filled(join(folder, `fill-clickhouse-${size}.json`), () => fillClickHouse(size, client, rawInsert, database));
         const source = new ClickHouseAnalysisSource(client, { database, requestService: 'recommendation-service', experimentKeys: ['experiment.rec_algorithm', 'experiment.ranking_boost'] }, false);
         const timing = await timeResults(source, RUNS);
         times.clickhouse = warmMedian(timing.runsMs);

@@ -3,7 +3,9 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openClickHouse } from '../src/clickhouse/clickhouse-connection.js';
 import { ClickHouseWriter } from '../src/clickhouse/clickhouse-writer.js';
-import { formatGoFloat, metricRows, traceRows, valueAsString } from '../src/clickhouse/exporter-rows.js';
+import { formatGoFloat, metricRows, spanRecordRow, traceRows, valueAsString } from '../src/clickhouse/exporter-rows.js';
+import { encodeTraceRequest } from '../src/core/otlp-encode.js';
+import type { SpanRecord } from '../src/core/telemetry-records.js';
 import { tempDir } from './helpers.js';
 
 interface Cases {
@@ -64,6 +66,41 @@ describe('OTLP to the exporter rows, against the exporter’s own test expectati
     const request = structuredClone(cases.traces.request) as { resourceSpans: { scopeSpans: { spans: Record<string, unknown>[] }[] }[] };
     request.resourceSpans[0]!.scopeSpans[0]!.spans[0]!.parentSpanId = '0000000000000000';
     expect(traceRows(request)[0]!.ParentSpanId).toBe('');
+  });
+});
+
+describe('a stored span straight to its row (the benchmark fill), as the endpoint’s path maps it', () => {
+  const base: SpanRecord = {
+    traceId: '0AF7651916CD43DD8448EB211C80319C',
+    spanId: 'B7AD6B7169203331',
+    parentSpanId: null,
+    name: 'recommendation.request',
+    kind: 1,
+    service: 'recommendation-service',
+    scope: 'variant-lens',
+    startTimeUnixNano: '1795000000000000123',
+    endTimeUnixNano: '1795000000004500456',
+    statusCode: 0,
+    statusMessage: '',
+    attributes: {},
+    events: [],
+    links: [],
+    trusted: true,
+  };
+  it.each<[string, Partial<SpanRecord>]>([
+    ['a request span of the service', { attributes: { 'experiment.rec_algorithm': 'hybrid', 'recommendation.count': 8, 'user.id': 'u1' } }],
+    ['a browser click with a parent, an error status and every value type', {
+      trusted: false, service: 'content-site', parentSpanId: '00F067AA0BA902B7', kind: 3, statusCode: 2, statusMessage: 'boom',
+      attributes: { s: 'x', i: 9007199254740991, big: 1e21, d: 0.1, tiny: 1e-7, t: true, n: null, list: ['a', 2, false], kv: { b: 1, a: 'z' } },
+    }],
+    ['events and links', {
+      events: [{ name: 'exception', timeUnixNano: '1795000000001000000', attributes: { 'exception.message': 'x', code: 3 } }],
+      links: [{ traceId: '00000000000000000000000000000001', spanId: '0000000000000002', attributes: { 'link.kind': 'click' } }],
+    }],
+    ['an all-zero parent, an unknown kind and a span that ends before it starts', { parentSpanId: '0000000000000000', kind: 9, statusCode: 7, endTimeUnixNano: '1795000000000000000' }],
+  ])('%s', (_name, change) => {
+    const span = { ...base, ...change };
+    expect(plain(spanRecordRow(span))).toEqual(plain(traceRows(encodeTraceRequest([span]))[0]));
   });
 });
 

@@ -32,8 +32,19 @@ export function chdbFolder(url: string): string | undefined {
 /** Thrown when `chdb:` is asked for and the optional `chdb` package is not installed. */
 export class ChdbMissingError extends Error {}
 
+/** A raw insert into the embedded engine: a payload in a text format, parsed by chdb's own (multithreaded) parser. */
+export type ChdbRawInsert = (params: {
+  table: string;
+  values: Buffer;
+  format: 'JSONEachRow' | 'JSONCompactEachRow' | 'TSV';
+  columns?: readonly string[];
+  settings?: Record<string, string | number | boolean>;
+}) => Promise<unknown>;
+
+type Connection = NonNullable<Parameters<typeof createClient>[0]>['connection'];
+
 interface ChdbConnectionModule {
-  createChdbConnection(options: { path: string }): NonNullable<Parameters<typeof createClient>[0]>['connection'];
+  createChdbConnection(options: { path: string }): Connection & { chdb: { rawInsert: ChdbRawInsert } };
 }
 
 /** Loads `chdb/connection` only when asked for: it is an optional dependency of about 540 MB. */
@@ -51,6 +62,17 @@ function loadChdb(): ChdbConnectionModule {
 
 /** Settings every query runs with: 64-bit integers as strings in JSON, so counts and nanoseconds stay exact. */
 const CLIENT_SETTINGS = { output_format_json_quote_64bit_integers: 1 } as const;
+
+/**
+ * Opens the embedded engine in `folder` with its raw insert beside the client, for bulk loads
+ * (the benchmark's fill): the client's insert serializes rows in JavaScript and hands chdb one
+ * SQL string, the raw insert hands it the payload as bytes (measured: 2-3x faster).
+ */
+export function openChdb(folder: string): { client: ClickHouseClient; rawInsert: ChdbRawInsert } {
+  const { createChdbConnection } = loadChdb();
+  const connection = createChdbConnection({ path: resolve(folder) });
+  return { client: createClient({ connection, clickhouse_settings: CLIENT_SETTINGS }), rawInsert: (params) => connection.chdb.rawInsert(params) };
+}
 
 /** Opens a client for `config`; for `chdb:` the folder is created by the engine. */
 export function openClickHouse(config: ClickHouseConfig): ClickHouseClient {

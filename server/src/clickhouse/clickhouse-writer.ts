@@ -27,7 +27,8 @@ export function dateTime64(nanos: string): string {
   return `${new Date(Number(seconds) * 1000).toISOString().slice(0, 19).replace('T', ' ')}.${fraction}`;
 }
 
-function withDateTimes(row: object): object {
+/** A row as the writer inserts it: its nanosecond times as DateTime64 text. */
+export function withDateTimes(row: object): object {
   const out: Record<string, unknown> = { ...(row as Record<string, unknown>) };
   for (const column of TIME_COLUMNS) if (typeof out[column] === 'string') out[column] = dateTime64(out[column]);
   for (const column of TIME_ARRAY_COLUMNS) if (Array.isArray(out[column])) out[column] = (out[column] as string[]).map(dateTime64);

@@ -1,29 +1,38 @@
 /**
  * The tables the ClickHouse analysis keeps beside the exporter's, and the materialized views
- * that fill them from `otel_traces` as rows arrive — whoever inserts them (the OpenTelemetry
- * Collector's exporter, or the endpoint itself in `chdb:` mode). Each row is what the analysis
- * needs of one span, with the map lookups, the JSON of the served ids and the nanosecond
- * arithmetic done once, at insert, instead of on every read of every span:
+ * that fill them as rows arrive — whoever inserts them (the OpenTelemetry Collector's exporter,
+ * or the endpoint itself in `chdb:` mode). Map lookups, the JSON of the served ids, the
+ * nanosecond arithmetic and the duration buckets are done once, at insert, instead of on every
+ * read of every span:
  * - `variant_lens_served_requests`: the service's `recommendation.request` spans (the served lists);
  * - `variant_lens_browser_events`: spans from anyone else naming a request (views, clicks);
- * - `variant_lens_downstream_spans`: the service's other spans (the downstream work per variant).
+ * - `variant_lens_downstream_by_key`: the service's other spans, one row per attribute key;
+ * - `variant_lens_metric_sums`, `variant_lens_metric_histograms`: delta metric points summed per minute.
  *
- * No configuration goes into them (which baggage keys are experiments is decided when reading),
- * and no judgement: they are the spans, narrowed, and the attribution stays in the queries,
- * applied to the rows of one read. Duplicates are harmless: an exporter's retry, or a backfill
- * overlapping the view, writes a span twice, and the queries keep each request and each span once.
+ * No configuration goes into them (which attribute keys are experiments is decided when reading),
+ * and no judgement: the attribution stays in the queries, applied to the rows of one read.
+ * Duplicates are harmless where they could count: an exporter's retry, or a backfill overlapping
+ * the view, writes a span twice, and the queries keep each request and each span once (FINAL on
+ * ReplacingMergeTree) — which is why spans are not rolled up into sums. The metric rollups sum
+ * the points as the exporter's tables hold them, as reading the points did.
  */
 import type { ClickHouseClient } from '@clickhouse/client';
 import { ATTRIBUTION_ATTRIBUTES } from '../../core/request-attribution.js';
 import { SOURCE_ATTRIBUTE, SOURCE_SERVICE } from '../../core/otlp-encode.js';
 import { EXPORTER_TABLES, quoteIdentifier } from '../../clickhouse/exporter-schema.js';
+import { DURATION_BUCKETS_PER_E } from '../../store/analysis-store.js';
 
 /** Names of the analysis tables (each filled by the view of the same name with `_mv` appended). */
 export const ANALYSIS_TABLES = {
   served: 'variant_lens_served_requests',
   events: 'variant_lens_browser_events',
-  downstream: 'variant_lens_downstream_spans',
+  downstream: 'variant_lens_downstream_by_key',
+  metricSums: 'variant_lens_metric_sums',
+  metricHistograms: 'variant_lens_metric_histograms',
 } as const;
+
+/** Log buckets per factor e of the downstream durations, as the SQLite rollup keeps them. */
+export const DOWNSTREAM_BUCKETS_PER_E = DURATION_BUCKETS_PER_E;
 
 const REQUEST_SPAN = 'recommendation.request';
 const CACHE_HITS = 'cache.hits';
@@ -47,9 +56,14 @@ interface AnalysisTable {
   readonly name: string;
   readonly columns: string;
   readonly engine: string;
-  /** The view's SELECT from `otel_traces` (also the backfill's). */
-  readonly select: (traces: string) => string;
+  /** The exporter's table the view reads (`otel_traces` unless said). */
+  readonly source?: keyof typeof EXPORTER_TABLES;
+  /** The view's SELECT from the source table (also the backfill's). */
+  readonly select: (source: string) => string;
 }
+
+/** A metric point's time in ms, as `nanosToMillis` computes it. */
+const POINT_MS = nanosToMs('toUnixTimestamp64Nano(TimeUnix)');
 
 const TABLES: readonly AnalysisTable[] = [
   {
@@ -83,19 +97,63 @@ const TABLES: readonly AnalysisTable[] = [
       WHERE NOT (${TRUSTED}) AND mapContains(SpanAttributes, '${a.requestId}')`,
   },
   {
+    // One row per downstream span and attribute key (the experiments' keys among them: which are is
+    // decided when reading), its duration already in the log bucket the SQLite rollup uses, so the
+    // read takes one key's rows by the sort key and reads no map. Once per span by FINAL: an
+    // exporter's retry can write a span twice, and a duplicate must not count twice.
     name: ANALYSIS_TABLES.downstream,
-    columns: `minute Int64, span_key UInt64, name LowCardinality(String), service LowCardinality(String), is_server UInt8,
-      attributes Map(LowCardinality(String), String), cohort String, duration_ms Float64, hits Float64, misses Float64`,
-    engine: 'ReplacingMergeTree ORDER BY (minute, span_key)',
+    columns: `key LowCardinality(String), variant LowCardinality(String), cohort LowCardinality(String), name LowCardinality(String), service LowCardinality(String), is_server UInt8,
+      minute Int64, bucket Int64, hits Float64, misses Float64, span_key UInt64`,
+    engine: 'ReplacingMergeTree ORDER BY (key, minute, span_key)',
     // A forced (QA) visitor's work is not its variant's (the exporter writes booleans as 'true').
-    select: (traces) => `SELECT toInt64(floor(${START_MS} / 60000)) AS minute, ${SPAN_KEY} AS span_key, SpanName AS name, ServiceName AS service,
-        SpanKind = 'Server' AS is_server, ${without([a.cohort, CACHE_HITS, CACHE_MISSES])} AS attributes, SpanAttributes['${a.cohort}'] AS cohort,
-        ${END_MS} - ${START_MS} AS duration_ms,
-        toFloat64OrZero(SpanAttributes['${CACHE_HITS}']) AS hits, toFloat64OrZero(SpanAttributes['${CACHE_MISSES}']) AS misses
-      FROM ${traces}
+    select: (traces) => `SELECT key, SpanAttributes[key] AS variant, SpanAttributes['${a.cohort}'] AS cohort, SpanName AS name, ServiceName AS service,
+        SpanKind = 'Server' AS is_server, toInt64(floor(${START_MS} / 60000)) AS minute,
+        toInt64(floor(log(greatest(${END_MS} - ${START_MS}, 0.001)) * ${DOWNSTREAM_BUCKETS_PER_E} + 0.5)) AS bucket,
+        toFloat64OrZero(SpanAttributes['${CACHE_HITS}']) AS hits, toFloat64OrZero(SpanAttributes['${CACHE_MISSES}']) AS misses, ${SPAN_KEY} AS span_key
+      FROM ${traces} ARRAY JOIN arrayFilter(k -> k NOT IN ('${a.cohort}', '${CACHE_HITS}', '${CACHE_MISSES}'), mapKeys(SpanAttributes)) AS key
       WHERE ${TRUSTED} AND SpanName != '${REQUEST_SPAN}' AND SpanAttributes['${a.forced}'] != 'true'`,
   },
+  {
+    // Delta sums per minute, metric, attribute key and value, and source: the read sums a few cells per
+    // minute instead of every point. Summed as the exporter's table holds them: a point written twice
+    // counts twice, as it does when the points are read directly.
+    name: ANALYSIS_TABLES.metricSums,
+    columns: 'name String, key LowCardinality(String), variant String, trusted UInt8, minute Int64, total Float64',
+    engine: 'SummingMergeTree ORDER BY (name, key, trusted, minute, variant)',
+    source: 'sum',
+    select: (sums) => `SELECT MetricName AS name, key, Attributes[key] AS variant, ${TRUSTED} AS trusted, toInt64(floor(${POINT_MS} / 60000)) AS minute, Value AS total
+      FROM ${sums} ARRAY JOIN mapKeys(Attributes) AS key
+      WHERE AggregationTemporality = 1`,
+  },
+  {
+    // Delta histograms likewise: bucket counts summed per minute, key, value, source and bounds, with
+    // how many points went in (the read prefers a variant's most common bounds).
+    name: ANALYSIS_TABLES.metricHistograms,
+    columns: `name String, key LowCardinality(String), variant String, trusted UInt8, minute Int64, bounds Array(Float64),
+      counts AggregateFunction(sumForEach, Array(UInt64)), points SimpleAggregateFunction(sum, UInt64)`,
+    engine: 'AggregatingMergeTree ORDER BY (name, key, trusted, minute, variant, bounds)',
+    source: 'histogram',
+    select: (histograms) => `SELECT MetricName AS name, key, Attributes[key] AS variant, ${TRUSTED} AS trusted, toInt64(floor(${POINT_MS} / 60000)) AS minute,
+        ExplicitBounds AS bounds, sumForEachState(BucketCounts) AS counts, toUInt64(count()) AS points
+      FROM ${histograms} ARRAY JOIN mapKeys(Attributes) AS key
+      WHERE AggregationTemporality = 1 AND length(BucketCounts) > 0
+      GROUP BY name, key, variant, trusted, minute, bounds`,
+  },
 ];
+
+/**
+ * What an earlier version created and nothing reads any more (the downstream spans with their
+ * attribute map, before `variant_lens_downstream_by_key`): dropped, view first, so that it stops
+ * costing every insert.
+ */
+const RETIRED = [
+  ['VIEW', 'variant_lens_downstream_spans_mv'],
+  ['TABLE', 'variant_lens_downstream_spans'],
+] as const;
+
+function sourceOf(db: string, table: AnalysisTable): string {
+  return `${db}.${EXPORTER_TABLES[table.source ?? 'traces']}`;
+}
 
 /**
  * The DDL of the analysis tables and their views for `database`, in order: what `ensureAnalysisTables`
@@ -104,27 +162,33 @@ const TABLES: readonly AnalysisTable[] = [
  */
 export function analysisDdl(database: string): string[] {
   const db = quoteIdentifier(database);
-  const traces = `${db}.${EXPORTER_TABLES.traces}`;
+  return [...RETIRED.map(([kind, name]) => `DROP ${kind} IF EXISTS ${db}.${name}`), ...tableDdl(db)];
+}
+
+function tableDdl(db: string): string[] {
   return TABLES.flatMap((t) => [
     `CREATE TABLE IF NOT EXISTS ${db}.${t.name} (${t.columns}) ENGINE = ${t.engine}`,
-    `CREATE MATERIALIZED VIEW IF NOT EXISTS ${db}.${t.name}_mv TO ${db}.${t.name} AS ${t.select(traces)}`,
+    `CREATE MATERIALIZED VIEW IF NOT EXISTS ${db}.${t.name}_mv TO ${db}.${t.name} AS ${t.select(sourceOf(db, t))}`,
   ]);
 }
 
 /**
  * Creates the analysis tables and their views in `database` when missing, and fills a table it
- * creates with the spans already in `otel_traces` (those stored before its view existed).
- * Idempotent; two processes doing it at once at worst write spans twice, which reads ignore.
+ * creates with the rows already in the exporter's tables (those stored before its view existed).
+ * Idempotent. A row inserted while a table is being backfilled, or a backfill run by two
+ * processes at once, is written twice: reads ignore that for spans (one row per span, FINAL), but
+ * a metric point written twice into the metric rollups counts twice, as a point the exporter
+ * resends does. That window is once per database, when the rollups are first created.
  */
 export async function ensureAnalysisTables(client: ClickHouseClient, database: string): Promise<void> {
   const db = quoteIdentifier(database);
-  const traces = `${db}.${EXPORTER_TABLES.traces}`;
-  const ddl = analysisDdl(database);
+  for (const [kind, name] of RETIRED) await client.command({ query: `DROP ${kind} IF EXISTS ${db}.${name}` });
+  const ddl = tableDdl(db);
   for (const [i, table] of TABLES.entries()) {
     const existing = await client.query({ query: `EXISTS TABLE ${db}.${table.name}`, format: 'JSONEachRow' });
     const [row] = await existing.json<{ result: number | string }>();
     for (const statement of ddl.slice(2 * i, 2 * i + 2)) await client.command({ query: statement });
     // After the view: a span inserted meanwhile is in the table twice, never missing.
-    if (Number(row?.result) === 0) await client.command({ query: `INSERT INTO ${db}.${table.name} ${table.select(traces)}` });
+    if (Number(row?.result) === 0) await client.command({ query: `INSERT INTO ${db}.${table.name} ${table.select(sourceOf(db, table))}` });
   }
 }
