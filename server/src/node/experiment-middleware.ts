@@ -14,13 +14,12 @@ import { ATTR_SESSION_ID } from '../../../common/src/semconv.js';
 import { isSessionId } from '../../../common/src/session-id.js';
 import { isValidVisitorId, MAX_VISITOR_ID_LENGTH } from '../../../common/src/visitor-id.js';
 import { requestState, setRequestState } from './request-state.js';
+import { instrumentRecorder, servedMetricsOf } from './served-metrics.js';
 import type { ExperimentContext, ExperimentMiddlewareOptions, Experiments } from './types.js';
 import { TelemetryShapes, VisitorCache, type VisitorDecision } from './visitor-decisions.js';
 
 /** Instrumentation scope of the spans and metrics of `variant-lens/node`. */
 export const SCOPE = 'variant-lens';
-/** Millisecond buckets of `recommendation.latency`, from sub-millisecond cache hits to multi-second stalls. */
-export const LATENCY_BUCKETS_MS = [0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000];
 /** On the server span of a request without a visitor: the inbound claims that named real variants, `key=value`. */
 export const UNVERIFIED_BAGGAGE_ATTRIBUTE = 'variant_lens.unverified.baggage';
 /**
@@ -55,12 +54,8 @@ export function experimentMiddleware(options: ExperimentMiddlewareOptions): Requ
   const mismatches = meter.createCounter('experiment.baggage_mismatch', {
     description: 'Requests whose inbound baggage disagreed with the server-side assignment',
   });
-  const impressions = meter.createCounter('recommendation.impressions', { description: 'Number of recommendations shown to users' });
-  const latency = meter.createHistogram('recommendation.latency', {
-    description: 'Time to generate recommendations',
-    unit: 'ms',
-    advice: { explicitBucketBoundaries: LATENCY_BUCKETS_MS },
-  });
+  // startTelemetry's meter aggregates impressions and latency per assignment itself; any other meter gets instruments.
+  const served = servedMetricsOf(options.meter ?? metrics.getMeterProvider()) ?? instrumentRecorder(meter);
   const shapes = new TelemetryShapes(experiments, ROOT_CONTEXT);
   const visitors = new VisitorCache(options.visitorCacheSize ?? DEFAULT_VISITOR_CACHE_SIZE);
   return (req, res, next) => {
@@ -126,7 +121,7 @@ export function experimentMiddleware(options: ExperimentMiddlewareOptions): Requ
     }
     if (!annotate) endOnFinish(req, res, span, options.spanName === undefined);
     const otelContext = annotate ? trusted : trace.setSpan(trusted, span);
-    setRequestState(req, { experimentContext, shape, otelContext, startedAt, tracer, impressions, latency, sessionId: sessionOf(inbound) });
+    setRequestState(req, { experimentContext, shape, otelContext, startedAt, tracer, served, sessionId: sessionOf(inbound) });
     context.with(otelContext, next);
   };
 }

@@ -1,5 +1,6 @@
-import type { Context, Counter, Histogram, Tracer } from '@opentelemetry/api';
+import type { Context, Tracer } from '@opentelemetry/api';
 import type { Request } from 'express';
+import type { ServedMetricsRecorder } from './served-metrics.js';
 import type { ExperimentContext } from './types.js';
 import type { TelemetryShape } from './visitor-decisions.js';
 
@@ -13,8 +14,8 @@ export interface RequestState {
   /** What the request's spans and metrics carry, derived from the experiment context. */
   readonly shape: TelemetryShape;
   readonly tracer: Tracer;
-  readonly impressions: Counter;
-  readonly latency: Histogram;
+  /** Where the impressions and latency of a served list are recorded. */
+  readonly served: ServedMetricsRecorder;
   /** The visit's `session.id` from the inbound baggage (the browser SDK's), recorded on the request span. */
   readonly sessionId: string | undefined;
 }
