@@ -107,11 +107,10 @@ export function experimentMiddleware(options: ExperimentMiddlewareOptions): Requ
     } else {
       const url = req.originalUrl;
       const query = url.indexOf('?');
-      span = tracer.startSpan(
-        options.spanName ?? `${req.method} ${req.baseUrl}`,
-        { kind: SpanKind.SERVER, attributes: { 'http.request.method': req.method, 'url.path': query === -1 ? url : url.slice(0, query) } },
-        trusted,
-      );
+      // Attributes set after start: startSpan would validate and copy them twice before the span copies them.
+      span = tracer.startSpan(options.spanName ?? `${req.method} ${req.baseUrl}`, SERVER_SPAN, trusted);
+      span.setAttribute('http.request.method', req.method);
+      span.setAttribute('url.path', query === -1 ? url : url.slice(0, query));
     }
     if (unverifiedClaims.length > 0) span.setAttribute(UNVERIFIED_BAGGAGE_ATTRIBUTE, [...unverifiedClaims]);
     if (experimentContext.mismatchedKeys.length > 0) {
@@ -127,6 +126,7 @@ export function experimentMiddleware(options: ExperimentMiddlewareOptions): Requ
 }
 
 const NOTHING_FORCED: Readonly<Record<string, string>> = Object.freeze({});
+const SERVER_SPAN = Object.freeze({ kind: SpanKind.SERVER });
 const NO_CLAIMS: readonly string[] = Object.freeze([]);
 const NO_ENTRIES: readonly (readonly [string, string])[] = Object.freeze([]);
 const NO_BAGGAGE_ENTRIES: readonly [string, BaggageEntry][] = Object.freeze([]) as readonly [string, BaggageEntry][];
