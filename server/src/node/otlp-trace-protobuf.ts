@@ -11,67 +11,100 @@ import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace-base';
  * piece of a request's telemetry cost in the Express benchmark (bench/RESULTS.md).
  */
 export function encodeTraceRequest(spans: readonly ReadableSpan[]): Uint8Array {
-  const writer = new ProtobufWriter(estimatedSize);
-  // Spans grouped by resource, then by instrumentation scope, by identity and in first-seen order.
-  const resources = new Map<ReadableSpan['resource'], Map<ReadableSpan['instrumentationScope'], ReadableSpan[]>>();
-  for (const span of spans) {
-    let scopes = resources.get(span.resource);
+  const batch = new EncodedSpanBatch();
+  for (const span of spans) batch.add(span);
+  return batch.take() ?? new Uint8Array(0);
+}
+
+type Resource = ReadableSpan['resource'];
+type Scope = ReadableSpan['instrumentationScope'];
+
+/**
+ * Spans encoded as they end, kept as bytes grouped by resource and instrumentation scope
+ * (by identity, in first-seen order), until `take` frames them as one
+ * `ExportTraceServiceRequest` — the bytes `encodeTraceRequest` gives for the same spans. A
+ * processor that encodes at the end of each span holds no span objects between exports, so
+ * they die young and the garbage collector never copies or promotes them.
+ */
+export class EncodedSpanBatch {
+  private groups = new Map<Resource, Map<Scope, ProtobufWriter>>();
+  /** Spans added since the last `take`. */
+  spans = 0;
+  /** Their encoded bytes. */
+  bytes = 0;
+
+  add(span: ReadableSpan): void {
+    let scopes = this.groups.get(span.resource);
     if (scopes === undefined) {
       scopes = new Map();
-      resources.set(span.resource, scopes);
+      this.groups.set(span.resource, scopes);
     }
-    const list = scopes.get(span.instrumentationScope);
-    if (list === undefined) scopes.set(span.instrumentationScope, [span]);
-    else list.push(span);
+    let writer = scopes.get(span.instrumentationScope);
+    if (writer === undefined) {
+      writer = new ProtobufWriter(MIN_BUFFER_BYTES);
+      scopes.set(span.instrumentationScope, writer);
+    }
+    const before = writer.length;
+    writer.tag(2, LENGTH_DELIMITED);
+    writeSpan(writer, span);
+    this.bytes += writer.length - before;
+    this.spans += 1;
   }
-  for (const [resource, scopes] of resources) {
-    writer.tag(1, LENGTH_DELIMITED);
-    const resourceSpans = writer.begin();
-    writer.tag(1, LENGTH_DELIMITED);
-    const resourceMessage = writer.begin();
-    writeAttributes(writer, resource.attributes, 1);
-    writer.tag(2, VARINT);
-    writer.varint(0);
-    writer.end(resourceMessage);
-    for (const list of scopes.values()) {
-      const scope = list[0]!.instrumentationScope;
-      writer.tag(2, LENGTH_DELIMITED);
-      const scopeSpans = writer.begin();
+
+  /** The request of every span added since the last call, or undefined when there were none. */
+  take(): Uint8Array | undefined {
+    if (this.spans === 0) return undefined;
+    const groups = this.groups;
+    this.groups = new Map();
+    const writer = new ProtobufWriter(this.bytes + FRAMING_BYTES);
+    this.spans = 0;
+    this.bytes = 0;
+    for (const [resource, scopes] of groups) {
       writer.tag(1, LENGTH_DELIMITED);
-      const scopeMessage = writer.begin();
+      const resourceSpans = writer.begin();
       writer.tag(1, LENGTH_DELIMITED);
-      writer.string(scope.name);
-      if (scope.version) {
+      const resourceMessage = writer.begin();
+      writeAttributes(writer, resource.attributes, 1);
+      writer.tag(2, VARINT);
+      writer.varint(0);
+      writer.end(resourceMessage);
+      for (const [scope, spans] of scopes) {
         writer.tag(2, LENGTH_DELIMITED);
-        writer.string(scope.version);
+        const scopeSpans = writer.begin();
+        writeScope(writer, scope);
+        writer.raw(spans.finish());
+        if (scope.schemaUrl) {
+          writer.tag(3, LENGTH_DELIMITED);
+          writer.string(scope.schemaUrl);
+        }
+        writer.end(scopeSpans);
       }
-      const { attributes, droppedAttributesCount } = scope as { attributes?: Attributes; droppedAttributesCount?: number };
-      if (attributes) writeAttributes(writer, attributes, 3);
-      if (droppedAttributesCount) {
-        writer.tag(4, VARINT);
-        writer.varint(droppedAttributesCount);
-      }
-      writer.end(scopeMessage);
-      for (const span of list) {
-        writer.tag(2, LENGTH_DELIMITED);
-        writeSpan(writer, span);
-      }
-      if (scope.schemaUrl) {
+      if (resource.schemaUrl) {
         writer.tag(3, LENGTH_DELIMITED);
-        writer.string(scope.schemaUrl);
+        writer.string(resource.schemaUrl);
       }
-      writer.end(scopeSpans);
+      writer.end(resourceSpans);
     }
-    if (resource.schemaUrl) {
-      writer.tag(3, LENGTH_DELIMITED);
-      writer.string(resource.schemaUrl);
-    }
-    writer.end(resourceSpans);
+    return writer.finish();
   }
-  const bytes = writer.finish();
-  // The next batch starts with room for one like this, so a steady stream never grows a buffer.
-  estimatedSize = Math.max(MIN_BUFFER_BYTES, bytes.length + (bytes.length >> 3));
-  return bytes;
+}
+
+function writeScope(writer: ProtobufWriter, scope: Scope): void {
+  writer.tag(1, LENGTH_DELIMITED);
+  const message = writer.begin();
+  writer.tag(1, LENGTH_DELIMITED);
+  writer.string(scope.name);
+  if (scope.version) {
+    writer.tag(2, LENGTH_DELIMITED);
+    writer.string(scope.version);
+  }
+  const { attributes, droppedAttributesCount } = scope as { attributes?: Attributes; droppedAttributesCount?: number };
+  if (attributes) writeAttributes(writer, attributes, 3);
+  if (droppedAttributesCount) {
+    writer.tag(4, VARINT);
+    writer.varint(droppedAttributesCount);
+  }
+  writer.end(message);
 }
 
 const VARINT = 0;
@@ -82,9 +115,10 @@ const FIXED32 = 5;
 const FLAGS_HAS_IS_REMOTE = 0x100;
 const FLAGS_IS_REMOTE = 0x200;
 const MIN_BUFFER_BYTES = 4096;
+/** Room for the resource and scope messages around a batch's spans. */
+const FRAMING_BYTES = 1024;
 const MIN_INT64 = -(2 ** 63);
 const MAX_INT64 = 2 ** 63;
-let estimatedSize = MIN_BUFFER_BYTES;
 
 function writeSpan(writer: ProtobufWriter, span: ReadableSpan): void {
   const message = writer.begin();
@@ -257,6 +291,17 @@ class ProtobufWriter {
 
   finish(): Uint8Array {
     return this.buffer.subarray(0, this.pos);
+  }
+
+  get length(): number {
+    return this.pos;
+  }
+
+  /** Bytes already encoded, as they are. */
+  raw(bytes: Uint8Array): void {
+    this.reserve(bytes.length);
+    this.buffer.set(bytes, this.pos);
+    this.pos += bytes.length;
   }
 
   /** Starts a length-delimited message; `end` with what it returns. */

@@ -50,20 +50,25 @@ export class ProtobufSpanExporter implements SpanExporter {
   }
 
   export(spans: ReadableSpan[], resultCallback: (result: ExportResult) => void): void {
-    if (this.stopped) {
-      resultCallback({ code: ExportResultCode.FAILED, error: new Error('Exporter has been shut down') });
-      return;
-    }
-    const body = encodeTraceRequest(spans);
-    const sent = this.send(body).then((outcome) => {
-      if (outcome.status === 'success') resultCallback({ code: ExportResultCode.SUCCESS });
-      else {
-        diag.warn(`variant-lens: span export to ${this.url.href} failed: ${outcome.error.message}`);
-        resultCallback({ code: ExportResultCode.FAILED, error: outcome.error });
-      }
+    void this.sendEncoded(encodeTraceRequest(spans)).then(resultCallback);
+  }
+
+  /** Sends a request already encoded (`EncodedSpanBatch`); the result, never a throw. */
+  sendEncoded(body: Uint8Array): Promise<ExportResult> {
+    if (this.stopped) return Promise.resolve({ code: ExportResultCode.FAILED, error: new Error('Exporter has been shut down') });
+    const sent = this.send(body).then((outcome): ExportResult => {
+      if (outcome.status === 'success') return { code: ExportResultCode.SUCCESS };
+      diag.warn(`variant-lens: span export to ${this.url.href} failed: ${outcome.error.message}`);
+      return { code: ExportResultCode.FAILED, error: outcome.error };
     });
-    const tracked = sent.finally(() => this.pending.delete(tracked));
+    const tracked = sent.then(() => undefined).finally(() => this.pending.delete(tracked));
     this.pending.add(tracked);
+    return sent;
+  }
+
+  /** Exports under way (sending or waiting to retry). */
+  get inFlight(): number {
+    return this.pending.size;
   }
 
   async forceFlush(): Promise<void> {
