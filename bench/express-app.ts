@@ -11,6 +11,12 @@ import type { Express } from 'express';
 const mode = process.argv[2];
 const collectorUrl = process.env.COLLECTOR_URL ?? 'http://127.0.0.1:4318';
 const items = Array.from({ length: 10 }, (_, i) => ({ contentId: `story-${i + 1}`, title: `Story ${i + 1}`, url: `/stories/${i + 1}`, position: i + 1 }));
+/**
+ * The app's ranker, the same in every setup: it takes who the list is for (the user id, or
+ * with variant-lens the variant) and returns the list. Every setup reads the user id from the
+ * query, as any recommender must; only variant-lens does more with it.
+ */
+const rank = (_forWhom: string | undefined) => items;
 
 /** Exports what the setup still holds; set by the setups that export. */
 let flush: () => Promise<void> = () => Promise.resolve();
@@ -33,16 +39,16 @@ async function createApp(): Promise<Express> {
     registerInstrumentations({ instrumentations: [new HttpInstrumentation(), new ExpressInstrumentation()] });
     const express = (await import('express')).default;
     const app = express();
-    app.get('/api/recommendations', (_req, res) => {
-      res.json({ recommendations: items });
+    app.get('/api/recommendations', (req, res) => {
+      res.json({ recommendations: rank(String(req.query.userId ?? '')) });
     });
     return app;
   }
   const express = (await import('express')).default;
   const app = express();
   if (mode === 'plain') {
-    app.get('/api/recommendations', (_req, res) => {
-      res.json({ recommendations: items });
+    app.get('/api/recommendations', (req, res) => {
+      res.json({ recommendations: rank(String(req.query.userId ?? '')) });
     });
     return app;
   }
@@ -52,8 +58,9 @@ async function createApp(): Promise<Express> {
   const experiments = loadExperiments(process.env.EXPERIMENTS_FILE ?? 'config/experiments.json');
   app.use('/api', experimentMiddleware({ experiments, visitorId: (req) => String(req.query.userId ?? '') || undefined }));
   app.get('/api/recommendations', (req, res) => {
-    getExperimentContext(req);
-    res.json({ ...recordServed(req, { count: items.length, contentIds: items.map((i) => i.contentId) }), recommendations: items });
+    const { experiments: variants } = getExperimentContext(req);
+    const list = rank(variants['rec_algorithm_v3']);
+    res.json({ ...recordServed(req, { count: list.length, contentIds: list.map((i) => i.contentId) }), recommendations: list });
   });
   return app;
 }

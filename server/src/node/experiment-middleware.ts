@@ -14,13 +14,12 @@ import { ATTR_SESSION_ID } from '../../../common/src/semconv.js';
 import { isSessionId } from '../../../common/src/session-id.js';
 import { isValidVisitorId, MAX_VISITOR_ID_LENGTH } from '../../../common/src/visitor-id.js';
 import { requestState, setRequestState } from './request-state.js';
+import { instrumentRecorder, servedMetricsOf } from './served-metrics.js';
 import type { ExperimentContext, ExperimentMiddlewareOptions, Experiments } from './types.js';
 import { TelemetryShapes, VisitorCache, type VisitorDecision } from './visitor-decisions.js';
 
 /** Instrumentation scope of the spans and metrics of `variant-lens/node`. */
 export const SCOPE = 'variant-lens';
-/** Millisecond buckets of `recommendation.latency`, from sub-millisecond cache hits to multi-second stalls. */
-export const LATENCY_BUCKETS_MS = [0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000];
 /** On the server span of a request without a visitor: the inbound claims that named real variants, `key=value`. */
 export const UNVERIFIED_BAGGAGE_ATTRIBUTE = 'variant_lens.unverified.baggage';
 /**
@@ -55,12 +54,8 @@ export function experimentMiddleware(options: ExperimentMiddlewareOptions): Requ
   const mismatches = meter.createCounter('experiment.baggage_mismatch', {
     description: 'Requests whose inbound baggage disagreed with the server-side assignment',
   });
-  const impressions = meter.createCounter('recommendation.impressions', { description: 'Number of recommendations shown to users' });
-  const latency = meter.createHistogram('recommendation.latency', {
-    description: 'Time to generate recommendations',
-    unit: 'ms',
-    advice: { explicitBucketBoundaries: LATENCY_BUCKETS_MS },
-  });
+  // startTelemetry's meter aggregates impressions and latency per assignment itself; any other meter gets instruments.
+  const served = servedMetricsOf(options.meter ?? metrics.getMeterProvider()) ?? instrumentRecorder(meter);
   const shapes = new TelemetryShapes(experiments, ROOT_CONTEXT);
   const visitors = new VisitorCache(options.visitorCacheSize ?? DEFAULT_VISITOR_CACHE_SIZE);
   return (req, res, next) => {
@@ -112,11 +107,10 @@ export function experimentMiddleware(options: ExperimentMiddlewareOptions): Requ
     } else {
       const url = req.originalUrl;
       const query = url.indexOf('?');
-      span = tracer.startSpan(
-        options.spanName ?? `${req.method} ${req.baseUrl}`,
-        { kind: SpanKind.SERVER, attributes: { 'http.request.method': req.method, 'url.path': query === -1 ? url : url.slice(0, query) } },
-        trusted,
-      );
+      // Attributes set after start: startSpan would validate and copy them twice before the span copies them.
+      span = tracer.startSpan(options.spanName ?? `${req.method} ${req.baseUrl}`, SERVER_SPAN, trusted);
+      span.setAttribute('http.request.method', req.method);
+      span.setAttribute('url.path', query === -1 ? url : url.slice(0, query));
     }
     if (unverifiedClaims.length > 0) span.setAttribute(UNVERIFIED_BAGGAGE_ATTRIBUTE, [...unverifiedClaims]);
     if (experimentContext.mismatchedKeys.length > 0) {
@@ -126,12 +120,13 @@ export function experimentMiddleware(options: ExperimentMiddlewareOptions): Requ
     }
     if (!annotate) endOnFinish(req, res, span, options.spanName === undefined);
     const otelContext = annotate ? trusted : trace.setSpan(trusted, span);
-    setRequestState(req, { experimentContext, shape, otelContext, startedAt, tracer, impressions, latency, sessionId: sessionOf(inbound) });
+    setRequestState(req, { experimentContext, shape, otelContext, startedAt, tracer, served, sessionId: sessionOf(inbound) });
     context.with(otelContext, next);
   };
 }
 
 const NOTHING_FORCED: Readonly<Record<string, string>> = Object.freeze({});
+const SERVER_SPAN = Object.freeze({ kind: SpanKind.SERVER });
 const NO_CLAIMS: readonly string[] = Object.freeze([]);
 const NO_ENTRIES: readonly (readonly [string, string])[] = Object.freeze([]);
 const NO_BAGGAGE_ENTRIES: readonly [string, BaggageEntry][] = Object.freeze([]) as readonly [string, BaggageEntry][];

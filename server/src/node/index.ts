@@ -4,7 +4,8 @@
  */
 export { startTelemetry } from './start-telemetry.js';
 export { loadExperiments } from './load-experiments.js';
-export { experimentMiddleware, experimentMetricAttributes, getExperimentContext, LATENCY_BUCKETS_MS } from './experiment-middleware.js';
+export { experimentMiddleware, experimentMetricAttributes, getExperimentContext } from './experiment-middleware.js';
+export { LATENCY_BUCKETS_MS } from './served-metrics.js';
 export { recordServed } from './record-served.js';
 export { ExperimentBaggageSpanProcessor, UNVERIFIED_ATTRIBUTE } from './experiment-baggage-span-processor.js';
 export type {

@@ -1,5 +1,5 @@
 import { ATTR } from '../../../common/src/semconv.js';
-import { SpanKind, type Attributes } from '@opentelemetry/api';
+import { SpanKind } from '@opentelemetry/api';
 import type { Request } from 'express';
 import { newRequestId } from './request-id.js';
 import { requestState } from './request-state.js';
@@ -23,19 +23,20 @@ export function recordServed(req: Request, served: ServedList): ServedExperiment
   const { experimentContext: visitor, shape } = state;
   const count = Number.isFinite(served.count) && served.count >= 0 ? Math.floor(served.count) : 0;
   const requestId = newRequestId();
-  const attributes: Attributes = served.attributes === undefined ? {} : { ...served.attributes };
-  attributes['recommendation.request_id'] = requestId;
-  attributes['recommendation.count'] = count;
-  if (visitor.visitorId !== undefined) attributes['user.id'] = visitor.visitorId;
+  // Attributes are set on the started span rather than passed to startSpan, which would
+  // validate and copy them (and the content ids) twice more before the span copies them again.
+  const span = state.tracer.startSpan('recommendation.request', { kind: SpanKind.INTERNAL, startTime: state.startedAt }, state.otelContext);
+  if (served.attributes !== undefined) span.setAttributes(served.attributes);
+  span.setAttribute('recommendation.request_id', requestId);
+  span.setAttribute('recommendation.count', count);
+  if (visitor.visitorId !== undefined) span.setAttribute('user.id', visitor.visitorId);
   // The visit it was served in: a click from another session does not count for it.
-  if (state.sessionId !== undefined) attributes[ATTR.SESSION_ID] = state.sessionId;
-  if (served.contentIds !== undefined) attributes['recommendation.content_ids'] = served.contentIds.slice(0, MAX_CONTENT_IDS).map(String);
+  if (state.sessionId !== undefined) span.setAttribute(ATTR.SESSION_ID, state.sessionId);
+  if (served.contentIds !== undefined) span.setAttribute('recommendation.content_ids', contentIdsOf(served.contentIds));
   // Forced (QA) visitors are not randomised: the analysis leaves them out by this mark and the reasons.
-  if (shape.forced) attributes[ATTR.EXPERIMENT_FORCED] = true;
-  const span = state.tracer.startSpan('recommendation.request', { kind: SpanKind.INTERNAL, attributes, startTime: state.startedAt }, state.otelContext);
+  if (shape.forced) span.setAttribute(ATTR.EXPERIMENT_FORCED, true);
   for (const event of shape.flagEvents) span.addEvent('feature_flag.evaluation', event);
-  state.impressions.add(count, shape.metricAttributes);
-  state.latency.record(performance.now() - state.startedAt, shape.metricAttributes);
+  state.served.record(shape.metricAttributes, count, performance.now() - state.startedAt);
   const spanContext = span.spanContext();
   const recording = span.isRecording();
   span.end();
@@ -45,4 +46,10 @@ export function recordServed(req: Request, served: ServedList): ServedExperiment
     baggage: visitor.baggage,
     trace: recording ? { traceId: spanContext.traceId, spanId: spanContext.spanId } : null,
   };
+}
+
+/** The content ids as strings, at most MAX_CONTENT_IDS; the list itself when it already is one (the span copies it). */
+function contentIdsOf(ids: readonly unknown[]): string[] {
+  if (ids.length <= MAX_CONTENT_IDS && ids.every((id) => typeof id === 'string')) return ids as string[];
+  return ids.slice(0, MAX_CONTENT_IDS).map(String);
 }

@@ -3,19 +3,19 @@ import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-ho
 import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
 import { AggregationTemporalityPreference } from '@opentelemetry/exporter-metrics-otlp-http';
 import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
-import { BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
 import { ExperimentBaggageSpanProcessor } from './experiment-baggage-span-processor.js';
 import { SCOPE } from './experiment-middleware.js';
+import { EncodingSpanProcessor } from './encoding-span-processor.js';
+import { ProtobufSpanExporter } from './protobuf-span-exporter.js';
+import { ServedMetricsProducer, useServedMetrics } from './served-metrics.js';
 import type { RunningTelemetry, TelemetryOptions } from './types.js';
 
 const DEFAULT_METRIC_INTERVAL_MS = 5000;
 /** Short, so a trace is readable on the collector within a second. */
 const DEFAULT_SPAN_DELAY_MS = 500;
-/** Spans waiting for export; beyond this the batch processor drops (the SDK's default is 2,048). */
-const SPAN_QUEUE_SIZE = 16_384;
 
 function collectorBase(raw: string): string {
   let url: URL;
@@ -32,7 +32,8 @@ function collectorBase(raw: string): string {
  * OpenTelemetry for an app that has none yet: tracer and meter providers, W3C trace-context
  * and baggage propagators, the async-hooks context manager, OTLP/HTTP protobuf exporters to
  * the collector with the service token (protobuf: a third of JSON's CPU per span and half its
- * bytes, measured in bench/RESULTS.md), and the experiment baggage span processor — all
+ * bytes, measured in bench/RESULTS.md; spans encoded as they end by `EncodingSpanProcessor`,
+ * impressions and latency aggregated per assignment by `ServedMetricsProducer`), and the experiment baggage span processor — all
  * registered globally, so `experimentMiddleware` and `recordServed` find them. An app with
  * its own OpenTelemetry SDK adds `ExperimentBaggageSpanProcessor` to it instead.
  */
@@ -48,21 +49,24 @@ export function startTelemetry(options: TelemetryOptions): RunningTelemetry {
     resource,
     spanProcessors: [
       new ExperimentBaggageSpanProcessor(),
-      new BatchSpanProcessor(new OTLPTraceExporter({ url: `${base}/v1/traces`, headers }), {
-        scheduledDelayMillis: options.spanDelayMs ?? DEFAULT_SPAN_DELAY_MS,
-        maxQueueSize: SPAN_QUEUE_SIZE,
-      }),
+      new EncodingSpanProcessor(new ProtobufSpanExporter({ url: `${base}/v1/traces`, headers }), { scheduledDelayMs: options.spanDelayMs ?? DEFAULT_SPAN_DELAY_MS }),
     ],
   });
+  // Delta temporality: the served-metrics producer's data points are deltas, as the SDK's would be under it.
+  const served = new ServedMetricsProducer({ name: SCOPE });
   const meterProvider = new MeterProvider({
     resource,
     readers: [
       new PeriodicExportingMetricReader({
         exporter: new OTLPMetricExporter({ url: `${base}/v1/metrics`, headers, temporalityPreference: AggregationTemporalityPreference.DELTA }),
         exportIntervalMillis: options.metricIntervalMs ?? DEFAULT_METRIC_INTERVAL_MS,
+        metricProducers: [served],
       }),
     ],
   });
+  const meter = meterProvider.getMeter(SCOPE);
+  useServedMetrics(meterProvider, served);
+  useServedMetrics(meter, served);
   const contextManager = new AsyncLocalStorageContextManager().enable();
   context.setGlobalContextManager(contextManager);
   propagation.setGlobalPropagator(new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] }));
@@ -71,7 +75,7 @@ export function startTelemetry(options: TelemetryOptions): RunningTelemetry {
   let stopped: Promise<void> | undefined;
   return {
     tracer: tracerProvider.getTracer(SCOPE),
-    meter: meterProvider.getMeter(SCOPE),
+    meter,
     async flush() {
       await tracerProvider.forceFlush();
       await meterProvider.forceFlush();

@@ -50,7 +50,8 @@ const RETRYABLE_STATUS = new Set([429, 502, 503, 504]);
 
 type ForwardResult = { status: 'success' } | { status: 'retryable'; retryAfterMs?: number } | { status: 'failure'; reason: string };
 
-function retryAfterMs(header: string | null): number | undefined {
+/** A `Retry-After` header (seconds or an HTTP date) in ms from now; undefined when absent or unreadable. */
+export function retryAfterMs(header: string | null): number | undefined {
   if (header === null) return undefined;
   const seconds = Number(header);
   if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);

@@ -1,0 +1,454 @@
+import type { AttributeValue, Attributes, HrTime, Link, SpanContext, SpanStatus } from '@opentelemetry/api';
+import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace-base';
+
+/**
+ * OTLP/protobuf `ExportTraceServiceRequest` bytes of a batch of finished spans, written in one
+ * pass straight from the `ReadableSpan`s. The bytes are those of the OpenTelemetry JS
+ * serializer (`ProtobufTraceSerializer` of `@opentelemetry/otlp-transformer`), field for field
+ * and in the same order (test: otlp-trace-protobuf.test.ts compares them); what it saves is
+ * that serializer's first pass, which walks every span once more only to size the buffer,
+ * its string encoding in JavaScript, and a new array per id. It was the largest single
+ * piece of a request's telemetry cost in the Express benchmark (bench/RESULTS.md).
+ */
+export function encodeTraceRequest(spans: readonly ReadableSpan[]): Uint8Array {
+  const batch = new EncodedSpanBatch();
+  for (const span of spans) batch.add(span);
+  return batch.take() ?? new Uint8Array(0);
+}
+
+type Resource = ReadableSpan['resource'];
+type Scope = ReadableSpan['instrumentationScope'];
+
+/**
+ * Spans encoded as they end, kept as bytes grouped by resource and instrumentation scope
+ * (by identity, in first-seen order), until `take` frames them as one
+ * `ExportTraceServiceRequest` — the bytes `encodeTraceRequest` gives for the same spans. A
+ * processor that encodes at the end of each span holds no span objects between exports, so
+ * they die young and the garbage collector never copies or promotes them.
+ */
+export class EncodedSpanBatch {
+  private groups = new Map<Resource, Map<Scope, ProtobufWriter>>();
+  /** Spans added since the last `take`. */
+  spans = 0;
+  /** Their encoded bytes. */
+  bytes = 0;
+
+  add(span: ReadableSpan): void {
+    let scopes = this.groups.get(span.resource);
+    if (scopes === undefined) {
+      scopes = new Map();
+      this.groups.set(span.resource, scopes);
+    }
+    let writer = scopes.get(span.instrumentationScope);
+    if (writer === undefined) {
+      writer = new ProtobufWriter(MIN_BUFFER_BYTES);
+      scopes.set(span.instrumentationScope, writer);
+    }
+    const before = writer.length;
+    writer.tag(2, LENGTH_DELIMITED);
+    writeSpan(writer, span);
+    this.bytes += writer.length - before;
+    this.spans += 1;
+  }
+
+  /** The request of every span added since the last call, or undefined when there were none. */
+  take(): Uint8Array | undefined {
+    if (this.spans === 0) return undefined;
+    const groups = this.groups;
+    this.groups = new Map();
+    const writer = new ProtobufWriter(this.bytes + FRAMING_BYTES);
+    this.spans = 0;
+    this.bytes = 0;
+    for (const [resource, scopes] of groups) {
+      writer.tag(1, LENGTH_DELIMITED);
+      const resourceSpans = writer.begin();
+      writer.tag(1, LENGTH_DELIMITED);
+      const resourceMessage = writer.begin();
+      writeAttributes(writer, resource.attributes, 1);
+      writer.tag(2, VARINT);
+      writer.varint(0);
+      writer.end(resourceMessage);
+      for (const [scope, spans] of scopes) {
+        writer.tag(2, LENGTH_DELIMITED);
+        const scopeSpans = writer.begin();
+        writeScope(writer, scope);
+        writer.raw(spans.finish());
+        if (scope.schemaUrl) {
+          writer.tag(3, LENGTH_DELIMITED);
+          writer.string(scope.schemaUrl);
+        }
+        writer.end(scopeSpans);
+      }
+      if (resource.schemaUrl) {
+        writer.tag(3, LENGTH_DELIMITED);
+        writer.string(resource.schemaUrl);
+      }
+      writer.end(resourceSpans);
+    }
+    return writer.finish();
+  }
+}
+
+function writeScope(writer: ProtobufWriter, scope: Scope): void {
+  writer.tag(1, LENGTH_DELIMITED);
+  const message = writer.begin();
+  writer.tag(1, LENGTH_DELIMITED);
+  writer.string(scope.name);
+  if (scope.version) {
+    writer.tag(2, LENGTH_DELIMITED);
+    writer.string(scope.version);
+  }
+  const { attributes, droppedAttributesCount } = scope as { attributes?: Attributes; droppedAttributesCount?: number };
+  if (attributes) writeAttributes(writer, attributes, 3);
+  if (droppedAttributesCount) {
+    writer.tag(4, VARINT);
+    writer.varint(droppedAttributesCount);
+  }
+  writer.end(message);
+}
+
+const VARINT = 0;
+const FIXED64 = 1;
+const LENGTH_DELIMITED = 2;
+const FIXED32 = 5;
+/** W3C trace flags sit in the low byte of `Span.flags`; these two say whether the parent was remote. */
+const FLAGS_HAS_IS_REMOTE = 0x100;
+const FLAGS_IS_REMOTE = 0x200;
+const MIN_BUFFER_BYTES = 4096;
+/** Room for the resource and scope messages around a batch's spans. */
+const FRAMING_BYTES = 1024;
+const MIN_INT64 = -(2 ** 63);
+const MAX_INT64 = 2 ** 63;
+
+function writeSpan(writer: ProtobufWriter, span: ReadableSpan): void {
+  const message = writer.begin();
+  const context = span.spanContext();
+  writeIds(writer, context);
+  const parent = span.parentSpanContext;
+  if (parent?.spanId) {
+    writer.tag(4, LENGTH_DELIMITED);
+    writer.hex(parent.spanId);
+  }
+  writer.tag(5, LENGTH_DELIMITED);
+  writer.string(span.name);
+  // The API's kinds start at 0 (INTERNAL), the protocol's at 1: 0 is "unspecified" there.
+  const kind = span.kind === undefined || span.kind === null ? 0 : span.kind + 1;
+  if (kind !== 0) {
+    writer.tag(6, VARINT);
+    writer.varint(kind);
+  }
+  writer.tag(7, FIXED64);
+  writer.hrTime(span.startTime);
+  writer.tag(8, FIXED64);
+  writer.hrTime(span.endTime);
+  writeAttributes(writer, span.attributes, 9);
+  writer.tag(10, VARINT);
+  writer.varint(span.droppedAttributesCount);
+  for (const event of span.events) {
+    writer.tag(11, LENGTH_DELIMITED);
+    writeEvent(writer, event);
+  }
+  writer.tag(12, VARINT);
+  writer.varint(span.droppedEventsCount);
+  for (const link of span.links) {
+    writer.tag(13, LENGTH_DELIMITED);
+    writeLink(writer, link);
+  }
+  writer.tag(14, VARINT);
+  writer.varint(span.droppedLinksCount);
+  writer.tag(15, LENGTH_DELIMITED);
+  writeStatus(writer, span.status);
+  writer.tag(16, FIXED32);
+  writer.fixed32(spanFlags(context.traceFlags, parent?.isRemote));
+  writer.end(message);
+}
+
+/** Fields 1-3 of a span and of a link alike: trace id, span id, trace state. */
+function writeIds(writer: ProtobufWriter, context: SpanContext): void {
+  writer.tag(1, LENGTH_DELIMITED);
+  writer.hex(context.traceId);
+  writer.tag(2, LENGTH_DELIMITED);
+  writer.hex(context.spanId);
+  const traceState = context.traceState?.serialize();
+  if (traceState) {
+    writer.tag(3, LENGTH_DELIMITED);
+    writer.string(traceState);
+  }
+}
+
+function spanFlags(traceFlags: number, isRemote: boolean | undefined): number {
+  return (traceFlags & 0xff) | FLAGS_HAS_IS_REMOTE | (isRemote ? FLAGS_IS_REMOTE : 0);
+}
+
+function writeEvent(writer: ProtobufWriter, event: TimedEvent): void {
+  const message = writer.begin();
+  writer.tag(1, FIXED64);
+  writer.hrTime(event.time);
+  writer.tag(2, LENGTH_DELIMITED);
+  writer.string(event.name);
+  if (event.attributes) writeAttributes(writer, event.attributes, 3);
+  writer.tag(4, VARINT);
+  writer.varint(event.droppedAttributesCount || 0);
+  writer.end(message);
+}
+
+function writeLink(writer: ProtobufWriter, link: Link): void {
+  const message = writer.begin();
+  const context = link.context;
+  writeIds(writer, context);
+  if (link.attributes) writeAttributes(writer, link.attributes, 4);
+  writer.tag(5, VARINT);
+  writer.varint(link.droppedAttributesCount || 0);
+  writer.tag(6, FIXED32);
+  writer.fixed32(spanFlags(context.traceFlags, context.isRemote));
+  writer.end(message);
+}
+
+function writeStatus(writer: ProtobufWriter, status: SpanStatus): void {
+  const message = writer.begin();
+  if (status.message) {
+    writer.tag(2, LENGTH_DELIMITED);
+    writer.string(status.message);
+  }
+  writer.tag(3, VARINT);
+  writer.varint(status.code);
+  writer.end(message);
+}
+
+function writeAttributes(writer: ProtobufWriter, attributes: Attributes, field: number): void {
+  for (const key in attributes) {
+    if (!Object.hasOwn(attributes, key)) continue;
+    writer.tag(field, LENGTH_DELIMITED);
+    const keyValue = writer.begin();
+    writer.tag(1, LENGTH_DELIMITED);
+    writer.string(key);
+    writer.tag(2, LENGTH_DELIMITED);
+    const value = writer.begin();
+    writeAnyValue(writer, attributes[key]);
+    writer.end(value);
+    writer.end(keyValue);
+  }
+}
+
+/** An `AnyValue`'s fields (without its own tag and length). Types an attribute cannot hold write nothing, as upstream. */
+function writeAnyValue(writer: ProtobufWriter, value: AttributeValue | Uint8Array | object | null | undefined): void {
+  if (typeof value === 'string') {
+    writer.tag(1, LENGTH_DELIMITED);
+    writer.string(value);
+  } else if (typeof value === 'boolean') {
+    writer.tag(2, VARINT);
+    writer.varint(value ? 1 : 0);
+  } else if (typeof value === 'number') {
+    if (Number.isInteger(value) && value >= MIN_INT64 && value < MAX_INT64) {
+      writer.tag(3, VARINT);
+      writer.varint(value);
+    } else {
+      writer.tag(4, FIXED64);
+      writer.double(value);
+    }
+  } else if (value instanceof Uint8Array) {
+    writer.tag(7, LENGTH_DELIMITED);
+    writer.bytes(value);
+  } else if (Array.isArray(value)) {
+    writer.tag(5, LENGTH_DELIMITED);
+    const array = writer.begin();
+    for (const item of value as unknown[]) {
+      writer.tag(1, LENGTH_DELIMITED);
+      const itemValue = writer.begin();
+      writeAnyValue(writer, item as AttributeValue);
+      writer.end(itemValue);
+    }
+    writer.end(array);
+  } else if (typeof value === 'object' && value !== null) {
+    writer.tag(6, LENGTH_DELIMITED);
+    const list = writer.begin();
+    writeAttributes(writer, value as Attributes, 1);
+    writer.end(list);
+  }
+}
+
+/** Bytes of a varint holding `value` (0 ≤ value < 2^32). */
+function varintSize(value: number): number {
+  if (value < 0x80) return 1;
+  if (value < 0x4000) return 2;
+  if (value < 0x200000) return 3;
+  if (value < 0x10000000) return 4;
+  return 5;
+}
+
+/**
+ * A growing buffer with the few protobuf writes a span needs. A length-delimited message
+ * reserves one byte for its length and moves its content when the length needs more, so every
+ * length is a minimal varint, as the OpenTelemetry serializer writes it.
+ */
+class ProtobufWriter {
+  private buffer: Buffer;
+  private pos = 0;
+
+  constructor(size: number) {
+    this.buffer = Buffer.allocUnsafe(size);
+  }
+
+  finish(): Uint8Array {
+    return this.buffer.subarray(0, this.pos);
+  }
+
+  get length(): number {
+    return this.pos;
+  }
+
+  /** Bytes already encoded, as they are. */
+  raw(bytes: Uint8Array): void {
+    this.reserve(bytes.length);
+    this.buffer.set(bytes, this.pos);
+    this.pos += bytes.length;
+  }
+
+  /** Starts a length-delimited message; `end` with what it returns. */
+  begin(): number {
+    this.reserve(1);
+    return this.pos++;
+  }
+
+  end(start: number): void {
+    const length = this.pos - start - 1;
+    const size = varintSize(length);
+    if (size > 1) {
+      this.reserve(size - 1);
+      this.buffer.copyWithin(start + size, start + 1, this.pos);
+      this.pos += size - 1;
+    }
+    let at = start;
+    let v = length;
+    while (v > 0x7f) {
+      this.buffer[at++] = (v & 0x7f) | 0x80;
+      v >>>= 7;
+    }
+    this.buffer[at] = v;
+  }
+
+  tag(field: number, wireType: number): void {
+    this.varint((field << 3) | wireType);
+  }
+
+  varint(value: number): void {
+    this.reserve(10);
+    const buffer = this.buffer;
+    if (value >= 0 && value <= 0xffffffff) {
+      let v = value >>> 0;
+      while (v > 0x7f) {
+        buffer[this.pos++] = (v & 0x7f) | 0x80;
+        v >>>= 7;
+      }
+      buffer[this.pos++] = v;
+      return;
+    }
+    // 64 bits, negative numbers as two's complement (ten bytes), as int64 is encoded.
+    let low: number;
+    let high: number;
+    const abs = Math.abs(value);
+    low = abs >>> 0;
+    high = Math.floor(abs / 0x100000000) >>> 0;
+    if (value < 0) {
+      low = ~low >>> 0;
+      high = ~high >>> 0;
+      low = (low + 1) >>> 0;
+      if (low === 0) high = (high + 1) >>> 0;
+    }
+    while (high > 0 || low > 0x7f) {
+      buffer[this.pos++] = (low & 0x7f) | 0x80;
+      low = ((low >>> 7) | (high << 25)) >>> 0;
+      high >>>= 7;
+    }
+    buffer[this.pos++] = low & 0x7f;
+  }
+
+  fixed32(value: number): void {
+    this.reserve(4);
+    this.buffer.writeUInt32LE(value >>> 0, this.pos);
+    this.pos += 4;
+  }
+
+  /** Nanoseconds since the epoch as fixed64, exact: seconds × 10^9 exceeds 2^53, so it is summed in 32-bit halves. */
+  hrTime(time: HrTime): void {
+    this.reserve(8);
+    const [seconds, nanos] = time;
+    const fromLow = (seconds & 0xffff) * 1e9;
+    const fromHigh = Math.floor(seconds / 0x10000) * 1e9;
+    const lowSum = (fromLow >>> 0) + (((fromHigh & 0xffff) * 0x10000) >>> 0) + nanos;
+    const low = lowSum >>> 0;
+    const high = (Math.floor(fromLow / 0x100000000) + Math.floor(fromHigh / 0x10000) + Math.floor(lowSum / 0x100000000)) >>> 0;
+    this.buffer.writeUInt32LE(low, this.pos);
+    this.buffer.writeUInt32LE(high, this.pos + 4);
+    this.pos += 8;
+  }
+
+  double(value: number): void {
+    this.reserve(8);
+    this.buffer.writeDoubleLE(value, this.pos);
+    this.pos += 8;
+  }
+
+  bytes(value: Uint8Array): void {
+    this.varint(value.length);
+    this.reserve(value.length);
+    this.buffer.set(value, this.pos);
+    this.pos += value.length;
+  }
+
+  /** A trace or span id given in hex, as its bytes. */
+  hex(id: string): void {
+    const size = id.length >>> 1;
+    this.reserve(size + 1);
+    this.buffer[this.pos++] = size;
+    this.pos += this.buffer.write(id, this.pos, size, 'hex');
+  }
+
+  string(value: string): void {
+    const length = value.length;
+    if (length < 0x80) {
+      // Most strings here are short ASCII (keys, ids, variants): copied unit by unit, as a call
+      // into the native UTF-8 encoder costs more than the copy. Anything else goes the long way.
+      this.reserve(1 + length);
+      const buffer = this.buffer;
+      let at = this.pos + 1;
+      let i = 0;
+      for (; i < length; i++) {
+        const unit = value.charCodeAt(i);
+        if (unit > 0x7f) break;
+        buffer[at++] = unit;
+      }
+      if (i === length) {
+        buffer[this.pos] = length;
+        this.pos = at;
+        return;
+      }
+    }
+    // At most three bytes per UTF-16 unit; the length is written first, so it is reserved
+    // for the largest, and the bytes are moved back when they turn out shorter.
+    const most = value.length * 3;
+    const reserved = varintSize(most);
+    this.reserve(reserved + most);
+    const start = this.pos + reserved;
+    const written = this.buffer.write(value, start, 'utf8');
+    const size = varintSize(written);
+    if (size < reserved) this.buffer.copyWithin(this.pos + size, start, start + written);
+    let v = written;
+    while (v > 0x7f) {
+      this.buffer[this.pos++] = (v & 0x7f) | 0x80;
+      v >>>= 7;
+    }
+    this.buffer[this.pos++] = v;
+    this.pos += written;
+  }
+
+  private reserve(bytes: number): void {
+    const needed = this.pos + bytes;
+    if (needed <= this.buffer.length) return;
+    let size = this.buffer.length * 2;
+    while (size < needed) size *= 2;
+    const grown = Buffer.allocUnsafe(size);
+    this.buffer.copy(grown, 0, 0, this.pos);
+    this.buffer = grown;
+  }
+}

@@ -1,0 +1,138 @@
+/** The one-pass span encoder against the OpenTelemetry JS serializer: the same bytes for the same spans. */
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, TraceFlags, type Attributes, type Context, type Tracer } from '@opentelemetry/api';
+import { TraceState } from '@opentelemetry/core';
+import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import express from 'express';
+import { describe, expect, it } from 'vitest';
+import { decodeTraceProtobuf } from '../../src/core/otlp-protobuf.js';
+import { experimentMiddleware, recordServed } from '../../src/node/index.js';
+import { encodeTraceRequest } from '../../src/node/otlp-trace-protobuf.js';
+import { experiments, listen } from './middleware-harness.js';
+
+function provider(resource: Attributes) {
+  const exporter = new InMemorySpanExporter();
+  const tracerProvider = new BasicTracerProvider({ resource: resourceFromAttributes(resource), spanProcessors: [new SimpleSpanProcessor(exporter)] });
+  return { tracerProvider, spans: () => exporter.getFinishedSpans() };
+}
+
+const remoteParent: Context = trace.setSpanContext(ROOT_CONTEXT, {
+  traceId: '0af7651916cd43dd8448eb211c80319c',
+  spanId: 'b7ad6b7169203331',
+  traceFlags: TraceFlags.SAMPLED,
+  isRemote: true,
+  traceState: new TraceState('vendor=abc,other=x-1'),
+});
+
+/** Spans that exercise every field and attribute type the encoder writes. */
+const CASES: { name: string; make: (tracer: Tracer) => void }[] = [
+  {
+    name: 'attributes of every type',
+    make: (tracer) =>
+      tracer
+        .startSpan('every type', {
+          kind: SpanKind.SERVER,
+          attributes: {
+            ascii: 'story-1',
+            accented: 'café ✓ 🚀 日本',
+            long: 'x'.repeat(200),
+            longer: 'é'.repeat(20_000),
+            empty: '',
+            yes: true,
+            no: false,
+            zero: 0,
+            int: 42,
+            negative: -7,
+            big: 2 ** 53,
+            negativeBig: -(2 ** 60),
+            double: 3.25,
+            tiny: -1e-9,
+            strings: ['a', 'b', 'ü'],
+            numbers: [1, 2.5, -3],
+            booleans: [true, false],
+            none: [],
+          },
+        })
+        .end(),
+  },
+  {
+    name: 'remote parent with trace state, events, links, error status, renamed',
+    make: (tracer) => {
+      const span = tracer.startSpan('child', { kind: SpanKind.CLIENT, links: [{ context: trace.getSpanContext(remoteParent)!, attributes: { 'link.kind': 'follows' } }] }, remoteParent);
+      span.addEvent('feature_flag.evaluation', { 'feature_flag.key': 'rec_algorithm_v3', 'feature_flag.result.variant': 'treatment' });
+      span.addEvent('no attributes', [1_733_300_000, 123_456_789]);
+      span.addLink({ context: { traceId: '1'.repeat(32), spanId: '2'.repeat(16), traceFlags: TraceFlags.NONE } });
+      span.setStatus({ code: SpanStatusCode.ERROR, message: 'it failed' });
+      span.updateName('child renamed');
+      span.end();
+    },
+  },
+  {
+    name: 'a local child, explicit times, ok status',
+    make: (tracer) => {
+      const parent = tracer.startSpan('parent', { startTime: new Date('2026-12-04T20:00:00.123Z') });
+      const child = tracer.startSpan('child', { kind: SpanKind.PRODUCER, startTime: [1_764_878_400, 999_999_999] }, trace.setSpan(ROOT_CONTEXT, parent));
+      child.setStatus({ code: SpanStatusCode.OK });
+      child.end([4_102_444_800, 1]);
+      parent.end();
+    },
+  },
+];
+
+describe('encodeTraceRequest', () => {
+  for (const { name, make } of CASES) {
+    it(`writes the OpenTelemetry serializer's bytes: ${name}`, () => {
+      const { tracerProvider, spans } = provider({ 'service.name': 'encoder-test', 'service.version': '1.0.0' });
+      make(tracerProvider.getTracer('scope-a', '2.0.0', { schemaUrl: 'https://opentelemetry.io/schemas/1.30.0' }));
+      expect(spans().length).toBeGreaterThan(0);
+      expect(Buffer.from(encodeTraceRequest(spans()))).toEqual(Buffer.from(ProtobufTraceSerializer.serializeRequest(spans())!));
+    });
+  }
+
+  it('groups a batch by resource and scope in first-seen order, as the serializer does', () => {
+    const a = provider({ 'service.name': 'a' });
+    const b = provider({ 'service.name': 'b', 'deployment.environment.name': 'test' });
+    for (const { make } of CASES) {
+      make(a.tracerProvider.getTracer('one'));
+      make(b.tracerProvider.getTracer('two', '1'));
+      make(a.tracerProvider.getTracer('three'));
+    }
+    const interleaved: ReadableSpan[] = [];
+    const [left, right] = [a.spans(), b.spans()];
+    for (let i = 0; i < Math.max(left.length, right.length); i++) interleaved.push(...[right[i], left[i]].filter((s) => s !== undefined));
+    const ours = encodeTraceRequest(interleaved);
+    expect(Buffer.from(ours)).toEqual(Buffer.from(ProtobufTraceSerializer.serializeRequest(interleaved)!));
+    const decoded = decodeTraceProtobuf(ours) as { resourceSpans: { scopeSpans: { scope: { name: string }; spans: unknown[] }[] }[] };
+    expect(decoded.resourceSpans.map((r) => r.scopeSpans.map((s) => s.scope.name))).toEqual([['two'], ['one', 'three']]);
+  });
+
+  it("writes the quick start's two spans (SERVER span and recommendation.request with content ids and feature-flag events) as the serializer does", async () => {
+    const { tracerProvider, spans } = provider({ 'service.name': 'my-recs' });
+    const tracer = tracerProvider.getTracer('variant-lens');
+    const app = express();
+    app.use('/api', experimentMiddleware({ experiments, tracer, visitorId: (req) => String(req.query.userId ?? '') || undefined }));
+    app.get('/api/recommendations', (req, res) => {
+      res.json(recordServed(req, { count: 10, contentIds: Array.from({ length: 10 }, (_, i) => `story-${i + 1}`), attributes: { 'recommendation.algorithm': 'rank-v2' } }));
+    });
+    const server = app.listen(0, '127.0.0.1');
+    try {
+      const url = await listen(server);
+      for (const user of ['u1', 'u2', 'u3']) expect((await fetch(`${url}/api/recommendations?userId=${user}`, { headers: { traceparent: `00-${'5'.repeat(32)}-00f067aa0ba902b7-01` } })).status).toBe(200);
+    } finally {
+      server.close();
+    }
+    const finished = spans();
+    expect(finished.map((s) => s.name).sort()).toEqual([...Array<string>(3).fill('GET /api/recommendations'), ...Array<string>(3).fill('recommendation.request')].sort());
+    expect(finished.find((s) => s.name === 'recommendation.request')!.events.length).toBeGreaterThan(0);
+    expect(Buffer.from(encodeTraceRequest(finished))).toEqual(Buffer.from(ProtobufTraceSerializer.serializeRequest(finished)!));
+  });
+
+  it('grows its buffer for a batch larger than the last one', () => {
+    const { tracerProvider, spans } = provider({ 'service.name': 'big' });
+    const tracer = tracerProvider.getTracer('t');
+    encodeTraceRequest([]);
+    for (let i = 0; i < 200; i++) tracer.startSpan(`span ${i}`, { attributes: { payload: 'y'.repeat(300) } }).end();
+    expect(Buffer.from(encodeTraceRequest(spans()))).toEqual(Buffer.from(ProtobufTraceSerializer.serializeRequest(spans())!));
+  });
+});
