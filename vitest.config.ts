@@ -5,6 +5,8 @@ export default defineConfig({
     include: ['common/test/**/*.test.ts', 'server/test/**/*.test.ts', 'client-sdk/test/**/*.test.ts'],
     // Integration tests open real SQLite files and real ports; two cores, so keep it modest.
     maxWorkers: 2,
+    // A temporary root for the run, removed at its end (see the file).
+    globalSetup: ['server/test/global-setup.ts'],
     testTimeout: 20_000,
   },
 });

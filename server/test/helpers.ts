@@ -1,12 +1,13 @@
 /** Shared helpers for integration tests: a real server on an ephemeral port with its own data folder. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { inject } from 'vitest';
 import { loadDemoConfig, startDemo, type RunningDemo } from '../src/demo/index.js';
 
+/** A fresh folder inside the run's temporary root (`global-setup.ts`), which goes when the run ends. */
 export function tempDir(prefix: string): string {
-  return mkdtempSync(join(tmpdir(), `variant-lens-${prefix}-`));
+  return mkdtempSync(join(inject('tempRoot'), `variant-lens-${prefix}-`));
 }
 
 /** The built server's entry (`npm run build`): what the process tests start. */
