@@ -14,6 +14,8 @@
  *   asks the feature store over HTTP — the cross-service path, with its client span and the
  *   feature store's span. The content caches (candidate pools, neighbours, articles) are
  *   shared by all visitors and stay filled, as they are in a running service.
+ *
+ * `BENCH_SCENARIOS=cold` (or `warm`) runs one of them, here and in `recommendations-cpu`.
  */
 import autocannon, { type Result } from 'autocannon';
 import type { ServerProcess } from '../e2e/server-process.js';
@@ -116,8 +118,8 @@ function summarize(scenario: string, rounds: readonly Round[]): Record<string, s
   };
 }
 
-/** The scenarios to run (BENCH_SCENARIOS, comma-separated; default both). */
-function chosenScenarios(): readonly Scenario[] {
+/** The scenarios to run (BENCH_SCENARIOS, comma-separated; default both), here and in the CPU benchmark. */
+export function chosenScenarios(): readonly Scenario[] {
   const names = (process.env.BENCH_SCENARIOS ?? '').split(',').map((n) => n.trim()).filter(Boolean);
   return names.length === 0 ? SCENARIOS : SCENARIOS.filter((s) => names.includes(s.name));
 }

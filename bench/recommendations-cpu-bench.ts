@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { median, PROJECT_ROOT, printTable, writeResult } from './bench-lib.js';
 import { canMeasureCpu, processCpuSeconds, treeCpuSeconds } from './process-cpu.js';
-import { SCENARIOS, USERS, type Scenario } from './recommendations-bench.js';
+import { chosenScenarios, USERS, type Scenario } from './recommendations-bench.js';
 
 const RATE = Number(process.env.BENCH_CPU_RATE ?? 80);
 const ROUND_SECONDS = Number(process.env.BENCH_ROUND_SECONDS ?? 10);
@@ -148,10 +148,11 @@ export async function runRecommendationsCpuBench(): Promise<void> {
     return { name: root === PROJECT_ROOT ? 'this build' : folder.trim(), root };
   });
   const rounds: Round[] = [];
-  for (const scenario of SCENARIOS) rounds.push(...(await runScenario(scenario, builds)));
+  const scenarios = chosenScenarios();
+  for (const scenario of scenarios) rounds.push(...(await runScenario(scenario, builds)));
   const cpu = (scenario: string, build: string, mode: string, key: 'cpuMsPerRequest' | 'serverCpuMsPerRequest' = 'cpuMsPerRequest') =>
     median(rounds.filter((r) => r.scenario === scenario && r.build === build && r.mode === mode).map((r) => r[key]));
-  const summary = SCENARIOS.flatMap((scenario) =>
+  const summary = scenarios.flatMap((scenario) =>
     builds.map((build) => {
       const instrumented = cpu(scenario.name, build.name, 'instrumented');
       const disabled = cpu(scenario.name, build.name, 'OTEL_SDK_DISABLED');

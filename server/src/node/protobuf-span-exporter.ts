@@ -3,7 +3,7 @@ import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import { retryAfterMs } from '../services/otlp-forwarder.js';
+import { RETRYABLE_STATUS, retryAfterMs } from '../services/otlp-forwarder.js';
 import { encodeTraceRequest } from './otlp-trace-protobuf.js';
 
 /** Configuration of `ProtobufSpanExporter`. */
@@ -22,8 +22,6 @@ const MAX_ATTEMPTS = 5;
 const INITIAL_BACKOFF_MS = 1000;
 const BACKOFF_MULTIPLIER = 1.5;
 const MAX_BACKOFF_MS = 5000;
-/** The only answers worth retrying, per the OTLP/HTTP specification. */
-const RETRYABLE_STATUS = new Set([429, 502, 503, 504]);
 /** Connection errors worth retrying (the collector restarting, say). */
 const RETRYABLE_ERRORS = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT']);
 

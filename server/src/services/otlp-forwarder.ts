@@ -46,7 +46,7 @@ export interface ForwarderStats {
 }
 
 /** OTLP/HTTP: these statuses are retryable; everything else is final. */
-const RETRYABLE_STATUS = new Set([429, 502, 503, 504]);
+export const RETRYABLE_STATUS: ReadonlySet<number> = new Set([429, 502, 503, 504]);
 
 type ForwardResult = { status: 'success' } | { status: 'retryable'; retryAfterMs?: number } | { status: 'failure'; reason: string };
 
