@@ -47,9 +47,20 @@ interface ChdbConnectionModule {
   createChdbConnection(options: { path: string }): Connection & { chdb: { rawInsert: ChdbRawInsert } };
 }
 
+/**
+ * The embedded engine's allocator (jemalloc, read from `JE_MALLOC_CONF` when the library loads):
+ * memory a query frees stays in the process for a minute, for the next query to reuse, instead of
+ * going back to the system within seconds and being faulted in again, page by page. Measured on
+ * the results of one experiment at 10M spans: a third fewer page faults, about 1 s less CPU per
+ * read (sys 1.5 s → 0.5 s). The cost: the process keeps the memory of its largest recent query
+ * for a minute after it. A `JE_MALLOC_CONF` set in the environment is kept as it is.
+ */
+export const CHDB_MALLOC_CONF = 'dirty_decay_ms:60000,muzzy_decay_ms:60000';
+
 /** Loads `chdb/connection` only when asked for: it is an optional dependency of about 540 MB. */
 function loadChdb(): ChdbConnectionModule {
   const require = createRequire(import.meta.url);
+  process.env.JE_MALLOC_CONF ??= CHDB_MALLOC_CONF;
   try {
     return require('chdb/connection') as ChdbConnectionModule;
   } catch (error) {
