@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { verdictLine } from '../src/core/comparison-verdict.js';
-import { analyzeExperiment, type AnalysisInput } from '../src/core/experiment-analysis.js';
+import { analyzeExperiment, variantLatency, type AnalysisInput } from '../src/core/experiment-analysis.js';
 import { parseExperimentsFile, type ExperimentDefinition } from '../src/core/experiment-config.js';
 import { seededRandom } from '../../common/src/seeded-random.js';
 
@@ -162,6 +162,21 @@ describe('guardrails in the results, the user as the unit', () => {
       expect(g.alarm).toBe(false);
       expect(g.pValue).not.toBeNull();
     }
+  });
+
+  it('latency figures a source computes itself (the ClickHouse SQL) stand in for the lists of durations', () => {
+    const base = users({ control: 1500, collaborative: 1500, hybrid: 1500 }, { control: 0.05, collaborative: 0.05, hybrid: 0.05 }, 11);
+    const { rows, durations } = withTelemetry(base, { control: 10, collaborative: 10, hybrid: 15 });
+    const fromLists = analyzeExperiment({ ...input(experiment(), rows), durations });
+    const latency = new Map(
+      ['control', 'collaborative', 'hybrid'].map((v) => [v, variantLatency(durations.get(v)!, rows.filter((r) => r.variant === v).map((r) => r.durationsMs!))]),
+    );
+    const withoutLists = rows.map(({ durationsMs: _, ...row }) => row);
+    const fromSource = analyzeExperiment({ ...input(experiment(), withoutLists), durations: new Map(), latency });
+    expect({ ...fromSource, generatedAt: '' }).toEqual({ ...fromLists, generatedAt: '' });
+    latency.set('hybrid', { ...latency.get('hybrid')!, p99: 123 });
+    const changed = analyzeExperiment({ ...input(experiment(), withoutLists), durations: new Map(), latency });
+    expect(byVariant(changed)['hybrid']!.latencyMs.p99).toBe(123);
   });
 
   it('without per-user durations or reports the user-level latency and delivery tests are null, not request-level guesses', () => {

@@ -5,7 +5,7 @@
  */
 import type { ExperimentResults, PopulationFigures, SequentialResult, VariantResult } from '../../../common/src/experiment-results.js';
 import { verdict, TARGET_RELATIVE_LIFT } from './comparison-verdict.js';
-import { compareGuardrail, compareQuantileGuardrail, type ArmDurations, type UserRatio } from './guardrails.js';
+import { compareGuardrail, compareQuantileEstimates, percentileWithError, type ArmEstimate, type UserRatio } from './guardrails.js';
 import { DEFAULT_PLANNED_USERS_PER_ARM, type ExperimentDefinition } from './experiment-config.js';
 import { compareSequential, MIN_USERS_PER_ARM, sequentialRhoSquared, usersPerArmToResolve, type SequentialComparison } from './sequential-statistics.js';
 import { experimentTimeline } from './experiment-timeline.js';
@@ -66,6 +66,12 @@ export interface AnalysisInput {
   readonly populations?: Readonly<Partial<Record<'holdout' | 'forced', PopulationFigures>>>;
   /** Request durations per variant, sorted ascending. */
   readonly durations: ReadonlyMap<string, ArrayLike<number>>;
+  /**
+   * The latency figures per variant, when the source computes them where the durations are (the
+   * ClickHouse SQL) instead of listing every duration; without it, they are computed here from
+   * `durations` and the users' `durationsMs` (`variantLatency`).
+   */
+  readonly latency?: ReadonlyMap<string, VariantLatency>;
   readonly delivery: ReadonlyMap<string, { served: number; reported: number }>;
   /** Downstream span durations: per variant and span name, log buckets (see `bucketsPerE`). */
   readonly downstream: readonly { variant: string; name: string; count: number; buckets: readonly (readonly [number, number])[] }[];
@@ -100,6 +106,28 @@ function bucketPercentile(buckets: readonly (readonly [number, number])[], count
 /** Bucket bounds of the latency distribution on the dashboard, in ms. */
 export const DISTRIBUTION_BOUNDS_MS = [1, 2, 3, 5, 7.5, 10, 15, 20, 30, 50, 75, 100, 150, 250, 500, 1000];
 
+/** What a variant's latency figures need of its request durations (NaN percentiles without requests). */
+export interface VariantLatency {
+  readonly p50: number;
+  readonly p95: number;
+  readonly p99: number;
+  readonly distribution: readonly { readonly upToMs: number | null; readonly count: number }[];
+  /** p50 and p95 with their standard errors over users (the percentile guardrails); null without each user's durations. */
+  readonly quantiles: { readonly p50: ArmEstimate; readonly p95: ArmEstimate } | null;
+}
+
+/** A variant's latency figures from its durations sorted ascending and, when known, each user's durations. */
+export function variantLatency(sorted: ArrayLike<number>, perUser: readonly ArrayLike<number>[] | null): VariantLatency {
+  return {
+    p50: percentile(sorted, 0.5),
+    p95: percentile(sorted, 0.95),
+    p99: percentile(sorted, 0.99),
+    distribution: distribution(sorted),
+    quantiles: perUser === null ? null : { p50: percentileWithError({ sorted, perUser }, 0.5), p95: percentileWithError({ sorted, perUser }, 0.95) },
+  };
+}
+
+/** The durations (sorted ascending) counted per bucket of `DISTRIBUTION_BOUNDS_MS`, and above the last. */
 function distribution(sorted: ArrayLike<number>): { upToMs: number | null; count: number }[] {
   const counts = DISTRIBUTION_BOUNDS_MS.map((upToMs) => ({ upToMs: upToMs as number | null, count: 0 }));
   counts.push({ upToMs: null, count: 0 });
@@ -213,16 +241,16 @@ export function analyzeExperiment(input: AnalysisInput): ExperimentResults {
     }),
   );
   const sequentialHolm = holm(treatments.map((v) => sequential.get(v)!.result?.pValue ?? Number.NaN));
-  const durationsControl = input.durations.get(control) ?? [];
+  const latencyOf = (variant: string, rows: typeof input.users): VariantLatency =>
+    input.latency?.get(variant) ??
+    variantLatency(input.durations.get(variant) ?? [], rows.every((r) => r.durationsMs !== undefined) ? rows.map((r) => r.durationsMs!) : null);
   const controlCache = input.cache.get(control) ?? { hits: 0, misses: 0 };
   const userRatios = (rows: typeof input.users, numerator: (r: (typeof input.users)[number]) => number | undefined): UserRatio | null => {
     const numerators = rows.map(numerator);
     return numerators.some((n) => n === undefined) ? null : { numerators: numerators as number[], denominators: rows.map((r) => r.requests) };
   };
   const controlRows = byVariant.get(control)!;
-  const armDurations = (rows: typeof input.users, sorted: ArrayLike<number>): ArmDurations | null =>
-    rows.every((r) => r.durationsMs !== undefined) ? { sorted, perUser: rows.map((r) => r.durationsMs!) } : null;
-  const controlDurations = armDurations(controlRows, durationsControl);
+  const controlLatency = latencyOf(control, controlRows);
   /** Hits over lookups per user, when every user's requests reported them and some lookup happened. */
   const cacheRatios = (rows: typeof input.users): UserRatio | null => {
     if (rows.some((r) => r.cacheHits === undefined || r.cacheLookups === undefined)) return null;
@@ -236,11 +264,10 @@ export function analyzeExperiment(input: AnalysisInput): ExperimentResults {
     latency: userRatios(controlRows, (r) => r.durationMsSum),
   };
 
-  const guardrails = (variant: string, rows: typeof input.users, durations: ArrayLike<number>): NonNullable<VariantResult['guardrails']> => {
+  const guardrails = (variant: string, rows: typeof input.users, latency: VariantLatency): NonNullable<VariantResult['guardrails']> => {
     const deliveryRatios = userRatios(rows, (r) => r.reported);
     const cacheUserRatios = cacheRatios(rows);
     const latencyRatios = userRatios(rows, (r) => r.durationMsSum);
-    const treatmentDurations = armDurations(rows, durations);
     const cache = input.cache.get(variant) ?? { hits: 0, misses: 0 };
     const cacheLookups = cache.hits + cache.misses;
     const controlLookups = controlCache.hits + controlCache.misses;
@@ -248,10 +275,10 @@ export function analyzeExperiment(input: AnalysisInput): ExperimentResults {
       delivery: deliveryRatios && controlRatios.delivery ? compareGuardrail(deliveryRatios, controlRatios.delivery, rhoSquared) : null,
       errorRate: compareGuardrail(userRatios(rows, (r) => r.errors)!, controlRatios.errors, rhoSquared),
       latencyMeanMs: latencyRatios && controlRatios.latency ? compareGuardrail(latencyRatios, controlRatios.latency, rhoSquared) : null,
-      latencyP50DiffMs: finite(percentile(durations, 0.5) - percentile(durationsControl, 0.5)),
-      latencyP95DiffMs: finite(percentile(durations, 0.95) - percentile(durationsControl, 0.95)),
-      latencyP50Ms: treatmentDurations && controlDurations ? compareQuantileGuardrail(treatmentDurations, controlDurations, 0.5, rhoSquared) : null,
-      latencyP95Ms: treatmentDurations && controlDurations ? compareQuantileGuardrail(treatmentDurations, controlDurations, 0.95, rhoSquared) : null,
+      latencyP50DiffMs: finite(latency.p50 - controlLatency.p50),
+      latencyP95DiffMs: finite(latency.p95 - controlLatency.p95),
+      latencyP50Ms: latency.quantiles && controlLatency.quantiles ? compareQuantileEstimates(latency.quantiles.p50, controlLatency.quantiles.p50, rhoSquared) : null,
+      latencyP95Ms: latency.quantiles && controlLatency.quantiles ? compareQuantileEstimates(latency.quantiles.p95, controlLatency.quantiles.p95, rhoSquared) : null,
       cacheHitRate: cacheUserRatios && controlRatios.cache ? compareGuardrail(cacheUserRatios, controlRatios.cache, rhoSquared) : null,
       cacheHitRateDiff: cacheLookups === 0 || controlLookups === 0 ? null : cache.hits / cacheLookups - controlCache.hits / controlLookups,
       cacheHitRateLookupPValue: finite(twoProportionP(cache.hits, cacheLookups, controlCache.hits, controlLookups)),
@@ -263,7 +290,7 @@ export function analyzeExperiment(input: AnalysisInput): ExperimentResults {
     const estimate = estimates.get(variant)!;
     const requests = rows.reduce((a, r) => a + r.requests, 0);
     const errors = rows.reduce((a, r) => a + r.errors, 0);
-    const durations = input.durations.get(variant) ?? [];
+    const latency = variant === control ? controlLatency : latencyOf(variant, rows);
     const cache = input.cache.get(variant) ?? { hits: 0, misses: 0 };
     const delivery = input.delivery.get(variant) ?? { served: 0, reported: 0 };
     const metrics = input.metrics.get(variant) ?? { impressions: 0, clickThrough: 0 };
@@ -310,18 +337,18 @@ export function analyzeExperiment(input: AnalysisInput): ExperimentResults {
               plannedUsersPerArm,
               srmFlagged: srm.flagged,
             }),
-      latencyMs: { p50: finite(percentile(durations, 0.5)), p95: finite(percentile(durations, 0.95)), p99: finite(percentile(durations, 0.99)) },
+      latencyMs: { p50: finite(latency.p50), p95: finite(latency.p95), p99: finite(latency.p99) },
       latencyFromHistogramMs: {
         p50: histogram ? finite(histogramPercentileLogNormal(histogram.bounds, histogram.counts, 0.5)) : null,
         p95: histogram ? finite(histogramPercentileLogNormal(histogram.bounds, histogram.counts, 0.95)) : null,
         p99: histogram ? finite(histogramPercentileLogNormal(histogram.bounds, histogram.counts, 0.99)) : null,
       },
-      latencyDistribution: distribution(durations),
+      latencyDistribution: latency.distribution.map((b) => ({ ...b })),
       errorRate,
       cacheHitRate,
       downstream,
       delivery: { share: deliveryShare, served: delivery.served, reported: delivery.reported },
-      guardrails: variant === control ? null : guardrails(variant, rows, durations),
+      guardrails: variant === control ? null : guardrails(variant, rows, latency),
     };
   });
 

@@ -9,7 +9,7 @@
  */
 import type { GuardrailComparison } from '../../../common/src/experiment-results.js';
 import { alwaysValidPValue, confidenceSequenceHalfWidth, MIN_USERS_PER_ARM } from './sequential-statistics.js';
-import { percentile, ratioEstimate, twoSidedP } from './statistics.js';
+import { percentile, ratioEstimate, twoSidedP, type RatioEstimate } from './statistics.js';
 
 export type { GuardrailComparison };
 
@@ -43,7 +43,7 @@ export function compareGuardrail(treatment: UserRatio, control: UserRatio, rhoSq
 }
 
 /** One arm's estimate of a guardrail: its value, standard error and users. */
-interface ArmEstimate {
+export interface ArmEstimate {
   readonly value: number;
   readonly se: number;
   readonly k: number;
@@ -85,7 +85,7 @@ const WOODRUFF_Z = 1.959964;
  * empirical quantiles to an interval for the percentile (Woodruff), and half its width over z
  * is the standard error. Requests of one user that are all slow count as one slow user.
  */
-function percentileWithError(arm: ArmDurations, q: number): ArmEstimate {
+export function percentileWithError(arm: ArmDurations, q: number): ArmEstimate {
   const value = percentile(arm.sorted, q);
   const below: number[] = [];
   const requests: number[] = [];
@@ -95,11 +95,23 @@ function percentileWithError(arm: ArmDurations, q: number): ArmEstimate {
     below.push(count);
     requests.push(durations.length);
   }
-  const share = ratioEstimate(below, requests);
+  const [low, high] = woodruffLevels(q, ratioEstimate(below, requests));
+  return percentileEstimate(value, percentile(arm.sorted, low), percentile(arm.sorted, high), arm.perUser.length);
+}
+
+/**
+ * The levels of the Woodruff interval of the `q` percentile, from the share of requests at or
+ * below it as a ratio over users (`percentileWithError`): q ∓ z·σ_F, within [0, 1]. A source that
+ * computes percentiles itself (the ClickHouse SQL) reads its interval at these levels.
+ */
+export function woodruffLevels(q: number, share: RatioEstimate): [low: number, high: number] {
   const spread = WOODRUFF_Z * Math.sqrt(share.variance);
-  const high = percentile(arm.sorted, Math.min(1, q + spread));
-  const low = percentile(arm.sorted, Math.max(0, q - spread));
-  return { value, se: (high - low) / (2 * WOODRUFF_Z), k: arm.perUser.length };
+  return [Math.max(0, q - spread), Math.min(1, q + spread)];
+}
+
+/** A percentile's estimate from its value and the percentiles at its Woodruff levels, over `k` users. */
+export function percentileEstimate(value: number, low: number, high: number, k: number): ArmEstimate {
+  return { value, se: (high - low) / (2 * WOODRUFF_Z), k };
 }
 
 /**
@@ -108,5 +120,10 @@ function percentileWithError(arm: ArmDurations, q: number): ArmEstimate {
  * `percentileWithError`), read through the same always-valid boundary as the other guardrails.
  */
 export function compareQuantileGuardrail(treatment: ArmDurations, control: ArmDurations, q: number, rhoSquared: number): GuardrailComparison {
-  return guardrailComparison(percentileWithError(treatment, q), percentileWithError(control, q), rhoSquared);
+  return compareQuantileEstimates(percentileWithError(treatment, q), percentileWithError(control, q), rhoSquared);
+}
+
+/** The same, from each arm's percentile estimate (`percentileWithError`, or a source's own). */
+export function compareQuantileEstimates(treatment: ArmEstimate, control: ArmEstimate, rhoSquared: number): GuardrailComparison {
+  return guardrailComparison(treatment, control, rhoSquared);
 }
