@@ -10,14 +10,17 @@ const baseURL = `http://localhost:${port}`;
 /** A second server whose experiments file has concluded `rec_algorithm_v3` (winner: hybrid). */
 const concludedPort = port - 1;
 process.env.E2E_CONCLUDED_URL = `http://localhost:${concludedPort}`;
-// A fresh store per run, so assertions see only this run's telemetry.
+// A fresh store per run, so assertions see only this run's telemetry; removed when the run ends
+// (global-teardown.ts). Workers load this file again and find the folder in the environment.
 const dataDir = process.env.E2E_DATA_DIR ?? mkdtempSync(join(tmpdir(), 'variant-lens-e2e-'));
+if (process.env.E2E_DATA_DIR === undefined) process.env.E2E_DATA_DIR_MADE = dataDir;
 process.env.E2E_DATA_DIR = dataDir;
 
 export default defineConfig({
   testDir: '.',
   testMatch: '*.spec.ts',
   outputDir: '../test-results',
+  globalTeardown: './global-teardown.ts',
   fullyParallel: false,
   workers: 1,
   retries: process.env.CI ? 1 : 0,
