@@ -65,6 +65,8 @@ const CASES: { name: string; make: (tracer: Tracer) => void }[] = [
       span.addEvent('feature_flag.evaluation', { 'feature_flag.key': 'rec_algorithm_v3', 'feature_flag.result.variant': 'treatment' });
       span.addEvent('no attributes', [1_733_300_000, 123_456_789]);
       span.addLink({ context: { traceId: '1'.repeat(32), spanId: '2'.repeat(16), traceFlags: TraceFlags.NONE } });
+      // Upper-case hex, which W3C trace context does not write but a link may carry.
+      span.addLink({ context: { traceId: '0AF7651916CD43DD8448EB211C80319C', spanId: 'B7AD6B7169203331', traceFlags: TraceFlags.SAMPLED } });
       span.setStatus({ code: SpanStatusCode.ERROR, message: 'it failed' });
       span.updateName('child renamed');
       span.end();
