@@ -246,15 +246,19 @@ function writeStatus(writer: ProtobufWriter, status: SpanStatus): void {
 }
 
 function writeAttributes(writer: ProtobufWriter, attributes: Attributes, field: number): void {
+  const tag = (field << 3) | LENGTH_DELIMITED;
   for (const key in attributes) {
     if (!Object.hasOwn(attributes, key)) continue;
+    const attribute = attributes[key];
+    // Most attributes here are a short ASCII key with a short ASCII string: written in one go.
+    if (typeof attribute === 'string' && writer.shortStringKeyValue(tag, key, attribute)) continue;
     writer.tag(field, LENGTH_DELIMITED);
     const keyValue = writer.begin();
     writer.tag(1, LENGTH_DELIMITED);
     writer.string(key);
     writer.tag(2, LENGTH_DELIMITED);
     const value = writer.begin();
-    writeAnyValue(writer, attributes[key]);
+    writeAnyValue(writer, attribute);
     writer.end(value);
     writer.end(keyValue);
   }
@@ -307,9 +311,11 @@ function writeAnyValue(writer: ProtobufWriter, value: AttributeValue | Uint8Arra
     const array = writer.begin();
     const items = value as unknown[];
     for (let i = 0; i < items.length; i++) {
+      const item = items[i];
+      if (typeof item === 'string' && writer.shortStringItem(item)) continue;
       writer.tag(1, LENGTH_DELIMITED);
       const itemValue = writer.begin();
-      writeAnyValue(writer, items[i] as AttributeValue);
+      writeAnyValue(writer, item as AttributeValue);
       writer.end(itemValue);
     }
     writer.end(array);
@@ -483,6 +489,62 @@ class ProtobufWriter {
     buffer[at++] = size;
     for (let i = 0; i < size; i++) buffer[at++] = (hexDigit(id.charCodeAt(2 * i)) << 4) | hexDigit(id.charCodeAt(2 * i + 1));
     this.pos = at;
+  }
+
+  /**
+   * A `KeyValue` field (its one-byte `tag`) of a string attribute, when key and value are
+   * ASCII and the whole fits in 127 bytes: the bytes of `tag`, `begin`, `string` and `end`
+   * (every length one byte), written with one bounds check; false, with nothing written, otherwise.
+   */
+  shortStringKeyValue(tag: number, key: string, value: string): boolean {
+    const keyLength = key.length;
+    const valueLength = value.length;
+    const content = keyLength + valueLength + 6;
+    if (content > 0x7f) return false;
+    this.reserve(content + 2);
+    const buffer = this.buffer;
+    const start = this.pos;
+    buffer[start] = tag;
+    buffer[start + 1] = content;
+    buffer[start + 2] = (1 << 3) | LENGTH_DELIMITED;
+    buffer[start + 3] = keyLength;
+    let at = start + 4;
+    for (let i = 0; i < keyLength; i++) {
+      const unit = key.charCodeAt(i);
+      if (unit > 0x7f) return false;
+      buffer[at++] = unit;
+    }
+    buffer[at++] = (2 << 3) | LENGTH_DELIMITED;
+    buffer[at++] = valueLength + 2;
+    buffer[at++] = (1 << 3) | LENGTH_DELIMITED;
+    buffer[at++] = valueLength;
+    for (let i = 0; i < valueLength; i++) {
+      const unit = value.charCodeAt(i);
+      if (unit > 0x7f) return false;
+      buffer[at++] = unit;
+    }
+    this.pos = at;
+    return true;
+  }
+
+  /** An `ArrayValue` item holding a short ASCII string, as `shortStringKeyValue` does a `KeyValue`. */
+  shortStringItem(value: string): boolean {
+    const length = value.length;
+    if (length + 2 > 0x7f) return false;
+    this.reserve(length + 4);
+    const buffer = this.buffer;
+    let at = this.pos;
+    buffer[at++] = (1 << 3) | LENGTH_DELIMITED;
+    buffer[at++] = length + 2;
+    buffer[at++] = (1 << 3) | LENGTH_DELIMITED;
+    buffer[at++] = length;
+    for (let i = 0; i < length; i++) {
+      const unit = value.charCodeAt(i);
+      if (unit > 0x7f) return false;
+      buffer[at++] = unit;
+    }
+    this.pos = at;
+    return true;
   }
 
   string(value: string): void {

@@ -73,6 +73,23 @@ const CASES: { name: string; make: (tracer: Tracer) => void }[] = [
     },
   },
   {
+    name: 'strings around the one-byte length of a key-value and of an array item, ASCII and not',
+    make: (tracer) =>
+      tracer
+        .startSpan('lengths', {
+          attributes: {
+            k: 'a'.repeat(120),
+            kk: 'b'.repeat(120),
+            kkk: 'c'.repeat(120),
+            [`${'k'.repeat(60)}`]: 'd'.repeat(61),
+            'ascii then not': `${'e'.repeat(20)}é`,
+            [`clé`]: 'value',
+            items: ['f'.repeat(124), 'g'.repeat(125), 'h'.repeat(126), 'short', 'ünï', ''],
+          },
+        })
+        .end(),
+  },
+  {
     name: 'a local child, explicit times, ok status',
     make: (tracer) => {
       const parent = tracer.startSpan('parent', { startTime: new Date('2026-12-04T20:00:00.123Z') });
