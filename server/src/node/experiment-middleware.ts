@@ -13,6 +13,7 @@ import type { Request, RequestHandler } from 'express';
 import { ATTR_SESSION_ID } from '../../../common/src/semconv.js';
 import { isSessionId } from '../../../common/src/session-id.js';
 import { isValidVisitorId, MAX_VISITOR_ID_LENGTH } from '../../../common/src/visitor-id.js';
+import { leanTracerOf } from './lean-span.js';
 import { requestState, setRequestState } from './request-state.js';
 import { instrumentRecorder, servedMetricsOf } from './served-metrics.js';
 import type { ExperimentContext, ExperimentMiddlewareOptions, Experiments } from './types.js';
@@ -49,7 +50,9 @@ function badRequest(message: string): Error {
  */
 export function experimentMiddleware(options: ExperimentMiddlewareOptions): RequestHandler {
   const experiments = options.experiments;
-  const tracer = options.tracer ?? trace.getTracer(SCOPE);
+  const given = options.tracer ?? trace.getTracer(SCOPE);
+  // startTelemetry's tracer stands for a lean one that makes the same spans for less (lean-span.ts).
+  const tracer = leanTracerOf(given) ?? given;
   const meter = options.meter ?? metrics.getMeter(SCOPE);
   const mismatches = meter.createCounter('experiment.baggage_mismatch', {
     description: 'Requests whose inbound baggage disagreed with the server-side assignment',
@@ -151,8 +154,9 @@ function agrees(experiments: Experiments, trusted: Readonly<Record<string, strin
   return true;
 }
 
-function endOnFinish(req: Request, res: { once(event: 'finish', listener: () => void): unknown; statusCode: number }, span: Span, nameByRoute: boolean): void {
-  res.once('finish', () => {
+function endOnFinish(req: Request, res: { on(event: 'finish', listener: () => void): unknown; statusCode: number }, span: Span, nameByRoute: boolean): void {
+  // `on`, not `once`: a response finishes once, and `once` allocated a wrapper and a removal per request.
+  res.on('finish', () => {
     // Read now: by the end the request's base is that of the router whose route answered.
     const base = req.baseUrl;
     const route = (req.route as { path?: string } | undefined)?.path;

@@ -1,5 +1,6 @@
 import type { AttributeValue, Attributes, HrTime, Link, SpanContext, SpanStatus } from '@opentelemetry/api';
 import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace-base';
+import { LeanEvent, LeanSpan, type LeanTime } from './lean-span.js';
 
 /**
  * OTLP/protobuf `ExportTraceServiceRequest` bytes of a batch of finished spans, written in one
@@ -28,6 +29,11 @@ type Scope = ReadableSpan['instrumentationScope'];
  */
 export class EncodedSpanBatch {
   private groups = new Map<Resource, Map<Scope, ProtobufWriter>>();
+  /**
+   * The writers of the last batch, emptied, by scope: a scope's next batch starts with the
+   * room its last one grew to, instead of growing (and copying) from 4 KiB again each time.
+   */
+  private spare = new Map<Scope, ProtobufWriter>();
   /** Spans added since the last `take`. */
   spans = 0;
   /** Their encoded bytes. */
@@ -41,7 +47,8 @@ export class EncodedSpanBatch {
     }
     let writer = scopes.get(span.instrumentationScope);
     if (writer === undefined) {
-      writer = new ProtobufWriter(MIN_BUFFER_BYTES);
+      writer = this.spare.get(span.instrumentationScope) ?? new ProtobufWriter(MIN_BUFFER_BYTES);
+      this.spare.delete(span.instrumentationScope);
       scopes.set(span.instrumentationScope, writer);
     }
     const before = writer.length;
@@ -56,6 +63,9 @@ export class EncodedSpanBatch {
     if (this.spans === 0) return undefined;
     const groups = this.groups;
     this.groups = new Map();
+    // Only the scopes of this batch stay spare: one that stopped making spans frees its buffer.
+    const spare = new Map<Scope, ProtobufWriter>();
+    this.spare = spare;
     const writer = new ProtobufWriter(this.bytes + FRAMING_BYTES);
     this.spans = 0;
     this.bytes = 0;
@@ -73,6 +83,8 @@ export class EncodedSpanBatch {
         const scopeSpans = writer.begin();
         writeScope(writer, scope);
         writer.raw(spans.finish());
+        spans.reset();
+        spare.set(scope, spans);
         if (scope.schemaUrl) {
           writer.tag(3, LENGTH_DELIMITED);
           writer.string(scope.schemaUrl);
@@ -115,6 +127,7 @@ const FIXED32 = 5;
 const FLAGS_HAS_IS_REMOTE = 0x100;
 const FLAGS_IS_REMOTE = 0x200;
 const MIN_BUFFER_BYTES = 4096;
+const MIN_BLOCK_BYTES = 256;
 /** Room for the resource and scope messages around a batch's spans. */
 const FRAMING_BYTES = 1024;
 const MIN_INT64 = -(2 ** 63);
@@ -137,22 +150,35 @@ function writeSpan(writer: ProtobufWriter, span: ReadableSpan): void {
     writer.tag(6, VARINT);
     writer.varint(kind);
   }
+  // A lean span's times are numbers until read; its experiment attributes and feature-flag
+  // events are the middleware's frozen objects, shared by every request of an assignment:
+  // their bytes are written once and reused.
+  const lean = span instanceof LeanSpan;
   writer.tag(7, FIXED64);
-  writer.hrTime(span.startTime);
+  if (lean) writer.time(span.startAt);
+  else writer.hrTime(span.startTime);
   writer.tag(8, FIXED64);
-  writer.hrTime(span.endTime);
-  writeAttributes(writer, span.attributes, 9);
+  if (lean) writer.time(span.endAt);
+  else writer.hrTime(span.endTime);
+  if (lean) {
+    writeFrozenAttributes(writer, span.sharedAttributes, 9);
+    writeAttributes(writer, span.ownAttributes, 9);
+  } else {
+    writeAttributes(writer, span.attributes, 9);
+  }
   writer.tag(10, VARINT);
   writer.varint(span.droppedAttributesCount);
-  for (const event of span.events) {
+  const events = span.events;
+  for (let i = 0; i < events.length; i++) {
     writer.tag(11, LENGTH_DELIMITED);
-    writeEvent(writer, event);
+    writeEvent(writer, events[i]!, lean);
   }
   writer.tag(12, VARINT);
   writer.varint(span.droppedEventsCount);
-  for (const link of span.links) {
+  const links = span.links;
+  for (let i = 0; i < links.length; i++) {
     writer.tag(13, LENGTH_DELIMITED);
-    writeLink(writer, link);
+    writeLink(writer, links[i]!);
   }
   writer.tag(14, VARINT);
   writer.varint(span.droppedLinksCount);
@@ -180,13 +206,17 @@ function spanFlags(traceFlags: number, isRemote: boolean | undefined): number {
   return (traceFlags & 0xff) | FLAGS_HAS_IS_REMOTE | (isRemote ? FLAGS_IS_REMOTE : 0);
 }
 
-function writeEvent(writer: ProtobufWriter, event: TimedEvent): void {
+function writeEvent(writer: ProtobufWriter, event: TimedEvent, lean: boolean): void {
   const message = writer.begin();
   writer.tag(1, FIXED64);
-  writer.hrTime(event.time);
+  if (event instanceof LeanEvent) writer.time(event.at);
+  else writer.hrTime(event.time);
   writer.tag(2, LENGTH_DELIMITED);
   writer.string(event.name);
-  if (event.attributes) writeAttributes(writer, event.attributes, 3);
+  if (event.attributes) {
+    if (lean && Object.isFrozen(event.attributes)) writeFrozenAttributes(writer, event.attributes, 3);
+    else writeAttributes(writer, event.attributes, 3);
+  }
   writer.tag(4, VARINT);
   writer.varint(event.droppedAttributesCount || 0);
   writer.end(message);
@@ -216,18 +246,45 @@ function writeStatus(writer: ProtobufWriter, status: SpanStatus): void {
 }
 
 function writeAttributes(writer: ProtobufWriter, attributes: Attributes, field: number): void {
+  const tag = (field << 3) | LENGTH_DELIMITED;
   for (const key in attributes) {
     if (!Object.hasOwn(attributes, key)) continue;
+    const attribute = attributes[key];
+    // Most attributes here are a short ASCII key with a short ASCII string: written in one go.
+    if (typeof attribute === 'string' && writer.shortStringKeyValue(tag, key, attribute)) continue;
     writer.tag(field, LENGTH_DELIMITED);
     const keyValue = writer.begin();
     writer.tag(1, LENGTH_DELIMITED);
     writer.string(key);
     writer.tag(2, LENGTH_DELIMITED);
     const value = writer.begin();
-    writeAnyValue(writer, attributes[key]);
+    writeAnyValue(writer, attribute);
     writer.end(value);
     writer.end(keyValue);
   }
+}
+
+/** The encoded attributes of frozen objects, by field number: a frozen object of primitives always encodes the same. */
+const frozenBlocks = new Map<number, WeakMap<Attributes, Uint8Array>>();
+
+/**
+ * Attributes of a frozen object whose values are primitives (`LeanSpan` keeps only such by
+ * reference): the bytes of `writeAttributes`, made on the object's first use.
+ */
+function writeFrozenAttributes(writer: ProtobufWriter, attributes: Attributes, field: number): void {
+  let blocks = frozenBlocks.get(field);
+  if (blocks === undefined) {
+    blocks = new WeakMap();
+    frozenBlocks.set(field, blocks);
+  }
+  let bytes = blocks.get(attributes);
+  if (bytes === undefined) {
+    const block = new ProtobufWriter(MIN_BLOCK_BYTES);
+    writeAttributes(block, attributes, field);
+    bytes = Uint8Array.prototype.slice.call(block.finish());
+    blocks.set(attributes, bytes);
+  }
+  writer.raw(bytes);
 }
 
 /** An `AnyValue`'s fields (without its own tag and length). Types an attribute cannot hold write nothing, as upstream. */
@@ -252,7 +309,10 @@ function writeAnyValue(writer: ProtobufWriter, value: AttributeValue | Uint8Arra
   } else if (Array.isArray(value)) {
     writer.tag(5, LENGTH_DELIMITED);
     const array = writer.begin();
-    for (const item of value as unknown[]) {
+    const items = value as unknown[];
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i];
+      if (typeof item === 'string' && writer.shortStringItem(item)) continue;
       writer.tag(1, LENGTH_DELIMITED);
       const itemValue = writer.begin();
       writeAnyValue(writer, item as AttributeValue);
@@ -265,6 +325,13 @@ function writeAnyValue(writer: ProtobufWriter, value: AttributeValue | Uint8Arra
     writeAttributes(writer, value as Attributes, 1);
     writer.end(list);
   }
+}
+
+/** A hex digit's value as `hexToBinary` of @opentelemetry/otlp-transformer reads it (other characters as it does, too). */
+function hexDigit(code: number): number {
+  if (code >= 48 && code <= 57) return code - 48;
+  if (code >= 97 && code <= 102) return code - 87;
+  return code - 55;
 }
 
 /** Bytes of a varint holding `value` (0 ≤ value < 2^32). */
@@ -295,6 +362,11 @@ class ProtobufWriter {
 
   get length(): number {
     return this.pos;
+  }
+
+  /** Empties it, keeping its buffer (whose bytes must no longer be needed). */
+  reset(): void {
+    this.pos = 0;
   }
 
   /** Bytes already encoded, as they are. */
@@ -371,8 +443,17 @@ class ProtobufWriter {
 
   /** Nanoseconds since the epoch as fixed64, exact: seconds × 10^9 exceeds 2^53, so it is summed in 32-bit halves. */
   hrTime(time: HrTime): void {
+    this.hrTimeParts(time[0], time[1]);
+  }
+
+  /** A lean span's time: epoch milliseconds as `millisToHrTime` would turn them into an `HrTime`, or an `HrTime`. */
+  time(time: LeanTime): void {
+    if (typeof time !== 'number') this.hrTimeParts(time[0], time[1]);
+    else this.hrTimeParts(Math.trunc(time / 1000), Math.round((time % 1000) * 1e6));
+  }
+
+  private hrTimeParts(seconds: number, nanos: number): void {
     this.reserve(8);
-    const [seconds, nanos] = time;
     const fromLow = (seconds & 0xffff) * 1e9;
     const fromHigh = Math.floor(seconds / 0x10000) * 1e9;
     const lowSum = (fromLow >>> 0) + (((fromHigh & 0xffff) * 0x10000) >>> 0) + nanos;
@@ -396,12 +477,74 @@ class ProtobufWriter {
     this.pos += value.length;
   }
 
-  /** A trace or span id given in hex, as its bytes. */
+  /**
+   * A trace or span id given in hex, as its bytes: the serializer's `hexToBinary`, digit for
+   * digit (in JavaScript: a call into the native hex decoder cost twice as much per id).
+   */
   hex(id: string): void {
     const size = id.length >>> 1;
     this.reserve(size + 1);
-    this.buffer[this.pos++] = size;
-    this.pos += this.buffer.write(id, this.pos, size, 'hex');
+    const buffer = this.buffer;
+    let at = this.pos;
+    buffer[at++] = size;
+    for (let i = 0; i < size; i++) buffer[at++] = (hexDigit(id.charCodeAt(2 * i)) << 4) | hexDigit(id.charCodeAt(2 * i + 1));
+    this.pos = at;
+  }
+
+  /**
+   * A `KeyValue` field (its one-byte `tag`) of a string attribute, when key and value are
+   * ASCII and the whole fits in 127 bytes: the bytes of `tag`, `begin`, `string` and `end`
+   * (every length one byte), written with one bounds check; false, with nothing written, otherwise.
+   */
+  shortStringKeyValue(tag: number, key: string, value: string): boolean {
+    const keyLength = key.length;
+    const valueLength = value.length;
+    const content = keyLength + valueLength + 6;
+    if (content > 0x7f) return false;
+    this.reserve(content + 2);
+    const buffer = this.buffer;
+    const start = this.pos;
+    buffer[start] = tag;
+    buffer[start + 1] = content;
+    buffer[start + 2] = (1 << 3) | LENGTH_DELIMITED;
+    buffer[start + 3] = keyLength;
+    let at = start + 4;
+    for (let i = 0; i < keyLength; i++) {
+      const unit = key.charCodeAt(i);
+      if (unit > 0x7f) return false;
+      buffer[at++] = unit;
+    }
+    buffer[at++] = (2 << 3) | LENGTH_DELIMITED;
+    buffer[at++] = valueLength + 2;
+    buffer[at++] = (1 << 3) | LENGTH_DELIMITED;
+    buffer[at++] = valueLength;
+    for (let i = 0; i < valueLength; i++) {
+      const unit = value.charCodeAt(i);
+      if (unit > 0x7f) return false;
+      buffer[at++] = unit;
+    }
+    this.pos = at;
+    return true;
+  }
+
+  /** An `ArrayValue` item holding a short ASCII string, as `shortStringKeyValue` does a `KeyValue`. */
+  shortStringItem(value: string): boolean {
+    const length = value.length;
+    if (length + 2 > 0x7f) return false;
+    this.reserve(length + 4);
+    const buffer = this.buffer;
+    let at = this.pos;
+    buffer[at++] = (1 << 3) | LENGTH_DELIMITED;
+    buffer[at++] = length + 2;
+    buffer[at++] = (1 << 3) | LENGTH_DELIMITED;
+    buffer[at++] = length;
+    for (let i = 0; i < length; i++) {
+      const unit = value.charCodeAt(i);
+      if (unit > 0x7f) return false;
+      buffer[at++] = unit;
+    }
+    this.pos = at;
+    return true;
   }
 
   string(value: string): void {

@@ -9,6 +9,7 @@ import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
 import { ExperimentBaggageSpanProcessor } from './experiment-baggage-span-processor.js';
 import { SCOPE } from './experiment-middleware.js';
 import { EncodingSpanProcessor } from './encoding-span-processor.js';
+import { LeanTracer, useLeanTracer } from './lean-span.js';
 import { ProtobufSpanExporter } from './protobuf-span-exporter.js';
 import { ServedMetricsProducer, useServedMetrics } from './served-metrics.js';
 import type { RunningTelemetry, TelemetryOptions } from './types.js';
@@ -33,7 +34,8 @@ function collectorBase(raw: string): string {
  * and baggage propagators, the async-hooks context manager, OTLP/HTTP protobuf exporters to
  * the collector with the service token (protobuf: a third of JSON's CPU per span and half its
  * bytes, measured in bench/RESULTS.md; spans encoded as they end by `EncodingSpanProcessor`,
- * impressions and latency aggregated per assignment by `ServedMetricsProducer`), and the experiment baggage span processor — all
+ * the middleware's own two spans made by `LeanTracer`, impressions and latency aggregated per
+ * assignment by `ServedMetricsProducer`), and the experiment baggage span processor — all
  * registered globally, so `experimentMiddleware` and `recordServed` find them. An app with
  * its own OpenTelemetry SDK adds `ExperimentBaggageSpanProcessor` to it instead.
  */
@@ -45,13 +47,11 @@ export function startTelemetry(options: TelemetryOptions): RunningTelemetry {
   const base = collectorBase(options.collectorUrl);
   const headers: Record<string, string> = options.token ? { authorization: `Bearer ${options.token}` } : {};
   const resource = resourceFromAttributes({ 'service.name': options.serviceName });
-  const tracerProvider = new BasicTracerProvider({
-    resource,
-    spanProcessors: [
-      new ExperimentBaggageSpanProcessor(),
-      new EncodingSpanProcessor(new ProtobufSpanExporter({ url: `${base}/v1/traces`, headers }), { scheduledDelayMs: options.spanDelayMs ?? DEFAULT_SPAN_DELAY_MS }),
-    ],
-  });
+  const encoding = new EncodingSpanProcessor(new ProtobufSpanExporter({ url: `${base}/v1/traces`, headers }), { scheduledDelayMs: options.spanDelayMs ?? DEFAULT_SPAN_DELAY_MS });
+  const tracerProvider = new BasicTracerProvider({ resource, spanProcessors: [new ExperimentBaggageSpanProcessor(), encoding] });
+  // The middleware's and recordServed's spans skip the SDK's span path: the provider is ours,
+  // so what it would do for them is known (LeanTracer), and they are encoded in the same batches.
+  useLeanTracer(tracerProvider.getTracer(SCOPE), new LeanTracer(resource, { name: SCOPE }, (span) => encoding.onEnd(span)));
   // Delta temporality: the served-metrics producer's data points are deltas, as the SDK's would be under it.
   const served = new ServedMetricsProducer({ name: SCOPE });
   const meterProvider = new MeterProvider({

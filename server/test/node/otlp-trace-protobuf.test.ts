@@ -8,6 +8,8 @@ import express from 'express';
 import { describe, expect, it } from 'vitest';
 import { decodeTraceProtobuf } from '../../src/core/otlp-protobuf.js';
 import { experimentMiddleware, recordServed } from '../../src/node/index.js';
+import { withSpanAttributes } from '../../src/node/experiment-baggage-span-processor.js';
+import { LeanTracer, type LeanSpan } from '../../src/node/lean-span.js';
 import { encodeTraceRequest } from '../../src/node/otlp-trace-protobuf.js';
 import { experiments, listen } from './middleware-harness.js';
 
@@ -63,10 +65,29 @@ const CASES: { name: string; make: (tracer: Tracer) => void }[] = [
       span.addEvent('feature_flag.evaluation', { 'feature_flag.key': 'rec_algorithm_v3', 'feature_flag.result.variant': 'treatment' });
       span.addEvent('no attributes', [1_733_300_000, 123_456_789]);
       span.addLink({ context: { traceId: '1'.repeat(32), spanId: '2'.repeat(16), traceFlags: TraceFlags.NONE } });
+      // Upper-case hex, which W3C trace context does not write but a link may carry.
+      span.addLink({ context: { traceId: '0AF7651916CD43DD8448EB211C80319C', spanId: 'B7AD6B7169203331', traceFlags: TraceFlags.SAMPLED } });
       span.setStatus({ code: SpanStatusCode.ERROR, message: 'it failed' });
       span.updateName('child renamed');
       span.end();
     },
+  },
+  {
+    name: 'strings around the one-byte length of a key-value and of an array item, ASCII and not',
+    make: (tracer) =>
+      tracer
+        .startSpan('lengths', {
+          attributes: {
+            k: 'a'.repeat(120),
+            kk: 'b'.repeat(120),
+            kkk: 'c'.repeat(120),
+            [`${'k'.repeat(60)}`]: 'd'.repeat(61),
+            'ascii then not': `${'e'.repeat(20)}é`,
+            [`clé`]: 'value',
+            items: ['f'.repeat(124), 'g'.repeat(125), 'h'.repeat(126), 'short', 'ünï', ''],
+          },
+        })
+        .end(),
   },
   {
     name: 'a local child, explicit times, ok status',
@@ -79,6 +100,22 @@ const CASES: { name: string; make: (tracer: Tracer) => void }[] = [
     },
   },
 ];
+
+/** The quick start's app with `tracer`, one request per user, each in the same caller's trace. */
+async function serveQuickStart(tracer: Tracer, users: readonly string[]): Promise<void> {
+  const app = express();
+  app.use('/api', experimentMiddleware({ experiments, tracer, visitorId: (req) => String(req.query.userId ?? '') || undefined }));
+  app.get('/api/recommendations', (req, res) => {
+    res.json(recordServed(req, { count: 10, contentIds: Array.from({ length: 10 }, (_, i) => `story-${i + 1}`), attributes: { 'recommendation.algorithm': 'rank-v2' } }));
+  });
+  const server = app.listen(0, '127.0.0.1');
+  try {
+    const url = await listen(server);
+    for (const user of users) expect((await fetch(`${url}/api/recommendations?userId=${user}`, { headers: { traceparent: `00-${'5'.repeat(32)}-00f067aa0ba902b7-01` } })).status).toBe(200);
+  } finally {
+    server.close();
+  }
+}
 
 describe('encodeTraceRequest', () => {
   for (const { name, make } of CASES) {
@@ -109,19 +146,7 @@ describe('encodeTraceRequest', () => {
 
   it("writes the quick start's two spans (SERVER span and recommendation.request with content ids and feature-flag events) as the serializer does", async () => {
     const { tracerProvider, spans } = provider({ 'service.name': 'my-recs' });
-    const tracer = tracerProvider.getTracer('variant-lens');
-    const app = express();
-    app.use('/api', experimentMiddleware({ experiments, tracer, visitorId: (req) => String(req.query.userId ?? '') || undefined }));
-    app.get('/api/recommendations', (req, res) => {
-      res.json(recordServed(req, { count: 10, contentIds: Array.from({ length: 10 }, (_, i) => `story-${i + 1}`), attributes: { 'recommendation.algorithm': 'rank-v2' } }));
-    });
-    const server = app.listen(0, '127.0.0.1');
-    try {
-      const url = await listen(server);
-      for (const user of ['u1', 'u2', 'u3']) expect((await fetch(`${url}/api/recommendations?userId=${user}`, { headers: { traceparent: `00-${'5'.repeat(32)}-00f067aa0ba902b7-01` } })).status).toBe(200);
-    } finally {
-      server.close();
-    }
+    await serveQuickStart(tracerProvider.getTracer('variant-lens'), ['u1', 'u2', 'u3']);
     const finished = spans();
     expect(finished.map((s) => s.name).sort()).toEqual([...Array<string>(3).fill('GET /api/recommendations'), ...Array<string>(3).fill('recommendation.request')].sort());
     expect(finished.find((s) => s.name === 'recommendation.request')!.events.length).toBeGreaterThan(0);
@@ -133,6 +158,51 @@ describe('encodeTraceRequest', () => {
     const tracer = tracerProvider.getTracer('t');
     encodeTraceRequest([]);
     for (let i = 0; i < 200; i++) tracer.startSpan(`span ${i}`, { attributes: { payload: 'y'.repeat(300) } }).end();
+    expect(Buffer.from(encodeTraceRequest(spans()))).toEqual(Buffer.from(ProtobufTraceSerializer.serializeRequest(spans())!));
+  });
+});
+
+/** startTelemetry's lean tracer, its ended spans kept. */
+function leanProvider(resource: Attributes, scope = { name: 'variant-lens' }) {
+  const ended: LeanSpan[] = [];
+  return { tracer: new LeanTracer(resourceFromAttributes(resource), scope, (span) => ended.push(span)), spans: () => ended };
+}
+
+describe('encodeTraceRequest of lean spans', () => {
+  for (const { name, make } of CASES) {
+    it(`writes the OpenTelemetry serializer's bytes: ${name}`, () => {
+      const { tracer, spans } = leanProvider({ 'service.name': 'encoder-test' }, { name: 'scope-a', version: '2.0.0', schemaUrl: 'https://opentelemetry.io/schemas/1.30.0' } as { name: string });
+      make(tracer);
+      expect(spans().length).toBeGreaterThan(0);
+      expect(Buffer.from(encodeTraceRequest(spans()))).toEqual(Buffer.from(ProtobufTraceSerializer.serializeRequest(spans())!));
+    });
+  }
+
+  it("writes the quick start's lean spans as the serializer does, with the bytes of shared experiment attributes and feature-flag events reused", async () => {
+    const { tracer, spans } = leanProvider({ 'service.name': 'my-recs' });
+    // u1 thrice: its later requests' shared attributes and events are written from the first one's bytes.
+    await serveQuickStart(tracer, ['u1', 'u2', 'u1', 'u3', 'u1']);
+    const finished = spans();
+    expect(finished.map((s) => s.name).sort()).toEqual([...Array<string>(5).fill('GET /api/recommendations'), ...Array<string>(5).fill('recommendation.request')].sort());
+    const request = finished.find((s) => s.name === 'recommendation.request')!;
+    expect(request.events.length).toBeGreaterThan(0);
+    expect(Object.isFrozen(request.sharedAttributes) && Object.keys(request.sharedAttributes).length > 0).toBe(true);
+    const expected = Buffer.from(ProtobufTraceSerializer.serializeRequest(finished)!);
+    expect(Buffer.from(encodeTraceRequest(finished))).toEqual(expected);
+    // Again, every block now from the cache, and one span at a time.
+    expect(Buffer.from(encodeTraceRequest(finished))).toEqual(expected);
+    for (const span of finished) expect(Buffer.from(encodeTraceRequest([span]))).toEqual(Buffer.from(ProtobufTraceSerializer.serializeRequest([span])!));
+  });
+
+  it('writes an overwritten shared attribute where the serializer does', () => {
+    const { tracer, spans } = leanProvider({ 'service.name': 'overwrite' });
+    const context = withSpanAttributes(ROOT_CONTEXT, Object.freeze({ 'experiment.a': 'x', 'experiment.b': 'y' }));
+    tracer.startSpan('kept', {}, context).end();
+    const span = tracer.startSpan('overwritten', {}, context);
+    span.setAttribute('own', 1);
+    span.setAttribute('experiment.a', 'z');
+    span.end();
+    expect(Object.keys(spans()[1]!.attributes)).toEqual(['experiment.a', 'experiment.b', 'own']);
     expect(Buffer.from(encodeTraceRequest(spans()))).toEqual(Buffer.from(ProtobufTraceSerializer.serializeRequest(spans())!));
   });
 });
