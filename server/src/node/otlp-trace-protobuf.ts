@@ -327,6 +327,20 @@ function writeAnyValue(writer: ProtobufWriter, value: AttributeValue | Uint8Arra
   }
 }
 
+/**
+ * Copies `text` into `buffer` from `at` unit by unit when it is all ASCII (one byte per unit): the
+ * position after it, or -1 at the first other unit (the bytes copied until then lie beyond the
+ * writer's position and are overwritten by whatever it writes next).
+ */
+function copyAscii(buffer: Buffer, at: number, text: string): number {
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i);
+    if (unit > 0x7f) return -1;
+    buffer[at++] = unit;
+  }
+  return at;
+}
+
 /** A hex digit's value as `hexToBinary` of @opentelemetry/otlp-transformer reads it (other characters as it does, too). */
 function hexDigit(code: number): number {
   if (code >= 48 && code <= 57) return code - 48;
@@ -508,21 +522,14 @@ class ProtobufWriter {
     buffer[start + 1] = content;
     buffer[start + 2] = (1 << 3) | LENGTH_DELIMITED;
     buffer[start + 3] = keyLength;
-    let at = start + 4;
-    for (let i = 0; i < keyLength; i++) {
-      const unit = key.charCodeAt(i);
-      if (unit > 0x7f) return false;
-      buffer[at++] = unit;
-    }
+    let at = copyAscii(buffer, start + 4, key);
+    if (at < 0) return false;
     buffer[at++] = (2 << 3) | LENGTH_DELIMITED;
     buffer[at++] = valueLength + 2;
     buffer[at++] = (1 << 3) | LENGTH_DELIMITED;
     buffer[at++] = valueLength;
-    for (let i = 0; i < valueLength; i++) {
-      const unit = value.charCodeAt(i);
-      if (unit > 0x7f) return false;
-      buffer[at++] = unit;
-    }
+    at = copyAscii(buffer, at, value);
+    if (at < 0) return false;
     this.pos = at;
     return true;
   }
@@ -538,11 +545,8 @@ class ProtobufWriter {
     buffer[at++] = length + 2;
     buffer[at++] = (1 << 3) | LENGTH_DELIMITED;
     buffer[at++] = length;
-    for (let i = 0; i < length; i++) {
-      const unit = value.charCodeAt(i);
-      if (unit > 0x7f) return false;
-      buffer[at++] = unit;
-    }
+    at = copyAscii(buffer, at, value);
+    if (at < 0) return false;
     this.pos = at;
     return true;
   }
@@ -553,16 +557,9 @@ class ProtobufWriter {
       // Most strings here are short ASCII (keys, ids, variants): copied unit by unit, as a call
       // into the native UTF-8 encoder costs more than the copy. Anything else goes the long way.
       this.reserve(1 + length);
-      const buffer = this.buffer;
-      let at = this.pos + 1;
-      let i = 0;
-      for (; i < length; i++) {
-        const unit = value.charCodeAt(i);
-        if (unit > 0x7f) break;
-        buffer[at++] = unit;
-      }
-      if (i === length) {
-        buffer[this.pos] = length;
+      const at = copyAscii(this.buffer, this.pos + 1, value);
+      if (at >= 0) {
+        this.buffer[this.pos] = length;
         this.pos = at;
         return;
       }
