@@ -335,22 +335,20 @@ export class ClickHouseAnalysisSource implements AnalysisSource {
             { ...params, names: [...levels.keys()] },
           );
     for (const arm of arms) {
-      const m = moments.find((row) => row.variant === arm.variant);
+      // A variant with no user first served in the window has no moments and no levels: k 0, no standard error.
+      const k = Number(moments.find((row) => row.variant === arm.variant)?.k ?? 0);
+      const [low50, high50, low95, high95] = levels.get(arm.variant) ?? [Number.NaN, Number.NaN, Number.NaN, Number.NaN];
       const q = woodruff.find((row) => row.variant === arm.variant)?.q;
-      const level = levels.get(arm.variant);
-      const percentileAt = (l: number) => (Number.isFinite(l) ? q![all.indexOf(l)]! : Number.NaN);
+      const percentileAt = (level: number) => (Number.isFinite(level) ? q![all.indexOf(level)]! : Number.NaN);
       out.set(arm.variant, {
         p50: arm.q[0]!,
         p95: arm.q[1]!,
         p99: arm.q[2]!,
         distribution: arm.buckets.map((count, i) => ({ upToMs: DISTRIBUTION_BOUNDS_MS[i] ?? null, count: Number(count) })),
-        quantiles:
-          m === undefined || level === undefined || (q === undefined && all.length > 0)
-            ? { p50: percentileEstimate(arm.q[0]!, Number.NaN, Number.NaN, 0), p95: percentileEstimate(arm.q[1]!, Number.NaN, Number.NaN, 0) }
-            : {
-                p50: percentileEstimate(arm.q[0]!, percentileAt(level[0]!), percentileAt(level[1]!), Number(m.k)),
-                p95: percentileEstimate(arm.q[1]!, percentileAt(level[2]!), percentileAt(level[3]!), Number(m.k)),
-              },
+        quantiles: {
+          p50: percentileEstimate(arm.q[0]!, percentileAt(low50!), percentileAt(high50!), k),
+          p95: percentileEstimate(arm.q[1]!, percentileAt(low95!), percentileAt(high95!), k),
+        },
       });
     }
     return out;
