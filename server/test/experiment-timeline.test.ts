@@ -50,4 +50,30 @@ describe('the experiment timeline', () => {
     expect(early.diff).toEqual({ collaborative: null, hybrid: null });
     expect(experimentTimeline([{ variant: 'control', clicks: 1, impressions: 2 }], VARIANTS, RHO2, CS_ALPHA)).toEqual([]);
   });
+
+  it('counts at each moment exactly the users first exposed by then, those on the moment itself included', () => {
+    const hour = 3_600_000;
+    // Exposures on every moment (first + k hours over 24 hours), a millisecond before and after.
+    const dated: TimelineUser[] = [];
+    for (let k = 0; k <= TIMELINE_POINTS; k += 1) {
+      for (const offset of k === 0 ? [0, 1] : k === TIMELINE_POINTS ? [-1, 0] : [-1, 0, 1]) {
+        for (const [i, variant] of VARIANTS.entries()) dated.push({ variant, firstExposureMs: T0 + k * hour + offset, clicks: (k + i) % 3, impressions: 5 + i });
+      }
+    }
+    const everyone = [...dated, ...users(600, 11).map((u) => ({ ...u, firstExposureMs: T0 + (u.firstExposureMs! % (TIMELINE_POINTS * hour)) }))];
+    const timeline = experimentTimeline(everyone, VARIANTS, RHO2, CS_ALPHA);
+    expect(timeline).toHaveLength(TIMELINE_POINTS);
+    for (const [k, point] of timeline.entries()) {
+      expect(point.atMs).toBe(T0 + (k + 1) * hour);
+      const enrolled = everyone.filter((u) => u.firstExposureMs! <= point.atMs);
+      for (const v of VARIANTS) expect(point.users[v], `moment ${k + 1}, ${v}`).toBe(enrolled.filter((u) => u.variant === v).length);
+      const estimate = (v: string) => {
+        const rows = enrolled.filter((u) => u.variant === v);
+        return ratioEstimate(rows.map((u) => u.clicks), rows.map((u) => u.impressions));
+      };
+      if (point.diff['hybrid'] === null) continue;
+      const expected = compareSequential(estimate('hybrid'), estimate('control'), RHO2, CS_ALPHA);
+      expect(point.diff['hybrid']!.diffCs[0]).toBeCloseTo(expected.diffCs[0], 12);
+    }
+  });
 });

@@ -23,8 +23,28 @@ export interface TimelineUser {
   readonly impressions: number;
 }
 
-function emptyMoments(): { k: number; sumC: number; sumN: number; sumC2: number; sumN2: number; sumCN: number } {
+type Moments = { -readonly [K in keyof RatioMoments]: RatioMoments[K] };
+
+function emptyMoments(): Moments {
   return { k: 0, sumC: 0, sumN: 0, sumC2: 0, sumN2: 0, sumCN: 0 };
+}
+
+function addUser(m: Moments, u: TimelineUser): void {
+  m.k += 1;
+  m.sumC += u.clicks;
+  m.sumN += u.impressions;
+  m.sumC2 += u.clicks * u.clicks;
+  m.sumN2 += u.impressions * u.impressions;
+  m.sumCN += u.clicks * u.impressions;
+}
+
+function addMoments(m: Moments, more: RatioMoments): void {
+  m.k += more.k;
+  m.sumC += more.sumC;
+  m.sumN += more.sumN;
+  m.sumC2 += more.sumC2;
+  m.sumN2 += more.sumN2;
+  m.sumCN += more.sumCN;
 }
 
 /**
@@ -38,28 +58,33 @@ export function experimentTimeline(
   csAlpha: number,
   points = TIMELINE_POINTS,
 ): TimelinePoint[] {
-  const dated = users.filter((u) => u.firstExposureMs !== undefined && variants.includes(u.variant)).sort((a, b) => a.firstExposureMs! - b.firstExposureMs!);
+  const dated = users.filter((u) => u.firstExposureMs !== undefined && variants.includes(u.variant));
   if (dated.length === 0) return [];
-  const first = dated[0]!.firstExposureMs!;
-  const last = dated[dated.length - 1]!.firstExposureMs!;
+  let first = Infinity;
+  let last = -Infinity;
+  for (const u of dated) {
+    first = Math.min(first, u.firstExposureMs!);
+    last = Math.max(last, u.firstExposureMs!);
+  }
+  const steps = last > first ? points : 1;
+  const atMsOf = (step: number) => (step === steps ? last : first + ((last - first) * step) / steps);
+  // Each user joins at the first moment at or after their exposure: counted per moment, then summed
+  // moment by moment (no sort of the users; the sums are of whole numbers, so the same in any order).
+  const joining = Array.from({ length: steps + 1 }, () => new Map(variants.map((v) => [v, emptyMoments()])));
+  for (const u of dated) {
+    const t = u.firstExposureMs!;
+    let step = steps === 1 ? 1 : Math.min(steps, Math.max(1, Math.ceil(((t - first) * steps) / (last - first))));
+    while (step > 1 && t <= atMsOf(step - 1)) step -= 1;
+    while (t > atMsOf(step)) step += 1;
+    addUser(joining[step]!.get(u.variant)!, u);
+  }
   const moments = new Map(variants.map((v) => [v, emptyMoments()]));
   const control = variants[0]!;
   const timeline: TimelinePoint[] = [];
-  let next = 0;
-  const steps = last > first ? points : 1;
   for (let step = 1; step <= steps; step += 1) {
-    const atMs = step === steps ? last : first + ((last - first) * step) / steps;
-    for (; next < dated.length && dated[next]!.firstExposureMs! <= atMs; next += 1) {
-      const u = dated[next]!;
-      const m = moments.get(u.variant)!;
-      m.k += 1;
-      m.sumC += u.clicks;
-      m.sumN += u.impressions;
-      m.sumC2 += u.clicks * u.clicks;
-      m.sumN2 += u.impressions * u.impressions;
-      m.sumCN += u.clicks * u.impressions;
-    }
-    const estimates = new Map(variants.map((v) => [v, ratioEstimateFromMoments(moments.get(v)! as RatioMoments)]));
+    const atMs = atMsOf(step);
+    for (const [v, m] of moments) addMoments(m, joining[step]!.get(v)!);
+    const estimates = new Map(variants.map((v) => [v, ratioEstimateFromMoments(moments.get(v)!)]));
     const c = estimates.get(control)!;
     const diff: TimelinePoint['diff'] = {};
     for (const v of variants.slice(1)) {
