@@ -138,21 +138,29 @@ function generate(store: TelemetryStore, random: () => number): { spans: number;
 
 /** The results of the first experiment read `runs` times from `source` (the first run cold): each run's ms and the users counted. */
 export async function timeResults(source: AnalysisSource, runs: number): Promise<{ runsMs: number[]; users: number }> {
+  return (await timeResultsAlternating([source], runs))[0]!;
+}
+
+/**
+ * The full results of the first experiment from each source, `runs` rounds, the sources taking turns
+ * within each round: a change of load on the machine meets every source alike.
+ */
+export async function timeResultsAlternating(sources: readonly AnalysisSource[], runs: number): Promise<{ runsMs: number[]; users: number }[]> {
   const experiments = readExperimentsFile(join(PROJECT_ROOT, 'config/experiments.json')).experiments;
-  const analysis = new AnalysisService(source, experiments);
-  const runsMs: number[] = [];
-  let users = 0;
+  const timed = sources.map((source) => ({ analysis: new AnalysisService(source, experiments), runsMs: [] as number[], users: 0 }));
   try {
     for (let run = 0; run < runs; run += 1) {
-      const started = performance.now();
-      const results = await analysis.results(experiments[0]!);
-      runsMs.push(performance.now() - started);
-      users = results.variants.reduce((sum, v) => sum + v.users, 0);
+      for (const t of timed) {
+        const started = performance.now();
+        const results = await t.analysis.results(experiments[0]!);
+        t.runsMs.push(performance.now() - started);
+        t.users = results.variants.reduce((sum, v) => sum + v.users, 0);
+      }
     }
   } finally {
-    await analysis.close();
+    for (const t of timed) await t.analysis.close();
   }
-  return { runsMs, users };
+  return timed.map(({ runsMs, users }) => ({ runsMs, users }));
 }
 
 /** The median of the runs after the first (cold) one. */

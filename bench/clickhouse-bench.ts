@@ -14,6 +14,9 @@
  *   two backends can be filled by separate runs and timed again later.
  * - BENCH_CLICKHOUSE_BACKENDS: `sqlite`, `clickhouse` or both (default both); a run with one
  *   fills and times only that one (a chdb folder serves one process at a time).
+ * - BENCH_CLICKHOUSE_RUNS: reads per backend and size (default 5), the first cold; the table
+ *   gives the median of the warm ones. The backends take turns, read by read, so that a change of
+ *   load on the machine during a run meets both.
  */
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,6 +24,7 @@ import { join } from 'node:path';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { ensureAnalysisTables } from '../server/src/analysis/clickhouse/analysis-tables.js';
 import { ClickHouseAnalysisSource } from '../server/src/analysis/clickhouse/clickhouse-analysis-source.js';
+import type { AnalysisSource } from '../server/src/analysis/analysis-source.js';
 import { SqliteAnalysisSource } from '../server/src/analysis/sqlite-analysis-source.js';
 import { isDeepStrictEqual } from 'node:util';
 import { openChdb, type ChdbRawInsert } from '../server/src/clickhouse/clickhouse-connection.js';
@@ -30,7 +34,7 @@ import { EXPORTER_TABLES } from '../server/src/clickhouse/exporter-schema.js';
 import { encodeMetricsRequest, encodeTraceRequest } from '../server/src/core/otlp-encode.js';
 import type { SpanRecord } from '../server/src/core/telemetry-records.js';
 import { TelemetryStore } from '../server/src/store/telemetry-store.js';
-import { generateBatches, timeResults, warmMedian } from './analysis-bench.js';
+import { generateBatches, timeResultsAlternating, warmMedian } from './analysis-bench.js';
 import { printTable, writeResult } from './bench-lib.js';
 
 const SIZES = (process.env.BENCH_CLICKHOUSE_SPANS ?? '1000000,10000000').split(',').map(Number);
@@ -39,7 +43,8 @@ const USERS = 100_000;
 const DAYS = 7;
 /** Spans per request in the generator: 8 of the service's, about 1.2 from browsers. */
 const SPANS_PER_REQUEST = 9.2;
-const RUNS = 3;
+/** Reads per backend and size, the first cold; SQLite and ClickHouse take turns (`BENCH_CLICKHOUSE_RUNS`). */
+const RUNS = Number(process.env.BENCH_CLICKHOUSE_RUNS ?? 5);
 /** Rows per ClickHouse insert: ClickHouse wants few large inserts (each makes a part per day), the generator yields 5,000. */
 const CLICKHOUSE_INSERT_ROWS = 200_000;
 
@@ -180,32 +185,35 @@ export async function runClickHouseBench(): Promise<Record<string, unknown>> {
   try {
     for (const size of SIZES) {
       const row: Record<string, string | number> = { spans: size };
-      const times: Record<string, number> = {};
+      const backends: { name: 'sqlite' | 'chdb'; fill: Fill; source: AnalysisSource }[] = [];
       if (BACKENDS.includes('sqlite')) {
         const path = join(folder, `telemetry-${size}.db`);
         const fill = await filled(join(folder, `fill-sqlite-${size}.json`), () => fillSqlite(size, path));
-        const timing = await timeResults(new SqliteAnalysisSource(path), RUNS);
-        times.sqlite = warmMedian(timing.runsMs);
-        Object.assign(row, figures('sqlite', fill, timing));
+        backends.push({ name: 'sqlite', fill, source: new SqliteAnalysisSource(path) });
       }
       if (chdb !== undefined) {
         const { client, rawInsert } = chdb;
         const database = `otel_${size}`;
         const fill = await filled(join(folder, `fill-clickhouse-${size}.json`), () => fillClickHouse(size, client, rawInsert, database));
         const source = new ClickHouseAnalysisSource(client, { database, requestService: 'recommendation-service', experimentKeys: ['experiment.rec_algorithm', 'experiment.ranking_boost'] }, false);
-        const timing = await timeResults(source, RUNS);
-        times.clickhouse = warmMedian(timing.runsMs);
-        if (row.users !== undefined && row.users !== timing.users) console.warn(`users differ: SQLite ${row.users}, ClickHouse ${timing.users}`);
-        Object.assign(row, figures('chdb', fill, timing));
+        backends.push({ name: 'chdb', fill, source });
       }
-      if (times.sqlite !== undefined && times.clickhouse !== undefined) row.sqliteOverChdb = Number((times.sqlite / times.clickhouse).toFixed(2));
+      const timings = await timeResultsAlternating(backends.map((b) => b.source), RUNS);
+      const warm: Record<string, number> = {};
+      for (const [i, { name, fill }] of backends.entries()) {
+        const timing = timings[i]!;
+        if (row.users !== undefined && row.users !== timing.users) console.warn(`users differ: SQLite ${row.users}, ClickHouse ${timing.users}`);
+        warm[name] = warmMedian(timing.runsMs);
+        Object.assign(row, figures(name, fill, timing));
+      }
+      if (warm.sqlite !== undefined && warm.chdb !== undefined) row.sqliteOverChdb = Number((warm.sqlite / warm.chdb).toFixed(2));
       rows.push(row);
       printTable(`Results of rec_algorithm_v3 at ${size.toLocaleString('en-US')} spans`, [row]);
     }
   } finally {
     await client?.close();
   }
-  printTable('ClickHouse (chdb) and SQLite, results of rec_algorithm_v3 (median of warm runs)', rows);
+  printTable(`ClickHouse (chdb) and SQLite, results of rec_algorithm_v3 (median of ${RUNS - 1} warm runs, the backends taking turns)`, rows);
   console.log(`written ${writeResult(`clickhouse-${BACKENDS.join('-')}`, { folder, rows })}`);
   return { rows };
 }
