@@ -16,7 +16,7 @@ import { readExperimentsFile } from '../src/config.js';
 import type { SpanRecord } from '../src/core/telemetry-records.js';
 import { AnalysisService } from '../src/services/analysis-service.js';
 import { TelemetryStore } from '../src/store/telemetry-store.js';
-import { hexId, tempDir } from './helpers.js';
+import { expectNumbersClose, hexId, tempDir } from './helpers.js';
 
 const experiments = readExperimentsFile(join(import.meta.dirname, '../../config/experiments.json')).experiments;
 const experiment = experiments[0]!;
@@ -86,21 +86,6 @@ describe('latency on ClickHouse, computed in SQL, against the lists on SQLite', 
     await client?.close();
   });
 
-  /** Every number of `a` equal to `b`'s within 1e-9 relative (integers exactly), and the same shape. */
-  function expectClose(a: unknown, b: unknown, path = ''): void {
-    if (typeof a === 'number' && typeof b === 'number') {
-      if (Number.isNaN(b)) expect(a, path).toBeNaN();
-      else expect(Math.abs(a - b), `${path}: ${a} against ${b}`).toBeLessThanOrEqual(1e-9 * Math.max(Math.abs(a), Math.abs(b)));
-      return;
-    }
-    if (a !== null && typeof a === 'object' && b !== null && typeof b === 'object') {
-      expect(Object.keys(a).sort(), path).toEqual(Object.keys(b).sort());
-      for (const key of Object.keys(b)) expectClose((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key], `${path}.${key}`);
-      return;
-    }
-    expect(a, path).toEqual(b);
-  }
-
   for (const [name, window] of [
     ['the whole time', { fromMs: 0, toMs: Number.MAX_SAFE_INTEGER }],
     ['a window after the first day', { fromMs: START_MS + 20 * HOUR_MS, toMs: Number.MAX_SAFE_INTEGER }],
@@ -113,7 +98,7 @@ describe('latency on ClickHouse, computed in SQL, against the lists on SQLite', 
       const request = window.fromMs === 0 ? {} : { from: new Date(window.fromMs).toISOString() };
       const [a, b] = await Promise.all([new AnalysisService(clickhouse, experiments).results(experiment, request), new AnalysisService(sqlite, experiments).results(experiment, request)]);
       const latency = (r: typeof a) => r.variants.map((v) => ({ users: v.users, requests: v.requests, latencyMs: v.latencyMs, distribution: v.latencyDistribution, guardrails: v.guardrails && { p50: v.guardrails.latencyP50Ms, p95: v.guardrails.latencyP95Ms, p50Diff: v.guardrails.latencyP50DiffMs, p95Diff: v.guardrails.latencyP95DiffMs } }));
-      expectClose(latency(a), latency(b));
+      expectNumbersClose(latency(a), latency(b));
       // Enough users for the guardrails to be read: their standard errors are compared, not only their values.
       const hybrid = b.variants.find((v) => v.variant === 'hybrid')!;
       expect(hybrid.guardrails!.latencyP95Ms!.pValue).not.toBeNull();

@@ -2,7 +2,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
-import { inject } from 'vitest';
+import { expect, inject } from 'vitest';
+import type { SpanRecord } from '../src/core/telemetry-records.js';
 import { loadDemoConfig, startDemo, type RunningDemo } from '../src/demo/index.js';
 
 /** A fresh folder inside the run's temporary root (`global-setup.ts`), which goes when the run ends. */
@@ -91,4 +92,27 @@ export function otlpTraces(spans: readonly Record<string, unknown>[], service = 
 /** Hex id of `bytes` bytes from a counter, so every test span is distinct and predictable. */
 export function hexId(n: number, bytes: number): string {
   return n.toString(16).padStart(bytes * 2, '0');
+}
+
+/** A stored span with the fields a test does not care about left empty (no parent, events or links, status unset). */
+export function spanRecord(
+  span: Pick<SpanRecord, 'traceId' | 'spanId' | 'name' | 'service' | 'startTimeUnixNano' | 'endTimeUnixNano' | 'attributes' | 'trusted'> & Partial<SpanRecord>,
+): SpanRecord {
+  return { parentSpanId: null, kind: 1, scope: 'test', statusCode: 0, statusMessage: '', events: [], links: [], ...span };
+}
+
+/** Every number of `actual` equal to `expected`'s (integers exactly, others within 1e-9 relative, NaN as NaN), and the same shape. */
+export function expectNumbersClose(actual: unknown, expected: unknown, path = ''): void {
+  if (typeof actual === 'number' && typeof expected === 'number') {
+    if (Number.isNaN(expected)) expect(actual, path).toBeNaN();
+    else if (Number.isInteger(expected)) expect(actual, path).toBe(expected);
+    else expect(Math.abs(actual - expected), `${path}: ${actual} against ${expected}`).toBeLessThanOrEqual(1e-9 * Math.max(Math.abs(actual), Math.abs(expected)));
+    return;
+  }
+  if (actual !== null && typeof actual === 'object' && expected !== null && typeof expected === 'object') {
+    expect(Object.keys(actual).sort(), path).toEqual(Object.keys(expected).sort());
+    for (const key of Object.keys(expected)) expectNumbersClose((actual as Record<string, unknown>)[key], (expected as Record<string, unknown>)[key], `${path}.${key}`);
+    return;
+  }
+  expect(actual, path).toEqual(expected);
 }
