@@ -125,11 +125,11 @@ function getJson(url: string, headers: Record<string, string>, timeoutMs: number
       fail(timeout);
       request.destroy(timeout);
     }, timeoutMs);
-    request.once('error', fail);
+    request.on('error', fail);
     request.once('response', (response) => {
       const status = response.statusCode!;
       const ok = status >= 200 && status < 300;
-      response.once('error', fail);
+      response.on('error', fail);
       if (!ok) {
         // The body is not read: drained, so the socket goes back to the agent.
         clearTimeout(timer);
