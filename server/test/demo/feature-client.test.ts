@@ -1,5 +1,7 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { propagation } from '@opentelemetry/api';
+import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FAILURES_BEFORE_PAUSE, FeatureClient, FeatureStoreUnavailableError, PAUSE_MS } from '../../src/demo/feature-store/feature-client.js';
@@ -67,5 +69,63 @@ describe('FeatureClient', () => {
     const { features } = client(store.url, () => 0);
     for (let i = 0; i < 2 * FAILURES_BEFORE_PAUSE; i += 1) await expect(features.get('u1')).rejects.toThrow('feature store answered 400');
     expect(store.received()).toBe(2 * FAILURES_BEFORE_PAUSE);
+  });
+});
+
+describe('FeatureClient over HTTP', () => {
+  /** A feature store whose handler is given; counts the TCP connections it accepts. */
+  async function store(handle: (req: IncomingMessage, res: ServerResponse) => void): Promise<{ url: string; connections: () => number }> {
+    let connections = 0;
+    const server = createServer(handle);
+    server.on('connection', () => (connections += 1));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    open = server;
+    return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, connections: () => connections };
+  }
+
+  it('sends the token and the trace context, and keeps one connection for calls in a row, refused ones included', async () => {
+    const seen: IncomingMessage['headers'][] = [];
+    let status = 200;
+    const { url, connections } = await store((req, res) => {
+      seen.push(req.headers);
+      res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(status === 200 ? FEATURES : { error: 'no such visitor' }));
+    });
+    const exporter = new InMemorySpanExporter();
+    const tracer = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }).getTracer('test');
+    propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+    try {
+      const features = new FeatureClient(tracer, () => url, 1_000, Date.now, 'internal-token');
+      await expect(features.get('u 1/2')).resolves.toEqual(FEATURES);
+      status = 404;
+      await expect(features.get('u1')).rejects.toThrow('feature store answered 404');
+      status = 200;
+      await expect(features.get('u1')).resolves.toEqual(FEATURES);
+    } finally {
+      propagation.disable();
+    }
+    expect(connections()).toBe(1);
+    expect(seen).toHaveLength(3);
+    const [first] = exporter.getFinishedSpans();
+    expect(seen[0]).toMatchObject({ authorization: 'Bearer internal-token', traceparent: `00-${first!.spanContext().traceId}-${first!.spanContext().spanId}-01` });
+    expect(exporter.getFinishedSpans().map((s) => s.attributes['http.response.status_code'])).toEqual([200, 404, 200]);
+  });
+
+  it('gives up on an answer whose body is still coming when the timeout passes', async () => {
+    const { url } = await store((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('{"userId":');
+    });
+    const features = new FeatureClient(new BasicTracerProvider().getTracer('test'), () => url, 100);
+    const started = Date.now();
+    await expect(features.get('u1')).rejects.toThrow(new FeatureStoreUnavailableError('feature store did not answer within 100 ms'));
+    expect(Date.now() - started).toBeLessThan(1_000);
+  });
+
+  it('counts an answer that is not JSON, and a store that is not there, as failures', async () => {
+    const { url } = await store((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"userId":'));
+    const { features } = client(url, () => 0);
+    await expect(features.get('u1')).rejects.toThrow(/^feature store unreachable: /);
+    const gone = client('http://127.0.0.1:9', () => 0).features;
+    await expect(gone.get('u1')).rejects.toThrow(/^feature store unreachable: .*ECONNREFUSED/);
   });
 });
