@@ -8,7 +8,7 @@
  */
 import type { TimelinePoint } from '../../../common/src/experiment-results.js';
 import { compareSequential, MIN_USERS_PER_ARM } from './sequential-statistics.js';
-import { ratioEstimateFromMoments, type RatioMoments } from './statistics.js';
+import { addRatioSums, addRatioUnit, emptyRatioSums, ratioEstimateFromMoments } from './statistics.js';
 
 export type { TimelinePoint };
 
@@ -21,30 +21,6 @@ export interface TimelineUser {
   readonly firstExposureMs?: number;
   readonly clicks: number;
   readonly impressions: number;
-}
-
-type Moments = { -readonly [K in keyof RatioMoments]: RatioMoments[K] };
-
-function emptyMoments(): Moments {
-  return { k: 0, sumC: 0, sumN: 0, sumC2: 0, sumN2: 0, sumCN: 0 };
-}
-
-function addUser(m: Moments, u: TimelineUser): void {
-  m.k += 1;
-  m.sumC += u.clicks;
-  m.sumN += u.impressions;
-  m.sumC2 += u.clicks * u.clicks;
-  m.sumN2 += u.impressions * u.impressions;
-  m.sumCN += u.clicks * u.impressions;
-}
-
-function addMoments(m: Moments, more: RatioMoments): void {
-  m.k += more.k;
-  m.sumC += more.sumC;
-  m.sumN += more.sumN;
-  m.sumC2 += more.sumC2;
-  m.sumN2 += more.sumN2;
-  m.sumCN += more.sumCN;
 }
 
 /**
@@ -70,20 +46,20 @@ export function experimentTimeline(
   const atMsOf = (step: number) => (step === steps ? last : first + ((last - first) * step) / steps);
   // Each user joins at the first moment at or after their exposure: counted per moment, then summed
   // moment by moment (no sort of the users; the sums are of whole numbers, so the same in any order).
-  const joining = Array.from({ length: steps + 1 }, () => new Map(variants.map((v) => [v, emptyMoments()])));
+  const joining = Array.from({ length: steps + 1 }, () => new Map(variants.map((v) => [v, emptyRatioSums()])));
   for (const u of dated) {
     const t = u.firstExposureMs!;
     let step = steps === 1 ? 1 : Math.min(steps, Math.max(1, Math.ceil(((t - first) * steps) / (last - first))));
     while (step > 1 && t <= atMsOf(step - 1)) step -= 1;
     while (t > atMsOf(step)) step += 1;
-    addUser(joining[step]!.get(u.variant)!, u);
+    addRatioUnit(joining[step]!.get(u.variant)!, u.clicks, u.impressions);
   }
-  const moments = new Map(variants.map((v) => [v, emptyMoments()]));
+  const moments = new Map(variants.map((v) => [v, emptyRatioSums()]));
   const control = variants[0]!;
   const timeline: TimelinePoint[] = [];
   for (let step = 1; step <= steps; step += 1) {
     const atMs = atMsOf(step);
-    for (const [v, m] of moments) addMoments(m, joining[step]!.get(v)!);
+    for (const [v, m] of moments) addRatioSums(m, joining[step]!.get(v)!);
     const estimates = new Map(variants.map((v) => [v, ratioEstimateFromMoments(moments.get(v)!)]));
     const c = estimates.get(control)!;
     const diff: TimelinePoint['diff'] = {};

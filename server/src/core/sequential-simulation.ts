@@ -7,7 +7,7 @@
  */
 import { seededRandom } from '../../../common/src/seeded-random.js';
 import { compareSequential, sequentialRhoSquared } from './sequential-statistics.js';
-import { compareRatios, holm, ratioEstimateFromMoments, type RatioEstimate } from './statistics.js';
+import { addRatioSums, compareRatios, emptyRatioSums, holm, ratioEstimateFromMoments, type RatioEstimate, type RatioSums } from './statistics.js';
 
 export interface SimulationDesign {
   /** Relative lift of each arm's click propensity over the control's; the first is the control (0). */
@@ -35,15 +35,6 @@ export interface ExperimentOutcome {
   readonly fixedHorizonAtPlanned: readonly boolean[];
 }
 
-interface Moments {
-  k: number;
-  sumC: number;
-  sumN: number;
-  sumC2: number;
-  sumN2: number;
-  sumCN: number;
-}
-
 /** Cumulative binomial tables: row n (1 … max) holds P(C ≤ c) for c = 0 … n, flattened. */
 function binomialTables(p: number, maxN: number): Float64Array {
   const table = new Float64Array((maxN + 1) * (maxN + 1));
@@ -60,7 +51,7 @@ function binomialTables(p: number, maxN: number): Float64Array {
 }
 
 /** Adds `users` users to an arm: one uniform each, split into the impressions and the clicks. */
-function addUsers(m: Moments, users: number, table: Float64Array, maxN: number, random: () => number): void {
+function addUsers(m: RatioSums, users: number, table: Float64Array, maxN: number, random: () => number): void {
   const stride = maxN + 1;
   let sumC = 0;
   let sumN = 0;
@@ -81,12 +72,7 @@ function addUsers(m: Moments, users: number, table: Float64Array, maxN: number, 
     sumN2 += n * n;
     sumCN += c * n;
   }
-  m.k += users;
-  m.sumC += sumC;
-  m.sumN += sumN;
-  m.sumC2 += sumC2;
-  m.sumN2 += sumN2;
-  m.sumCN += sumCN;
+  addRatioSums(m, { k: users, sumC, sumN, sumC2, sumN2, sumCN });
 }
 
 /** Runs the design: every experiment looked at every `lookEveryUsersPerArm` users per arm. */
@@ -101,7 +87,7 @@ export function simulateMonitoredExperiments(design: SimulationDesign): Experime
   for (let e = 0; e < design.experiments; e += 1) {
     const ctr = design.ctrRange[0] + random() * (design.ctrRange[1] - design.ctrRange[0]);
     const tables = design.relativeLifts.map((lift) => binomialTables(Math.min(1, ctr * (1 + lift)), maxN));
-    const moments: Moments[] = design.relativeLifts.map(() => ({ k: 0, sumC: 0, sumN: 0, sumC2: 0, sumN2: 0, sumCN: 0 }));
+    const moments: RatioSums[] = design.relativeLifts.map(() => emptyRatioSums());
     const sequential: (number | null)[] = new Array<number | null>(treatments).fill(null);
     const fixedAnyLook: (number | null)[] = new Array<number | null>(treatments).fill(null);
     const fixedAtPlanned: boolean[] = new Array<boolean>(treatments).fill(false);

@@ -215,6 +215,33 @@ export interface RatioMoments {
   readonly sumCN: number;
 }
 
+/** Ratio moments being summed. */
+export type RatioSums = { -readonly [K in keyof RatioMoments]: RatioMoments[K] };
+
+export function emptyRatioSums(): RatioSums {
+  return { k: 0, sumC: 0, sumN: 0, sumC2: 0, sumN2: 0, sumCN: 0 };
+}
+
+/** Adds one unit (numerator `c`, denominator `n`) to `m`. */
+export function addRatioUnit(m: RatioSums, c: number, n: number): void {
+  m.k += 1;
+  m.sumC += c;
+  m.sumN += n;
+  m.sumC2 += c * c;
+  m.sumN2 += n * n;
+  m.sumCN += c * n;
+}
+
+/** Adds the units summed in `more` to `m`. */
+export function addRatioSums(m: RatioSums, more: RatioMoments): void {
+  m.k += more.k;
+  m.sumC += more.sumC;
+  m.sumN += more.sumN;
+  m.sumC2 += more.sumC2;
+  m.sumN2 += more.sumN2;
+  m.sumCN += more.sumCN;
+}
+
 /**
  * The same delta-method estimate as `ratioEstimate`, from per-unit sums instead of the units:
  * what a store can aggregate (or a simulation accumulate) without listing every user. The

@@ -18,7 +18,7 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import { DISTRIBUTION_BOUNDS_MS, variantLatency, type PopulationFigures, type VariantLatency } from '../../core/experiment-analysis.js';
 import { percentileEstimate, woodruffLevels } from '../../core/guardrails.js';
-import { ratioEstimateFromMoments } from '../../core/statistics.js';
+import { addRatioUnit, emptyRatioSums, ratioEstimateFromMoments, type RatioSums } from '../../core/statistics.js';
 import type { ExperimentDefinition } from '../../core/experiment-config.js';
 import { CLICK_CLOCK_SKEW_MS, CLICK_HORIZON_MS } from '../../core/request-attribution.js';
 import { EXPORTER_TABLES, quoteIdentifier } from '../../clickhouse/exporter-schema.js';
@@ -80,21 +80,10 @@ interface LatencyArm {
   buckets: string[];
 }
 
-/** Ratio moments of the shares of a user's requests at or below the p50 and the p95 (n: the user's requests). */
-interface ShareMoments {
-  k: number;
-  sumN: number;
-  sumN2: number;
-  sumB50: number;
-  sumB50Sq: number;
-  sumB50N: number;
-  sumB95: number;
-  sumB95Sq: number;
-  sumB95N: number;
-}
-
-function emptyShareMoments(): ShareMoments {
-  return { k: 0, sumN: 0, sumN2: 0, sumB50: 0, sumB50Sq: 0, sumB50N: 0, sumB95: 0, sumB95Sq: 0, sumB95N: 0 };
+/** Per arm, the ratio moments over users of the share of their requests at or below the p50 and the p95. */
+interface ShareSums {
+  readonly p50: RatioSums;
+  readonly p95: RatioSums;
 }
 
 export class ClickHouseAnalysisSource implements AnalysisSource {
@@ -308,7 +297,7 @@ export class ClickHouseAnalysisSource implements AnalysisSource {
     );
     const users = [];
     const populations: Partial<Record<'holdout' | 'forced', { -readonly [K in keyof PopulationFigures]: PopulationFigures[K] }>> = {};
-    const shares = new Map<string, ShareMoments>(arms.map((arm) => [arm.variant, emptyShareMoments()]));
+    const shares = new Map<string, ShareSums>(arms.map((arm) => [arm.variant, { p50: emptyRatioSums(), p95: emptyRatioSums() }]));
     for (let i = 0; i < c.user.length; i += 1) {
       const requests = c.requests[i]!;
       const before = c.beforeWindow[i]!;
@@ -339,19 +328,10 @@ export class ClickHouseAnalysisSource implements AnalysisSource {
         cacheHits: c.cacheHits[i]!,
         cacheLookups: c.cacheLookups[i]!,
       });
-      const m = shares.get(variant);
-      if (m === undefined) continue;
-      const b50 = c.atOrBelowP50[i]!;
-      const b95 = c.atOrBelowP95[i]!;
-      m.k += 1;
-      m.sumN += requests;
-      m.sumN2 += requests * requests;
-      m.sumB50 += b50;
-      m.sumB50Sq += b50 * b50;
-      m.sumB50N += b50 * requests;
-      m.sumB95 += b95;
-      m.sumB95Sq += b95 * b95;
-      m.sumB95N += b95 * requests;
+      const share = shares.get(variant);
+      if (share === undefined) continue;
+      addRatioUnit(share.p50, c.atOrBelowP50[i]!, requests);
+      addRatioUnit(share.p95, c.atOrBelowP95[i]!, requests);
     }
     return { users, populations, shares };
   }
@@ -384,15 +364,14 @@ export class ClickHouseAnalysisSource implements AnalysisSource {
     params: Record<string, unknown>,
     variants: readonly string[],
     arms: readonly LatencyArm[],
-    shares: ReadonlyMap<string, ShareMoments>,
+    shares: ReadonlyMap<string, ShareSums>,
   ): Promise<Map<string, VariantLatency>> {
     const out = new Map<string, VariantLatency>(variants.map((variant) => [variant, variantLatency([], [])]));
     if (arms.length === 0) return out;
     const levels = new Map<string, number[]>();
-    for (const [variant, m] of shares) {
-      if (m.k === 0) continue;
-      const share = (sumC: number, sumC2: number, sumCN: number) => ratioEstimateFromMoments({ k: m.k, sumC, sumN: m.sumN, sumC2, sumN2: m.sumN2, sumCN });
-      levels.set(variant, [...woodruffLevels(0.5, share(m.sumB50, m.sumB50Sq, m.sumB50N)), ...woodruffLevels(0.95, share(m.sumB95, m.sumB95Sq, m.sumB95N))]);
+    for (const [variant, share] of shares) {
+      if (share.p50.k === 0) continue;
+      levels.set(variant, [...woodruffLevels(0.5, ratioEstimateFromMoments(share.p50)), ...woodruffLevels(0.95, ratioEstimateFromMoments(share.p95))]);
     }
     // Fewer than two users give no variance, and no levels: those percentiles are NaN, as `percentile` makes them.
     const all = [...new Set([...levels.values()].flat())].filter(Number.isFinite);
@@ -406,7 +385,7 @@ export class ClickHouseAnalysisSource implements AnalysisSource {
           );
     for (const arm of arms) {
       // A variant with no user first served in the window has no moments and no levels: k 0, no standard error.
-      const k = shares.get(arm.variant)?.k ?? 0;
+      const k = shares.get(arm.variant)?.p50.k ?? 0;
       const [low50, high50, low95, high95] = levels.get(arm.variant) ?? [Number.NaN, Number.NaN, Number.NaN, Number.NaN];
       const q = woodruff.find((row) => row.variant === arm.variant)?.q;
       const percentileAt = (level: number) => (Number.isFinite(level) ? q![all.indexOf(level)]! : Number.NaN);
