@@ -16,7 +16,7 @@ import { readExperimentsFile } from '../src/config.js';
 import type { SpanRecord } from '../src/core/telemetry-records.js';
 import { AnalysisService } from '../src/services/analysis-service.js';
 import { TelemetryStore } from '../src/store/telemetry-store.js';
-import { expectNumbersClose, hexId, tempDir } from './helpers.js';
+import { expectNumbersClose, hexId, spanRecord, tempDir } from './helpers.js';
 
 const experiments = readExperimentsFile(join(import.meta.dirname, '../../config/experiments.json')).experiments;
 const experiment = experiments[0]!;
@@ -39,23 +39,18 @@ function requests(): SpanRecord[] {
       const start = BigInt(first + r * 997_000) * 1_000_000n;
       // Whole µs, so that some users share durations exactly.
       const durationNs = BigInt(Math.max(1, Math.round(level * Math.exp(0.3 * normal()) * 1000))) * 1000n;
-      spans.push({
-        traceId: hexId(id, 16),
-        spanId: hexId(id, 8),
-        parentSpanId: null,
-        name: 'recommendation.request',
-        kind: 1,
-        service: 'recommendation-service',
-        scope: 'test',
-        startTimeUnixNano: start.toString(),
-        endTimeUnixNano: (start + durationNs).toString(),
-        statusCode: 0,
-        statusMessage: '',
-        attributes: { [experiment.baggageKey]: variant, 'experiment.ranking_boost': 'control', 'user.id': `u${u}`, 'recommendation.request_id': `req-${id}`, 'recommendation.count': 4 },
-        events: [],
-        links: [],
-        trusted: true,
-      });
+      spans.push(
+        spanRecord({
+          traceId: hexId(id, 16),
+          spanId: hexId(id, 8),
+          name: 'recommendation.request',
+          service: 'recommendation-service',
+          startTimeUnixNano: start.toString(),
+          endTimeUnixNano: (start + durationNs).toString(),
+          attributes: { [experiment.baggageKey]: variant, 'experiment.ranking_boost': 'control', 'user.id': `u${u}`, 'recommendation.request_id': `req-${id}`, 'recommendation.count': 4 },
+          trusted: true,
+        }),
+      );
     }
   }
   return spans;
