@@ -29,12 +29,17 @@ afterAll(async () => {
   await collector.close();
 });
 
+/** The README's quick start app: the middleware on `/api`, and `handler` for `GET /api/recommendations`. */
+function quickStartApp(handler: express.RequestHandler): express.Express {
+  const app = express();
+  app.use('/api', experimentMiddleware({ experiments: loadExperiments(EXPERIMENTS_FILE), visitorId: (req) => String(req.query.userId ?? '') || undefined }));
+  app.get('/api/recommendations', handler);
+  return app;
+}
+
 describe('startTelemetry with a collector', () => {
   it('delivers both spans, their attributes, events and content ids, and both metrics with the experiment attributes, trusted', async () => {
-    const experiments = loadExperiments(EXPERIMENTS_FILE);
-    const app = express();
-    app.use('/api', experimentMiddleware({ experiments, visitorId: (req) => String(req.query.userId ?? '') || undefined }));
-    app.get('/api/recommendations', (req, res) => {
+    const app = quickStartApp((req, res) => {
       getExperimentContext(req);
       res.json({ ...recordServed(req, { count: 3, contentIds: ['story-1', 'story-2', 'story-3'] }), recommendations: [] });
     });
@@ -87,10 +92,7 @@ interface StoredSpanBody {
 
 describe("startTelemetry's own spans (lean, not the SDK's span path)", () => {
   it('are stored as the SDK would have recorded them: parents, attributes, events, times, and the app\'s own spans under them', async () => {
-    const experiments = loadExperiments(EXPERIMENTS_FILE);
-    const app = express();
-    app.use('/api', experimentMiddleware({ experiments, visitorId: (req) => String(req.query.userId ?? '') || undefined }));
-    app.get('/api/recommendations', (req, res) => {
+    const app = quickStartApp((req, res) => {
       // The app's own span, from the global (SDK) tracer, started in the handler's context.
       trace.getTracer('my-recs').startSpan('ranker.rank', { attributes: { 'ranker.items': 2 } }).end();
       res.json({ ...recordServed(req, { count: 2, contentIds: ['story-7', 'story-8'], attributes: { 'recommendation.algorithm': 'rank-v2' } }), recommendations: [] });
