@@ -13,6 +13,10 @@ import { hexId, otlpSpan, otlpTraces, SERVER_ENTRY, startServerProcess, tempDir 
 /** Largest file the server may write while the "disk" is full: room for the content store and some telemetry. */
 const FILE_LIMIT_BYTES = 24 * 1024 * 1024;
 const SPANS_PER_BATCH = 200;
+/** Batches posted once space is back: about 160 MB of WAL if it never started over (0.4 MB a batch). */
+const BATCHES_AFTER_RECOVERY = 400;
+/** The WAL starts over past 64 MiB (checked every 200 ms; a sequential client adds little meanwhile). */
+const WAL_BOUND_BYTES = 100 * 1024 * 1024;
 
 let next = 1;
 /** A batch of spans with a kilobyte of attributes each: about 250 KB of JSON. */
@@ -56,12 +60,14 @@ describe('a full disk', () => {
       };
       await accepted();
       const walBefore = walBytes(dataDir);
-      // Much more than the WAL held: with checkpoints running, the WAL is reused from its start
-      // instead of growing by all of it.
-      for (let i = 0; i < 120; i += 1) await accepted();
+      // Several times what the WAL may hold before it starts over (64 MiB): with checkpoints
+      // running, the WAL is reused from its start instead of growing by all of it.
+      for (let i = 0; i < BATCHES_AFTER_RECOVERY; i += 1) await accepted();
       const walAfter = walBytes(dataDir);
-      console.log(`WAL ${(walBefore / 1e6).toFixed(1)} MB after recovery, ${(walAfter / 1e6).toFixed(1)} MB after 120 more batches (~${((120 * SPANS_PER_BATCH * 1100) / 1e6).toFixed(0)} MB of spans)`);
-      expect(walAfter).toBeLessThan(walBefore + 10 * 1024 * 1024);
+      console.log(
+        `WAL ${(walBefore / 1e6).toFixed(1)} MB after recovery, ${(walAfter / 1e6).toFixed(1)} MB after ${BATCHES_AFTER_RECOVERY} more batches (~${((BATCHES_AFTER_RECOVERY * SPANS_PER_BATCH * 1100) / 1e6).toFixed(0)} MB of spans)`,
+      );
+      expect(walAfter).toBeLessThan(WAL_BOUND_BYTES);
       const healthy = await fetch(`${url}/healthz`);
       expect(healthy.status).toBe(200);
     } finally {

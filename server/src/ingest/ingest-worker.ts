@@ -15,10 +15,22 @@ const data = workerData as IngestWorkerData;
 const experimentKeys = new Set(data.experimentKeys);
 /** How often the checkpoint thread moves committed WAL pages into the database file. */
 const CHECKPOINT_INTERVAL_MS = 200;
-/** What a WAL file is cut back to when it starts over: a few seconds of heavy ingest. */
-const WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
-/** WAL pages (16 KiB) beyond which the WAL is started over: 4 MiB, a few hundred ms of heavy ingest. */
-const WAL_RESTART_PAGES = 256;
+/**
+ * What a WAL file is cut back to when it starts over: above what it reaches under full ingest
+ * (120–145 MB in the ingest benchmark), so that a steady WAL is reused, not cut and grown again.
+ */
+const WAL_SIZE_LIMIT_BYTES = 256 * 1024 * 1024;
+/**
+ * WAL pages (16 KiB) beyond which the WAL is started over: 64 MiB, about a second of full
+ * ingest. Each restart holds the write lock (20–45 ms here, mostly syncs, whatever the size):
+ * at 4 MiB it started over at every tick under full ingest, commits waited 4 µs a span longer
+ * than with no restart, and the benchmark stored about 10 % less.
+ */
+const WAL_RESTART_PAGES = 4096;
+/** A pass that found at most this many new pages (16 KiB) was short: little was committed during it. */
+const CATCH_UP_PAGES = 16;
+/** Most PASSIVE passes before a restart: each copies what was committed during the one before. */
+const CATCH_UP_PASSES = 4;
 /** How long a restart waits for readers while it holds the write lock; a reader still there defers it to the next tick. */
 const RESTART_READER_WAIT_MS = 50;
 function open(): TelemetryStore {
@@ -65,9 +77,20 @@ if (data.role === 'checkpoint') {
  * restart takes the write lock for a moment (the few pages committed meanwhile). PASSIVE
  * checkpoints alone copied everything, yet under steady ingest the WAL never started over
  * and grew by all that was written (36 MB for 26 MB of spans in a test).
+ *
+ * The restart copies (and syncs) under the lock what was committed since the last pass began:
+ * after one pass over a 64 MiB WAL that was 4–7 MiB, and the lock was held 40–55 ms. So passes
+ * repeat, each copying what was committed during the one before, until one finds little new
+ * (held 25–30 ms).
  */
 async function checkpointOnce(): Promise<void> {
-  if (store.checkpoint() <= WAL_RESTART_PAGES) return;
+  let pages = store.checkpoint();
+  if (pages <= WAL_RESTART_PAGES) return;
+  for (let pass = 1; pass < CATCH_UP_PASSES; pass += 1) {
+    const before = pages;
+    pages = store.checkpoint();
+    if (pages - before <= CATCH_UP_PAGES) break;
+  }
   await acquireWriteLock(data.lock);
   try {
     store.restartWal(RESTART_READER_WAIT_MS);
