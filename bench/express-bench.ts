@@ -12,7 +12,8 @@
  * the app or the load generator bounded the throughput.
  */
 import autocannon from 'autocannon';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { median, PROJECT_ROOT, printTable, writeResult } from './bench-lib.js';
 import { canMeasureCpu, treeCpuSeconds } from './process-cpu.js';
@@ -38,10 +39,22 @@ const USERS = 5000;
 const CPU_RATE = Number(process.env.BENCH_EXPRESS_CPU_RATE ?? 500);
 const CPU_ROUND_SECONDS = 5;
 
+/**
+ * BENCH_EXPRESS_PIN=1 (Linux, 2 CPUs or more): the app being measured gets the last CPU to
+ * itself (`taskset`), the load generator and the sink the others, as an app would run on a
+ * server of its own. Unpinned, the three share every core and the closed loop measures their
+ * contention as much as the app.
+ */
+const PINNED = process.env.BENCH_EXPRESS_PIN === '1' && cpus().length >= 2;
+const APP_CPU = String(cpus().length - 1);
+const OTHER_CPUS = cpus().length > 2 ? `0-${cpus().length - 2}` : '0';
+
 function startProcess(script: string, setup: string, collectorUrl: string): Promise<{ child: ChildProcess; url: string }> {
   const [mode, folder] = setup.split('@');
   const root = folder === undefined ? PROJECT_ROOT : resolve(PROJECT_ROOT, folder);
-  const child = spawn(process.execPath, [join(root, `dist/bench/${script}`), mode!], {
+  const args = [join(root, `dist/bench/${script}`), mode!];
+  // taskset execs node in its own process: the child's pid is the app's, for its CPU figures.
+  const child = spawn(PINNED && script === 'express-app.js' ? 'taskset' : process.execPath, PINNED && script === 'express-app.js' ? ['-c', APP_CPU, process.execPath, ...args] : args, {
     cwd: root,
     env: { ...process.env, COLLECTOR_URL: collectorUrl },
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -83,6 +96,8 @@ async function load(url: string, seconds: number, overallRate?: number): Promise
 }
 
 export async function runExpressBench(): Promise<void> {
+  // This process (the load generator, every thread) and the sink it starts keep off the app's CPU.
+  if (PINNED) execFileSync('taskset', ['-a', '-p', '-c', OTHER_CPUS, String(process.pid)], { stdio: 'ignore' });
   const sink = await startProcess('express-sink.js', 'sink', '');
   const apps = Object.fromEntries(await Promise.all(MODES.map(async (mode) => [mode, await startProcess('express-app.js', mode, `${sink.url}/${encodeURIComponent(mode)}`)] as const)));
   try {
@@ -142,7 +157,7 @@ export async function runExpressBench(): Promise<void> {
       errors: rounds.filter((r) => r.mode === mode).reduce((a, r) => a + r.errors, 0),
       ...(cpuRounds.length > 0 ? { cpuUsPerRequest: cpu(mode), cpuVsPlain: Number((cpu('plain') / cpu(mode)).toFixed(3)) } : {}),
     }));
-    printTable(`Express JSON handler, ${CONNECTIONS} connections, ${ROUNDS} rounds of ${ROUND_SECONDS} s each; vsPlain = median over rounds of the setup's req/s / plain's in the same round (target: variant-lens >= 0.85x plain, ahead of stock)`, summary);
+    printTable(`Express JSON handler, ${CONNECTIONS} connections, ${ROUNDS} rounds of ${ROUND_SECONDS} s each${PINNED ? `, each app alone on CPU ${APP_CPU}` : ''}; vsPlain = median over rounds of the setup's req/s / plain's in the same round (target: variant-lens >= 0.85x plain, ahead of stock)`, summary);
     printTable('Rounds', rounds.map((r) => ({ ...r, requestsPerSecond: Math.round(r.requestsPerSecond) })));
     if (cpuRounds.length > 0) printTable(`CPU rounds: ${CPU_RATE} requests/s for ${CPU_ROUND_SECONDS} s each; cpuVsPlain above = plain's CPU per request / the setup's (median)`, cpuRounds);
     // Each app exports what it still holds as it stops; then the sink's counts are complete.
@@ -154,7 +169,7 @@ export async function runExpressBench(): Promise<void> {
       return { setup: mode, requests, exports: counts.exports, spans: counts.spans, spansPerRequest: Number((counts.spans / Math.max(1, requests)).toFixed(3)), bytesPerRequest: Math.round(counts.bytes / Math.max(1, requests)) };
     });
     printTable('What each setup exported (warm-up included)', exported);
-    console.log(`written ${writeResult('express', { connections: CONNECTIONS, roundSeconds: ROUND_SECONDS, summary, rounds, cpuRate: CPU_RATE, cpuRounds, exported })}`);
+    console.log(`written ${writeResult('express', { pinned: PINNED, connections: CONNECTIONS, roundSeconds: ROUND_SECONDS, summary, rounds, cpuRate: CPU_RATE, cpuRounds, exported })}`);
   } finally {
     await Promise.all([...Object.values(apps), sink].map(({ child }) => stop(child)));
   }
