@@ -54,7 +54,8 @@ function startProcess(script: string, setup: string, collectorUrl: string): Prom
   const root = folder === undefined ? PROJECT_ROOT : resolve(PROJECT_ROOT, folder);
   const args = [join(root, `dist/bench/${script}`), mode!];
   // taskset execs node in its own process: the child's pid is the app's, for its CPU figures.
-  const child = spawn(PINNED && script === 'express-app.js' ? 'taskset' : process.execPath, PINNED && script === 'express-app.js' ? ['-c', APP_CPU, process.execPath, ...args] : args, {
+  const [command, commandArgs] = PINNED && script === 'express-app.js' ? ['taskset', ['-c', APP_CPU, process.execPath, ...args]] : [process.execPath, args];
+  const child = spawn(command, commandArgs, {
     cwd: root,
     env: { ...process.env, COLLECTOR_URL: collectorUrl },
     stdio: ['ignore', 'pipe', 'inherit'],
