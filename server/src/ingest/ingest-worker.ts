@@ -22,9 +22,9 @@ const CHECKPOINT_INTERVAL_MS = 200;
 const WAL_SIZE_LIMIT_BYTES = 256 * 1024 * 1024;
 /**
  * WAL pages (16 KiB) beyond which the WAL is started over: 64 MiB, about a second of full
- * ingest. Each restart holds the write lock (20–45 ms here, mostly syncs, whatever the size):
- * at 4 MiB it started over at every tick under full ingest, commits waited 4 µs a span longer
- * than with no restart, and the benchmark stored about 10 % less.
+ * ingest. Each restart holds the write lock (13–30 ms here, see `checkpointOnce`): at 4 MiB it
+ * started over at every tick under full ingest, holding it 20–40 ms each time; commits waited
+ * 4 µs a span longer than with no restart, and the benchmark stored about 10 % less.
  */
 const WAL_RESTART_PAGES = 4096;
 /** A pass that found at most this many new pages (16 KiB) was short: little was committed during it. */
@@ -81,7 +81,7 @@ if (data.role === 'checkpoint') {
  * The restart copies (and syncs) under the lock what was committed since the last pass began:
  * after one pass over a 64 MiB WAL that was 4–7 MiB, and the lock was held 40–55 ms. So passes
  * repeat, each copying what was committed during the one before, until one finds little new
- * (held 25–30 ms).
+ * (held 13–30 ms).
  */
 async function checkpointOnce(): Promise<void> {
   let pages = store.checkpoint();
