@@ -41,6 +41,11 @@ export interface IngestOptions {
   readonly forward?: boolean;
   /** Bytes the body took while it was received (`reserve`): its place in the queue, so it is not refused for room it already has. */
   readonly reserved?: number;
+  /**
+   * The body's memory is its own (no other Buffer shares its ArrayBuffer): it is transferred to
+   * the worker as is, and the caller's Buffer is empty afterwards. Otherwise it is copied.
+   */
+  readonly owned?: boolean;
 }
 
 /** Too much in flight: answered with 503 and Retry-After, and the exporter retries. */
@@ -230,13 +235,14 @@ export class IngestPool {
     if (reserved === 0 && !this.hasRoomFor(body.length)) {
       return Promise.reject(new IngestOverloadedError(`${this.inFlightBytes} bytes of telemetry are waiting to be stored`));
     }
-    // A copy the worker can own: the request's Buffer may share memory with other requests.
-    const copy = new Uint8Array(body);
+    const length = body.length;
+    // Memory the worker can own: a Buffer that may share its memory with others is copied first.
+    const own = options.owned === true && body.byteOffset === 0 && body.byteLength === body.buffer.byteLength ? body : new Uint8Array(body);
     return this.send(
       this.pick(),
-      { kind: 'otlp', id: this.nextId++, signal, encoding, body: copy, parseOnly: options.parseOnly ?? false, trusted: options.trusted ?? false, forward: options.forward ?? false },
-      body.length,
-      [copy.buffer],
+      { kind: 'otlp', id: this.nextId++, signal, encoding, body: own, parseOnly: options.parseOnly ?? false, trusted: options.trusted ?? false, forward: options.forward ?? false },
+      length,
+      [own.buffer as ArrayBuffer],
     );
   }
 

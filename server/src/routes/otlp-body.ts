@@ -48,7 +48,8 @@ export class OpenBodies {
 
   /**
    * The body of `req`, inflated; its bytes are held in `budget` as they arrive and handed back
-   * with it (`reserved`): the caller releases them once it no longer holds the body.
+   * with it (`reserved`): the caller releases them once it no longer holds the body. The body's
+   * memory is its own (no other Buffer shares it), so it can be transferred to a worker as is.
    */
   async read(req: IncomingMessage, budget: BodyBudget): Promise<{ body: Buffer; reserved: number }> {
     const encoding = (req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
@@ -79,7 +80,7 @@ export class OpenBodies {
     const declared = Number(req.headers['content-length']);
     if (Number.isFinite(declared) && declared > maxBytes) return Promise.reject(tooLarge());
     return new Promise((resolve, reject) => {
-      const chunks: Buffer[] = [];
+      const bytes = new BodyBytes(inflater === undefined && Number.isFinite(declared) ? declared : undefined);
       let received = 0;
       let inflated = 0;
       let settled = false;
@@ -111,13 +112,54 @@ export class OpenBodies {
         } catch (error) {
           return finish(error as Error);
         }
-        chunks.push(chunk);
+        bytes.add(chunk);
       });
-      source.once('end', () => finish(undefined, Buffer.concat(chunks, inflated)));
+      source.once('end', () => finish(undefined, bytes.body()));
       source.once('error', (error: Error) =>
         finish(new HttpError(400, inflater !== undefined ? `body is not valid ${encoding} (${error.message})` : `the body could not be received (${error.message})`)),
       );
       req.once('aborted', () => finish(new HttpError(400, 'the request was aborted before its body was complete')));
     });
+  }
+}
+
+/**
+ * Largest declared length whose buffer is allocated before the bytes arrive. Above it, and for
+ * inflated or chunked bodies, the chunks are kept and copied once at the end.
+ */
+const MAX_PREALLOCATED_BYTES = 1024 * 1024;
+
+/**
+ * A body's bytes gathered into one buffer of its own, copied once: straight into a buffer of
+ * the declared length when there is one, else from the chunks at the end. Not `Buffer.concat`,
+ * whose small results share Node's pool and so could not be handed to a worker without another
+ * copy; each copy of a body is memory the garbage collector must account for and free.
+ */
+class BodyBytes {
+  private filled = 0;
+  private target: Buffer | undefined;
+  private readonly chunks: Buffer[] = [];
+
+  constructor(declared: number | undefined) {
+    if (declared !== undefined && declared > 0 && declared <= MAX_PREALLOCATED_BYTES) this.target = Buffer.allocUnsafeSlow(declared);
+  }
+
+  add(chunk: Buffer): void {
+    if (this.target !== undefined && this.filled + chunk.length <= this.target.length) chunk.copy(this.target, this.filled);
+    else {
+      // More than declared (the HTTP parser does not let it happen): keep the chunks instead.
+      if (this.target !== undefined) this.chunks.push(this.target.subarray(0, this.filled));
+      this.target = undefined;
+      this.chunks.push(chunk);
+    }
+    this.filled += chunk.length;
+  }
+
+  body(): Buffer {
+    if (this.target !== undefined && this.filled === this.target.length) return this.target;
+    const body = Buffer.allocUnsafeSlow(this.filled);
+    let offset = 0;
+    for (const chunk of this.target !== undefined ? [this.target.subarray(0, this.filled)] : this.chunks) offset += chunk.copy(body, offset);
+    return body;
   }
 }

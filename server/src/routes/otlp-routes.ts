@@ -84,6 +84,8 @@ async function ingest(deps: OtlpRouteDeps, trusted: boolean, signal: 'traces' | 
       parseOnly: deps.config.parseOnly,
       trusted,
       reserved,
+      // OpenBodies gives each body memory of its own: the pool hands it to a worker without a copy.
+      owned: true,
       forward: deps.forwarder !== undefined || deps.accepted !== undefined,
     });
   } catch (error) {
