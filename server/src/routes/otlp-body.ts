@@ -124,7 +124,8 @@ export class OpenBodies {
 }
 
 /**
- * Largest declared length whose buffer is allocated before the bytes arrive. Above it, and for
+ * Largest declared length whose buffer is allocated before the bytes arrive (so bodies held
+ * open take at most `maxOpenBodies` MiB beyond the bytes the budget counts). Above it, and for
  * inflated or chunked bodies, the chunks are kept and copied once at the end.
  */
 const MAX_PREALLOCATED_BYTES = 1024 * 1024;
