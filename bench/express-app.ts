@@ -1,10 +1,13 @@
 /**
- * The app of the Express benchmark, in one of three setups (argv[2]): `plain` Express,
- * `stock` OpenTelemetry (http + express instrumentations, batch processor, OTLP/HTTP), or
- * `variant-lens` (variant-lens/node as the README's quick start). Every setup serves the
- * same JSON list; telemetry goes to COLLECTOR_URL as OTLP/HTTP protobuf (the exporter the
- * OpenTelemetry JS docs install). Prints `listening on <port>` when ready; on SIGTERM
- * exports what is pending, then exits.
+ * The app of the Express benchmark, in one of four setups (argv[2]): `plain` Express,
+ * `stock` OpenTelemetry (http + express instrumentations, batch processor, OTLP/HTTP),
+ * `variant-lens` (variant-lens/node as the README's quick start), or `floor`: what any
+ * implementation of that quick start must do beyond plain even with no telemetry at all — a
+ * middleware mounted on `/api` that runs the handler in an async context (the context
+ * manager `startTelemetry` installs), and a response carrying the request id, experiments,
+ * baggage and trace ids. Every setup serves the same JSON list; telemetry goes to
+ * COLLECTOR_URL as OTLP/HTTP protobuf (the exporter the OpenTelemetry JS docs install).
+ * Prints `listening on <port>` when ready; on SIGTERM exports what is pending, then exits.
  */
 import type { Express } from 'express';
 
@@ -52,6 +55,22 @@ async function createApp(): Promise<Express> {
     });
     return app;
   }
+  if (mode === 'floor') {
+    const { context, createContextKey, ROOT_CONTEXT } = await import('@opentelemetry/api');
+    const { AsyncLocalStorageContextManager } = await import('@opentelemetry/context-async-hooks');
+    context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+    const visitor = createContextKey('visitor');
+    // Fixed values of the quick start's shape; the request id a counter (cheaper than any unguessable id).
+    const experiments = { rec_algorithm_v3: 'treatment', homepage_layout: 'control' };
+    const trace = { traceId: '0af7651916cd43dd8448eb211c80319c', spanId: 'b7ad6b7169203331' };
+    let served = 0;
+    app.use('/api', (req, _res, next) => context.with(ROOT_CONTEXT.setValue(visitor, req.query.userId), next));
+    app.get('/api/recommendations', (req, res) => {
+      const list = rank(String(context.active().getValue(visitor) ?? ''));
+      res.json({ requestId: `floor-${(served += 1).toString(36).padStart(16, '0')}`, experiments, baggage: experiments, trace, recommendations: list });
+    });
+    return app;
+  }
   const { startTelemetry, loadExperiments, experimentMiddleware, getExperimentContext, recordServed } = await import('../server/src/node/index.js');
   const telemetry = startTelemetry({ serviceName: 'bench-variant-lens', collectorUrl, token: 'bench-service-token-0123456789' });
   flush = () => telemetry.flush();
@@ -65,8 +84,8 @@ async function createApp(): Promise<Express> {
   return app;
 }
 
-if (mode !== 'plain' && mode !== 'stock' && mode !== 'variant-lens') {
-  console.error('usage: express-app plain|stock|variant-lens');
+if (mode !== 'plain' && mode !== 'stock' && mode !== 'variant-lens' && mode !== 'floor') {
+  console.error('usage: express-app plain|stock|variant-lens|floor');
   process.exit(2);
 }
 const app = await createApp();
