@@ -38,7 +38,7 @@ afterAll(async () => {
   await server.close();
 });
 
-/** Posts `chunks` (with a content-length unless `chunked`) and resolves with the echo's answer. */
+/** Posts `chunks` (chunked unless `headers` give a content-length) and resolves with the echo's answer. */
 function post(chunks: Buffer[], headers: Record<string, string | number> = {}): Promise<{ text: string; own: boolean }> {
   return new Promise((resolve, reject) => {
     const req = request({ host: echoUrl.hostname, port: echoUrl.port, method: 'POST', headers }, (res) => {
