@@ -149,8 +149,7 @@ class BodyBytes {
     if (this.target !== undefined && this.filled + chunk.length <= this.target.length) chunk.copy(this.target, this.filled);
     else {
       // More than declared (the HTTP parser does not let it happen): keep the chunks instead.
-      if (this.target !== undefined) this.chunks.push(this.target.subarray(0, this.filled));
-      this.target = undefined;
+      this.spill();
       this.chunks.push(chunk);
     }
     this.filled += chunk.length;
@@ -158,9 +157,16 @@ class BodyBytes {
 
   body(): Buffer {
     if (this.target !== undefined && this.filled === this.target.length) return this.target;
+    this.spill();
     const body = Buffer.allocUnsafeSlow(this.filled);
     let offset = 0;
-    for (const chunk of this.target !== undefined ? [this.target.subarray(0, this.filled)] : this.chunks) offset += chunk.copy(body, offset);
+    for (const chunk of this.chunks) offset += chunk.copy(body, offset);
     return body;
+  }
+
+  /** The bytes written into the declared-length buffer become the first chunk; chunks are kept from here on. */
+  private spill(): void {
+    if (this.target !== undefined) this.chunks.push(this.target.subarray(0, this.filled));
+    this.target = undefined;
   }
 }
