@@ -71,6 +71,11 @@ async function createApp(): Promise<Express> {
     });
     return app;
   }
+  if (mode === 'bound') {
+    const { mountBound } = await import('./express-bound.js');
+    flush = mountBound(app, collectorUrl, process.env.EXPERIMENTS_FILE ?? 'config/experiments.json', rank);
+    return app;
+  }
   const { startTelemetry, loadExperiments, experimentMiddleware, getExperimentContext, recordServed } = await import('../server/src/node/index.js');
   const telemetry = startTelemetry({ serviceName: 'bench-variant-lens', collectorUrl, token: 'bench-service-token-0123456789' });
   flush = () => telemetry.flush();
@@ -84,8 +89,8 @@ async function createApp(): Promise<Express> {
   return app;
 }
 
-if (mode !== 'plain' && mode !== 'stock' && mode !== 'variant-lens' && mode !== 'floor') {
-  console.error('usage: express-app plain|stock|variant-lens|floor');
+if (mode !== 'plain' && mode !== 'stock' && mode !== 'variant-lens' && mode !== 'floor' && mode !== 'bound') {
+  console.error('usage: express-app plain|stock|variant-lens|floor|bound');
   process.exit(2);
 }
 const app = await createApp();

@@ -4,7 +4,9 @@
  * and with variant-lens/node as in the README's quick start (middleware, assignment, request
  * span, impressions and latency), side by side; beside them the quick start's floor (what any
  * implementation of it costs without telemetry: the handler in an async context behind a
- * mounted middleware, the experiment data in the response; `express-app.ts`). The apps run at once and take turns,
+ * mounted middleware, the experiment data in the response; `express-app.ts`) and its bound
+ * (the same spans and records written by hand for this one route, the least any
+ * implementation of the same telemetry could cost; `express-bound.ts`). The apps run at once and take turns,
  * round by round, under 50 connections. Telemetry goes as OTLP/HTTP protobuf to a sink in a
  * process of its own (`express-sink.ts`) that answers 200 and only counts what each setup
  * sent: the figures are the apps' own cost, with the load generator (this process) and the
@@ -25,7 +27,7 @@ import { canMeasureCpu, treeCpuSeconds } from './process-cpu.js';
  * holding a built `dist/`, e.g. the previous commit), each as the setup `variant-lens@<folder>`.
  */
 const OTHER_BUILDS = (process.env.BENCH_EXPRESS_BUILDS ?? '').split(',').map((f) => f.trim()).filter(Boolean);
-const MODES: readonly string[] = ['plain', 'floor', 'stock', 'variant-lens', ...OTHER_BUILDS.map((folder) => `variant-lens@${folder}`)];
+const MODES: readonly string[] = ['plain', 'floor', 'bound', 'stock', 'variant-lens', ...OTHER_BUILDS.map((folder) => `variant-lens@${folder}`)];
 const CONNECTIONS = 50;
 const ROUND_SECONDS = Number(process.env.BENCH_ROUND_SECONDS ?? 6);
 /**
@@ -160,7 +162,7 @@ export async function runExpressBench(): Promise<void> {
       errors: rounds.filter((r) => r.mode === mode).reduce((a, r) => a + r.errors, 0),
       ...(cpuRounds.length > 0 ? { cpuUsPerRequest: cpu(mode), cpuVsPlain: Number((cpu('plain') / cpu(mode)).toFixed(3)) } : {}),
     }));
-    printTable(`Express JSON handler, ${CONNECTIONS} connections, ${ROUNDS} rounds of ${ROUND_SECONDS} s each${PINNED ? `, each app alone on CPU ${APP_CPU}` : ''}; vsPlain = median over rounds of the setup's req/s / plain's in the same round (target: variant-lens >= 0.85x plain, ahead of stock; floor: the quick start without telemetry)`, summary);
+    printTable(`Express JSON handler, ${CONNECTIONS} connections, ${ROUNDS} rounds of ${ROUND_SECONDS} s each${PINNED ? `, each app alone on CPU ${APP_CPU}` : ''}; vsPlain = median over rounds of the setup's req/s / plain's in the same round (target: variant-lens >= 0.85x plain, ahead of stock; floor: the quick start without telemetry; bound: its telemetry hand-written for this route)`, summary);
     printTable('Rounds', rounds.map((r) => ({ ...r, requestsPerSecond: Math.round(r.requestsPerSecond) })));
     if (cpuRounds.length > 0) printTable(`CPU rounds: ${CPU_RATE} requests/s for ${CPU_ROUND_SECONDS} s each; cpuVsPlain above = plain's CPU per request / the setup's (median)`, cpuRounds);
     // Each app exports what it still holds as it stops; then the sink's counts are complete.
