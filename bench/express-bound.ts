@@ -29,6 +29,8 @@ const BATCH_BYTES = 1024 * 1024;
 const LATENCY_BUCKETS_MS = [0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000];
 const ID_POOL_BYTES = 4096;
 const LENGTH_DELIMITED = 2;
+/** Room before a batch's spans for the request's framing (two tags and two varint lengths) around the resource and scope. */
+const FRAMING_BYTES = 12;
 /** What every span here ends with: no attributes, events or links dropped (10, 12, 14), status unset (15), flags sampled with is-remote known (16). */
 const SPAN_TAIL = Buffer.from([0x50, 0, 0x60, 0, 0x70, 0, 0x7a, 2, 0x18, 0, 0x85, 0x01, 0x01, 0x01, 0, 0]);
 
@@ -46,8 +48,21 @@ interface Shape {
 
 /** Protobuf writes into one growing buffer; lengths as two-byte varints (valid, if not minimal: every message here is under 16 KiB). */
 class Writer {
-  buffer = Buffer.allocUnsafe(2 * BATCH_BYTES);
-  at = 0;
+  buffer: Buffer;
+  at: number;
+
+  /** `reserved`: room kept before the bytes for what `take` puts there. */
+  constructor(
+    private readonly reserved: number,
+    size: number,
+  ) {
+    this.buffer = Buffer.allocUnsafe(size);
+    this.at = reserved;
+  }
+
+  get length(): number {
+    return this.at - this.reserved;
+  }
 
   tag(field: number, wireType: number): void {
     this.buffer[this.at++] = (field << 3) | wireType;
@@ -123,9 +138,13 @@ class Writer {
     this.at += bytes.length;
   }
 
-  take(): Buffer {
-    const bytes = Buffer.from(this.buffer.subarray(0, this.at));
-    this.at = 0;
+  /** The bytes written, `prefix` put before them in the reserved room, handed over without a copy; the writer starts a new buffer. */
+  take(prefix: Buffer): Buffer {
+    const start = this.reserved - prefix.length;
+    prefix.copy(this.buffer, start);
+    const bytes = this.buffer.subarray(start, this.at);
+    this.buffer = Buffer.allocUnsafe(this.buffer.length);
+    this.at = this.reserved;
     return bytes;
   }
 }
@@ -135,9 +154,9 @@ function digit(code: number): number {
 }
 
 function encoded(write: (writer: Writer) => void): Buffer {
-  const writer = new Writer();
+  const writer = new Writer(0, 4096);
   write(writer);
-  return writer.take();
+  return Buffer.from(writer.buffer.subarray(0, writer.at));
 }
 
 /** The request's state, as the OpenTelemetry context of everything its handler does. */
@@ -170,7 +189,6 @@ export function mountBound(app: Express, collectorUrl: string, experimentsFile: 
   context.setGlobalContextManager(contextManager);
   const experiments = loadExperiments(experimentsFile);
   const url = new URL(`${collectorUrl}/v1/traces`);
-  const spans = new Writer();
   // The ExportTraceServiceRequest's one ResourceSpans: resource { service.name }, then one ScopeSpans: scope { name }, spans.
   const resource = encoded((w) => {
     const message = w.begin(1);
@@ -182,12 +200,13 @@ export function mountBound(app: Express, collectorUrl: string, experimentsFile: 
     w.string(1, 'variant-lens');
     w.end(message);
   });
+  const spans = new Writer(FRAMING_BYTES + resource.length + scope.length, 2 * BATCH_BYTES);
   let sending = Promise.resolve();
   const send = (): void => {
-    if (spans.at === 0) return;
-    const scopeSpans = Buffer.concat([scope, spans.take()]);
-    const resourceSpans = Buffer.concat([resource, Buffer.from([0x12]), varintBytes(scopeSpans.length), scopeSpans]);
-    const body = Buffer.concat([Buffer.from([0x0a]), varintBytes(resourceSpans.length), resourceSpans]);
+    if (spans.length === 0) return;
+    const scopeSpans = scope.length + spans.length;
+    const resourceSpans = resource.length + 1 + varintBytes(scopeSpans).length + scopeSpans;
+    const body = spans.take(Buffer.concat([Buffer.from([0x0a]), varintBytes(resourceSpans), resource, Buffer.from([0x12]), varintBytes(scopeSpans), scope]));
     sending = new Promise((resolve) => {
       const headers = { 'content-type': 'application/x-protobuf', 'content-length': body.length, authorization: 'Bearer bench-service-token-0123456789' };
       const post = request(url, { method: 'POST', headers }, (res) => res.resume().on('end', resolve));
@@ -237,7 +256,7 @@ export function mountBound(app: Express, collectorUrl: string, experimentsFile: 
     spans.intAttribute(9, 'http.response.status_code', res.statusCode);
     spans.raw(SPAN_TAIL);
     spans.end(span);
-    if (spans.at >= BATCH_BYTES) send();
+    if (spans.length >= BATCH_BYTES) send();
   };
   app.use('/api', (req, res, next) => {
     if (req.headers.traceparent !== undefined || req.headers.baggage !== undefined) {
@@ -294,6 +313,7 @@ export function mountBound(app: Express, collectorUrl: string, experimentsFile: 
     }
     spans.raw(SPAN_TAIL);
     spans.end(span);
+    if (spans.length >= BATCH_BYTES) send();
     state.shape.impressions += list.length;
     state.shape.latencySum += latency;
     let bucket = 0;
