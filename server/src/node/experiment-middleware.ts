@@ -13,8 +13,8 @@ import type { Request, RequestHandler } from 'express';
 import { ATTR_SESSION_ID } from '../../../common/src/semconv.js';
 import { isSessionId } from '../../../common/src/session-id.js';
 import { isValidVisitorId, MAX_VISITOR_ID_LENGTH } from '../../../common/src/visitor-id.js';
-import { leanTracerOf } from './lean-span.js';
-import { requestState, setRequestState } from './request-state.js';
+import { ContextLayer, leanTracerOf, SPAN_KEY } from './lean-span.js';
+import { requestState, setRequestState, STATE_KEY, type RequestState } from './request-state.js';
 import { instrumentRecorder, servedMetricsOf } from './served-metrics.js';
 import type { ExperimentContext, ExperimentMiddlewareOptions, Experiments } from './types.js';
 import { TelemetryShapes, VisitorCache, type VisitorDecision } from './visitor-decisions.js';
@@ -122,9 +122,11 @@ export function experimentMiddleware(options: ExperimentMiddlewareOptions): Requ
       for (const key of experimentContext.mismatchedKeys) mismatches.add(1, { ...shape.metricAttributes, 'baggage.key': key });
     }
     if (!annotate) endOnFinish(req, res, span, options.spanName === undefined);
-    const otelContext = annotate ? trusted : trace.setSpan(trusted, span);
-    setRequestState(req, { experimentContext, shape, otelContext, startedAt, tracer, served, sessionId: sessionOf(inbound) });
-    context.with(otelContext, next);
+    const otelContext = annotate ? trusted : new ContextLayer(trusted, SPAN_KEY, span);
+    const state: RequestState = { request: req, experimentContext, shape, otelContext, startedAt, tracer, served, sessionId: sessionOf(inbound) };
+    setRequestState(req, state);
+    // The state rides in the handler's context too, where it is read first (request-state.ts).
+    context.with(new ContextLayer(otelContext, STATE_KEY, state), next);
   };
 }
 

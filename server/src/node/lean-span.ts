@@ -1,5 +1,6 @@
 import {
   context as contextApi,
+  createContextKey,
   diag,
   INVALID_SPAN_CONTEXT,
   SpanKind,
@@ -84,6 +85,35 @@ function randomId(bytes: number, zero: string): string {
   }
 }
 
+/** The API's key of a context's span (`trace.setSpan`, `trace.getSpan`): a registered symbol, the same for every copy of the API. */
+export const SPAN_KEY = createContextKey('OpenTelemetry Context Key SPAN');
+
+/**
+ * `parent` with one more entry: what `parent.setValue(key, value)` gives (`trace.setSpan` is
+ * that with the API's span key), without copying every entry of `parent` into a new context
+ * (a Map per request). Reads of any other key go to `parent`; a write makes the ordinary
+ * context it stands for, then writes to that.
+ */
+export class ContextLayer implements Context {
+  constructor(
+    private readonly parent: Context,
+    private readonly key: symbol,
+    private readonly value: unknown,
+  ) {}
+
+  getValue(key: symbol): unknown {
+    return key === this.key ? this.value : this.parent.getValue(key);
+  }
+
+  setValue(key: symbol, value: unknown): Context {
+    return this.parent.setValue(this.key, this.value).setValue(key, value);
+  }
+
+  deleteValue(key: symbol): Context {
+    return this.parent.setValue(this.key, this.value).deleteValue(key);
+  }
+}
+
 /** Where a lean span goes when it ends: startTelemetry's encoding processor. */
 export type LeanSpanSink = (span: LeanSpan) => void;
 
@@ -136,7 +166,7 @@ export class LeanTracer implements Tracer {
     const fn = rest.pop() as F;
     const [options, parentContext = contextApi.active()] = rest as [SpanOptions | undefined, Context | undefined];
     const span = this.startSpan(name, options, parentContext);
-    return contextApi.with(trace.setSpan(parentContext, span), fn as (span: Span) => ReturnType<F>, undefined, span);
+    return contextApi.with(new ContextLayer(parentContext, SPAN_KEY, span), fn as (span: Span) => ReturnType<F>, undefined, span);
   }
 }
 

@@ -1,4 +1,4 @@
-import type { Context, Tracer } from '@opentelemetry/api';
+import { context, createContextKey, type Context, type Tracer } from '@opentelemetry/api';
 import type { Request } from 'express';
 import type { ServedMetricsRecorder } from './served-metrics.js';
 import type { ExperimentContext } from './types.js';
@@ -6,6 +6,8 @@ import type { TelemetryShape } from './visitor-decisions.js';
 
 /** What the middleware keeps for `getExperimentContext` and `recordServed`, per request. */
 export interface RequestState {
+  /** The request it is the state of. */
+  readonly request: object;
   readonly experimentContext: ExperimentContext;
   /** The trusted OpenTelemetry context the handler runs in. */
   readonly otelContext: Context;
@@ -21,22 +23,39 @@ export interface RequestState {
 }
 
 /**
- * Where the state sits on the request: a symbol-keyed property, which no enumeration, JSON or
- * spread of the request shows, and which goes with the request. (A WeakMap keyed by the
- * request, as before, added an ephemeron per request for the garbage collector to trace.)
+ * Where the state sits: under a symbol in `res.locals`, the per-request object Express makes
+ * for every response (without `prototype`, so no enumeration, JSON or spread of the request
+ * shows it, and a symbol key is not rendered into a view), and in the context the handler
+ * runs in (`STATE_KEY`), where it is read first; `res.locals` is where it is found when the
+ * app's code lost that context (a callback of a library that does not keep it). Added to the
+ * request itself, it gave every request object a new hidden class, made on the spot (Express
+ * 5 gives each its own): 1.5 µs a request in the Express benchmark's CPU profile, more than
+ * the rest of `setRequestState`. (A WeakMap keyed by the request, before that, added an
+ * ephemeron per request for the garbage collector to trace.)
  */
 const STATE = Symbol('variant-lens request state');
+/** The context entry of the request's state, in the context its handler runs in. */
+export const STATE_KEY = createContextKey('variant-lens request state');
 
-type WithState = Request & { [STATE]?: RequestState };
+type Holder = { [STATE]?: RequestState };
+
+function localsOf(req: Request): Holder | undefined {
+  const locals = (req as { res?: { locals?: unknown } }).res?.locals;
+  return typeof locals === 'object' && locals !== null ? (locals as Holder) : undefined;
+}
 
 export function setRequestState(req: Request, state: RequestState): void {
-  (req as WithState)[STATE] = state;
+  const locals = localsOf(req);
+  if (locals !== undefined) locals[STATE] = state;
 }
 
 /** The request's state; a programming error (the middleware is not mounted before this route) throws. */
 export function requestState(req: Request, caller: string): RequestState {
-  const state = (req as WithState)[STATE];
-  if (state === undefined) {
+  // The handler's context first: one field read there, where `res.locals` is two property
+  // loads on objects whose shapes no inline cache keeps (each request's its own).
+  const active = context.active().getValue(STATE_KEY) as RequestState | undefined;
+  const state = active?.request === req ? active : localsOf(req)?.[STATE];
+  if (state === undefined || state.request !== req) {
     throw new Error(`${caller}: experimentMiddleware did not run for ${req.method} ${req.originalUrl.split('?')[0]}; mount it before this route (app.use(experimentMiddleware({...})))`);
   }
   return state;

@@ -1,6 +1,8 @@
-import { SpanKind } from '@opentelemetry/api';
+import { context, ROOT_CONTEXT, SpanKind } from '@opentelemetry/api';
 import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import express from 'express';
+import { experimentMiddleware, getExperimentContext, recordServed } from '../../src/node/index.js';
 import { experiments, listen, PARENT, quickStartApp, registerSdk, TRACE_ID } from './middleware-harness.js';
 
 let server: Server;
@@ -107,5 +109,52 @@ describe('experimentMiddleware without HTTP instrumentation', () => {
   it('answers an invalid visitor id with a 400 and no project-specific error type', async () => {
     const response = await fetch(`${url}/api/recs?userId=${'x'.repeat(200)}`);
     expect(response.status).toBe(400);
+  });
+});
+
+describe("the request's state", () => {
+  it('stays off the request object and out of what res.locals shows; found when the app replaced res.locals or lost the context, not both', async () => {
+    const app = express();
+    app.use(experimentMiddleware({ experiments, visitorId: (req) => String(req.query.userId ?? '') || undefined }));
+    app.use((req, res, next) => {
+      if (req.query.replace === '1') res.locals = { user: 'from the app' };
+      next();
+    });
+    app.get('/recs', (req, res) => {
+      // A callback of a library that does not keep the async context runs in the root context.
+      const lost = req.query.lost === '1';
+      let variants: unknown;
+      try {
+        variants = lost ? context.with(ROOT_CONTEXT, () => getExperimentContext(req).experiments) : getExperimentContext(req).experiments;
+      } catch (error) {
+        res.status(500).json({ error: (error as Error).message });
+        return;
+      }
+      res.json({
+        variants,
+        served: recordServed(req, { count: 1 }).experiments,
+        requestSymbols: Object.getOwnPropertySymbols(req).map(String),
+        locals: JSON.parse(JSON.stringify(res.locals)),
+      });
+    });
+    const own = createServer(app);
+    const base = await listen(own);
+    try {
+      const assigned = experiments.assign('dora');
+      for (const [replace, lost] of [['0', '0'], ['1', '0'], ['0', '1']]) {
+        const response = await fetch(`${base}/recs?userId=dora&replace=${replace}&lost=${lost}`);
+        expect(response.status).toBe(200);
+        const body = (await response.json()) as { variants: unknown; served: unknown; requestSymbols: string[]; locals: unknown };
+        expect(body.variants).toEqual(assigned.experiments);
+        expect(body.served).toEqual(assigned.experiments);
+        expect(body.requestSymbols.filter((name) => name.includes('variant-lens'))).toEqual([]);
+        expect(body.locals).toEqual(replace === '1' ? { user: 'from the app' } : {});
+      }
+      const both = await fetch(`${base}/recs?userId=dora&replace=1&lost=1`);
+      expect(both.status).toBe(500);
+      expect(((await both.json()) as { error: string }).error).toContain('experimentMiddleware did not run');
+    } finally {
+      await new Promise<void>((resolve) => own.close(() => resolve()));
+    }
   });
 });

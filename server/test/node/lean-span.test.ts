@@ -4,13 +4,13 @@
  * registers) record the same span — names, kinds, ids and parents, attributes in the same
  * order, events, links, status, limits, sampling.
  */
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, TraceFlags, type Context, type Span, type Tracer } from '@opentelemetry/api';
+import { createContextKey, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, TraceFlags, type Context, type Span, type Tracer } from '@opentelemetry/api';
 import { suppressTracing, TraceState } from '@opentelemetry/core';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { describe, expect, it } from 'vitest';
-import { ExperimentBaggageSpanProcessor, withSpanAttributes } from '../../src/node/experiment-baggage-span-processor.js';
-import { LeanSpan, LeanTracer } from '../../src/node/lean-span.js';
+import { ExperimentBaggageSpanProcessor, SPAN_ATTRIBUTES_KEY, withSpanAttributes } from '../../src/node/experiment-baggage-span-processor.js';
+import { ContextLayer, LeanSpan, LeanTracer, SPAN_KEY } from '../../src/node/lean-span.js';
 
 const resource = resourceFromAttributes({ 'service.name': 'lean-test' });
 
@@ -184,5 +184,36 @@ describe('LeanTracer', () => {
     ids.push('c');
     span.end();
     expect(leanSpans()[0]!.attributes['ids']).toEqual(['a', 'b']);
+  });
+});
+
+describe('ContextLayer', () => {
+  it("with the API's span key is what trace.setSpan gives: the span under that key, every other entry of the parent, and writes that leave both alone", () => {
+    const { lean } = tracers();
+    const parent = propagation.setBaggage(requestContext, propagation.createBaggage({ 'experiment.rec_algorithm': { value: 'collaborative' } }));
+    const span = lean.startSpan('server', {}, parent);
+    const other = lean.startSpan('other', {}, parent);
+    const key = createContextKey('app key');
+    const layered: Context = new ContextLayer(parent, SPAN_KEY, span);
+    const copied = trace.setSpan(parent, span);
+    expect(trace.getSpan(layered)).toBe(span);
+    expect(trace.getSpanContext(layered)).toBe(span.spanContext());
+    // The parent's entries read through: its baggage and the experiment attributes of the spans under it.
+    expect(propagation.getBaggage(layered)).toBe(propagation.getBaggage(copied));
+    expect(layered.getValue(SPAN_ATTRIBUTES_KEY)).toBe(shared);
+    expect(layered.getValue(key)).toBeUndefined();
+    const written = layered.setValue(key, 'app value');
+    expect(written.getValue(key)).toBe('app value');
+    expect(trace.getSpan(written)).toBe(span);
+    expect(propagation.getBaggage(written)).toBe(propagation.getBaggage(parent));
+    expect(layered.getValue(key)).toBeUndefined();
+    expect(trace.getSpan(trace.setSpan(layered, other))).toBe(other);
+    const removed = trace.deleteSpan(layered);
+    expect(trace.getSpan(removed)).toBeUndefined();
+    expect(removed.getValue(SPAN_ATTRIBUTES_KEY)).toBe(shared);
+    expect(trace.getSpan(layered)).toBe(span);
+    // A child started under it is the span's child, as under the copied context.
+    expect(lean.startSpan('child', {}, layered).spanContext().traceId).toBe(span.spanContext().traceId);
+    expect((lean.startSpan('child', {}, layered) as LeanSpan).parentSpanContext).toBe(span.spanContext());
   });
 });
