@@ -8,7 +8,7 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import autocannon, { type Result } from 'autocannon';
 import Database from 'better-sqlite3';
-import { encodeTraceRequest } from '../server/src/core/otlp-protobuf.js';
+import { encodeTraceProtobuf } from '../server/src/core/otlp-protobuf.js';
 import { printTable, startServer, writeResult } from './bench-lib.js';
 
 const SPANS_PER_REQUEST = 100;
@@ -116,7 +116,7 @@ export function jsonBodies(): (n: number) => string {
 export function protobufBodies(): (n: number) => Buffer {
   const traceMarker = Buffer.alloc(16, 0xff);
   const spanMarker = Buffer.alloc(8, 0xee);
-  const template = Buffer.from(encodeTraceRequest(templateRequest(traceMarker.toString('hex'), spanMarker.toString('hex'))));
+  const template = Buffer.from(encodeTraceProtobuf(templateRequest(traceMarker.toString('hex'), spanMarker.toString('hex'))));
   const offsets = (marker: Buffer): number[] => {
     const found: number[] = [];
     for (let at = template.indexOf(marker); at >= 0; at = template.indexOf(marker, at + marker.length)) found.push(at);

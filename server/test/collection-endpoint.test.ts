@@ -11,7 +11,7 @@ import { OTLPTraceExporter as OTLPTraceProtoExporter } from '@opentelemetry/expo
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { MeterProvider, PeriodicExportingMetricReader, type PushMetricExporter } from '@opentelemetry/sdk-metrics';
 import { BasicTracerProvider, SimpleSpanProcessor, type SpanExporter } from '@opentelemetry/sdk-trace-base';
-import { decodeStatus, encodeExportResponse, encodeTraceRequest } from '../src/core/otlp-protobuf.js';
+import { decodeStatus, encodeExportResponse, encodeTraceProtobuf } from '../src/core/otlp-protobuf.js';
 import type { RunningDemo as RunningServer } from '../src/demo/index.js';
 import { AnalysisStore } from '../src/store/analysis-store.js';
 import { IngestOverloadedError } from '../src/ingest/ingest-pool.js';
@@ -131,7 +131,7 @@ describe('OTLP/HTTP status codes', () => {
     expect(response.status).toBe(200);
     expect(await response.json()).toEqual({ partialSuccess: { rejectedSpans: 1, errorMessage: expect.stringMatching(/spanId is invalid/) } });
     // The same request as protobuf gets a protobuf ExportTraceServiceResponse.
-    const protoBody = encodeTraceRequestAsProtobuf([good(0xb3), { ...good(0xb4), name: '' }]);
+    const protoBody = protobufTraceBody([good(0xb3), { ...good(0xb4), name: '' }]);
     const proto = await post('/v1/traces', protoBody, { 'content-type': 'application/x-protobuf' });
     expect(proto.status).toBe(200);
     expect(proto.headers.get('content-type')).toMatch(/^application\/x-protobuf/);
@@ -450,6 +450,6 @@ describe('forwarding to an upstream collector', () => {
   });
 });
 
-function encodeTraceRequestAsProtobuf(spans: Record<string, unknown>[]): Buffer {
-  return Buffer.from(encodeTraceRequest(otlpTraces(spans)));
+function protobufTraceBody(spans: Record<string, unknown>[]): Buffer {
+  return Buffer.from(encodeTraceProtobuf(otlpTraces(spans)));
 }

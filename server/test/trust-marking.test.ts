@@ -2,7 +2,7 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { encodeTraceRequest as encodeProtobuf } from '../src/core/otlp-protobuf.js';
+import { encodeTraceProtobuf as encodeProtobuf } from '../src/core/otlp-protobuf.js';
 import { hexId, otlpSpan, otlpTraces, startTestServer } from './helpers.js';
 
 interface Forwarded {

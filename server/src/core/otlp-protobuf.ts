@@ -198,6 +198,6 @@ function idsToBytes(value: unknown, key = ''): unknown {
  * Encodes an `ExportTraceServiceRequest` given in the OTLP/JSON shape (hex ids) as protobuf:
  * what the simulator and the benchmarks send to exercise the protobuf path.
  */
-export function encodeTraceRequest(request: object): Uint8Array {
+export function encodeTraceProtobuf(request: object): Uint8Array {
   return types.traceRequest.encode(types.traceRequest.fromObject(idsToBytes(request) as object)).finish();
 }

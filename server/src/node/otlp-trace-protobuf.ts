@@ -11,7 +11,7 @@ import { LeanEvent, LeanSpan, type LeanTime } from './lean-span.js';
  * its string encoding in JavaScript, and a new array per id. It was the largest single
  * piece of a request's telemetry cost in the Express benchmark (bench/RESULTS.md).
  */
-export function encodeTraceRequest(spans: readonly ReadableSpan[]): Uint8Array {
+export function encodeReadableSpans(spans: readonly ReadableSpan[]): Uint8Array {
   const batch = new EncodedSpanBatch();
   for (const span of spans) batch.add(span);
   return batch.take() ?? new Uint8Array(0);
@@ -23,7 +23,7 @@ type Scope = ReadableSpan['instrumentationScope'];
 /**
  * Spans encoded as they end, kept as bytes grouped by resource and instrumentation scope
  * (by identity, in first-seen order), until `take` frames them as one
- * `ExportTraceServiceRequest` — the bytes `encodeTraceRequest` gives for the same spans. A
+ * `ExportTraceServiceRequest` — the bytes `encodeReadableSpans` gives for the same spans. A
  * processor that encodes at the end of each span holds no span objects between exports, so
  * they die young and the garbage collector never copies or promotes them.
  */

@@ -4,7 +4,7 @@ import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { RETRYABLE_STATUS, retryAfterMs } from '../services/otlp-forwarder.js';
-import { encodeTraceRequest } from './otlp-trace-protobuf.js';
+import { encodeReadableSpans } from './otlp-trace-protobuf.js';
 
 /** Configuration of `ProtobufSpanExporter`. */
 export interface ProtobufSpanExporterOptions {
@@ -30,7 +30,7 @@ type Outcome = { status: 'success' } | { status: 'retryable'; error: Error; retr
 /**
  * The OTLP/HTTP protobuf span exporter of `startTelemetry`: the same bytes, headers and retry
  * policy as `@opentelemetry/exporter-trace-otlp-proto`, with the batch encoded in one pass
- * (`encodeTraceRequest`). Failed exports are reported to the batch processor, never thrown.
+ * (`encodeReadableSpans`). Failed exports are reported to the batch processor, never thrown.
  */
 export class ProtobufSpanExporter implements SpanExporter {
   private readonly url: URL;
@@ -48,7 +48,7 @@ export class ProtobufSpanExporter implements SpanExporter {
   }
 
   export(spans: ReadableSpan[], resultCallback: (result: ExportResult) => void): void {
-    void this.sendEncoded(encodeTraceRequest(spans)).then(resultCallback);
+    void this.sendEncoded(encodeReadableSpans(spans)).then(resultCallback);
   }
 
   /** Sends a request already encoded (`EncodedSpanBatch`); the result, never a throw. */

@@ -10,7 +10,7 @@ import { decodeTraceProtobuf } from '../../src/core/otlp-protobuf.js';
 import { experimentMiddleware, recordServed } from '../../src/node/index.js';
 import { withSpanAttributes } from '../../src/node/experiment-baggage-span-processor.js';
 import { LeanTracer, type LeanSpan } from '../../src/node/lean-span.js';
-import { encodeTraceRequest } from '../../src/node/otlp-trace-protobuf.js';
+import { encodeReadableSpans } from '../../src/node/otlp-trace-protobuf.js';
 import { experiments, listen } from './middleware-harness.js';
 
 function provider(resource: Attributes) {
@@ -117,13 +117,13 @@ async function serveQuickStart(tracer: Tracer, users: readonly string[]): Promis
   }
 }
 
-describe('encodeTraceRequest', () => {
+describe('encodeReadableSpans', () => {
   for (const { name, make } of CASES) {
     it(`writes the OpenTelemetry serializer's bytes: ${name}`, () => {
       const { tracerProvider, spans } = provider({ 'service.name': 'encoder-test', 'service.version': '1.0.0' });
       make(tracerProvider.getTracer('scope-a', '2.0.0', { schemaUrl: 'https://opentelemetry.io/schemas/1.30.0' }));
       expect(spans().length).toBeGreaterThan(0);
-      expect(Buffer.from(encodeTraceRequest(spans()))).toEqual(Buffer.from(ProtobufTraceSerializer.serializeRequest(spans())!));
+      expect(Buffer.from(encodeReadableSpans(spans()))).toEqual(Buffer.from(ProtobufTraceSerializer.serializeRequest(spans())!));
     });
   }
 
@@ -138,7 +138,7 @@ describe('encodeTraceRequest', () => {
     const interleaved: ReadableSpan[] = [];
     const [left, right] = [a.spans(), b.spans()];
     for (let i = 0; i < Math.max(left.length, right.length); i++) interleaved.push(...[right[i], left[i]].filter((s) => s !== undefined));
-    const ours = encodeTraceRequest(interleaved);
+    const ours = encodeReadableSpans(interleaved);
     expect(Buffer.from(ours)).toEqual(Buffer.from(ProtobufTraceSerializer.serializeRequest(interleaved)!));
     const decoded = decodeTraceProtobuf(ours) as { resourceSpans: { scopeSpans: { scope: { name: string }; spans: unknown[] }[] }[] };
     expect(decoded.resourceSpans.map((r) => r.scopeSpans.map((s) => s.scope.name))).toEqual([['two'], ['one', 'three']]);
@@ -150,15 +150,15 @@ describe('encodeTraceRequest', () => {
     const finished = spans();
     expect(finished.map((s) => s.name).sort()).toEqual([...Array<string>(3).fill('GET /api/recommendations'), ...Array<string>(3).fill('recommendation.request')].sort());
     expect(finished.find((s) => s.name === 'recommendation.request')!.events.length).toBeGreaterThan(0);
-    expect(Buffer.from(encodeTraceRequest(finished))).toEqual(Buffer.from(ProtobufTraceSerializer.serializeRequest(finished)!));
+    expect(Buffer.from(encodeReadableSpans(finished))).toEqual(Buffer.from(ProtobufTraceSerializer.serializeRequest(finished)!));
   });
 
   it('grows its buffer for a batch larger than the last one', () => {
     const { tracerProvider, spans } = provider({ 'service.name': 'big' });
     const tracer = tracerProvider.getTracer('t');
-    encodeTraceRequest([]);
+    encodeReadableSpans([]);
     for (let i = 0; i < 200; i++) tracer.startSpan(`span ${i}`, { attributes: { payload: 'y'.repeat(300) } }).end();
-    expect(Buffer.from(encodeTraceRequest(spans()))).toEqual(Buffer.from(ProtobufTraceSerializer.serializeRequest(spans())!));
+    expect(Buffer.from(encodeReadableSpans(spans()))).toEqual(Buffer.from(ProtobufTraceSerializer.serializeRequest(spans())!));
   });
 });
 
@@ -168,13 +168,13 @@ function leanProvider(resource: Attributes, scope = { name: 'variant-lens' }) {
   return { tracer: new LeanTracer(resourceFromAttributes(resource), scope, (span) => ended.push(span)), spans: () => ended };
 }
 
-describe('encodeTraceRequest of lean spans', () => {
+describe('encodeReadableSpans of lean spans', () => {
   for (const { name, make } of CASES) {
     it(`writes the OpenTelemetry serializer's bytes: ${name}`, () => {
       const { tracer, spans } = leanProvider({ 'service.name': 'encoder-test' }, { name: 'scope-a', version: '2.0.0', schemaUrl: 'https://opentelemetry.io/schemas/1.30.0' } as { name: string });
       make(tracer);
       expect(spans().length).toBeGreaterThan(0);
-      expect(Buffer.from(encodeTraceRequest(spans()))).toEqual(Buffer.from(ProtobufTraceSerializer.serializeRequest(spans())!));
+      expect(Buffer.from(encodeReadableSpans(spans()))).toEqual(Buffer.from(ProtobufTraceSerializer.serializeRequest(spans())!));
     });
   }
 
@@ -188,10 +188,10 @@ describe('encodeTraceRequest of lean spans', () => {
     expect(request.events.length).toBeGreaterThan(0);
     expect(Object.isFrozen(request.sharedAttributes) && Object.keys(request.sharedAttributes).length > 0).toBe(true);
     const expected = Buffer.from(ProtobufTraceSerializer.serializeRequest(finished)!);
-    expect(Buffer.from(encodeTraceRequest(finished))).toEqual(expected);
+    expect(Buffer.from(encodeReadableSpans(finished))).toEqual(expected);
     // Again, every block now from the cache, and one span at a time.
-    expect(Buffer.from(encodeTraceRequest(finished))).toEqual(expected);
-    for (const span of finished) expect(Buffer.from(encodeTraceRequest([span]))).toEqual(Buffer.from(ProtobufTraceSerializer.serializeRequest([span])!));
+    expect(Buffer.from(encodeReadableSpans(finished))).toEqual(expected);
+    for (const span of finished) expect(Buffer.from(encodeReadableSpans([span]))).toEqual(Buffer.from(ProtobufTraceSerializer.serializeRequest([span])!));
   });
 
   it('writes an overwritten shared attribute where the serializer does', () => {
@@ -203,6 +203,6 @@ describe('encodeTraceRequest of lean spans', () => {
     span.setAttribute('experiment.a', 'z');
     span.end();
     expect(Object.keys(spans()[1]!.attributes)).toEqual(['experiment.a', 'experiment.b', 'own']);
-    expect(Buffer.from(encodeTraceRequest(spans()))).toEqual(Buffer.from(ProtobufTraceSerializer.serializeRequest(spans())!));
+    expect(Buffer.from(encodeReadableSpans(spans()))).toEqual(Buffer.from(ProtobufTraceSerializer.serializeRequest(spans())!));
   });
 });
