@@ -14,7 +14,7 @@ import { ATTR_SESSION_ID } from '../../../common/src/semconv.js';
 import { isSessionId } from '../../../common/src/session-id.js';
 import { isValidVisitorId, MAX_VISITOR_ID_LENGTH } from '../../../common/src/visitor-id.js';
 import { ContextLayer, leanTracerOf, SPAN_KEY } from './lean-span.js';
-import { requestState, setRequestState, STATE_KEY, type RequestState } from './request-state.js';
+import { releaseRequest, requestState, setRequestState, STATE_KEY, type RequestState } from './request-state.js';
 import { instrumentRecorder, servedMetricsOf } from './served-metrics.js';
 import type { ExperimentContext, ExperimentMiddlewareOptions, Experiments } from './types.js';
 import { TelemetryShapes, VisitorCache, type VisitorDecision } from './visitor-decisions.js';
@@ -121,11 +121,14 @@ export function experimentMiddleware(options: ExperimentMiddlewareOptions): Requ
       span.setAttribute('experiment.baggage_mismatch.keys', [...experimentContext.mismatchedKeys]);
       for (const key of experimentContext.mismatchedKeys) mismatches.add(1, { ...shape.metricAttributes, 'baggage.key': key });
     }
-    if (!annotate) endOnFinish(req, res, span, options.spanName === undefined);
     const otelContext = annotate ? trusted : new ContextLayer(trusted, SPAN_KEY, span);
     const state: RequestState = { request: req, experimentContext, shape, otelContext, startedAt, tracer, served, sessionId: sessionOf(inbound) };
     setRequestState(req, state);
-    // The state rides in the handler's context too, where it is read first (request-state.ts).
+    // The state rides in the handler's context too, where it is read first (request-state.ts);
+    // it lets go of the request when the response has finished, so that an async resource the
+    // handler started (a timer, a pool's socket) and that keeps the context does not keep the request.
+    if (annotate) res.on('finish', () => releaseRequest(state));
+    else endOnFinish(req, res, span, options.spanName === undefined, state);
     context.with(new ContextLayer(otelContext, STATE_KEY, state), next);
   };
 }
@@ -156,7 +159,7 @@ function agrees(experiments: Experiments, trusted: Readonly<Record<string, strin
   return true;
 }
 
-function endOnFinish(req: Request, res: { on(event: 'finish', listener: () => void): unknown; statusCode: number }, span: Span, nameByRoute: boolean): void {
+function endOnFinish(req: Request, res: { on(event: 'finish', listener: () => void): unknown; statusCode: number }, span: Span, nameByRoute: boolean, state: RequestState): void {
   // `on`, not `once`: a response finishes once, and `once` allocated a wrapper and a removal per request.
   res.on('finish', () => {
     // Read now: by the end the request's base is that of the router whose route answered.
@@ -169,6 +172,7 @@ function endOnFinish(req: Request, res: { on(event: 'finish', listener: () => vo
     span.setAttribute('http.response.status_code', res.statusCode);
     if (res.statusCode >= SERVER_ERROR) span.setStatus({ code: SpanStatusCode.ERROR });
     span.end();
+    releaseRequest(state);
   });
 }
 

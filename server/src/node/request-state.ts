@@ -6,8 +6,8 @@ import type { TelemetryShape } from './visitor-decisions.js';
 
 /** What the middleware keeps for `getExperimentContext` and `recordServed`, per request. */
 export interface RequestState {
-  /** The request it is the state of. */
-  readonly request: object;
+  /** The request it is the state of, until its response has finished (`releaseRequest`). */
+  request: object | undefined;
   readonly experimentContext: ExperimentContext;
   /** The trusted OpenTelemetry context the handler runs in. */
   readonly otelContext: Context;
@@ -24,14 +24,14 @@ export interface RequestState {
 
 /**
  * Where the state sits: under a symbol in `res.locals`, the per-request object Express makes
- * for every response (without `prototype`, so no enumeration, JSON or spread of the request
- * shows it, and a symbol key is not rendered into a view), and in the context the handler
- * runs in (`STATE_KEY`), where it is read first; `res.locals` is where it is found when the
- * app's code lost that context (a callback of a library that does not keep it). Added to the
- * request itself, it gave every request object a new hidden class, made on the spot (Express
- * 5 gives each its own): 1.5 µs a request in the Express benchmark's CPU profile, more than
- * the rest of `setRequestState`. (A WeakMap keyed by the request, before that, added an
- * ephemeron per request for the garbage collector to trace.)
+ * for every response (a symbol key, which no enumeration or JSON of it shows and no view
+ * renders), and in the context the handler runs in (`STATE_KEY`), where it is read first
+ * while the request is under way. `res.locals` is where it is found otherwise: after the
+ * response, or in code that lost the context (a callback of a library that does not keep
+ * it). Added to the request itself, it gave every request object a new hidden class, made on
+ * the spot (Express 5 gives each its own): 1.5 µs a request in the Express benchmark's CPU
+ * profile, more than the rest of `setRequestState`. (A WeakMap keyed by the request, before
+ * that, added an ephemeron per request for the garbage collector to trace.)
  */
 const STATE = Symbol('variant-lens request state');
 /** The context entry of the request's state, in the context its handler runs in. */
@@ -54,9 +54,15 @@ export function requestState(req: Request, caller: string): RequestState {
   // The handler's context first: one field read there, where `res.locals` is two property
   // loads on objects whose shapes no inline cache keeps (each request's its own).
   const active = context.active().getValue(STATE_KEY) as RequestState | undefined;
-  const state = active?.request === req ? active : localsOf(req)?.[STATE];
-  if (state === undefined || state.request !== req) {
+  if (active !== undefined && active.request === req) return active;
+  const state = localsOf(req)?.[STATE];
+  if (state === undefined) {
     throw new Error(`${caller}: experimentMiddleware did not run for ${req.method} ${req.originalUrl.split('?')[0]}; mount it before this route (app.use(experimentMiddleware({...})))`);
   }
   return state;
+}
+
+/** The response has finished: the state no longer names the request, which contexts kept alive after it must not keep. */
+export function releaseRequest(state: RequestState): void {
+  state.request = undefined;
 }

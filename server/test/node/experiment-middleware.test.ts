@@ -1,8 +1,9 @@
-import { context, ROOT_CONTEXT, SpanKind } from '@opentelemetry/api';
+import { context, ROOT_CONTEXT, SpanKind, type Context } from '@opentelemetry/api';
 import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import express from 'express';
+import express, { type Request } from 'express';
 import { experimentMiddleware, getExperimentContext, recordServed } from '../../src/node/index.js';
+import { STATE_KEY, type RequestState } from '../../src/node/request-state.js';
 import { experiments, listen, PARENT, quickStartApp, registerSdk, TRACE_ID } from './middleware-harness.js';
 
 let server: Server;
@@ -157,4 +158,32 @@ describe("the request's state", () => {
       await new Promise<void>((resolve) => own.close(() => resolve()));
     }
   });
+
+  it("lets go of the request once the response has finished: a context kept after it does not keep the request, which still finds its state", async () => {
+    const app = express();
+    app.use(experimentMiddleware({ experiments, visitorId: (req) => String(req.query.userId ?? '') || undefined }));
+    let kept: { context: Context; req: Request } | undefined;
+    let finished!: () => void;
+    const responseFinished = new Promise<void>((resolve) => (finished = resolve));
+    app.get('/keep', (req, res) => {
+      // What a timer or a pool's socket started here would keep: the handler's context.
+      kept = { context: context.active(), req };
+      // Registered after the middleware's own listener, so it runs after it.
+      res.on('finish', finished);
+      res.json(recordServed(req, { count: 0 }));
+    });
+    const own = createServer(app);
+    const base = await listen(own);
+    try {
+      expect((await fetch(`${base}/keep?userId=erin`)).status).toBe(200);
+      await responseFinished;
+      const state = kept!.context.getValue(STATE_KEY) as RequestState;
+      expect(state.experimentContext.visitorId).toBe('erin');
+      expect(state.request).toBeUndefined();
+      expect(context.with(kept!.context, () => getExperimentContext(kept!.req)).experiments).toEqual(experiments.assign('erin').experiments);
+    } finally {
+      await new Promise<void>((resolve) => own.close(() => resolve()));
+    }
+  });
 });
+
