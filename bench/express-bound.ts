@@ -46,7 +46,7 @@ interface Shape {
   readonly latencyBuckets: number[];
 }
 
-/** Protobuf writes into one growing buffer; lengths as two-byte varints (valid, if not minimal: every message here is under 16 KiB). */
+/** Protobuf writes into one buffer of twice a batch; lengths as two-byte varints (valid, if not minimal: every message here is under 16 KiB). */
 class Writer {
   buffer: Buffer;
   at: number;
@@ -178,8 +178,8 @@ class RequestContext implements Context {
     return ROOT_CONTEXT.setValue(SPAN_KEY, this.getValue(SPAN_KEY)).setValue(key, value);
   }
 
-  deleteValue(): Context {
-    return ROOT_CONTEXT;
+  deleteValue(key: symbol): Context {
+    return ROOT_CONTEXT.setValue(SPAN_KEY, this.getValue(SPAN_KEY)).deleteValue(key);
   }
 }
 
