@@ -125,10 +125,10 @@ export function experimentMiddleware(options: ExperimentMiddlewareOptions): Requ
     const state: RequestState = { request: req, experimentContext, shape, otelContext, startedAt, tracer, served, sessionId: sessionOf(inbound) };
     setRequestState(req, state);
     // The state rides in the handler's context too, where it is read first (request-state.ts);
-    // it lets go of the request when the response has finished, so that an async resource the
-    // handler started (a timer, a pool's socket) and that keeps the context does not keep the request.
-    if (annotate) res.on('finish', () => releaseRequest(state));
-    else endOnFinish(req, res, span, options.spanName === undefined, state);
+    // it lets go of the request when the response closes, so that an async resource the handler
+    // started (a timer, a pool's socket) and that keeps the context does not keep the request.
+    if (annotate) res.on('close', () => releaseRequest(state));
+    else endOnClose(req, res, span, options.spanName === undefined, state);
     context.with(new ContextLayer(otelContext, STATE_KEY, state), next);
   };
 }
@@ -159,9 +159,11 @@ function agrees(experiments: Experiments, trusted: Readonly<Record<string, strin
   return true;
 }
 
-function endOnFinish(req: Request, res: { on(event: 'finish', listener: () => void): unknown; statusCode: number }, span: Span, nameByRoute: boolean, state: RequestState): void {
-  // `on`, not `once`: a response finishes once, and `once` allocated a wrapper and a removal per request.
-  res.on('finish', () => {
+function endOnClose(req: Request, res: { on(event: 'close', listener: () => void): unknown; statusCode: number; writableFinished: boolean }, span: Span, nameByRoute: boolean, state: RequestState): void {
+  // 'close', not 'finish': every response closes, also one whose client went away before it
+  // was complete, which never finishes and whose span would never end. `on`, not `once`: a
+  // response closes once, and `once` allocated a wrapper and a removal per request.
+  res.on('close', () => {
     // Read now: by the end the request's base is that of the router whose route answered.
     const base = req.baseUrl;
     const route = (req.route as { path?: string } | undefined)?.path;
@@ -169,8 +171,11 @@ function endOnFinish(req: Request, res: { on(event: 'finish', listener: () => vo
       if (nameByRoute) span.updateName(`${req.method} ${base}${route}`);
       span.setAttribute('http.route', `${base}${route}`);
     }
-    span.setAttribute('http.response.status_code', res.statusCode);
-    if (res.statusCode >= SERVER_ERROR) span.setStatus({ code: SpanStatusCode.ERROR });
+    // A response the client did not wait for has no status it received, and is not the server's error.
+    if (res.writableFinished) {
+      span.setAttribute('http.response.status_code', res.statusCode);
+      if (res.statusCode >= SERVER_ERROR) span.setStatus({ code: SpanStatusCode.ERROR });
+    }
     span.end();
     releaseRequest(state);
   });

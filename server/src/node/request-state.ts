@@ -6,7 +6,7 @@ import type { TelemetryShape } from './visitor-decisions.js';
 
 /** What the middleware keeps for `getExperimentContext` and `recordServed`, per request. */
 export interface RequestState {
-  /** The request it is the state of, until its response has finished (`releaseRequest`). */
+  /** The request it is the state of, until its response has closed (`releaseRequest`). */
   request: object | undefined;
   readonly experimentContext: ExperimentContext;
   /** The trusted OpenTelemetry context the handler runs in. */
@@ -62,7 +62,7 @@ export function requestState(req: Request, caller: string): RequestState {
   return state;
 }
 
-/** The response has finished: the state no longer names the request, which contexts kept alive after it must not keep. */
+/** The response has closed: the state no longer names the request, which contexts kept alive after it must not keep. */
 export function releaseRequest(state: RequestState): void {
   state.request = undefined;
 }

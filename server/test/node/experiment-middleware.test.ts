@@ -1,4 +1,4 @@
-import { context, ROOT_CONTEXT, SpanKind, type Context } from '@opentelemetry/api';
+import { context, ROOT_CONTEXT, SpanKind, SpanStatusCode, type Context } from '@opentelemetry/api';
 import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import express, { type Request } from 'express';
@@ -113,6 +113,41 @@ describe('experimentMiddleware without HTTP instrumentation', () => {
   });
 });
 
+describe('the SERVER span of a request whose client went away', () => {
+  it('ends, named by its route, without a status code or an error status', async () => {
+    const app = express();
+    app.use('/api', experimentMiddleware({ experiments, visitorId: (req) => String(req.query.userId ?? '') || undefined }));
+    let arrived!: () => void;
+    const requestArrived = new Promise<void>((resolve) => (arrived = resolve));
+    let closed!: () => void;
+    const responseClosed = new Promise<void>((resolve) => (closed = resolve));
+    app.get('/api/slow', (_req, res) => {
+      // Registered after the middleware's own listener, so it runs after it; no answer is ever sent.
+      res.on('close', closed);
+      arrived();
+    });
+    const own = createServer(app);
+    const base = await listen(own);
+    try {
+      const client = new AbortController();
+      const pending = fetch(`${base}/api/slow?userId=fay`, { signal: client.signal }).catch((error: unknown) => error);
+      await requestArrived;
+      client.abort();
+      await pending;
+      await responseClosed;
+      const span = sdk.spans().find((s) => s.kind === SpanKind.SERVER && s.name === 'GET /api/slow');
+      expect(span).toBeDefined();
+      expect(span!.attributes).toMatchObject({ 'http.route': '/api/slow', ...experiments.assign('fay').baggage });
+      expect(span!.attributes['http.response.status_code']).toBeUndefined();
+      expect(span!.status.code).toBe(SpanStatusCode.UNSET);
+    } finally {
+      // The client's pool keeps a connection open for seconds after the abort.
+      own.closeAllConnections();
+      await new Promise<void>((resolve) => own.close(() => resolve()));
+    }
+  });
+});
+
 describe("the request's state", () => {
   it('stays off the request object and out of what res.locals shows; found when the app replaced res.locals or lost the context, not both', async () => {
     const app = express();
@@ -159,24 +194,24 @@ describe("the request's state", () => {
     }
   });
 
-  it("lets go of the request once the response has finished: a context kept after it does not keep the request, which still finds its state", async () => {
+  it("lets go of the request once the response has closed: a context kept after it does not keep the request, which still finds its state", async () => {
     const app = express();
     app.use(experimentMiddleware({ experiments, visitorId: (req) => String(req.query.userId ?? '') || undefined }));
     let kept: { context: Context; req: Request } | undefined;
-    let finished!: () => void;
-    const responseFinished = new Promise<void>((resolve) => (finished = resolve));
+    let closed!: () => void;
+    const responseClosed = new Promise<void>((resolve) => (closed = resolve));
     app.get('/keep', (req, res) => {
       // What a timer or a pool's socket started here would keep: the handler's context.
       kept = { context: context.active(), req };
       // Registered after the middleware's own listener, so it runs after it.
-      res.on('finish', finished);
+      res.on('close', closed);
       res.json(recordServed(req, { count: 0 }));
     });
     const own = createServer(app);
     const base = await listen(own);
     try {
       expect((await fetch(`${base}/keep?userId=erin`)).status).toBe(200);
-      await responseFinished;
+      await responseClosed;
       const state = kept!.context.getValue(STATE_KEY) as RequestState;
       expect(state.experimentContext.visitorId).toBe('erin');
       expect(state.request).toBeUndefined();
