@@ -30,8 +30,8 @@ export interface RequestState {
  * response, or in code that lost the context (a callback of a library that does not keep
  * it). Added to the request itself, it gave every request object a new hidden class, made on
  * the spot (Express 5 gives each its own): 1.5 µs a request in the Express benchmark's CPU
- * profile, more than the rest of `setRequestState`. (A WeakMap keyed by the request, before
- * that, added an ephemeron per request for the garbage collector to trace.)
+ * profile (bench/RESULTS.md, session 13). (A WeakMap keyed by the request, before that, added
+ * an ephemeron per request for the garbage collector to trace.)
  */
 const STATE = Symbol('variant-lens request state');
 /** The context entry of the request's state, in the context its handler runs in. */
