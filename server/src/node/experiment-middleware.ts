@@ -9,6 +9,8 @@ import {
   type BaggageEntry,
   type Span,
 } from '@opentelemetry/api';
+import { hrTimeToMilliseconds } from '@opentelemetry/core';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import type { Request, RequestHandler } from 'express';
 import { ATTR_SESSION_ID } from '../../../common/src/semconv.js';
 import { isSessionId } from '../../../common/src/session-id.js';
@@ -80,6 +82,12 @@ export function experimentMiddleware(options: ExperimentMiddlewareOptions): Requ
     const existing = trace.getSpan(active);
     // A span of this process in the active context is the HTTP instrumentation's SERVER span.
     const annotate = existing !== undefined && !existing.spanContext().isRemote;
+    // The request's one anchor to the wall clock, for its SERVER span of ours and its request
+    // span: each span anchoring a performance.now() by its own whole-millisecond Date.now()
+    // could put a child a millisecond before its parent. Never before the instrumentation's
+    // SERVER span either, whose start it can read.
+    let startMs = startedAt + (Date.now() - performance.now());
+    if (annotate) startMs = notBefore(existing, startMs);
     const parent = annotate ? active : propagation.extract(ROOT_CONTEXT, req.headers);
     const inbound = propagation.getBaggage(parent)?.getAllEntries();
     let decision: VisitorDecision | undefined;
@@ -111,7 +119,8 @@ export function experimentMiddleware(options: ExperimentMiddlewareOptions): Requ
       const url = req.originalUrl;
       const query = url.indexOf('?');
       // Attributes set after start: startSpan would validate and copy them twice before the span copies them.
-      span = tracer.startSpan(options.spanName ?? `${req.method} ${req.baseUrl}`, SERVER_SPAN, trusted);
+      // It starts when the middleware saw the request, so that it covers the assignment.
+      span = tracer.startSpan(options.spanName ?? `${req.method} ${req.baseUrl}`, { kind: SpanKind.SERVER, startTime: startMs }, trusted);
       span.setAttribute('http.request.method', req.method);
       span.setAttribute('url.path', query === -1 ? url : url.slice(0, query));
     }
@@ -122,7 +131,7 @@ export function experimentMiddleware(options: ExperimentMiddlewareOptions): Requ
       for (const key of experimentContext.mismatchedKeys) mismatches.add(1, { ...shape.metricAttributes, 'baggage.key': key });
     }
     const otelContext = annotate ? trusted : new ContextLayer(trusted, SPAN_KEY, span);
-    const state: RequestState = { request: req, experimentContext, shape, otelContext, startedAt, tracer, served, sessionId: sessionOf(inbound) };
+    const state: RequestState = { request: req, experimentContext, shape, otelContext, startedAt, startMs, tracer, served, sessionId: sessionOf(inbound) };
     setRequestState(req, state);
     // The state rides in the handler's context too, where it is read first (request-state.ts);
     // it lets go of the request when the response closes, so that an async resource the handler
@@ -134,10 +143,15 @@ export function experimentMiddleware(options: ExperimentMiddlewareOptions): Requ
 }
 
 const NOTHING_FORCED: Readonly<Record<string, string>> = Object.freeze({});
-const SERVER_SPAN = Object.freeze({ kind: SpanKind.SERVER });
 const NO_CLAIMS: readonly string[] = Object.freeze([]);
 const NO_ENTRIES: readonly (readonly [string, string])[] = Object.freeze([]);
 const NO_BAGGAGE_ENTRIES: readonly [string, BaggageEntry][] = Object.freeze([]) as readonly [string, BaggageEntry][];
+
+/** `startMs`, or the start of `span` when that is later and readable (an SDK span's `startTime`). */
+function notBefore(span: Span, startMs: number): number {
+  const start = (span as Partial<ReadableSpan>).startTime;
+  return Array.isArray(start) ? Math.max(startMs, hrTimeToMilliseconds(start)) : startMs;
+}
 
 /** The visit's `session.id` the browser SDK names in baggage, when it has a session id's shape. */
 function sessionOf(inbound: readonly [string, BaggageEntry][] | undefined): string | undefined {
@@ -176,7 +190,7 @@ function endOnClose(req: Request, res: { on(event: 'close', listener: () => void
       span.setAttribute('http.response.status_code', res.statusCode);
       if (res.statusCode >= SERVER_ERROR) span.setStatus({ code: SpanStatusCode.ERROR });
     }
-    span.end();
+    span.end(state.startMs + (performance.now() - state.startedAt));
     releaseRequest(state);
   });
 }

@@ -25,7 +25,7 @@ export function recordServed(req: Request, served: ServedList): ServedExperiment
   const requestId = newRequestId();
   // Attributes are set on the started span rather than passed to startSpan, which would
   // validate and copy them (and the content ids) twice more before the span copies them again.
-  const span = state.tracer.startSpan('recommendation.request', { kind: SpanKind.INTERNAL, startTime: state.startedAt }, state.otelContext);
+  const span = state.tracer.startSpan('recommendation.request', { kind: SpanKind.INTERNAL, startTime: state.startMs }, state.otelContext);
   if (served.attributes !== undefined) span.setAttributes(served.attributes);
   span.setAttribute('recommendation.request_id', requestId);
   span.setAttribute('recommendation.count', count);
@@ -35,11 +35,13 @@ export function recordServed(req: Request, served: ServedList): ServedExperiment
   if (served.contentIds !== undefined) span.setAttribute('recommendation.content_ids', contentIdsOf(served.contentIds));
   // Forced (QA) visitors are not randomised: the analysis leaves them out by this mark and the reasons.
   if (shape.forced) span.setAttribute(ATTR.EXPERIMENT_FORCED, true);
-  for (const event of shape.flagEvents) span.addEvent('feature_flag.evaluation', event);
-  state.served.record(shape.metricAttributes, count, performance.now() - state.startedAt);
+  // Decided when the middleware saw the request.
+  for (const event of shape.flagEvents) span.addEvent('feature_flag.evaluation', event, state.startMs);
+  const latency = performance.now() - state.startedAt;
+  state.served.record(shape.metricAttributes, count, latency);
   const spanContext = span.spanContext();
   const recording = span.isRecording();
-  span.end();
+  span.end(state.startMs + latency);
   return {
     requestId,
     experiments: visitor.experiments,

@@ -13,6 +13,8 @@ export interface RequestState {
   readonly otelContext: Context;
   /** `performance.now()` when the middleware saw the request. */
   readonly startedAt: number;
+  /** `startedAt` on the wall clock (milliseconds since the epoch), the one anchor of the request's spans of ours. */
+  readonly startMs: number;
   /** What the request's spans and metrics carry, derived from the experiment context. */
   readonly shape: TelemetryShape;
   readonly tracer: Tracer;

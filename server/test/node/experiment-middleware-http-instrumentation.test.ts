@@ -40,6 +40,9 @@ describe('experimentMiddleware with the stock @opentelemetry/instrumentation-htt
     expect(serverSpan.attributes).toMatchObject(assigned.baggage);
     expect(request.parentSpanContext?.spanId).toBe(serverSpan.spanContext().spanId);
     expect(request.attributes).toMatchObject({ ...assigned.baggage, 'recommendation.request_id': body.requestId });
+    // Within its parent: never before the instrumentation's start, nor after its end.
+    const ns = (time: [number, number]) => BigInt(time[0]) * 1_000_000_000n + BigInt(time[1]);
+    expect({ startsWithin: ns(request.startTime) >= ns(serverSpan.startTime), endsWithin: ns(request.endTime) <= ns(serverSpan.endTime) }).toEqual({ startsWithin: true, endsWithin: true });
   });
 
   it('keeps the browser\'s claim off the instrumentation\'s span, which started before the middleware ran', async () => {
