@@ -8,5 +8,8 @@ export default defineConfig({
     // A temporary root for the run, removed at its end (see the file).
     globalSetup: ['server/test/global-setup.ts'],
     testTimeout: 20_000,
+    // Set-ups start servers, child processes and ClickHouse's engine (a 540 MB library): on a
+    // slow, loaded machine they took more than the default 10 s.
+    hookTimeout: 60_000,
   },
 });

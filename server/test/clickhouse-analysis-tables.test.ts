@@ -2,7 +2,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { analysisDdl, ensureAnalysisTables } from '../src/analysis/clickhouse/analysis-tables.js';
+import type { ClickHouseClient } from '@clickhouse/client';
+import { analysisDdl, ANALYSIS_TABLES, ensureAnalysisTables } from '../src/analysis/clickhouse/analysis-tables.js';
 import { openClickHouse } from '../src/clickhouse/clickhouse-connection.js';
 import { ClickHouseWriter } from '../src/clickhouse/clickhouse-writer.js';
 import { tempDir } from './helpers.js';
@@ -48,4 +49,77 @@ describe('ensureAnalysisTables', () => {
       await client.close();
     }
   });
+});
+
+/** A client whose queries wait, once the first that names `table` has been answered, until `resume` settles. */
+function pausedAfterFirst(client: ClickHouseClient, table: string, resume: Promise<unknown>): { client: ClickHouseClient; paused: Promise<void> } {
+  let reached!: () => void;
+  const paused = new Promise<void>((resolve) => (reached = resolve));
+  let seen = false;
+  const hold = async <T>(query: string, run: () => Promise<T>): Promise<T> => {
+    const result = await run();
+    if (!seen && query.includes(table)) {
+      seen = true;
+      reached();
+      await resume;
+    }
+    return result;
+  };
+  const wrapped = Object.create(client) as ClickHouseClient;
+  wrapped.command = (params) => hold(params.query, () => client.command(params));
+  wrapped.query = ((params: { query: string }) => hold(params.query, () => client.query(params as never))) as ClickHouseClient['query'];
+  return { client: wrapped, paused };
+}
+
+/** Delta points stored before the analysis tables existed: 5 impressions, one latency histogram. */
+async function writeHistory(writer: ClickHouseWriter): Promise<void> {
+  const now = BigInt(Date.now()) * 1_000_000n;
+  const times = { startTimeUnixNano: String(now - 1_000_000_000n), timeUnixNano: String(now) };
+  const attributes = [{ key: 'experiment.rec_algorithm', value: { stringValue: 'hybrid' } }];
+  await writer.writeMetrics({
+    resourceMetrics: [
+      {
+        resource: { attributes: [{ key: 'service.name', value: { stringValue: 'recs' } }] },
+        scopeMetrics: [
+          {
+            metrics: [
+              { name: 'recommendation.impressions', sum: { aggregationTemporality: 1, isMonotonic: true, dataPoints: [{ attributes, asInt: '5', ...times }] } },
+              { name: 'recommendation.latency', histogram: { aggregationTemporality: 1, dataPoints: [{ attributes, count: '3', sum: 30, bucketCounts: ['1', '2'], explicitBounds: [10], ...times }] } },
+            ],
+          },
+        ],
+      },
+    ],
+  });
+}
+
+describe('ensureAnalysisTables run by two replicas at once on a database with history', () => {
+  it.each([ANALYSIS_TABLES.metricSums, ANALYSIS_TABLES.metricHistograms])(
+    'backfills %s once, whichever replica gets there first: the points stored before it count once',
+    async (table) => {
+      const client = openClickHouse({ url: `chdb:${tempDir('chdb-two-replicas')}`, database: 'otel' });
+      try {
+        const writer = new ClickHouseWriter(client, 'otel');
+        await writeHistory(writer);
+        // The second replica has asked about the table when the first runs through; then it goes on.
+        let firstDone!: () => void;
+        const second = pausedAfterFirst(client, table, new Promise<void>((resolve) => (firstDone = resolve)));
+        const running = ensureAnalysisTables(second.client, 'otel');
+        await second.paused;
+        await ensureAnalysisTables(client, 'otel');
+        firstDone();
+        await running;
+        const [rolled] = await (
+          await client.query({
+            query: `SELECT (SELECT sum(total) FROM otel.${ANALYSIS_TABLES.metricSums} WHERE name = 'recommendation.impressions') AS impressions,
+              (SELECT sum(points) FROM otel.${ANALYSIS_TABLES.metricHistograms} WHERE name = 'recommendation.latency') AS histograms`,
+            format: 'JSONEachRow',
+          })
+        ).json<{ impressions: number | string; histograms: number | string }>();
+        expect({ impressions: Number(rolled!.impressions), histograms: Number(rolled!.histograms) }).toEqual({ impressions: 5, histograms: 1 });
+      } finally {
+        await client.close();
+      }
+    },
+  );
 });
