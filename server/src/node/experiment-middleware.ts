@@ -82,12 +82,11 @@ export function experimentMiddleware(options: ExperimentMiddlewareOptions): Requ
     const existing = trace.getSpan(active);
     // A span of this process in the active context is the HTTP instrumentation's SERVER span.
     const annotate = existing !== undefined && !existing.spanContext().isRemote;
-    // The request's one anchor to the wall clock, for its SERVER span of ours and its request
-    // span: each span anchoring a performance.now() by its own whole-millisecond Date.now()
-    // could put a child a millisecond before its parent. Never before the instrumentation's
-    // SERVER span either, whose start it can read.
-    let startMs = startedAt + (Date.now() - performance.now());
-    if (annotate) startMs = notBefore(existing, startMs);
+    // The request's one anchor to the wall clock, for its SERVER span and its request span:
+    // each span anchoring a performance.now() by its own whole-millisecond Date.now() could put
+    // a child a millisecond outside its parent. The instrumentation's SERVER span's anchor when
+    // it can be read, so that the request span lies within that span too.
+    const startMs = (annotate ? anchorOf(existing, startedAt) : undefined) ?? startedAt + (Date.now() - performance.now());
     const parent = annotate ? active : propagation.extract(ROOT_CONTEXT, req.headers);
     const inbound = propagation.getBaggage(parent)?.getAllEntries();
     let decision: VisitorDecision | undefined;
@@ -147,10 +146,18 @@ const NO_CLAIMS: readonly string[] = Object.freeze([]);
 const NO_ENTRIES: readonly (readonly [string, string])[] = Object.freeze([]);
 const NO_BAGGAGE_ENTRIES: readonly [string, BaggageEntry][] = Object.freeze([]) as readonly [string, BaggageEntry][];
 
-/** `startMs`, or the start of `span` when that is later and readable (an SDK span's `startTime`). */
-function notBefore(span: Span, startMs: number): number {
-  const start = (span as Partial<ReadableSpan>).startTime;
-  return Array.isArray(start) ? Math.max(startMs, hrTimeToMilliseconds(start)) : startMs;
+/**
+ * `startedAt` on the clock of the SDK's `span`, which measures its times from its start
+ * (`startTime`, at `_performanceStartTime` on the monotonic clock: the SDK 2.x span's own
+ * fields) unless it was given a start; undefined for any other span, which gets an anchor of
+ * its own.
+ */
+function anchorOf(span: Span, startedAt: number): number | undefined {
+  const sdk = span as Partial<ReadableSpan> & { _performanceStartTime?: unknown; _startTimeProvided?: unknown };
+  const start = sdk.startTime;
+  const monotonicStart = sdk._performanceStartTime;
+  if (!Array.isArray(start) || typeof monotonicStart !== 'number' || sdk._startTimeProvided !== false) return undefined;
+  return hrTimeToMilliseconds(start) + Math.max(0, startedAt - monotonicStart);
 }
 
 /** The visit's `session.id` the browser SDK names in baggage, when it has a session id's shape. */
