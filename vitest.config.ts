@@ -7,9 +7,10 @@ export default defineConfig({
     maxWorkers: 2,
     // A temporary root for the run, removed at its end (see the file).
     globalSetup: ['server/test/global-setup.ts'],
-    testTimeout: 20_000,
-    // Set-ups start servers, child processes and ClickHouse's engine (a 540 MB library): on a
-    // slow, loaded machine they took more than the default 10 s.
+    // Tests and set-ups start servers, child processes and ClickHouse's engine (a 540 MB
+    // library): on a slow, loaded machine a set-up took more than the default 10 s, and tests
+    // that start a server of their own came within 2× of 20 s.
+    testTimeout: 60_000,
     hookTimeout: 60_000,
   },
 });

@@ -35,6 +35,8 @@ test('the same visitor keeps the variants across reloads and visits', async ({ d
 });
 
 test('different visitors spread across the variants, as /api/assignments says', async ({ telemetry, context }) => {
+  // 40 page loads: 26 s on an idle machine, 48 s on one three times slower.
+  test.setTimeout(180_000);
   // Fixed ids: the assignment is a pure function of the id, so the spread is the same every run
   // (for these 40: control 13, collaborative 11, hybrid 16; control 20, recency_boost 20).
   const visitors = Array.from({ length: 40 }, (_, i) => `e2e-spread-${String(i + 1).padStart(2, '0')}`);

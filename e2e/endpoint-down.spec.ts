@@ -1,5 +1,5 @@
 import type { Page, Route } from '@playwright/test';
-import { expect, test, type Telemetry } from './fixtures.js';
+import { expect, test, unsentBatches, type Telemetry } from './fixtures.js';
 import { ATTR, SPAN } from '../common/src/semconv.js';
 
 /** The collection endpoint's requests, whose failures Chromium reports while it is down. */
@@ -26,10 +26,6 @@ function watchErrors(page: Page): { errors: string[]; network: string[] } {
   return { errors, network };
 }
 
-/** What the SDK has not seen delivered, kept for a later page (see the delivery gate). */
-function unsent(page: Page): Promise<string> {
-  return page.evaluate(() => localStorage.getItem('variant-lens.unsent') ?? '');
-}
 
 interface Outage {
   readonly name: string;
@@ -67,7 +63,7 @@ for (const outage of OUTAGES) {
     // The rail's viewable impressions are exported and fail until the SDK gives up on them;
     // they stay kept for a later page.
     await expect.poll(() => attemptsFor(served.requestId), { timeout: 30_000 }).toBe(outage.attempts);
-    expect(await unsent(page)).toContain(served.requestId);
+    expect(await unsentBatches(page)).toContain(served.requestId);
 
     // A click still navigates, and the next page works too.
     const contentId = await demoHome.openRecommendation(2);
@@ -77,7 +73,7 @@ for (const outage of OUTAGES) {
     // the SDK has been through its whole failure path on both pages.
     const readNext = (await articlePage.readNext.container.getAttribute('data-rec-request-id'))!;
     await expect.poll(() => attemptsFor(readNext), { timeout: 30_000 }).toBe(outage.attempts);
-    expect(await unsent(page)).toContain(readNext);
+    expect(await unsentBatches(page)).toContain(readNext);
 
     expect(errors).toEqual([]);
     // The SDK did try: Chromium reported its failed posts.
@@ -103,7 +99,7 @@ test('a click that navigates while the endpoint is down is delivered from the ne
   const contentId = await demoHome.openRecommendation(1);
   await articlePage.expectShown(contentId);
   // The article page resends the home page's batches, and forgets each once it is through.
-  await expect.poll(() => unsent(page), { timeout: 30_000 }).not.toContain(served.requestId);
+  await expect.poll(() => unsentBatches(page), { timeout: 30_000 }).not.toContain(served.requestId);
   const [click] = await store.expectSpans(SPAN.CLICK, served.requestId, 1);
   expect(click!.attributes[ATTR.CONTENT_ID]).toBe(contentId);
   // The counter too, once: a batch sent twice (the home page's last try may have got through
@@ -120,7 +116,7 @@ test('a click that navigates normally is counted once, though the next page rese
   const contentId = await demoHome.openRecommendation(1);
   await articlePage.expectShown(contentId);
   // The home page never saw its keepalive posts answered, so the article page sends them again.
-  await expect.poll(() => unsent(page), { timeout: 30_000 }).not.toContain(served.requestId);
+  await expect.poll(() => unsentBatches(page), { timeout: 30_000 }).not.toContain(served.requestId);
   await store.expectSpans(SPAN.CLICK, served.requestId, 1);
   await expect
     .poll(() => clickThrough(store), { timeout: 30_000 })

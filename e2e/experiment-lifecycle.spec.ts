@@ -23,6 +23,6 @@ test('a concluded experiment gives its winner and disappears from baggage', asyn
     headers: { traceparent: `00-${traceId}-1234567812345678-01`, baggage: `${ALGORITHM_KEY}=control` },
   });
   const concludedStore = telemetry.at(concluded);
-  await expect.poll(async () => (await concludedStore.trace(traceId)).length).toBeGreaterThan(0);
+  await expect.poll(async () => (await concludedStore.trace(traceId)).length, { timeout: 15_000 }).toBeGreaterThan(0);
   for (const span of await concludedStore.trace(traceId)) expect(span.attributes[ALGORITHM_KEY]).toBeUndefined();
 });

@@ -37,6 +37,16 @@ export interface Assignments {
   readonly baggage: Record<string, string>;
 }
 
+/** The bodies of the batches the SDK has not seen delivered, kept for a later page (one localStorage key each). */
+export function unsentBatches(page: Page): Promise<string> {
+  return page.evaluate(() =>
+    Object.keys(localStorage)
+      .filter((key) => key.startsWith('variant-lens.unsent:'))
+      .map((key) => localStorage.getItem(key) ?? '')
+      .join('\n'),
+  );
+}
+
 /** Telemetry lands within a few export intervals; polls give it this long. */
 const TELEMETRY_TIMEOUT_MS = 15_000;
 

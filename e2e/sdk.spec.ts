@@ -1,4 +1,4 @@
-import { expect, isTelemetry, test } from './fixtures.js';
+import { expect, isTelemetry, test, unsentBatches } from './fixtures.js';
 import { ATTR, SPAN } from '../common/src/semconv.js';
 import { BOOST_KEY } from './experiment-keys.js';
 
@@ -7,7 +7,7 @@ const other = process.env.E2E_CONCLUDED_URL!;
 test('a middle-click on a recommendation is tracked', async ({ sdkPage, telemetry }) => {
   const { served } = await sdkPage.open(`e2e-middle-${Date.now()}`);
   await sdkPage.middleClick(2);
-  await expect.poll(async () => (await telemetry.spans(SPAN.CLICK, served.requestId)).map((c) => c.attributes[ATTR.POSITION])).toEqual([2]);
+  await expect.poll(async () => (await telemetry.spans(SPAN.CLICK, served.requestId)).map((c) => c.attributes[ATTR.POSITION]), { timeout: 15_000 }).toEqual([2]);
 });
 
 test('consent withheld sends nothing until it is granted', async ({ sdkPage, telemetry, page }) => {
@@ -72,7 +72,7 @@ test('a click that could not be sent is kept and delivered on the next page of t
   const { served } = await sdkPage.open(userId);
   await sdkPage.rail.link(4).click({ button: 'middle' });
   // The exporter retries a refused connection a few times, then the batch is kept for later.
-  await expect.poll(() => page.evaluate(() => localStorage.getItem('variant-lens.unsent') ?? ''), { timeout: 30_000 }).toContain(SPAN.CLICK);
+  await expect.poll(() => unsentBatches(page), { timeout: 30_000 }).toContain(SPAN.CLICK);
   expect(await telemetry.spans(SPAN.CLICK, served.requestId)).toEqual([]);
   await page.context().unroute('**/v1/traces');
   await sdkPage.open(userId);

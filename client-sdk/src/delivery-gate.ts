@@ -21,7 +21,8 @@ export interface Exporter<T> {
 }
 
 const logger = diag.createComponentLogger({ namespace: 'variant-lens/delivery' });
-const UNSENT_KEY = 'variant-lens.unsent';
+/** Each unsent batch under a key of its own: `variant-lens.unsent:<id>`. */
+const UNSENT_PREFIX = 'variant-lens.unsent:';
 /** localStorage kept for unsent batches: enough for a page's worth of clicks, small beside the 5 MB quota. */
 const MAX_UNSENT_CHARS = 256 * 1024;
 /** Batches held while consent is pending; older ones give way. */
@@ -36,43 +37,49 @@ interface UnsentBatch {
   readonly body: string;
 }
 
-/** The visit's batches not known to be delivered, in localStorage, bounded. */
+/**
+ * The visit's batches not known to be delivered, in localStorage, bounded. Each batch has a key
+ * of its own, written once and removed once: the tabs of a visit each see localStorage a
+ * moment late, and one array that each read, changed and wrote back lost the batch another tab
+ * had just added (a click, when its middle click opened the next tab).
+ */
 export class UnsentStore {
   /** The batches this page wrote: its own exports handle them, not `fromEarlierPages`. */
   private readonly own = new Set<string>();
 
   constructor(private readonly storage: Storage | undefined) {}
 
-  private read(): UnsentBatch[] {
-    return readJson<UnsentBatch[]>(this.storage, UNSENT_KEY, []);
-  }
-
-  private write(batches: UnsentBatch[]): void {
-    writeJson(this.storage, UNSENT_KEY, batches.length === 0 ? undefined : batches);
-  }
-
   /** Keeps a batch (the oldest give way beyond the bound) and returns its id. */
   save(url: string, body: string): string {
     const id = `${Date.now()}:${Math.random()}`;
     this.own.add(id);
-    const batches = [...this.read(), { id, url, body }];
-    let size = batches.reduce((sum, b) => sum + b.body.length, 0);
-    while (size > MAX_UNSENT_CHARS && batches.length > 0) size -= batches.shift()!.body.length;
-    this.write(batches);
+    writeJson(this.storage, UNSENT_PREFIX + id, { url, body });
+    let size = 0;
+    for (const batch of this.all().reverse()) if ((size += batch.body.length) > MAX_UNSENT_CHARS) this.remove(batch.id);
     return id;
   }
 
   /** Forgets a batch that got through. */
   remove(id: string): void {
     this.own.delete(id);
-    const batches = this.read();
-    const rest = batches.filter((b) => b.id !== id);
-    if (rest.length !== batches.length) this.write(rest);
+    writeJson(this.storage, UNSENT_PREFIX + id, undefined);
   }
 
   /** The batches that earlier pages (or other tabs) of the visit left behind. */
   fromEarlierPages(): UnsentBatch[] {
-    return this.read().filter((b) => typeof b.id === 'string' && !this.own.has(b.id));
+    return this.all().filter((b) => !this.own.has(b.id));
+  }
+
+  /** Every batch kept, oldest first (ids begin with the time they were made). */
+  private all(): UnsentBatch[] {
+    const storage = this.storage;
+    const batches: UnsentBatch[] = [];
+    for (let i = 0; i < (storage?.length ?? 0); i += 1) {
+      const key = String(storage!.key(i));
+      const kept = key.startsWith(UNSENT_PREFIX) && readJson<UnsentBatch | null>(storage, key, null);
+      if (kept && typeof kept.body === 'string') batches.push({ ...kept, id: key.slice(UNSENT_PREFIX.length) });
+    }
+    return batches.sort((a, b) => parseInt(a.id) - parseInt(b.id));
   }
 }
 

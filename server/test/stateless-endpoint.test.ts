@@ -61,7 +61,7 @@ async function forwardedWith(spanId: string): Promise<{ resourceSpans: { resourc
   await vi.waitFor(() => {
     body = received.find((r) => r.path === '/v1/traces' && r.body.includes(spanId))?.body;
     expect(body).toBeDefined();
-  });
+  }, { timeout: 15_000 });
   return JSON.parse(body!) as never;
 }
 

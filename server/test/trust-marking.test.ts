@@ -50,7 +50,7 @@ describe('forwarded batches carry the source the endpoint decided', () => {
     await vi.waitFor(() => {
       found = received.find((r) => r.path === '/v1/traces' && spanIds(r.body).includes(spanId));
       expect(found).toBeDefined();
-    });
+    }, { timeout: 15_000 });
     return found!.body;
   }
 
@@ -112,6 +112,6 @@ describe('forwarded batches carry the source the endpoint decided', () => {
       const own = received.filter((r) => r.path === '/v1/traces' && resourceAttribute(r.body, 'service.name').includes('recommendation-service') && !spanIds(r.body).some((id) => id.startsWith('00000000000000')));
       expect(own.length).toBeGreaterThan(0);
       expect(own.flatMap((r) => resourceAttribute(r.body, 'variant_lens.source'))).toContain('service');
-    });
+    }, { timeout: 15_000 });
   });
 });

@@ -31,7 +31,7 @@ describe('the feature store process', () => {
       });
       expect((await fetch(`${featureStore.url}/features/u00001`, { headers: { authorization: 'Bearer feature-store-test-token' } })).status).toBe(200);
       process.kill(featureStore.pid!, 'SIGKILL');
-      await vi.waitFor(() => expect(errors).toHaveBeenCalledWith('the feature store exited (SIGKILL); recommendations are ranked by control until the server restarts'));
+      await vi.waitFor(() => expect(errors).toHaveBeenCalledWith('the feature store exited (SIGKILL); recommendations are ranked by control until the server restarts'), { timeout: 15_000 });
       await featureStore.stop();
       expect(errors).toHaveBeenCalledTimes(1);
     } finally {

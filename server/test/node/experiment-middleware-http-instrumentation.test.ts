@@ -32,7 +32,7 @@ describe('experimentMiddleware with the stock @opentelemetry/instrumentation-htt
     const response = await fetch(`${url}/api/recs?userId=alice`, { headers: { traceparent: `00-${TRACE_ID}-${PARENT}-01` } });
     const body = (await response.json()) as any;
     const assigned = experiments.assign('alice');
-    await expect.poll(() => sdk.spans().filter((s) => s.kind === SpanKind.SERVER).length).toBe(1);
+    await expect.poll(() => sdk.spans().filter((s) => s.kind === SpanKind.SERVER).length, { timeout: 15_000 }).toBe(1);
     const serverSpan = sdk.spans().find((s) => s.kind === SpanKind.SERVER)!;
     const request = sdk.spans().find((s) => s.name === 'recommendation.request')!;
     expect(serverSpan.instrumentationScope.name).toBe('@opentelemetry/instrumentation-http');
@@ -60,7 +60,7 @@ describe('experimentMiddleware with the stock @opentelemetry/instrumentation-htt
 
   it('keeps the browser\'s claim off the instrumentation\'s span, which started before the middleware ran', async () => {
     await fetch(`${url}/api/plain`, { headers: { baggage: 'experiment.rec_algorithm=hybrid' } });
-    await expect.poll(() => sdk.spans().filter((s) => s.kind === SpanKind.SERVER).length).toBe(1);
+    await expect.poll(() => sdk.spans().filter((s) => s.kind === SpanKind.SERVER).length, { timeout: 15_000 }).toBe(1);
     for (const span of sdk.spans()) {
       expect(span.attributes['experiment.rec_algorithm'], span.name).toBeUndefined();
       expect(span.attributes['variant_lens.unverified'], span.name).toBe(true);
