@@ -74,10 +74,14 @@ export class UnsentStore {
   private all(): UnsentBatch[] {
     const storage = this.storage;
     const batches: UnsentBatch[] = [];
-    for (let i = 0; i < (storage?.length ?? 0); i += 1) {
-      const key = String(storage!.key(i));
-      const kept = key.startsWith(UNSENT_PREFIX) && readJson<UnsentBatch | null>(storage, key, null);
-      if (kept && typeof kept.body === 'string') batches.push({ ...kept, id: key.slice(UNSENT_PREFIX.length) });
+    try {
+      for (let i = 0; i < storage!.length; i += 1) {
+        const key = storage!.key(i)!;
+        const kept = key.startsWith(UNSENT_PREFIX) && readJson<UnsentBatch | null>(storage, key, null);
+        if (kept && typeof kept.body === 'string') batches.push({ ...kept, id: key.slice(UNSENT_PREFIX.length) });
+      }
+    } catch {
+      // No storage, or storage that fails while read (revoked, corrupt): what was read so far.
     }
     return batches.sort((a, b) => parseInt(a.id) - parseInt(b.id));
   }

@@ -80,4 +80,19 @@ describe('UnsentStore in two tabs of a visit', () => {
     const kept = new UnsentStore(storage).fromEarlierPages().map((b) => JSON.parse(b.body).n);
     expect(kept).toEqual([2, 3]);
   });
+
+  it('never throws into the page: storage that fails while read gives what was read, and a kept value not of its shape is passed over', () => {
+    const storage = new TabStorage();
+    const page = new UnsentStore(storage);
+    page.save(URL, '{"a":1}');
+    storage.setItem('variant-lens.unsent:1764900000000:0.1', JSON.stringify({ url: URL }));
+    storage.setItem('variant-lens.unsent:1764900000000:0.2', 'not json');
+    expect(new UnsentStore(storage).fromEarlierPages().map((b) => b.body)).toEqual(['{"a":1}']);
+    storage.key = () => {
+      throw new Error('NS_ERROR_FILE_CORRUPTED');
+    };
+    expect(new UnsentStore(storage).fromEarlierPages()).toEqual([]);
+    expect(() => page.save(URL, '{"b":2}')).not.toThrow();
+    expect(new UnsentStore(undefined).fromEarlierPages()).toEqual([]);
+  });
 });

@@ -123,3 +123,29 @@ describe('ensureAnalysisTables run by two replicas at once on a database with hi
     },
   );
 });
+
+describe('ensureAnalysisTables when filling a table fails', () => {
+  it('drops the view again, and the next read fills the table whole and once', async () => {
+    const client = openClickHouse({ url: `chdb:${tempDir('chdb-failed-fill')}`, database: 'otel' });
+    try {
+      await writeHistory(new ClickHouseWriter(client, 'otel'));
+      // The fill of the sums runs, and its answer is lost (a timeout, a reset connection).
+      const failing = Object.create(client) as ClickHouseClient;
+      failing.command = async (params) => {
+        const result = await client.command(params);
+        if (params.query.startsWith(`INSERT INTO \`otel\`.${ANALYSIS_TABLES.metricSums} `)) throw new Error('socket hang up');
+        return result;
+      };
+      await expect(ensureAnalysisTables(failing, 'otel')).rejects.toThrow('socket hang up');
+      const views = async () =>
+        (await (await client.query({ query: `SELECT name FROM system.tables WHERE database = 'otel' AND name LIKE '%_mv' ORDER BY name`, format: 'JSONEachRow' })).json<{ name: string }>()).map((t) => t.name);
+      expect(await views()).not.toContain(`${ANALYSIS_TABLES.metricSums}_mv`);
+      await ensureAnalysisTables(client, 'otel');
+      expect(await views()).toContain(`${ANALYSIS_TABLES.metricSums}_mv`);
+      const [rolled] = await (await client.query({ query: `SELECT sum(total) AS impressions FROM otel.${ANALYSIS_TABLES.metricSums} WHERE name = 'recommendation.impressions'`, format: 'JSONEachRow' })).json<{ impressions: number | string }>();
+      expect(Number(rolled!.impressions)).toBe(5);
+    } finally {
+      await client.close();
+    }
+  });
+});

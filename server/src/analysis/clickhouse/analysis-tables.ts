@@ -157,7 +157,7 @@ function sourceOf(db: string, table: AnalysisTable): string {
 
 /**
  * The DDL of the analysis tables and their views for `database`, in order: what `ensureAnalysisTables`
- * creates (it creates a missing table without `IF NOT EXISTS`), and what a team runs by hand when the analysis may not create tables (then backfill each
+ * creates (it creates a missing view without `IF NOT EXISTS`), and what a team runs by hand when the analysis may not create tables (then backfill each
  * table once with `INSERT INTO <table> <the view's SELECT>` for spans stored before the views).
  */
 export function analysisDdl(database: string): string[] {
@@ -166,42 +166,50 @@ export function analysisDdl(database: string): string[] {
 }
 
 function tableDdl(db: string): string[] {
-  return TABLES.flatMap((t) => [createTable(db, t, 'IF NOT EXISTS '), createView(db, t)]);
+  return TABLES.flatMap((t) => [createTable(db, t), createView(db, t, 'IF NOT EXISTS ')]);
 }
 
-function createTable(db: string, t: AnalysisTable, ifNotExists: 'IF NOT EXISTS ' | ''): string {
-  return `CREATE TABLE ${ifNotExists}${db}.${t.name} (${t.columns}) ENGINE = ${t.engine}`;
+function createTable(db: string, t: AnalysisTable): string {
+  return `CREATE TABLE IF NOT EXISTS ${db}.${t.name} (${t.columns}) ENGINE = ${t.engine}`;
 }
 
-function createView(db: string, t: AnalysisTable): string {
-  return `CREATE MATERIALIZED VIEW IF NOT EXISTS ${db}.${t.name}_mv TO ${db}.${t.name} AS ${t.select(sourceOf(db, t))}`;
+function createView(db: string, t: AnalysisTable, ifNotExists: 'IF NOT EXISTS ' | ''): string {
+  return `CREATE MATERIALIZED VIEW ${ifNotExists}${db}.${t.name}_mv TO ${db}.${t.name} AS ${t.select(sourceOf(db, t))}`;
 }
 
 /**
- * Creates the analysis tables and their views in `database` when missing, and fills a table it
- * creates with the rows already in the exporter's tables (those stored before its view existed).
- * Idempotent, and safe for replicas starting at once: a table is created without `IF NOT
- * EXISTS`, which exactly one of them can do, and only that one backfills it — two backfills
- * would count every metric point stored before the rollups twice. A row inserted between the
- * view's creation and the backfill's read (one batch at most: the read takes the table as it is
- * when it starts) is written twice: reads ignore that for spans (one row per span, FINAL), but a
- * metric point counts twice, as a point the exporter resends does. A process that dies between
- * creating a table and backfilling it leaves that table without the rows from before.
+ * Creates the analysis tables and their views in `database` when missing, and fills a table
+ * whose view it created with the rows already in the exporter's tables (those stored before the
+ * view existed). Idempotent, and safe for replicas starting at once: a missing view is created
+ * without `IF NOT EXISTS`, which exactly one of them can do, and only that one fills its table —
+ * two fills would count every metric point stored before the rollups twice. The fill empties
+ * the table first and reads the exporter's table as it stands, so it is whole whatever the table
+ * held; if it fails, the view is dropped again and the next read makes it and fills the table
+ * anew. A row inserted between the view's creation and the fill's read (one batch at most) is
+ * written twice: reads ignore that for spans (one row per span, FINAL), but a metric point
+ * counts twice, as a point the exporter resends does. Other replicas read meanwhile, without
+ * the rows from before until the fill is done.
  */
 export async function ensureAnalysisTables(client: ClickHouseClient, database: string): Promise<void> {
   const db = quoteIdentifier(database);
   for (const [kind, name] of RETIRED) await client.command({ query: `DROP ${kind} IF EXISTS ${db}.${name}` });
   for (const table of TABLES) {
-    const existing = await client.query({ query: `EXISTS TABLE ${db}.${table.name}`, format: 'JSONEachRow' });
+    await client.command({ query: createTable(db, table) });
+    const existing = await client.query({ query: `EXISTS TABLE ${db}.${table.name}_mv`, format: 'JSONEachRow' });
     const [row] = await existing.json<{ result: number | string }>();
-    const created = Number(row?.result) === 0 && (await createdHere(client, createTable(db, table, '')));
-    await client.command({ query: createView(db, table) });
-    // After the view: a row inserted meanwhile is in the table twice, never missing.
-    if (created) await client.command({ query: `INSERT INTO ${db}.${table.name} ${table.select(sourceOf(db, table))}` });
+    if (Number(row?.result) !== 0 || !(await createdHere(client, createView(db, table, '')))) continue;
+    // From here every insert reaches the table through the view; the fill adds what came before.
+    try {
+      await client.command({ query: `TRUNCATE TABLE ${db}.${table.name}` });
+      await client.command({ query: `INSERT INTO ${db}.${table.name} ${table.select(sourceOf(db, table))}` });
+    } catch (error) {
+      await client.command({ query: `DROP VIEW IF EXISTS ${db}.${table.name}_mv` }).catch(() => undefined);
+      throw error;
+    }
   }
 }
 
-/** Runs a `CREATE TABLE` without `IF NOT EXISTS`: true when this call made the table, false when another had. */
+/** Runs a `CREATE` without `IF NOT EXISTS`: true when this call made it, false when another had. */
 async function createdHere(client: ClickHouseClient, statement: string): Promise<boolean> {
   try {
     await client.command({ query: statement });
