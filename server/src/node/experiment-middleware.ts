@@ -9,7 +9,7 @@ import {
   type BaggageEntry,
   type Span,
 } from '@opentelemetry/api';
-import { hrTimeToMilliseconds } from '@opentelemetry/core';
+import { getRPCMetadata, hrTimeToMilliseconds } from '@opentelemetry/core';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import type { Request, RequestHandler } from 'express';
 import { ATTR_SESSION_ID } from '../../../common/src/semconv.js';
@@ -79,15 +79,18 @@ export function experimentMiddleware(options: ExperimentMiddlewareOptions): Requ
       return;
     }
     const active = context.active();
-    const existing = trace.getSpan(active);
-    // A span of this process in the active context is the HTTP instrumentation's SERVER span.
+    const activeSpan = trace.getSpan(active);
+    // The HTTP instrumentation's SERVER span: the one it left in the context's RPC metadata (with
+    // Express's instrumentation the active span is that of the middleware, ended at next()), else
+    // a span of this process in the active context.
+    const existing = getRPCMetadata(active)?.span ?? activeSpan;
     const annotate = existing !== undefined && !existing.spanContext().isRemote;
     // The request's one anchor to the wall clock, for its SERVER span and its request span:
     // each span anchoring a performance.now() by its own whole-millisecond Date.now() could put
     // a child a millisecond outside its parent. The instrumentation's SERVER span's anchor when
     // it can be read, so that the request span lies within that span too.
     const startMs = (annotate ? anchorOf(existing, startedAt) : undefined) ?? startedAt + (Date.now() - performance.now());
-    const parent = annotate ? active : propagation.extract(ROOT_CONTEXT, req.headers);
+    const parent = annotate ? (existing === activeSpan ? active : trace.setSpan(active, existing)) : propagation.extract(ROOT_CONTEXT, req.headers);
     const inbound = propagation.getBaggage(parent)?.getAllEntries();
     let decision: VisitorDecision | undefined;
     let unverifiedClaims: readonly string[] = NO_CLAIMS;
