@@ -31,6 +31,8 @@ export interface ServerConfig {
   readonly telemetryDisabled: boolean;
   /** `MAX_BODY_BYTES`: largest OTLP body accepted (default 5 MiB). */
   readonly maxBodyBytes: number;
+  /** `MAX_BROWSER_BODY_BYTES`: largest OTLP body without a service token, after decompression (default 1 MiB). */
+  readonly maxBrowserBodyBytes: number;
   /** `METRIC_INTERVAL_MS`: how often the server's metrics are written (default 5000). */
   readonly metricIntervalMs: number;
   /** `DIST_DIR`: the built SDK, dashboard and demo site (default: the package's `dist`). */
@@ -290,6 +292,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, mode: { demo: boolean } = { d
     corsOrigins: corsOrigins(env.CORS_ORIGINS),
     telemetryDisabled: boolean(env, 'OTEL_SDK_DISABLED'),
     maxBodyBytes: integer(env, 'MAX_BODY_BYTES', 5 * MIB, 1024, 1024 * MIB),
+    maxBrowserBodyBytes: integer(env, 'MAX_BROWSER_BODY_BYTES', MIB, 1024, 1024 * MIB),
     metricIntervalMs: integer(env, 'METRIC_INTERVAL_MS', 5000, 100, 3_600_000),
     distDir: resolve(env.DIST_DIR || join(root, 'dist')),
     serviceName: env.SERVICE_NAME || 'recommendation-service',

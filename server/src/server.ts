@@ -161,6 +161,7 @@ export async function startServer(config: ServerConfig, extension: CollectorExte
     corsOrigins: config.corsOrigins,
     otlp: {
       maxBodyBytes: config.maxBodyBytes,
+      maxBrowserBodyBytes: config.maxBrowserBodyBytes,
       serviceTokens: [...config.serviceTokens, config.internalToken],
       maxOpenBodies: config.ingestMaxOpenBodies,
       bodyTimeoutMs: config.ingestBodyTimeoutMs,

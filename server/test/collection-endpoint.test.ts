@@ -153,7 +153,7 @@ describe('OTLP/HTTP status codes', () => {
     const protobufHeaders = { 'content-type': 'application/x-protobuf' };
     const cases = [
       ['/v1/traces', Buffer.from([0xff, 0xff, 0xff]), 400, /^body is not an OTLP export request/],
-      ['/v1/traces', Buffer.alloc(300 * 1024, 0x0a), 413, /^body is larger than the limit of 262144 bytes$/],
+      ['/v1/traces', Buffer.alloc(300 * 1024, 0x0a), 413, /^body is larger than the limit of 262144 bytes \(MAX_BODY_BYTES\)$/],
       ['/v1/logs', Buffer.from([]), 404, /^logs are not collected here/],
     ] as const;
     for (const [path, body, status, message] of cases) {

@@ -18,7 +18,7 @@ const TIMEOUT_MS = 3_000;
 let server: RunningServer & { dataDir: string };
 
 beforeAll(async () => {
-  server = await startTestServer({ MAX_BODY_BYTES: String(5 * MIB), INGEST_MAX_IN_FLIGHT_BYTES: String(IN_FLIGHT), INGEST_BODY_TIMEOUT_MS: String(TIMEOUT_MS), INGEST_MAX_OPEN_BODIES: '8' });
+  server = await startTestServer({ MAX_BODY_BYTES: String(5 * MIB), MAX_BROWSER_BODY_BYTES: String(5 * MIB), INGEST_MAX_IN_FLIGHT_BYTES: String(IN_FLIGHT), INGEST_BODY_TIMEOUT_MS: String(TIMEOUT_MS), INGEST_MAX_OPEN_BODIES: '8' });
 });
 
 afterAll(async () => {

@@ -89,6 +89,7 @@ export async function startStatelessEndpoint(config: ServerConfig): Promise<Runn
     cors(config.corsOrigins),
     otlpRoutes({ pool: ingest, forwarder, accepted: clickhouse?.acceptedSink(), config: {
         maxBodyBytes: config.maxBodyBytes,
+        maxBrowserBodyBytes: config.maxBrowserBodyBytes,
         serviceTokens: [...config.serviceTokens, config.internalToken],
         maxOpenBodies: config.ingestMaxOpenBodies,
         bodyTimeoutMs: config.ingestBodyTimeoutMs,

@@ -26,6 +26,12 @@ export interface BodyLimits {
   readonly timeoutMs: number;
 }
 
+/** The largest body one request may send, compressed and after decompression, and the setting that says so. */
+export interface BodyLimit {
+  readonly bytes: number;
+  readonly setting: string;
+}
+
 /** Refused for want of room: 503 with `Retry-After`, retried by the exporter. */
 export class BodyOverloadError extends Error {}
 
@@ -51,7 +57,7 @@ export class OpenBodies {
    * with it (`reserved`): the caller releases them once it no longer holds the body. The body's
    * memory is its own (no other Buffer shares it), so it can be transferred to a worker as is.
    */
-  async read(req: IncomingMessage, budget: BodyBudget): Promise<{ body: Buffer; reserved: number }> {
+  async read(req: IncomingMessage, budget: BodyBudget, limit: BodyLimit = { bytes: this.limits.maxBytes, setting: 'MAX_BODY_BYTES' }): Promise<{ body: Buffer; reserved: number }> {
     const encoding = (req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
     const decompress = encoding === 'identity' || encoding === '' ? undefined : DECOMPRESSORS[encoding];
     if (decompress === undefined && encoding !== 'identity' && encoding !== '') {
@@ -61,7 +67,7 @@ export class OpenBodies {
     this.open += 1;
     let reserved = 0;
     try {
-      const body = await this.collect(req, decompress?.(), encoding, (bytes) => {
+      const body = await this.collect(req, decompress?.(), encoding, limit, (bytes) => {
         if (!budget.reserve(bytes, reserved)) throw new BodyOverloadError('the telemetry being received and stored is at INGEST_MAX_IN_FLIGHT_BYTES');
         reserved += bytes;
       });
@@ -74,9 +80,10 @@ export class OpenBodies {
     }
   }
 
-  private collect(req: IncomingMessage, inflater: NodeJS.ReadWriteStream | undefined, encoding: string, count: (bytes: number) => void): Promise<Buffer> {
-    const { maxBytes, timeoutMs } = this.limits;
-    const tooLarge = () => new HttpError(413, `body is larger than the limit of ${maxBytes} bytes`);
+  private collect(req: IncomingMessage, inflater: NodeJS.ReadWriteStream | undefined, encoding: string, limit: BodyLimit, count: (bytes: number) => void): Promise<Buffer> {
+    const { timeoutMs } = this.limits;
+    const maxBytes = limit.bytes;
+    const tooLarge = () => new HttpError(413, `body is larger than the limit of ${maxBytes} bytes (${limit.setting})`);
     const declared = Number(req.headers['content-length']);
     if (Number.isFinite(declared) && declared > maxBytes) return Promise.reject(tooLarge());
     return new Promise((resolve, reject) => {

@@ -1,5 +1,6 @@
 import { Router, type ErrorRequestHandler, type Request, type Response } from 'express';
-import { encodeExportResponse, encodeStatus } from '../core/otlp-protobuf.js';
+import { checkJsonCounts, checkProtobufCounts, TooManyMessagesError } from '../core/otlp-counts.js';
+import { encodeExportResponse, encodeStatus, MalformedProtobufError } from '../core/otlp-protobuf.js';
 import { describeError, HttpError } from '../http/http-error.js';
 import { serviceTokenCheck } from '../http/service-tokens.js';
 import type { ForwardSignal, OtlpForwarder } from '../services/otlp-forwarder.js';
@@ -10,6 +11,8 @@ import { IngestOverloadedError, MalformedBodyError, type IngestOutcome, type Ing
 export interface OtlpRouteConfig {
   /** Largest request body accepted, compressed and after decompression, in bytes. */
   readonly maxBodyBytes: number;
+  /** Largest body without a service token (a browser's), after decompression; default `DEFAULT_MAX_BROWSER_BODY_BYTES`, never above `maxBodyBytes`. */
+  readonly maxBrowserBodyBytes?: number;
   /** Decode but do not store: the ceiling the ingest benchmark compares against. */
   readonly parseOnly?: boolean;
   /** Bearer tokens of the deployment's own services (`SERVICE_TOKENS`); their OTLP is stored as trusted. */
@@ -22,6 +25,8 @@ export interface OtlpRouteConfig {
 
 /** Bodies received at once: 64 bodies of the 5 MiB default limit are what the in-flight default (64 MiB) holds anyway. */
 export const DEFAULT_MAX_OPEN_BODIES = 64;
+/** A browser's batch is at most 64 KiB (the keepalive budget); 1 MiB leaves room for any web SDK's batch. */
+export const DEFAULT_MAX_BROWSER_BODY_BYTES = 1024 * 1024;
 /** The OpenTelemetry exporters' own default timeout: an exporter has given up on a body slower than this. */
 export const DEFAULT_BODY_TIMEOUT_MS = 10_000;
 
@@ -134,12 +139,16 @@ export function otlpRoutes(deps: OtlpRouteDeps): Router {
     maxOpenBodies: deps.config.maxOpenBodies ?? DEFAULT_MAX_OPEN_BODIES,
     timeoutMs: deps.config.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS,
   });
+  const browserBytes = deps.config.maxBrowserBodyBytes ?? DEFAULT_MAX_BROWSER_BODY_BYTES;
+  const browserLimit =
+    browserBytes < deps.config.maxBodyBytes ? { bytes: browserBytes, setting: 'MAX_BROWSER_BODY_BYTES, for bodies without a service token' } : { bytes: deps.config.maxBodyBytes, setting: 'MAX_BODY_BYTES' };
   /** Reads, stores (then forwards) one export; answers with what was rejected. */
   const exportRoute = (signal: 'traces' | 'metrics') => async (req: Request, res: Response) => {
     const encoding = encodingOf(req);
+    const trusted = isService(req.headers.authorization);
     let received: { body: Buffer; reserved: number };
     try {
-      received = await bodies.read(req, deps.pool);
+      received = await bodies.read(req, deps.pool, trusted ? undefined : browserLimit);
     } catch (error) {
       // The rest of a refused body is not read: the connection closes, so the client stops sending.
       res.set('Connection', 'close');
@@ -152,7 +161,19 @@ export function otlpRoutes(deps: OtlpRouteDeps): Router {
       deps.pool.release(reserved);
       throw new HttpError(400, 'body is empty, expected an OTLP export request');
     }
-    const outcome = await ingest(deps, isService(req.headers.authorization), signal, encoding, body, reserved);
+    // What a browser's body holds is counted before anything decodes it (otlp-counts.ts).
+    if (!trusted) {
+      try {
+        if (encoding === 'json') checkJsonCounts(body);
+        else checkProtobufCounts(signal, body);
+      } catch (error) {
+        deps.pool.release(reserved);
+        if (error instanceof TooManyMessagesError) throw new HttpError(400, `body is refused: ${error.message}`);
+        if (error instanceof MalformedProtobufError) throw new HttpError(400, `body is not an OTLP export request: ${error.message}`);
+        throw error;
+      }
+    }
+    const outcome = await ingest(deps, trusted, signal, encoding, body, reserved);
     await passOn(deps, signal, outcome);
     const rejected = signal === 'traces' ? { rejectedSpans: outcome.rejected } : { rejectedDataPoints: outcome.rejected };
     respond(res, encoding, signal, outcome.rejected > 0 ? { partialSuccess: { ...rejected, errorMessage: outcome.errors.join('; ') } } : {});
