@@ -1,5 +1,6 @@
 /** Recommendation events: a click or a viewable impression as a span and a counter, with the list's experiment attributes. */
-import { diag, TraceFlags, type Counter, type Link, type Tracer } from '@opentelemetry/api';
+import { diag, TraceFlags, type Link, type Tracer } from '@opentelemetry/api';
+import type { DeltaCounter } from './delta-metrics.js';
 import { ATTR_CONTENT_ID, ATTR_EXPERIMENT_PREFIX, ATTR_POSITION, ATTR_REQUEST_ID } from '../../common/src/semconv.js';
 import type { ExperimentData } from './visit-memory.js';
 
@@ -28,7 +29,7 @@ export function experimentAttributes(baggage: Readonly<Record<string, string>>):
  * Records one event: a span with the experiment attributes, position, content and request id
  * (linked to the request's span when `link`), and its counter. Never throws.
  */
-export function recordEvent(tracer: Tracer, name: string, counter: Counter, event: RecommendationEvent, data: ExperimentData, baggage: Readonly<Record<string, string>>, link: boolean): void {
+export function recordEvent(tracer: Tracer, name: string, counter: DeltaCounter, event: RecommendationEvent, data: ExperimentData, baggage: Readonly<Record<string, string>>, link: boolean): void {
   try {
     const experiments = experimentAttributes(baggage);
     const links: Link[] = link && data.trace ? [{ context: { traceId: data.trace.traceId, spanId: data.trace.spanId, traceFlags: TraceFlags.SAMPLED } }] : [];

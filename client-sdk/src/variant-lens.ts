@@ -1,11 +1,9 @@
-import { context, diag, propagation, trace, type Counter, type Tracer } from '@opentelemetry/api';
+import { context, diag, propagation, trace, type Tracer } from '@opentelemetry/api';
 import { CompositePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
-import { AggregationTemporalityPreference, OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { registerInstrumentations } from '@opentelemetry/instrumentation';
 import { FetchInstrumentation } from '@opentelemetry/instrumentation-fetch';
-import { resourceFromAttributes } from '@opentelemetry/resources';
-import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
+import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
 import { BatchSpanProcessor, WebTracerProvider } from '@opentelemetry/sdk-trace-web';
 import { ATTR_SERVICE_NAME, ATTR_SESSION_ID, METRIC_CLICK_THROUGH, METRIC_VIEWABLE_IMPRESSIONS, SPAN_CLICK, SPAN_VIEW } from '../../common/src/semconv.js';
 import { trackClicksOn, type RecommendationClick } from './click-tracking.js';
@@ -13,8 +11,8 @@ import { recordEvent } from './recommendation-events.js';
 import { isRecommendationResponse, recommendationsRequestUrl, type RecommendationResponse, type RecommendationsRequest } from './recommendations-client.js';
 import { trackViews } from './view-tracking.js';
 import { DeliveryGate, resend, UnsentStore, type Consent } from './delivery-gate.js';
-import { JsonMetricsSerializer, JsonTraceSerializer } from '@opentelemetry/otlp-transformer';
-import type { AggregationTemporality, InstrumentType, PushMetricExporter, ResourceMetrics } from '@opentelemetry/sdk-metrics';
+import { DeltaMetrics, otlpMetricsExporter, type DeltaCounter, type MetricsRequest } from './delta-metrics.js';
+import { JsonTraceSerializer } from '@opentelemetry/otlp-transformer';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import type { VariantLensConfig } from './config.js';
 import { VisitBaggagePropagator } from './visit-baggage-propagator.js';
@@ -46,10 +44,10 @@ export class VariantLens {
   readonly visitorId: string;
   private readonly memory: VisitMemory;
   private readonly tracerProvider: WebTracerProvider;
-  private readonly meterProvider: MeterProvider;
+  private readonly metrics: DeltaMetrics;
   private readonly tracer: Tracer;
-  private readonly clickThrough: Counter;
-  private readonly viewableImpressions: Counter;
+  private readonly clickThrough: DeltaCounter;
+  private readonly viewableImpressions: DeltaCounter;
   /** Undoes what the constructor added, in reverse: listeners, instrumentation, tracking. */
   private readonly undo: (() => void)[] = [];
   /** The page's fetch before the instrumentation wrapped it: resends must not make spans of their own. */
@@ -87,21 +85,15 @@ export class VariantLens {
       propagation.disable();
       context.disable();
     });
-    this.meterProvider = new MeterProvider({
-      resource,
-      readers: [
-        new PeriodicExportingMetricReader({
-          exporter: this.metricGate(
-            new OTLPMetricExporter({ url: `${config.endpoint}/v1/metrics`, temporalityPreference: AggregationTemporalityPreference.DELTA }),
-            `${config.endpoint}/v1/metrics`,
-          ),
-          exportIntervalMillis: config.metricIntervalMs,
-        }),
-      ],
-    });
+    const metricsUrl = `${config.endpoint}/v1/metrics`;
+    this.metrics = new DeltaMetrics(
+      defaultResource().merge(resource).attributes,
+      SCOPE,
+      this.gate(otlpMetricsExporter(metricsUrl), metricsUrl, (request: MetricsRequest) => JSON.stringify(request)),
+      config.metricIntervalMs,
+    );
     const unregister = registerInstrumentations({
       tracerProvider: this.tracerProvider,
-      meterProvider: this.meterProvider,
       instrumentations: [
         new FetchInstrumentation({
           propagateTraceHeaderCorsUrls: config.propagateTo.map((origin) => startingWith(origin, '(/|$)')),
@@ -113,9 +105,8 @@ export class VariantLens {
     });
     this.undo.push(unregister);
     this.tracer = this.tracerProvider.getTracer(SCOPE);
-    const meter = this.meterProvider.getMeter(SCOPE);
-    this.clickThrough = meter.createCounter(METRIC_CLICK_THROUGH, { description: 'Recommendations clicked' });
-    this.viewableImpressions = meter.createCounter(METRIC_VIEWABLE_IMPRESSIONS, { description: 'Recommendations viewable (IAB: 50% for 1 s)' });
+    this.clickThrough = this.metrics.counter(METRIC_CLICK_THROUGH, 'Recommendations clicked');
+    this.viewableImpressions = this.metrics.counter(METRIC_VIEWABLE_IMPRESSIONS, 'Recommendations viewable (IAB: 50% for 1 s)');
     const stops = config.autoTrack
       ? [
           trackClicksOn(document, (click) => this.trackRecommendationClick(click.contentId, click.position, this.memory.experimentDataFor(click.requestId))),
@@ -140,17 +131,6 @@ export class VariantLens {
     const gate = new DeliveryGate(exporter, url, serialize, this.unsent, () => this.consent);
     this.gates.push(gate);
     return gate;
-  }
-
-  /** The metric exporter behind the gate, still telling the reader which temporality it wants. */
-  private metricGate(exporter: PushMetricExporter, url: string): PushMetricExporter {
-    const gate = this.gate(exporter, url, (metrics: ResourceMetrics) => serialized(JsonMetricsSerializer.serializeRequest(metrics)));
-    return {
-      export: (metrics, callback) => gate.export(metrics, callback),
-      forceFlush: () => gate.forceFlush(),
-      shutdown: () => gate.shutdown(),
-      selectAggregationTemporality: (type: InstrumentType): AggregationTemporality => exporter.selectAggregationTemporality!(type),
-    };
   }
 
   /** Resends what earlier pages of the visit could not deliver. */
@@ -224,14 +204,14 @@ export class VariantLens {
     this.record(SPAN_VIEW, this.viewableImpressions, view, this.memory.experimentDataFor(view.requestId), false);
   }
 
-  private record(name: string, counter: Counter, item: { contentId: string; position: number; requestId?: string | undefined }, data: ExperimentData, link: boolean): void {
+  private record(name: string, counter: DeltaCounter, item: { contentId: string; position: number; requestId?: string | undefined }, data: ExperimentData, link: boolean): void {
     recordEvent(this.tracer, name, counter, item, data, data.baggage ?? this.memory.visitBaggage(), link);
   }
 
   /** Sends every pending span and metric now. Never rejects. */
   async flush(): Promise<void> {
     try {
-      await Promise.all([this.tracerProvider.forceFlush(), this.meterProvider.forceFlush()]);
+      await Promise.all([this.tracerProvider.forceFlush(), this.metrics.flush()]);
     } catch (error) {
       logger.warn('flushing telemetry failed', error);
     }
@@ -242,7 +222,7 @@ export class VariantLens {
     this.stopped ??= (async () => {
       if (this.pendingFlush !== undefined) clearTimeout(this.pendingFlush);
       for (const undo of this.undo.splice(0).reverse()) undo();
-      await Promise.allSettled([this.tracerProvider.shutdown(), this.meterProvider.shutdown()]);
+      await Promise.allSettled([this.tracerProvider.shutdown(), this.metrics.shutdown()]);
     })();
     return this.stopped;
   }
