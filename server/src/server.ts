@@ -119,6 +119,7 @@ export async function startServer(config: ServerConfig, extension: CollectorExte
   const ingestPool = new IngestPool({
     path: telemetryPath,
     experimentKeys: [...experimentKeys],
+    knownVariants: config.experiments.experiments.flatMap((e) => e.variants.map((variant) => `${e.baggageKey}=${variant}`)),
     requestService: config.serviceName,
     workers: config.ingestWorkers,
     maxInFlightBytes: config.ingestMaxInFlightBytes,

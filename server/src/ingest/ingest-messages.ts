@@ -5,6 +5,8 @@ import type { MetricPointRecord, SpanRecord } from '../core/telemetry-records.js
 export interface IngestWorkerData {
   readonly path: string;
   readonly experimentKeys: readonly string[];
+  /** The experiments' variants as `key=variant`: what untrusted metric points are rolled up by (null: any). */
+  readonly knownVariants: readonly string[] | null;
   readonly requestService: string | null;
   readonly limits: DecodeLimits | null;
   /** Retention age in ms (0: none): older OTLP is refused (see `DecodeOptions.maxAgeMs`). */

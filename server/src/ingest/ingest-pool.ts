@@ -11,6 +11,8 @@ export interface IngestPoolConfig {
   readonly path: string;
   /** Attribute keys indexed as experiment variants. */
   readonly experimentKeys: readonly string[];
+  /** The experiments' variants as `key=variant`; untrusted metric points are rolled up only by these (absent: by any). */
+  readonly knownVariants?: readonly string[];
   /** `service.name` of the recommendation server (see `TelemetryStoreOptions.requestService`). */
   readonly requestService?: string;
   /** Bounds on untrusted OTLP input. */
@@ -92,7 +94,7 @@ export class IngestPool {
   constructor(private readonly config: IngestPoolConfig) {
     const lock = (this.lock = createWriteLock());
     const script = compiledScript('ingest/ingest-worker.js', 'the ingest worker');
-    const workerData = (role: 'ingest' | 'checkpoint') => ({ path: config.path, experimentKeys: config.experimentKeys, requestService: config.requestService ?? null, limits: config.limits ?? null, maxAgeMs: config.maxAgeMs ?? 0, lock, role });
+    const workerData = (role: 'ingest' | 'checkpoint') => ({ path: config.path, experimentKeys: config.experimentKeys, knownVariants: config.knownVariants ?? null, requestService: config.requestService ?? null, limits: config.limits ?? null, maxAgeMs: config.maxAgeMs ?? 0, lock, role });
     const startCheckpointer = (): Worker => {
       const worker = new Worker(script, { workerData: workerData('checkpoint') });
       worker.on('message', (report: CheckpointReport) => {

@@ -13,6 +13,7 @@ import { acquireWriteLock, releaseWriteLock } from './write-lock.js';
 
 const data = workerData as IngestWorkerData;
 const experimentKeys = new Set(data.experimentKeys);
+const knownVariants = data.knownVariants === null ? undefined : new Set(data.knownVariants);
 /** How often the checkpoint thread moves committed WAL pages into the database file. */
 const CHECKPOINT_INTERVAL_MS = 200;
 /**
@@ -34,7 +35,12 @@ const CATCH_UP_PASSES = 4;
 /** How long a restart waits for readers while it holds the write lock; a reader still there defers it to the next tick. */
 const RESTART_READER_WAIT_MS = 50;
 function open(): TelemetryStore {
-  const opened = new TelemetryStore({ path: data.path, isExperimentKey: (key) => experimentKeys.has(key), requestService: data.requestService ?? undefined });
+  const opened = new TelemetryStore({
+    path: data.path,
+    isExperimentKey: (key) => experimentKeys.has(key),
+    isKnownVariant: knownVariants === undefined ? undefined : (key, variant) => knownVariants.has(`${key}=${variant}`),
+    requestService: data.requestService ?? undefined,
+  });
   // Commits never checkpoint (that would stall every writer behind the lock); the checkpoint
   // thread does it, PASSIVE, alongside the commits.
   opened.disableAutoCheckpoint();

@@ -40,6 +40,8 @@ export class Rollups {
   constructor(
     db: Database.Database,
     private readonly requestService: string | undefined,
+    /** Whether an untrusted point's key and variant are an experiment's (see `TelemetryStoreOptions.isKnownVariant`). */
+    private readonly isKnownVariant: (key: string, variant: string) => boolean,
   ) {
     this.upsertRollup = db.prepare(`
       INSERT INTO span_rollup VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -94,6 +96,9 @@ export class Rollups {
     for (const key in point.attributes) {
       const variant = point.attributes[key];
       if (typeof variant !== 'string' || !key.startsWith(ATTR.EXPERIMENT_PREFIX)) continue;
+      // A browser names its points' attributes: only an experiment's variants are summed from
+      // them (nothing else is read, and retention trims the rollup by age alone).
+      if (!point.trusted && !this.isKnownVariant(key, variant)) continue;
       const cell = [point.name, key, variant, minute, bounds] as const;
       const id = cell.join('\u0000');
       const pending = this.pendingMetricRollup.get(id);

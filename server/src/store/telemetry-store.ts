@@ -27,6 +27,8 @@ export interface TelemetryStoreOptions {
   readonly path: string;
   /** Attribute keys whose string values on trusted spans are variants for the analysis tables. */
   readonly isExperimentKey?: (key: string) => boolean;
+  /** Whether an untrusted metric point's `key` and `variant` are an experiment's: only those are rolled up from untrusted points (default: any). */
+  readonly isKnownVariant?: (key: string, variant: string) => boolean;
   /**
    * `service.name` of the recommendation server: its SERVER spans are the requests themselves
    * (their latency is the request's), so they stay out of the downstream rollup. Every other
@@ -36,6 +38,7 @@ export interface TelemetryStoreOptions {
   readonly requestService?: string;
 }
 
+const anyVariant = (): boolean => true;
 const defaultExperimentKey = (key: string): boolean => key.startsWith(ATTR.EXPERIMENT_PREFIX) || key === ATTR.USER_COHORT;
 
 /**
@@ -70,7 +73,7 @@ export class TelemetryStore {
     this.isExperimentKey = options.isExperimentKey ?? defaultExperimentKey;
     this.segments = new TraceSegments(this.db);
     this.attribution = new AttributionWrites(this.db, this.isExperimentKey);
-    this.rollups = new Rollups(this.db, options.requestService);
+    this.rollups = new Rollups(this.db, options.requestService, options.isKnownVariant ?? anyVariant);
     this.reads = new SpanReads(this.db, this.segments);
     this.counts = new RowCounts(this.db);
     this.retention = new TelemetryRetention(this.db, this.segments, this.counts);
