@@ -11,7 +11,7 @@ import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import { startServer, type RunningServer } from '../src/server.js';
-import { hexId, otlpSpan, otlpTraces, TEST_READ_TOKEN, tempDir } from './helpers.js';
+import { hexId, otlpSpan, otlpTraces, readAuth, TEST_READ_TOKEN, tempDir } from './helpers.js';
 
 const TOKEN = 'service-token-0123456789abcdef';
 let server: RunningServer;
@@ -106,5 +106,26 @@ describe('a body from a service (with its token)', () => {
     const body = Buffer.from(JSON.stringify(otlpTraces(spans, 'recommendation-service')));
     expect(body.length).toBeGreaterThan(1024 * 1024);
     expect((await post('traces', body, { ...JSON_BODY, authorization: `Bearer ${TOKEN}` })).status).toBe(200);
+  });
+});
+
+describe('what a span stores', () => {
+  /** A span of 128 attributes of 4,096 characters (half a megabyte, within the decode limits), stored and read back. */
+  async function storedAttributeChars(traceNumber: number, headers: Record<string, string>): Promise<{ attributes: number; chars: number }> {
+    const traceId = hexId(traceNumber, 16);
+    const attributes = Object.fromEntries(Array.from({ length: 128 }, (_, i) => [`note.${String(i).padStart(3, '0')}`, String(i % 10).repeat(4096)]));
+    const body = Buffer.from(JSON.stringify(otlpTraces([otlpSpan(traceId, hexId(1, 8), attributes)])));
+    expect((await post('traces', body, { ...JSON_BODY, ...headers })).status).toBe(200);
+    await server.ingestPool.drain();
+    const { spans } = (await (await fetch(`${server.url}/api/traces/${traceId}`, { headers: readAuth })).json()) as { spans: { attributes: Record<string, unknown> }[] };
+    const stored = Object.entries(spans[0]!.attributes).filter(([key]) => key.startsWith('note.'));
+    return { attributes: stored.length, chars: stored.reduce((sum, [key, value]) => sum + key.length + String(value).length, 0) };
+  }
+
+  it('from a browser is at most 16,384 characters of attributes; from a service, all of them', async () => {
+    const browser = await storedAttributeChars(0xa77, {});
+    expect(browser.chars).toBeLessThanOrEqual(16_384);
+    expect(browser.attributes).toBe(3);
+    expect(await storedAttributeChars(0xa78, { authorization: `Bearer ${TOKEN}` })).toEqual({ attributes: 128, chars: 128 * (8 + 4096) });
   });
 });

@@ -29,6 +29,38 @@ export interface DecodeLimits {
   readonly maxDepth: number;
   /** Most events or links kept per span. */
   readonly maxEventsOrLinks: number;
+  /**
+   * Most characters of attribute keys, string values and event names kept per untrusted span
+   * or point; what does not fit is dropped. A browser's span holds a few hundred; without it the
+   * limits above let one span bring a megabyte to the store.
+   */
+  readonly maxUntrustedChars?: number;
+}
+
+/** The limits of one untrusted span or point, with what is left of its characters. */
+interface BudgetedLimits extends DecodeLimits {
+  readonly budget?: { chars: number };
+}
+
+/** `limits` with a budget of characters for one span or point, when it is untrusted. */
+function itemLimits(limits: DecodeLimits, trusted: boolean): BudgetedLimits {
+  return trusted || limits.maxUntrustedChars === undefined ? limits : { ...limits, budget: { chars: limits.maxUntrustedChars } };
+}
+
+/** Takes `chars` from the budget of `limits`; false (and nothing taken) when they do not fit. */
+function spend(limits: BudgetedLimits, chars: number): boolean {
+  if (limits.budget === undefined) return true;
+  if (chars > limits.budget.chars) return false;
+  limits.budget.chars -= chars;
+  return true;
+}
+
+/** The characters of an attribute value: its strings, nested ones included; 8 for any other scalar. */
+function valueChars(value: AttributeValue): number {
+  if (typeof value === 'string') return value.length;
+  if (Array.isArray(value)) return value.reduce<number>((sum, item) => sum + valueChars(item as AttributeValue), 0);
+  if (value !== null && typeof value === 'object') return Object.entries(value).reduce((sum, [key, item]) => sum + key.length + valueChars(item as AttributeValue), 0);
+  return 8;
 }
 
 export const DEFAULT_DECODE_LIMITS: DecodeLimits = {
@@ -36,6 +68,7 @@ export const DEFAULT_DECODE_LIMITS: DecodeLimits = {
   maxValueLength: 4096,
   maxDepth: 8,
   maxEventsOrLinks: 128,
+  maxUntrustedChars: 16_384,
 };
 
 export interface DecodeResult<T> {
@@ -186,7 +219,7 @@ function anyValue(value: Json, limits: DecodeLimits, depth: number): AttributeVa
   return null;
 }
 
-function keyValues(list: Json, limits: DecodeLimits, depth = 0): Attributes {
+function keyValues(list: Json, limits: BudgetedLimits, depth = 0): Attributes {
   const attributes: Attributes = {};
   if (!Array.isArray(list)) return attributes;
   let count = 0;
@@ -195,6 +228,7 @@ function keyValues(list: Json, limits: DecodeLimits, depth = 0): Attributes {
     if (!isObject(kv) || typeof kv.key !== 'string' || kv.key === '') continue;
     const key = truncate(kv.key, limits);
     const value = anyValue(kv.value, limits, depth);
+    if (depth === 0 && !spend(limits, key.length + valueChars(value))) break;
     // Assigned, a key named __proto__ would replace the object's prototype, and the keys inside
     // its value would then read as attributes of the span (a forged request id, say).
     if (key === '__proto__') Object.defineProperty(attributes, key, { value, enumerable: true, writable: true, configurable: true });
@@ -288,7 +322,7 @@ export function decodeTraceRequest(body: Json, options: DecodeOptions): DecodeRe
       if (!isObject(scopeSpans)) throw new MalformedOtlpError('scopeSpans[] must be objects');
       const scope = isObject(scopeSpans.scope) ? stringField(scopeSpans.scope, 'name') : '';
       for (const span of arrayField(scopeSpans, 'spans')) {
-        const decoded = decodeSpan(span, service, scope, options.trusted, limits, accepted, session);
+        const decoded = decodeSpan(span, service, scope, options.trusted, itemLimits(limits, options.trusted), accepted, session);
         if (typeof decoded === 'string') out.reject(decoded);
         else out.result.items.push(decoded);
       }
@@ -302,7 +336,7 @@ function decodeSpan(
   service: string,
   scope: string,
   trusted: boolean,
-  limits: DecodeLimits,
+  limits: BudgetedLimits,
   accepted: Accepted,
   session: string | undefined,
 ): SpanRecord | string {
@@ -344,19 +378,21 @@ function decodeSpan(
   };
 }
 
-function decodeEvents(list: Json, limits: DecodeLimits): SpanEventRecord[] {
+function decodeEvents(list: Json, limits: BudgetedLimits): SpanEventRecord[] {
   if (!Array.isArray(list)) return [];
   const events: SpanEventRecord[] = [];
   for (const event of list.slice(0, limits.maxEventsOrLinks)) {
     if (!isObject(event)) continue;
     const time = nanos(event.timeUnixNano);
     if (time === undefined) continue;
-    events.push({ name: truncate(stringField(event, 'name'), limits), timeUnixNano: time, attributes: keyValues(event.attributes, limits) });
+    const name = truncate(stringField(event, 'name'), limits);
+    if (!spend(limits, name.length)) break;
+    events.push({ name, timeUnixNano: time, attributes: keyValues(event.attributes, limits) });
   }
   return events;
 }
 
-function decodeLinks(list: Json, limits: DecodeLimits): SpanLinkRecord[] {
+function decodeLinks(list: Json, limits: BudgetedLimits): SpanLinkRecord[] {
   if (!Array.isArray(list)) return [];
   const links: SpanLinkRecord[] = [];
   for (const link of list.slice(0, limits.maxEventsOrLinks)) {
@@ -418,7 +454,7 @@ function decodeMetric(
   const temporality: Temporality = rawTemporality === 1 || rawTemporality === 2 ? rawTemporality : 0;
   const monotonic = data.isMonotonic === true;
   for (const point of Array.isArray(data.dataPoints) ? data.dataPoints : []) {
-    const decoded = decodePoint(point, kind, limits, accepted);
+    const decoded = decodePoint(point, kind, itemLimits(limits, trusted), accepted);
     if (typeof decoded === 'string') {
       out.reject(`metric ${name}: ${decoded}`);
       continue;
