@@ -50,6 +50,11 @@ test('the dashboard shows a click made in the browser, and renders attacker-cont
     dialogs += 1;
     void dialog.dismiss();
   });
+  // The page keeps to its Content-Security-Policy: nothing it does is refused by it.
+  const refused: string[] = [];
+  page.on('console', (message) => {
+    if (/Content Security Policy/i.test(message.text())) refused.push(message.text());
+  });
   await dashboard.open();
   // The click appears within seconds: the page refreshes itself every 5 s.
   await expect(await dashboard.cell('rec_algorithm_v3', variant, 'clicks')).toHaveText(String(clicksBefore + 1), { timeout: 15_000 });
@@ -59,6 +64,7 @@ test('the dashboard shows a click made in the browser, and renders attacker-cont
   await expect(page.getByRole('list', { name: 'Rejected clicks by the variant they claimed' }).first()).toContainText(`claiming “${XSS}”`);
   await expect(page.locator('img[src="x"]')).toHaveCount(0);
   expect(dialogs).toBe(0);
+  expect(refused).toEqual([]);
   await testInfo.attach('dashboard', { body: await page.screenshot({ fullPage: true }), contentType: 'image/png' });
 });
 

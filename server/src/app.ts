@@ -2,6 +2,7 @@ import express, { type Express, type RequestHandler } from 'express';
 import { StoreTraceSource, type TraceSource } from './analysis/trace-source.js';
 import { cors } from './http/cors.js';
 import { errorHandler, notFound } from './http/http-error.js';
+import { dashboardHeaders, noSniff } from './http/security-headers.js';
 import type { ReadAccess } from './http/read-access.js';
 import type { Experiments } from './node/index.js';
 import { telemetryApi } from './routes/api-routes.js';
@@ -45,6 +46,7 @@ export interface AppDeps {
 export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
+  app.use(noSniff);
   app.set('query parser', 'simple');
   if (deps.trustProxy !== undefined) app.set('trust proxy', typeof deps.trustProxy === 'number' ? deps.trustProxy : [...deps.trustProxy]);
   app.get('/healthz', (_req, res) => {
@@ -61,6 +63,7 @@ export function createApp(deps: AppDeps): Express {
   app.use('/api', cors(deps.corsOrigins), telemetryApi({ ...deps, traces: deps.traces ?? new StoreTraceSource(deps.store) }, deps.readAccess.api));
   // After the telemetry API, so reading traces does not itself make traces.
   if (deps.routes !== undefined) app.use(deps.routes);
+  app.use('/dashboard', dashboardHeaders);
   app.use(deps.readAccess.routes());
   app.use('/dashboard', deps.readAccess.page);
   app.use(staticRoutes(deps.static));

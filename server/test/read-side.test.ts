@@ -12,6 +12,7 @@ import { MAX_TRACE_SPANS } from '../src/routes/api-routes.js';
 import { MAX_CLAIMED_VARIANTS, OTHER_CLAIMS } from '../src/services/analysis-service.js';
 import { startServer, type RunningServer } from '../src/server.js';
 import { hexId, otlpTraces, readAuth, startTestServer, tempDir, TEST_READ_TOKEN } from './helpers.js';
+import { DASHBOARD_CSP } from '../src/http/security-headers.js';
 
 let server: RunningServer;
 
@@ -81,6 +82,21 @@ describe('the read side needs the read token', () => {
       const html = await browser.text();
       expect(html).toContain('<form method="post" action="/dashboard/login">');
       expect(html).not.toContain(TEST_READ_TOKEN);
+    }
+  });
+
+  it('sends the dashboard and its login form with a CSP of its own scripts, never framed, and every answer nosniff', async () => {
+    for (const headers of [{ accept: 'text/html' }, readAuth]) {
+      for (const path of ['/dashboard', '/dashboard/trace.html']) {
+        const page = await fetch(`${server.url}${path}`, { headers });
+        expect(page.headers.get('content-security-policy'), path).toBe(DASHBOARD_CSP);
+        expect(page.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
+        expect(page.headers.get('x-frame-options')).toBe('DENY');
+        expect(page.headers.get('referrer-policy')).toBe('no-referrer');
+      }
+    }
+    for (const path of ['/api/experiments', '/healthz', '/sdk.js', '/dashboard']) {
+      expect((await fetch(`${server.url}${path}`, { headers: readAuth })).headers.get('x-content-type-options'), path).toBe('nosniff');
     }
   });
 
