@@ -8,9 +8,9 @@
  * monotonic, `asDouble`, from the previous collection to this one.
  */
 import type { Attributes, AttributeValue } from '@opentelemetry/api';
-import type { ExportResult } from '@opentelemetry/core';
 import { OTLPExporterBase } from '@opentelemetry/otlp-exporter-base';
 import { createLegacyOtlpBrowserExportDelegate } from '@opentelemetry/otlp-exporter-base/browser-http';
+import type { Exporter } from './delivery-gate.js';
 
 /** An OTLP/JSON attribute. */
 interface KeyValue {
@@ -36,12 +36,6 @@ export interface MetricsRequest {
       }[];
     }[];
   }[];
-}
-
-export interface MetricsExporter {
-  export(request: MetricsRequest, resultCallback: (result: ExportResult) => void): void;
-  forceFlush?(): Promise<void>;
-  shutdown(): Promise<void>;
 }
 
 export interface DeltaCounter {
@@ -84,7 +78,7 @@ export class DeltaMetrics {
   constructor(
     private readonly resource: Attributes,
     private readonly scope: string,
-    private readonly exporter: MetricsExporter,
+    private readonly exporter: Exporter<MetricsRequest>,
     intervalMs: number,
   ) {
     this.timer = setInterval(() => void this.flush(), intervalMs);
@@ -141,7 +135,6 @@ export class DeltaMetrics {
   }
 }
 
-
 const encoder = new TextEncoder();
 
 /**
@@ -149,7 +142,7 @@ const encoder = new TextEncoder();
  * of (fetch, or sendBeacon where fetch is missing; retries of 429/502/503/504 and network errors,
  * honouring Retry-After), with a serializer of requests already in OTLP/JSON.
  */
-export function otlpMetricsExporter(url: string): MetricsExporter {
+export function otlpMetricsExporter(url: string): Exporter<MetricsRequest> {
   return new OTLPExporterBase(
     createLegacyOtlpBrowserExportDelegate(
       { url },

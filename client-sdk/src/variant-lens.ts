@@ -10,7 +10,7 @@ import { trackClicksOn, type RecommendationClick } from './click-tracking.js';
 import { recordEvent } from './recommendation-events.js';
 import { isRecommendationResponse, recommendationsRequestUrl, type RecommendationResponse, type RecommendationsRequest } from './recommendations-client.js';
 import { trackViews } from './view-tracking.js';
-import { DeliveryGate, resend, UnsentStore, type Consent } from './delivery-gate.js';
+import { DeliveryGate, resend, UnsentStore, type Consent, type Exporter } from './delivery-gate.js';
 import { DeltaMetrics, otlpMetricsExporter, type DeltaCounter, type MetricsRequest } from './delta-metrics.js';
 import { JsonTraceSerializer } from '@opentelemetry/otlp-transformer';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
@@ -127,7 +127,7 @@ export class VariantLens {
     );
   }
 
-  private gate<T>(exporter: { export(items: T, cb: (r: import('@opentelemetry/core').ExportResult) => void): void; shutdown(): Promise<void>; forceFlush?(): Promise<void> }, url: string, serialize: (items: T) => string | undefined): DeliveryGate<T> {
+  private gate<T>(exporter: Exporter<T>, url: string, serialize: (items: T) => string | undefined): DeliveryGate<T> {
     const gate = new DeliveryGate(exporter, url, serialize, this.unsent, () => this.consent);
     this.gates.push(gate);
     return gate;

@@ -46,7 +46,12 @@ const DECOMPRESSORS: Record<string, (() => NodeJS.ReadWriteStream) | undefined> 
 export class OpenBodies {
   private open = 0;
 
-  constructor(private readonly limits: BodyLimits) {}
+  /** The limit of a body the caller names none for. */
+  private readonly defaultLimit: BodyLimit;
+
+  constructor(private readonly limits: BodyLimits) {
+    this.defaultLimit = { bytes: limits.maxBytes, setting: 'MAX_BODY_BYTES' };
+  }
 
   get count(): number {
     return this.open;
@@ -57,7 +62,7 @@ export class OpenBodies {
    * with it (`reserved`): the caller releases them once it no longer holds the body. The body's
    * memory is its own (no other Buffer shares it), so it can be transferred to a worker as is.
    */
-  async read(req: IncomingMessage, budget: BodyBudget, limit: BodyLimit = { bytes: this.limits.maxBytes, setting: 'MAX_BODY_BYTES' }): Promise<{ body: Buffer; reserved: number }> {
+  async read(req: IncomingMessage, budget: BodyBudget, limit: BodyLimit = this.defaultLimit): Promise<{ body: Buffer; reserved: number }> {
     const encoding = (req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
     const decompress = encoding === 'identity' || encoding === '' ? undefined : DECOMPRESSORS[encoding];
     if (decompress === undefined && encoding !== 'identity' && encoding !== '') {
